@@ -1,0 +1,32 @@
+// swift-tools-version: 6.2
+// edge-seg: MaskFormer (Hugging Face transformers) on small CPUs. No package dependencies.
+import PackageDescription
+
+// Strict memory safety is on for the pure-math target; the pointer-heavy targets are being annotated
+// with `unsafe` file by file and switch it on when they build clean (README, "Known gaps").
+let strict: [SwiftSetting] = [.strictMemorySafety()]
+
+let package = Package(
+  name: "edge-seg",
+  platforms: [.macOS(.v15), .iOS(.v18)],
+  products: [
+    .library(name: "MaskFormerInt8", targets: ["MaskFormerInt8"]),
+    .library(name: "Converter", targets: ["Converter"]),
+    .executable(name: "edge-seg", targets: ["edge-seg"]),
+  ],
+  targets: [
+    // MARK: - Runtime (stdlib + Glibc/Darwin only)
+    .target(name: "Quant", swiftSettings: strict),
+    .target(name: "_CKernels"),  // C: per-ISA microkernels + CPU feature query
+    .target(name: "Kernels", dependencies: ["Quant", "_CKernels"]),
+    .target(name: "MaskFormerInt8", dependencies: ["Kernels", "Quant"]),
+    // MARK: - Offline tooling and CLI
+    .target(name: "Converter", dependencies: ["MaskFormerInt8"]),
+    .executableTarget(name: "edge-seg", dependencies: ["Converter", "MaskFormerInt8"]),
+    // MARK: - Tests
+    .target(name: "_TestSupport", dependencies: ["Kernels", "Converter"], path: "Tests/_TestSupport"),
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_TestSupport"]),
+    .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "_TestSupport"]),
+    .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
+  ]
+)

@@ -1,0 +1,195 @@
+// F32GEMM: C = act(A·Bᵀ + bias) + residual in float32, the float reference path and baseline.
+// A is read through row pointers (so a 3×3 conv is an implicit GEMM: one K segment per tap, never an
+// im2col of the map); B (weights) is read in place through strides and packed per call into NR-wide
+// panels, so weights mapped from a checkpoint are never copied at load.
+
+/// A read-only view of an n × k matrix: element (j, kk) is `base[j * rowStride + kk * colStride]`.
+/// A Linear weight `[out, in]` is `rowStride = in, colStride = 1`; tap t of a conv weight
+/// `[out, in, kh, kw]` is `base + t, rowStride = in·kh·kw, colStride = kh·kw`.
+public struct F32MatrixView {
+  public var base: UnsafePointer<Float>
+  public var rows: Int
+  public var cols: Int
+  public var rowStride: Int
+  public var colStride: Int
+
+  public init(base: UnsafePointer<Float>, rows: Int, cols: Int, rowStride: Int, colStride: Int) {
+    self.base = base
+    self.rows = rows
+    self.cols = cols
+    self.rowStride = rowStride
+    self.colStride = colStride
+  }
+
+  @inlinable public subscript(row: Int, col: Int) -> Float {
+    base[row * rowStride + col * colStride]
+  }
+}
+
+/// Elementwise activation applied in a GEMM epilogue or on its own.
+public enum Activation: String, Sendable, Equatable {
+  case identity, relu, gelu
+
+  /// GELU is the exact erf form `0.5·x·(1 + erf(x/√2))` (torch's default), never the tanh one.
+  @inlinable public func apply(_ x: Float) -> Float {
+    switch self {
+    case .identity: x
+    case .relu: x > 0 ? x : 0
+    case .gelu: x * 0.5 * (1 + erff(x * 0.70710678118654752440))
+    }
+  }
+}
+
+/// One f32 GEMM: `C[i][j] = act(Σ_s Σ_k A_s[i][k]·B_s[j][k] + bias[j]) + residual[i][j]`, i < m, j < n.
+///
+/// K is split into segments (one for a Linear, one per tap for a conv); segment s of row i of A is
+/// `aRow(i, s)`, `segments[s].cols` contiguous floats; B's segment s is `segments[s]` (n × k_s).
+public struct F32GEMMProblem {
+  public var m: Int
+  public var n: Int
+  public var segments: [F32MatrixView]
+  public var aRow: (Int, Int) -> UnsafePointer<Float>
+  public var bias: UnsafePointer<Float>?
+  public var activation: Activation
+  /// Added after the activation: `residual + i*residualStride` is row i.
+  public var residual: UnsafePointer<Float>?
+  public var residualStride: Int
+  public var c: UnsafeMutablePointer<Float>
+  public var ldc: Int
+
+  public init(m: Int, n: Int, segments: [F32MatrixView], aRow: @escaping (Int, Int) -> UnsafePointer<Float>,
+              bias: UnsafePointer<Float>?, activation: Activation = .identity,
+              residual: UnsafePointer<Float>? = nil, residualStride: Int = 0,
+              c: UnsafeMutablePointer<Float>, ldc: Int) {
+    self.m = m
+    self.n = n
+    self.segments = segments
+    self.aRow = aRow
+    self.bias = bias
+    self.activation = activation
+    self.residual = residual
+    self.residualStride = residualStride
+    self.c = c
+    self.ldc = ldc
+  }
+}
+
+public enum F32GEMM {
+  /// K is processed in chunks of at most this many: a chunk of A rows and one packed B panel stay in cache.
+  static let kChunk = 256
+
+  /// Runs `p` with `kernel` on up to `threads` threads. Rows are split in fixed blocks, so the result is
+  /// identical for every thread count.
+  public static func run(_ p: F32GEMMProblem, kernel: F32GEMMKernel, threads: Int) {
+    for s in p.segments {
+      precondition(s.rows == p.n && s.cols > 0, "F32GEMM: segment \(s.rows)x\(s.cols) does not match n=\(p.n)")
+    }
+    precondition(p.ldc >= p.n, "F32GEMM: ldc \(p.ldc) < n \(p.n)")
+    guard p.m > 0 && p.n > 0 else { return }
+    if kernel == .reference {
+      runReference(p)
+      return
+    }
+    let (mr, nr) = kernel.tile
+    let kTotal = p.segments.reduce(0) { $0 + $1.cols }
+    let panels = (p.n + nr - 1) / nr
+    let packed = UnsafeMutableRawPointer.allocate(byteCount: panels * kTotal * nr * 4, alignment: 64)
+    defer { packed.deallocate() }
+    let b = packed.bindMemory(to: Float.self, capacity: panels * kTotal * nr)
+    pack(p.segments, n: p.n, nr: nr, kTotal: kTotal, into: b)
+
+    let blockRows = mr * 16
+    let blocks = (p.m + blockRows - 1) / blockRows
+    parallelFor(blocks, threads: threads) { blk in
+      let m0 = blk * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
+      withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: mr) { rows in
+        var kOffset = 0
+        for (s, seg) in p.segments.enumerated() {
+          var k0 = 0
+          while k0 < seg.cols {
+            let kc = Swift.min(kChunk, seg.cols - k0)
+            let accumulate = kOffset + k0 > 0
+            var t = m0
+            while t < m1 {
+              let rowCount = Swift.min(mr, m1 - t)
+              for r in 0..<rowCount { rows[r] = p.aRow(t + r, s) + k0 }
+              for panel in 0..<panels {
+                let cols = Swift.min(nr, p.n - panel * nr)
+                let bp = b + (panel * kTotal + kOffset + k0) * nr
+                let cp = p.c + t * p.ldc + panel * nr
+                microkernel(kernel, rowCount, cols, kc, rows.baseAddress!, bp, cp, p.ldc, accumulate)
+              }
+              t += mr
+            }
+            k0 += kc
+          }
+          kOffset += seg.cols
+        }
+      }
+      epilogue(p, rows: m0..<m1)
+    }
+  }
+
+  /// Packs B into panels of `nr` columns: `b[panel][k][j]` over the concatenated segments, zero past n.
+  static func pack(_ segments: [F32MatrixView], n: Int, nr: Int, kTotal: Int, into b: UnsafeMutablePointer<Float>) {
+    let panels = (n + nr - 1) / nr
+    for panel in 0..<panels {
+      var kOffset = 0
+      for seg in segments {
+        let dst = b + (panel * kTotal + kOffset) * nr
+        for j in 0..<nr {
+          let col = panel * nr + j
+          if col < n {
+            let src = seg.base + col * seg.rowStride
+            for k in 0..<seg.cols { dst[k * nr + j] = src[k * seg.colStride] }
+          } else {
+            for k in 0..<seg.cols { dst[k * nr + j] = 0 }
+          }
+        }
+        kOffset += seg.cols
+      }
+    }
+  }
+
+  @inline(__always)
+  static func microkernel(_ kernel: F32GEMMKernel, _ mr: Int, _ nr: Int, _ kc: Int,
+                          _ a: UnsafePointer<UnsafePointer<Float>>, _ b: UnsafePointer<Float>,
+                          _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+    switch kernel {
+    case .avx512:
+      a.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: mr) { a in
+        es_f32_gemm_8x32__avx512f(mr, nr, kc, a, b, c, ldc, accumulate ? 1 : 0)
+      }
+    case .avx2:
+      a.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: mr) { a in
+        es_f32_gemm_6x16__avx2(mr, nr, kc, a, b, c, ldc, accumulate ? 1 : 0)
+      }
+    case .portable, .reference:
+      portableMicrokernel4x16(mr, nr, kc, a, b, c, ldc, accumulate)
+    }
+  }
+
+  /// bias, activation and residual on rows of C, in that order.
+  static func epilogue(_ p: F32GEMMProblem, rows: Range<Int>) {
+    for i in rows {
+      let c = p.c + i * p.ldc
+      if let bias = p.bias {
+        for j in 0..<p.n { c[j] += bias[j] }
+      }
+      if p.activation != .identity {
+        for j in 0..<p.n { c[j] = p.activation.apply(c[j]) }
+      }
+      if let res = p.residual {
+        let r = res + i * p.residualStride
+        for j in 0..<p.n { c[j] = r[j] + c[j] }
+      }
+    }
+  }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import _CKernels

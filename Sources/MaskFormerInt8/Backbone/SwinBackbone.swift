@@ -1,0 +1,43 @@
+// SwinBackbone: patch embedding, four stages of Swin blocks with patch merging between them, and a
+// LayerNorm on each stage's output taken BEFORE merging. Mirrors MaskFormerSwinStage, MaskFormerSwinEncoder
+// and MaskFormerSwinBackbone (transformers, modeling_maskformer_swin.py). `model.layernorm` is unused.
+
+public struct SwinStage {
+  public let blocks: [SwinLayer]
+  /// Patch merging after the stage (nil for the last stage).
+  public let downsample: SwinPatchMerging?
+
+  public init(blocks: [SwinLayer], downsample: SwinPatchMerging?) {
+    self.blocks = blocks
+    self.downsample = downsample
+  }
+}
+
+public struct SwinBackbone {
+  public let embeddings: SwinPatchEmbeddings
+  public let stages: [SwinStage]
+  /// `hidden_states_norms.{s}`: LayerNorm(C_s) applied to each stage's output.
+  public let stageNorms: [LayerNorm]
+
+  public init(embeddings: SwinPatchEmbeddings, stages: [SwinStage], stageNorms: [LayerNorm]) {
+    precondition(stages.count == stageNorms.count, "one norm per stage")
+    self.embeddings = embeddings
+    self.stages = stages
+    self.stageNorms = stageNorms
+  }
+
+  /// pixelValues `[3, H, W]` → features at strides 4, 8, 16, 32 (`H_s × W_s × C_s`, each normed).
+  func callAsFunction(_ pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
+    var x = embeddings(pixelValues, height: height, width: width, in: ctx)
+    var features: [FeatureMap] = []
+    for (s, stage) in stages.enumerated() {
+      for block in stage.blocks { x = block(x, in: ctx) }
+      var feature = x
+      feature.data = ctx.layerNorm(x.data, rows: x.pixels, stageNorms[s])
+      ctx.record("encoder.stage\(s)", feature)
+      features.append(feature)
+      if let merge = stage.downsample { x = merge(x, in: ctx) }
+    }
+    return features
+  }
+}

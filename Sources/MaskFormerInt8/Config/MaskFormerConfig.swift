@@ -1,0 +1,76 @@
+// MaskFormerConfig: the typed model configuration the runtime needs, decoded from config.json by the
+// Converter (which owns the JSON names and the refusals of unsupported checkpoints).
+import Kernels
+
+/// MaskFormer's own Swin variant (`MaskFormerSwinConfig`).
+public struct SwinConfig: Sendable, Equatable {
+  public var embedDim: Int
+  public var depths: [Int]
+  public var numHeads: [Int]
+  public var windowSize: Int
+  public var patchSize: Int
+  public var mlpRatio: Double
+  public var qkvBias: Bool
+  /// eps of the per-block LayerNorms; the embedding, merge and stage-output norms use 1e-5 always.
+  public var layerNormEps: Float
+  public var hiddenAct: Activation
+
+  public init(embedDim: Int, depths: [Int], numHeads: [Int], windowSize: Int, patchSize: Int = 4,
+              mlpRatio: Double = 4, qkvBias: Bool = true, layerNormEps: Float = 1e-5, hiddenAct: Activation = .gelu) {
+    self.embedDim = embedDim
+    self.depths = depths
+    self.numHeads = numHeads
+    self.windowSize = windowSize
+    self.patchSize = patchSize
+    self.mlpRatio = mlpRatio
+    self.qkvBias = qkvBias
+    self.layerNormEps = layerNormEps
+    self.hiddenAct = hiddenAct
+  }
+
+  public var stageCount: Int { depths.count }
+  /// Channels of stage s: `embedDim · 2^s`.
+  public func channels(stage s: Int) -> Int { embedDim << s }
+  public func mlpHidden(stage s: Int) -> Int { Int(mlpRatio * Double(channels(stage: s))) }
+}
+
+/// The DETR decoder (`MaskFormerDetrConfig`), post-norm, no encoder.
+public struct DetrConfig: Sendable, Equatable {
+  public var dModel: Int
+  public var layers: Int
+  public var heads: Int
+  public var ffnDim: Int
+  public var activation: Activation
+  public var numQueries: Int
+
+  public init(dModel: Int, layers: Int, heads: Int, ffnDim: Int, activation: Activation, numQueries: Int) {
+    self.dModel = dModel
+    self.layers = layers
+    self.heads = heads
+    self.ffnDim = ffnDim
+    self.activation = activation
+    self.numQueries = numQueries
+  }
+}
+
+/// `MaskFormerConfig` with a Swin backbone: the whole model's shape.
+public struct MaskFormerConfig: Sendable, Equatable {
+  public var swin: SwinConfig
+  public var detr: DetrConfig
+  public var fpnFeatureSize: Int
+  public var maskFeatureSize: Int
+  /// `id2label` in id order; K = labels.count and the class head has K + 1 outputs ("no object" last).
+  public var labels: [String]
+
+  public init(swin: SwinConfig, detr: DetrConfig, fpnFeatureSize: Int, maskFeatureSize: Int, labels: [String]) {
+    self.swin = swin
+    self.detr = detr
+    self.fpnFeatureSize = fpnFeatureSize
+    self.maskFeatureSize = maskFeatureSize
+    self.labels = labels
+  }
+
+  public var numLabels: Int { labels.count }
+  /// GroupNorm group count of every pixel-decoder norm (fixed at 32 in transformers).
+  public static let groupNormGroups = 32
+}

@@ -1,0 +1,101 @@
+// FloatOps: the float32 layer ops of the reference path (Linear, LayerNorm, convolutions, GroupNorm,
+// resizing) on FeatureMaps, built on Kernels. Rows are tokens/pixels, columns are channels.
+import Kernels
+
+extension InferenceContext {
+  /// `y = act(x·Wᵀ + b) + residual` for every row of x (`rows × l.inFeatures`, row stride `xStride`).
+  func linear(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation = .identity,
+              residual: UnsafePointer<Float>? = nil) -> [Float] {
+    let n = l.outFeatures
+    var y = [Float](repeating: 0, count: rows * n)
+    y.withUnsafeMutableBufferPointer { yb in
+      let p = F32GEMMProblem(
+        m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
+        activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n)
+      F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
+    }
+    return y
+  }
+
+  /// Linear on every row of a contiguous `rows × in` array.
+  func linear(_ x: [Float], rows: Int, _ l: Linear, activation: Activation = .identity,
+              residual: [Float]? = nil) -> [Float] {
+    precondition(x.count == rows * l.inFeatures, "linear: input \(x.count) floats, expected \(rows)x\(l.inFeatures)")
+    return x.withUnsafeBufferPointer { xb in
+      if let residual {
+        precondition(residual.count == rows * l.outFeatures, "linear: residual size \(residual.count)")
+        return residual.withUnsafeBufferPointer { rb in
+          linear(xb.baseAddress!, rows: rows, xStride: l.inFeatures, l, activation: activation, residual: rb.baseAddress!)
+        }
+      }
+      return linear(xb.baseAddress!, rows: rows, xStride: l.inFeatures, l, activation: activation)
+    }
+  }
+
+  func layerNorm(_ x: [Float], rows: Int, _ n: LayerNorm) -> [Float] {
+    precondition(x.count == rows * n.channels, "layerNorm: \(x.count) floats, expected \(rows)x\(n.channels)")
+    var y = [Float](repeating: 0, count: x.count)
+    x.withUnsafeBufferPointer { xb in
+      y.withUnsafeMutableBufferPointer { yb in
+        Norms.layerNorm(xb.baseAddress!, xStride: n.channels, rows: rows, channels: n.channels,
+                        gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
+                        into: yb.baseAddress!, yStride: n.channels, threads: threads)
+      }
+    }
+    return y
+  }
+
+  /// k×k convolution, stride 1, zero padding k/2 ("same"), as an implicit GEMM with one K segment per
+  /// tap: tap (ky, kx) of output pixel (y, x) reads input row (y+ky−k/2, x+kx−k/2) or a zero row.
+  func conv(_ x: FeatureMap, _ c: Conv2d, activation: Activation = .identity) -> FeatureMap {
+    precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
+    let k = c.kernelSize, taps = k * k, pad = k / 2, cin = c.inChannels
+    let segments = (0..<taps).map { t in
+      F32MatrixView(base: c.weight.pointer + t, rows: c.outChannels, cols: cin, rowStride: cin * taps, colStride: taps)
+    }
+    var out = FeatureMap(height: x.height, width: x.width, channels: c.outChannels)
+    let zeros = [Float](repeating: 0, count: cin)
+    let (h, w) = (x.height, x.width)
+    x.data.withUnsafeBufferPointer { xb in
+      zeros.withUnsafeBufferPointer { zb in
+        out.data.withUnsafeMutableBufferPointer { ob in
+          let base = xb.baseAddress!, zero = zb.baseAddress!
+          let p = F32GEMMProblem(
+            m: h * w, n: c.outChannels, segments: segments,
+            aRow: { i, t in
+              let sy = i / w + t / k - pad, sx = i % w + t % k - pad
+              return sy >= 0 && sy < h && sx >= 0 && sx < w ? base + (sy * w + sx) * cin : zero
+            },
+            bias: c.bias?.pointer, activation: activation, c: ob.baseAddress!, ldc: c.outChannels)
+          F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
+        }
+      }
+    }
+    return out
+  }
+
+  func groupNorm(_ x: inout FeatureMap, _ g: GroupNorm, relu: Bool) {
+    precondition(g.weight.count == x.channels, "groupNorm: \(g.weight.count) weights for \(x.channels) channels")
+    let (pixels, channels) = (x.pixels, x.channels)
+    x.data.withUnsafeMutableBufferPointer { xb in
+      Norms.groupNorm(xb.baseAddress!, pixels: pixels, channels: channels, groups: g.groups,
+                      gamma: g.weight.pointer, beta: g.bias.pointer, eps: 1e-5, relu: relu, threads: threads)
+    }
+  }
+}
+
+/// torch's legacy `"nearest"` resize to a given size: `src = min(floor(dst·Float(in/out)), in−1)` per axis.
+func nearestResize(_ x: FeatureMap, height: Int, width: Int) -> FeatureMap {
+  let sh = Float(x.height) / Float(height), sw = Float(x.width) / Float(width)
+  var out = FeatureMap(height: height, width: width, channels: x.channels)
+  let c = x.channels
+  for y in 0..<height {
+    let sy = Swift.min(Int((Float(y) * sh).rounded(.down)), x.height - 1)
+    for xx in 0..<width {
+      let sx = Swift.min(Int((Float(xx) * sw).rounded(.down)), x.width - 1)
+      let src = (sy * x.width + sx) * c, dst = (y * width + xx) * c
+      for ch in 0..<c { out.data[dst + ch] = x.data[src + ch] }
+    }
+  }
+  return out
+}

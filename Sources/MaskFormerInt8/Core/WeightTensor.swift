@@ -1,0 +1,84 @@
+// WeightTensor: a float32 weight read in place from its owner (a memory-mapped checkpoint, or a heap
+// buffer when the file holds F16/BF16 or a misaligned F32 tensor), plus the layer structs built on it.
+import Kernels
+
+/// Keeps the bytes behind `WeightTensor`s alive: a mapping or a heap copy.
+public protocol WeightStorage: AnyObject {}
+
+/// A read-only float32 tensor. Holding `storage` keeps `pointer` valid, so the struct can be passed freely.
+public struct WeightTensor {
+  public let storage: any WeightStorage
+  public let pointer: UnsafePointer<Float>
+  public let shape: [Int]
+
+  public init(storage: any WeightStorage, pointer: UnsafePointer<Float>, shape: [Int]) {
+    self.storage = storage
+    self.pointer = pointer
+    self.shape = shape
+  }
+
+  public var count: Int { shape.reduce(1, *) }
+  @inlinable public subscript(i: Int) -> Float { pointer[i] }
+}
+
+/// `y = x·Wᵀ + b`, W `[out, in]` (HF `nn.Linear`).
+public struct Linear {
+  public let weight: WeightTensor
+  public let bias: WeightTensor?
+
+  public init(weight: WeightTensor, bias: WeightTensor?) {
+    precondition(weight.shape.count == 2, "Linear weight must be 2-D, got \(weight.shape)")
+    self.weight = weight
+    self.bias = bias
+  }
+
+  public var outFeatures: Int { weight.shape[0] }
+  public var inFeatures: Int { weight.shape[1] }
+  var view: F32MatrixView {
+    F32MatrixView(base: weight.pointer, rows: outFeatures, cols: inFeatures, rowStride: inFeatures, colStride: 1)
+  }
+}
+
+/// LayerNorm over the last dimension (HF `nn.LayerNorm`, biased variance, affine).
+public struct LayerNorm {
+  public let weight: WeightTensor
+  public let bias: WeightTensor
+  public let eps: Float
+
+  public init(weight: WeightTensor, bias: WeightTensor, eps: Float) {
+    self.weight = weight
+    self.bias = bias
+    self.eps = eps
+  }
+
+  public var channels: Int { weight.count }
+}
+
+/// 2-D convolution weight `[out, in, kh, kw]` with optional bias (stride 1, "same" padding here).
+public struct Conv2d {
+  public let weight: WeightTensor
+  public let bias: WeightTensor?
+
+  public init(weight: WeightTensor, bias: WeightTensor?) {
+    precondition(weight.shape.count == 4, "Conv2d weight must be 4-D, got \(weight.shape)")
+    self.weight = weight
+    self.bias = bias
+  }
+
+  public var outChannels: Int { weight.shape[0] }
+  public var inChannels: Int { weight.shape[1] }
+  public var kernelSize: Int { weight.shape[2] }
+}
+
+/// GroupNorm (HF `nn.GroupNorm(32, C)`, eps 1e-5) with its affine parameters.
+public struct GroupNorm {
+  public let weight: WeightTensor
+  public let bias: WeightTensor
+  public let groups: Int
+
+  public init(weight: WeightTensor, bias: WeightTensor, groups: Int) {
+    self.weight = weight
+    self.bias = bias
+    self.groups = groups
+  }
+}

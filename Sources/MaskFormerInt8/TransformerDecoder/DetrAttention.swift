@@ -1,0 +1,53 @@
+// DetrAttention: multi-head attention of the DETR decoder, used as self-attention (position on q and k)
+// and cross-attention (query position on q, sine position on k). Mirrors MaskFormerDetrSelfAttention and
+// MaskFormerDetrCrossAttention (transformers, modeling_maskformer.py).
+import Kernels
+
+public struct DetrAttention {
+  public let qProj: Linear
+  public let kProj: Linear
+  public let vProj: Linear
+  /// `out_proj` in checkpoint files (`o_proj` in the v5 module tree).
+  public let outProj: Linear
+  public let heads: Int
+
+  public init(qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear, heads: Int) {
+    self.qProj = qProj
+    self.kProj = kProj
+    self.vProj = vProj
+    self.outProj = outProj
+    self.heads = heads
+  }
+
+  /// `out_proj(concat_h softmax(Q_h K_hᵀ/√d) V_h) + residual`, with Q from qIn (nq rows), K from kIn and
+  /// V from vIn (nk rows each).
+  func callAsFunction(qIn: [Float], nq: Int, kIn: [Float], vIn: [Float], nk: Int, residual: [Float],
+                      in ctx: InferenceContext) -> [Float] {
+    let d = qProj.outFeatures, hd = d / heads
+    let q = ctx.linear(qIn, rows: nq, qProj), k = ctx.linear(kIn, rows: nk, kProj), v = ctx.linear(vIn, rows: nk, vProj)
+    let scale = 1 / Float(hd).squareRoot()
+    var context = [Float](repeating: 0, count: nq * d)
+    q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+    context.withUnsafeMutableBufferPointer { cb in
+      let (qp, kp, vp, cp) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, cb.baseAddress!)
+      parallelFor(nq * heads, threads: ctx.threads) { item in
+        let i = item / heads, off = (item % heads) * hd
+        var s = [Float](repeating: 0, count: nk)
+        let qi = qp + i * d + off
+        for j in 0..<nk {
+          let kj = kp + j * d + off
+          var dot: Float = 0
+          for t in 0..<hd { dot += qi[t] * kj[t] }
+          s[j] = dot * scale
+        }
+        s.withUnsafeMutableBufferPointer { Norms.softmaxRows($0.baseAddress!, rows: 1, cols: nk) }
+        let dst = cp + i * d + off
+        for j in 0..<nk {
+          let pj = s[j], vj = vp + j * d + off
+          for t in 0..<hd { dst[t] += pj * vj[t] }
+        }
+      }
+    }}}}
+    return ctx.linear(context, rows: nq, outProj, residual: residual)
+  }
+}

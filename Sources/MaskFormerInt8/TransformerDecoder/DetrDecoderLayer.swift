@@ -1,0 +1,41 @@
+// DetrDecoderLayer: post-norm DETR decoder layer (self-attention, cross-attention, FFN, each followed
+// by residual + LayerNorm). Mirrors MaskFormerDetrDecoderLayer (transformers, modeling_maskformer.py).
+import Kernels
+
+public struct DetrDecoderLayer {
+  public let selfAttention: DetrAttention
+  public let selfAttentionNorm: LayerNorm
+  public let crossAttention: DetrAttention
+  public let crossAttentionNorm: LayerNorm
+  public let fc1: Linear
+  public let fc2: Linear
+  public let finalNorm: LayerNorm
+  public let activation: Activation
+
+  public init(selfAttention: DetrAttention, selfAttentionNorm: LayerNorm, crossAttention: DetrAttention,
+              crossAttentionNorm: LayerNorm, fc1: Linear, fc2: Linear, finalNorm: LayerNorm, activation: Activation) {
+    self.selfAttention = selfAttention
+    self.selfAttentionNorm = selfAttentionNorm
+    self.crossAttention = crossAttention
+    self.crossAttentionNorm = crossAttentionNorm
+    self.fc1 = fc1
+    self.fc2 = fc2
+    self.finalNorm = finalNorm
+    self.activation = activation
+  }
+
+  /// tgt `Q × D`; queryPos `Q × D`; memory and memoryPos `Hm·Wm × D`.
+  func callAsFunction(_ tgt: [Float], queryPos: [Float], memory: [Float], memoryPos: [Float], in ctx: InferenceContext) -> [Float] {
+    let nq = queryPos.count / selfAttention.qProj.inFeatures
+    let nk = memory.count / selfAttention.qProj.inFeatures
+    let withPos = zip(tgt, queryPos).map { $0 + $1 }
+    var x = selfAttention(qIn: withPos, nq: nq, kIn: withPos, vIn: tgt, nk: nq, residual: tgt, in: ctx)
+    x = ctx.layerNorm(x, rows: nq, selfAttentionNorm)
+    let q = zip(x, queryPos).map { $0 + $1 }
+    let k = zip(memory, memoryPos).map { $0 + $1 }
+    x = ctx.layerNorm(crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: x, in: ctx), rows: nq,
+                      crossAttentionNorm)
+    let hidden = ctx.linear(x, rows: nq, fc1, activation: activation)
+    return ctx.layerNorm(ctx.linear(hidden, rows: nq, fc2, residual: x), rows: nq, finalNorm)
+  }
+}

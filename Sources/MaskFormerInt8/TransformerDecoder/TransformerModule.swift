@@ -1,0 +1,35 @@
+// TransformerModule: input projection of the stride-32 backbone feature, sine positions, learned query
+// positions, the DETR decoder from zero targets, and the final LayerNorm. Mirrors
+// MaskFormerTransformerModule and MaskFormerDetrDecoder (transformers, modeling_maskformer.py).
+
+public struct TransformerModule {
+  /// `input_projection` (1×1 conv with bias); nil when the backbone width already equals d_model.
+  public let inputProjection: Conv2d?
+  /// `queries_embedder.weight` `[Q, D]`.
+  public let queryEmbeddings: WeightTensor
+  public let layers: [DetrDecoderLayer]
+  /// `decoder.layernorm`, applied once after the last layer.
+  public let layernorm: LayerNorm
+
+  public init(inputProjection: Conv2d?, queryEmbeddings: WeightTensor, layers: [DetrDecoderLayer], layernorm: LayerNorm) {
+    self.inputProjection = inputProjection
+    self.queryEmbeddings = queryEmbeddings
+    self.layers = layers
+    self.layernorm = layernorm
+  }
+
+  /// feature: the normed stride-32 backbone map → decoder output `Q × D`.
+  func callAsFunction(_ feature: FeatureMap, in ctx: InferenceContext) -> [Float] {
+    let memory = inputProjection.map { ctx.conv(feature, $0) } ?? feature
+    let (q, d) = (queryEmbeddings.shape[0], queryEmbeddings.shape[1])
+    let memoryPos = SinePositionEmbedding.embedding(height: memory.height, width: memory.width, features: d / 2)
+    let queryPos = Array(UnsafeBufferPointer(start: queryEmbeddings.pointer, count: q * d))
+    var tgt = [Float](repeating: 0, count: q * d)
+    for layer in layers {
+      tgt = layer(tgt, queryPos: queryPos, memory: memory.data, memoryPos: memoryPos, in: ctx)
+    }
+    let out = ctx.layerNorm(tgt, rows: q, layernorm)
+    ctx.record("transformer.last_hidden_state", FeatureMap(height: 1, width: q, channels: d, data: out))
+    return out
+  }
+}

@@ -1,0 +1,31 @@
+// _CKernels: ISA-specific microkernels and the CPU feature query. Not API: only Sources/Kernels imports it.
+// Every function here has a portable Swift twin in Sources/Kernels, and a test pins one to the other.
+#ifndef ES_KERNELS_H
+#define ES_KERNELS_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 1 if the running CPU (and OS) supports the named extension, else 0. Always 0 off x86-64.
+int es_cpu_has_avx2_fma(void);
+int es_cpu_has_avx512f(void);
+int es_cpu_has_avx512vnni(void);
+
+/// f32 GEMM microkernels: C[r][j] (+)= sum_k a[r][k] * b[k*NR + j] for r < mr, j < nr.
+/// - a: MR row pointers (rows >= mr may repeat a[0]; they are computed and discarded), each kc contiguous floats.
+/// - b: packed panel, kc rows of exactly NR floats (columns >= nr are zero padding).
+/// - c: row stride ldc floats; only r < mr, j < nr are read (if accumulate) and written.
+/// Each call sums k ascending from zero with one fused multiply-add per k, then adds c if accumulate.
+/// The portable Swift kernel rounds the product separately (no FMA in baseline x86-64), so tiers agree
+/// to float rounding, not bit for bit; every tier is deterministic and independent of the thread count.
+void es_f32_gemm_8x32__avx512f(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
+                               size_t ldc, int accumulate);
+void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
+                            size_t ldc, int accumulate);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
