@@ -134,7 +134,7 @@ public final class SafetensorsFile: @unchecked Sendable {  // immutable after in
   }
 
   /// IEEE binary16 → binary32, exact (subnormals, infinities and NaN included).
-  static func halfToFloat(_ h: UInt16) -> Float {
+  public static func halfToFloat(_ h: UInt16) -> Float {
     let sign = UInt32(h & 0x8000) << 16
     let exp = Int((h >> 10) & 0x1F), frac = UInt32(h & 0x3FF)
     if exp == 0 { return Float(sign: sign != 0 ? .minus : .plus, exponent: -24, significand: Float(frac)) }
@@ -161,9 +161,11 @@ public enum SafetensorsWriter {
     withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { out.append(contentsOf: $0) }
     out.append(contentsOf: Array(header.utf8))
     for t in tensors {
-      t.data.withUnsafeBufferPointer { b in
-        for v in b { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
-      }
+      #if _endian(big)
+      t.data.map { $0.bitPattern.littleEndian }.withUnsafeBytes { out.append(contentsOf: $0) }
+      #else
+      t.data.withUnsafeBytes { out.append(contentsOf: $0) }
+      #endif
     }
     try AtomicFile.write(out, to: path)
   }

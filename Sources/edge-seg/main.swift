@@ -1,1 +1,43 @@
-print("edge-seg")
+// edge-seg: command-line entry. Switches on the subcommand; each has its own options struct.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+let usage = """
+  usage: edge-seg <command> [options]
+
+  commands:
+    run --precision float32 MODEL_DIR --pixel-values IN.safetensors --raw OUT.safetensors
+        Runs a Hugging Face MaskFormer-Swin checkpoint folder in float32 on a preprocessed
+        pixel_values tensor [1,3,H,W] and writes class_queries_logits [1,Q,K+1] and
+        masks_queries_logits [1,Q,ceil(H/4),ceil(W/4)] as safetensors.
+          --threads N        worker threads (default: all cores)
+          --isa NAME         auto|avx512|avx2|portable|reference (default: auto)
+          --runs N           run the forward pass N times, report the median (default: 1)
+          --verbose          timings, kernels and peak memory on stderr
+    compare ACTUAL.safetensors REFERENCE.safetensors
+        Per tensor present in both: max abs error, max |reference| and their ratio.
+
+  exit codes: 0 ok, 64 usage error, 65 bad input data, 66 unreadable file, 1 other failure
+  """
+
+let args = CommandLine.arguments.dropFirst()
+guard let command = args.first else {
+  FileHandle.standardError.write(usage + "\n")
+  exit(64)
+}
+let status: Int32
+switch command {
+case "run": status = runCommand(args.dropFirst())
+case "compare": status = compareCommand(args.dropFirst())
+case "help", "--help", "-h":
+  print(usage)
+  status = 0
+default:
+  FileHandle.standardError.write("edge-seg: unknown command '\(command)'\n\(usage)\n")
+  status = 64
+}
+exit(status)

@@ -38,6 +38,9 @@ public struct SwinSelfAttention {
 
   /// normed: the LayerNorm output `H × W × C` (unpadded). Returns the attention context (before the
   /// output projection) at each real token, `H·W × C`.
+  ///
+  /// Per window and head: `S = Q·Kᵀ/√d + bias (+ mask)`, `P = softmax_j(S)`, `O = P·V`, over the
+  /// `w²` tokens of the shifted, padded map. Padded tokens have q, k, v = the projection biases.
   func callAsFunction(_ normed: FeatureMap, shift: Int, in ctx: InferenceContext) -> [Float] {
     let (h, w, c) = (normed.height, normed.width, normed.channels)
     let ws = windowSize, n = ws * ws, hd = c / numHeads
@@ -47,67 +50,66 @@ public struct SwinSelfAttention {
     let v = ctx.linear(normed.data, rows: h * w, value)
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     let zeros = [Float](repeating: 0, count: c)
-    let padQ = query.bias.map { Array(UnsafeBufferPointer(start: $0.pointer, count: c)) } ?? zeros
-    let padK = key.bias.map { Array(UnsafeBufferPointer(start: $0.pointer, count: c)) } ?? zeros
-    let padV = value.bias.map { Array(UnsafeBufferPointer(start: $0.pointer, count: c)) } ?? zeros
+    let padQKV = [query, key, value].flatMap { l in l.bias.map { Array(UnsafeBufferPointer(start: $0.pointer, count: c)) } ?? zeros }
     let bias = relativePositionBias()
     // Shift-mask region of a padded, shifted coordinate: 0 below hp−ws, 1 below hp−shift, else 2.
     func region(_ i: Int, _ size: Int) -> Int { i < size - ws ? 0 : (i < size - shift ? 1 : 2) }
-    let scale = 1 / Float(hd).squareRoot()
+    let sqrtHd = Float(hd).squareRoot()
     var out = [Float](repeating: 0, count: h * w * c)
     let windowsX = wp / ws
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-    padQ.withUnsafeBufferPointer { pq in padK.withUnsafeBufferPointer { pk in padV.withUnsafeBufferPointer { pv in
-    bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
-      let (qp, kp, vp, bp, op) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, bb.baseAddress!, ob.baseAddress!)
+    padQKV.withUnsafeBufferPointer { pb in bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
+      let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
+      let bp = bb.baseAddress!, op = ob.baseAddress!
       parallelFor((hp / ws) * windowsX, threads: ctx.threads) { win in
         let wy = win / windowsX, wx = win % windowsX
-        var src = [Int](repeating: -1, count: n)        // real token index of window slot i, or −1 if padding
-        var label = [Int](repeating: 0, count: n)
-        var rowsQ = [UnsafePointer<Float>](repeating: pq.baseAddress!, count: n)
-        var rowsK = [UnsafePointer<Float>](repeating: pk.baseAddress!, count: n)
-        var rowsV = [UnsafePointer<Float>](repeating: pv.baseAddress!, count: n)
-        for i in 0..<n {
-          let py = wy * ws + i / ws, px = wx * ws + i % ws        // position in the shifted, padded map
-          let sy = (py + shift) % hp, sx = (px + shift) % wp      // where it came from before the roll
-          if shift > 0 { label[i] = 3 * region(py, hp) + region(px, wp) }
-          if sy < h && sx < w {
-            let t = sy * w + sx
-            src[i] = t
-            rowsQ[i] = qp + t * c
-            rowsK[i] = kp + t * c
-            rowsV[i] = vp + t * c
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { ints in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * n * c + 2 * n * n + n * hd) { buf in
+          let src = ints.baseAddress!, label = src + n          // src: real token of slot i, or −1 for padding
+          let qw = buf.baseAddress!, kw = qw + n * c, vw = kw + n * c   // window rows, n × c each
+          let mask = vw + n * c, s = mask + n * n, kT = s + n * n       // kT: one head's keys, hd × n
+          for i in 0..<n {
+            let py = wy * ws + i / ws, px = wx * ws + i % ws        // position in the shifted, padded map
+            let sy = (py + shift) % hp, sx = (px + shift) % wp      // where it was before the roll
+            label[i] = shift > 0 ? 3 * region(py, hp) + region(px, wp) : 0
+            src[i] = sy < h && sx < w ? sy * w + sx : -1
+            for (m, dst) in [qw, kw, vw].enumerated() {
+              let row = src[i] >= 0 ? qkv[m] + src[i] * c : pad + m * c
+              (dst + i * c).update(from: row, count: c)
+            }
           }
-        }
-        var scores = [Float](repeating: 0, count: n * n)
-        var ctxRow = [Float](repeating: 0, count: hd)
-        for head in 0..<numHeads {
-          let off = head * hd
-          scores.withUnsafeMutableBufferPointer { sb in
-            let s = sb.baseAddress!
-            for i in 0..<n where src[i] >= 0 {       // padded queries are cropped away: skip them
-              let qi = rowsQ[i] + off
-              for j in 0..<n {
-                let kj = rowsK[j] + off
-                var dot: Float = 0
-                for d in 0..<hd { dot += qi[d] * kj[d] }
-                var x = dot * scale + bp[(head * n + i) * n + j]
-                if shift > 0 && label[i] != label[j] { x += -100 }
-                s[i * n + j] = x
+          for i in 0..<n {
+            for j in 0..<n { mask[i * n + j] = label[i] == label[j] ? 0 : -100 }
+          }
+          for head in 0..<numHeads {
+            let off = head * hd
+            for d in 0..<hd {
+              for j in 0..<n { kT[d * n + j] = kw[j * c + off + d] }
+            }
+            for i in 0..<n where src[i] >= 0 {        // padded queries are cropped away: skip them
+              let si = s + i * n, qi = qw + i * c + off, bi = bp + (head * n + i) * n, mi = mask + i * n
+              for j in 0..<n { si[j] = 0 }
+              for d in 0..<hd {
+                let x = qi[d], kd = kT + d * n
+                for j in 0..<n { si[j] += x * kd[j] }
               }
-              Norms.softmaxRows(s + i * n, rows: 1, cols: n)
-              for d in 0..<hd { ctxRow[d] = 0 }
-              for j in 0..<n {
-                let pj = s[i * n + j], vj = rowsV[j] + off
-                for d in 0..<hd { ctxRow[d] += pj * vj[d] }
+              if shift > 0 {
+                for j in 0..<n { si[j] = si[j] / sqrtHd + bi[j] + mi[j] }
+              } else {
+                for j in 0..<n { si[j] = si[j] / sqrtHd + bi[j] }
               }
+              Norms.softmaxRows(si, rows: 1, cols: n)
               let dst = op + src[i] * c + off
-              for d in 0..<hd { dst[d] = ctxRow[d] }
+              for j in 0..<n {
+                let pj = si[j], vj = vw + j * c + off
+                for d in 0..<hd { dst[d] += pj * vj[d] }
+              }
             }
           }
         }
+        }
       }
-    }}}}}}}}
+    }}}}}}
     return out
   }
 }

@@ -1,0 +1,95 @@
+// CLI plumbing shared by the subcommands: option parsing, errors with exit codes, stderr output.
+import Foundation
+
+/// A command-line mistake: exit code 64.
+struct UsageError: Error, CustomStringConvertible {
+  var description: String
+}
+
+/// Parses `--flag value`, `--flag=value` and bare `--switch`es, rejecting unknown flags.
+struct OptionParser {
+  private(set) var positional: [String] = []
+  private var values: [String: String] = [:]
+
+  init(_ args: ArraySlice<String>, valueFlags: Set<String>, switches: Set<String>) throws(UsageError) {
+    var i = args.startIndex
+    while i < args.endIndex {
+      let a = args[i]
+      if a.hasPrefix("--") {
+        let parts = a.split(separator: "=", maxSplits: 1).map(String.init)
+        let flag = parts[0]
+        if switches.contains(flag) {
+          guard parts.count == 1 else { throw UsageError(description: "\(flag) takes no value") }
+          values[flag] = "1"
+        } else if valueFlags.contains(flag) {
+          if parts.count == 2 {
+            values[flag] = parts[1]
+          } else {
+            i += 1
+            guard i < args.endIndex else { throw UsageError(description: "\(flag) needs a value") }
+            values[flag] = args[i]
+          }
+        } else {
+          throw UsageError(description: "unknown option \(flag)")
+        }
+      } else {
+        positional.append(a)
+      }
+      i += 1
+    }
+  }
+
+  func value(_ flag: String) -> String? { values[flag] }
+  func isSet(_ flag: String) -> Bool { values[flag] != nil }
+  func int(_ flag: String, default d: Int, range: ClosedRange<Int>) throws(UsageError) -> Int {
+    guard let v = values[flag] else { return d }
+    guard let n = Int(v), range.contains(n) else { throw UsageError(description: "\(flag) must be an integer in \(range), got '\(v)'") }
+    return n
+  }
+}
+
+extension FileHandle {
+  func write(_ s: String) { write(Data(s.utf8)) }
+}
+
+func printError(_ message: String, hint: String? = nil) {
+  FileHandle.standardError.write("edge-seg: \(message)\n")
+  if let hint { FileHandle.standardError.write("hint: \(hint)\n") }
+}
+
+/// Peak and current resident memory from the OS (Linux /proc/self/status; getrusage elsewhere), in KiB.
+enum ProcessMemory {
+  static func status() -> [String: Int] {
+    var out: [String: Int] = [:]
+    #if os(Linux)
+    if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+      for line in text.split(separator: "\n") {
+        let parts = line.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { continue }
+        let num = parts[1].split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
+        if let num { out[String(parts[0])] = num }
+      }
+    }
+    #endif
+    if out["VmHWM"] == nil {
+      var usage = rusage()
+      #if os(Linux)
+      getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+      #else
+      getrusage(RUSAGE_SELF, &usage)
+      #endif
+      #if canImport(Darwin)
+      out["VmHWM"] = Int(usage.ru_maxrss) / 1024  // bytes on Darwin
+      #else
+      out["VmHWM"] = Int(usage.ru_maxrss)  // KiB on Linux
+      #endif
+    }
+    return out
+  }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,0 +1,147 @@
+// `edge-seg run`: the float32 checkpoint path on a preprocessed pixel_values tensor (--raw).
+import Foundation
+import Converter
+import Kernels
+import MaskFormerInt8
+
+func defaultThreads() -> Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+func runCommand(_ args: ArraySlice<String>) -> Int32 {
+  let opts: OptionParser
+  do {
+    opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs"],
+                            switches: ["--verbose"])
+  } catch {
+    printError("run: \(error)", hint: "edge-seg help")
+    return 64
+  }
+  guard opts.positional.count == 1 else {
+    printError("run: expected one MODEL_DIR, got \(opts.positional.count) positional arguments", hint: "edge-seg help")
+    return 64
+  }
+  guard opts.value("--precision") ?? "float32" == "float32" else {
+    printError("run: only --precision float32 is implemented for checkpoint folders so far")
+    return 64
+  }
+  guard let input = opts.value("--pixel-values"), let output = opts.value("--raw") else {
+    printError("run: --pixel-values IN.safetensors and --raw OUT.safetensors are required (image input is not implemented yet)")
+    return 64
+  }
+  let threads: Int, runs: Int
+  do {
+    threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
+    runs = try opts.int("--runs", default: 1, range: 1...1000)
+  } catch {
+    printError("run: \(error)")
+    return 64
+  }
+  let features = CPUFeatures.detect()
+  guard let kernels = KernelTable.named(opts.value("--isa") ?? "auto", features: features) else {
+    printError("run: --isa \(opts.value("--isa")!) is unknown or not supported by this CPU (\(features))")
+    return 64
+  }
+  let verbose = opts.isSet("--verbose")
+
+  do {
+    let memBefore = ProcessMemory.status()
+    let t0 = DispatchTime.now()
+    let checkpoint = try Checkpoint(directory: opts.positional[0])
+    let tLoad = DispatchTime.now()
+    let memLoaded = ProcessMemory.status()
+    let pvFile = try SafetensorsFile(path: input)
+    guard let entry = pvFile.entries["pixel_values"] else {
+      throw CheckpointError.unreadable(path: input, reason: "no tensor named pixel_values")
+    }
+    guard entry.shape.count == 4, entry.shape[0] == 1, entry.shape[1] == 3, entry.shape[2] > 0, entry.shape[3] > 0 else {
+      throw CheckpointError.unreadable(path: input, reason: "pixel_values has shape \(entry.shape), expected [1, 3, H, W]")
+    }
+    let pv = try pvFile.tensor("pixel_values")
+    let (h, w) = (entry.shape[2], entry.shape[3])
+    let pixels = Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count))
+    // Stage times from the probe: the time between consecutive named outputs (graph order).
+    final class StageClock: @unchecked Sendable {  // used from the calling thread only
+      var last = DispatchTime.now()
+      var lines: [String] = []
+      func mark(_ name: String) {
+        let now = DispatchTime.now()
+        lines.append("  \(name): \(String(format: "%.1f", Double(now.uptimeNanoseconds - last.uptimeNanoseconds) / 1e6)) ms")
+        last = now
+      }
+    }
+    let clock = StageClock()
+    let ctx = InferenceContext(kernels: kernels, threads: threads, probe: verbose ? { name, _ in clock.mark(name) } : nil)
+    var times: [Double] = []
+    var result: MaskFormerOutput?
+    for _ in 0..<runs {
+      let s = DispatchTime.now()
+      clock.last = s
+      clock.lines = []
+      result = checkpoint.model(pixelValues: pixels, height: h, width: w, in: ctx)
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - s.uptimeNanoseconds) / 1e9)
+    }
+    let out = result!
+    try SafetensorsWriter.write([
+      ("class_queries_logits", [1, out.numQueries, out.numClasses], out.classLogits),
+      ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], out.maskLogits),
+    ], to: output)
+    if verbose {
+      let mem = ProcessMemory.status()
+      let sorted = times.sorted()
+      let load = Double(tLoad.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+      FileHandle.standardError.write("""
+        model: \(opts.positional[0]) (float32, kernels \(kernels.f32GEMM.rawValue), \(threads) threads, CPU \(features))
+        input: 1x3x\(h)x\(w); load \(String(format: "%.3f", load)) s
+        forward: median \(String(format: "%.4f", sorted[sorted.count / 2])) s, min \(String(format: "%.4f", sorted[0])) s over \(runs) runs
+        stages (last run, up to each named output):
+        \(clock.lines.joined(separator: "\n"))
+        memory: VmHWM \(mem["VmHWM"] ?? 0) KiB; after load RssAnon +\((memLoaded["RssAnon"] ?? 0) - (memBefore["RssAnon"] ?? 0)) KiB, RssFile \(memLoaded["RssFile"] ?? 0) KiB
+
+        """)
+    }
+    return 0
+  } catch let e as CheckpointError {
+    printError("\(e)")
+    return 65
+  } catch let e as SafetensorsError {
+    printError("\(e)")
+    return 65
+  } catch let e as MappedFileError {
+    printError("\(e)")
+    return 66
+  } catch {
+    printError("\(error)")
+    return 1
+  }
+}
+
+func compareCommand(_ args: ArraySlice<String>) -> Int32 {
+  guard args.count == 2 else {
+    printError("compare: expected ACTUAL.safetensors REFERENCE.safetensors", hint: "edge-seg help")
+    return 64
+  }
+  do {
+    let a = try SafetensorsFile(path: args[args.startIndex]), b = try SafetensorsFile(path: args[args.startIndex + 1])
+    let names = a.entries.keys.filter { b.entries[$0] != nil }.sorted()
+    guard !names.isEmpty else {
+      printError("compare: the two files share no tensor names")
+      return 65
+    }
+    for name in names {
+      let x = try a.tensor(name), y = try b.tensor(name)
+      guard x.shape == y.shape else {
+        print("\(name): shapes differ: \(x.shape) vs \(y.shape)")
+        continue
+      }
+      var maxErr: Float = 0, maxRef: Float = 0
+      for i in 0..<x.count {
+        maxErr = max(maxErr, abs(x[i] - y[i]))
+        maxRef = max(maxRef, abs(y[i]))
+      }
+      print("\(name) \(x.shape): max abs error \(maxErr), max |reference| \(maxRef), ratio \(maxRef > 0 ? maxErr / maxRef : maxErr)")
+    }
+    return 0
+  } catch {
+    printError("compare: \(error)")
+    return 65
+  }
+}
