@@ -14,6 +14,6 @@ extension F32GEMM {
         p.c[i * p.ldc + j] = acc
       }
     }
-    epilogue(p, rows: 0..<p.m)
+    epilogue(p, rows: 0..<p.m, cols: 0..<p.n)
   }
 }

@@ -126,12 +126,22 @@ public enum F32GEMM {
     let packed = UnsafeMutableRawPointer.allocate(byteCount: panels * kTotal * nr * 4, alignment: 64)
     defer { packed.deallocate() }
     let b = packed.bindMemory(to: Float.self, capacity: panels * kTotal * nr)
-    pack(p.segments, n: p.n, nr: nr, kTotal: kTotal, into: b)
+    let segments = p.segments
+    parallelFor(panels, threads: threads) { panel in
+      pack(segments, n: p.n, nr: nr, kTotal: kTotal, panel: panel, into: b)
+    }
 
+    // Tasks are (row block, panel group): row blocks first; when there are too few of them to feed
+    // the threads (small M: the DETR decoder, the mask einsum), the panels are split as well.
     let blockRows = mr * 16
     let blocks = (p.m + blockRows - 1) / blockRows
-    parallelFor(blocks, threads: threads) { blk in
+    let groups = Swift.min(panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
+    let panelsPerGroup = (panels + groups - 1) / groups
+    parallelFor(blocks * groups, threads: threads) { task in
+      let blk = task / groups, group = task % groups
       let m0 = blk * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
+      let p0 = group * panelsPerGroup, p1 = Swift.min(panels, p0 + panelsPerGroup)
+      guard p0 < p1 else { return }
       withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: mr) { rows in
         var kOffset = 0
         for (s, seg) in p.segments.enumerated() {
@@ -143,7 +153,7 @@ public enum F32GEMM {
             while t < m1 {
               let rowCount = Swift.min(mr, m1 - t)
               for r in 0..<rowCount { rows[r] = p.aRow(t + r, s) + k0 }
-              for panel in 0..<panels {
+              for panel in p0..<p1 {
                 let cols = Swift.min(nr, p.n - panel * nr)
                 let bp = b + (panel * kTotal + kOffset + k0) * nr
                 let cp = p.c + t * p.ldc + panel * nr
@@ -156,28 +166,27 @@ public enum F32GEMM {
           kOffset += seg.cols
         }
       }
-      epilogue(p, rows: m0..<m1)
+      epilogue(p, rows: m0..<m1, cols: (p0 * nr)..<Swift.min(p.n, p1 * nr))
     }
   }
 
-  /// Packs B into panels of `nr` columns: `b[panel][k][j]` over the concatenated segments, zero past n.
-  static func pack(_ segments: [F32MatrixView], n: Int, nr: Int, kTotal: Int, into b: UnsafeMutablePointer<Float>) {
-    let panels = (n + nr - 1) / nr
-    for panel in 0..<panels {
-      var kOffset = 0
-      for seg in segments {
-        let dst = b + (panel * kTotal + kOffset) * nr
-        for j in 0..<nr {
-          let col = panel * nr + j
-          if col < n {
-            let src = seg.base + col * seg.rowStride
-            for k in 0..<seg.cols { dst[k * nr + j] = src[k * seg.colStride] }
-          } else {
-            for k in 0..<seg.cols { dst[k * nr + j] = 0 }
-          }
+  /// Packs one panel of B: `b[panel][k][j]` = column `panel·nr + j` over the concatenated segments,
+  /// zero past n.
+  static func pack(_ segments: [F32MatrixView], n: Int, nr: Int, kTotal: Int, panel: Int,
+                   into b: UnsafeMutablePointer<Float>) {
+    var kOffset = 0
+    for seg in segments {
+      let dst = b + (panel * kTotal + kOffset) * nr
+      for j in 0..<nr {
+        let col = panel * nr + j
+        if col < n {
+          let src = seg.base + col * seg.rowStride
+          for k in 0..<seg.cols { dst[k * nr + j] = src[k * seg.colStride] }
+        } else {
+          for k in 0..<seg.cols { dst[k * nr + j] = 0 }
         }
-        kOffset += seg.cols
       }
+      kOffset += seg.cols
     }
   }
 
@@ -199,17 +208,18 @@ public enum F32GEMM {
     }
   }
 
-  /// bias, activation and residual on rows of C, in that order.
-  static func epilogue(_ p: F32GEMMProblem, rows: Range<Int>) {
-    let n = p.n
+  /// bias, activation and residual on a block of C, in that order.
+  static func epilogue(_ p: F32GEMMProblem, rows: Range<Int>, cols: Range<Int>) {
+    let n = cols.count, j0 = cols.lowerBound
     for i in rows {
-      let c = p.c + i * p.ldc
+      let c = p.c + i * p.ldc + j0
       if let bias = p.bias {
-        for j in 0..<n { c[j] += bias[j] }
+        let b = bias + j0
+        for j in 0..<n { c[j] += b[j] }
       }
       p.activation.apply(c, count: n)
       if let res = p.residual {
-        let r = res + i * p.residualStride
+        let r = res + i * p.residualStride + j0
         for j in 0..<n { c[j] = r[j] + c[j] }
       }
     }

@@ -11,14 +11,8 @@ public enum Norms {
     parallelFor((rows + chunk - 1) / chunk, threads: threads) { blk in
       for i in (blk * chunk)..<Swift.min(rows, blk * chunk + chunk) {
         let xi = x + i * xStride, yi = y + i * yStride
-        var sum = 0.0
-        for c in 0..<channels { sum += Double(xi[c]) }
-        let mean = sum / Double(channels)
-        var sq = 0.0
-        for c in 0..<channels {
-          let d = Double(xi[c]) - mean
-          sq += d * d
-        }
+        let mean = sumDouble(xi, channels, minus: 0) / Double(channels)
+        let sq = sumSquaresDouble(xi, channels, minus: mean)
         let rstd = Float(1 / (sq / Double(channels) + Double(eps)).squareRoot())
         let m = Float(mean)
         for c in 0..<channels { yi[c] = (xi[c] - m) * rstd * gamma[c] + beta[c] }
@@ -28,52 +22,60 @@ public enum Norms {
 
   /// GroupNorm on an NHWC map of `pixels` positions: `groups` groups of consecutive channels, statistics
   /// over (channels/groups)·pixels values each, then the affine transform and an optional ReLU. In place.
+  /// Statistics are two-pass (mean, then centred squares) in float64, summed per fixed pixel chunk and
+  /// combined in chunk order, so the result does not depend on the thread count.
   public static func groupNorm(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, groups: Int,
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                relu: Bool, threads: Int) {
     precondition(channels % groups == 0, "groupNorm: \(channels) channels not divisible by \(groups) groups")
-    let per = channels / groups
-    var sums = [Double](repeating: 0, count: groups * 2)
-    // Pass 1: per-group mean, then the centred sum of squares (two passes, like torch's accurate path).
-    sums.withUnsafeMutableBufferPointer { s in
-      let s = s.baseAddress!
-      parallelFor(groups, threads: threads) { g in
-        var sum = 0.0
-        for p in 0..<pixels {
-          let row = x + p * channels + g * per
-          for c in 0..<per { sum += Double(row[c]) }
-        }
-        let mean = sum / Double(pixels * per)
-        var sq = 0.0
-        for p in 0..<pixels {
-          let row = x + p * channels + g * per
-          for c in 0..<per {
-            let d = Double(row[c]) - mean
-            sq += d * d
+    let per = channels / groups, chunk = 256, chunks = (pixels + chunk - 1) / chunk
+    let count = Double(pixels * per)
+    // Per-chunk, per-channel sums of f(x) where f is x − centre[channel].
+    func channelSums(squaredAround centre: [Double]?) -> [Double] {
+      var partial = [Double](repeating: 0, count: chunks * channels)
+      partial.withUnsafeMutableBufferPointer { pb in
+        let pp = pb.baseAddress!
+        parallelFor(chunks, threads: threads) { ch in
+          let acc = pp + ch * channels
+          for p in (ch * chunk)..<Swift.min(pixels, ch * chunk + chunk) {
+            let row = x + p * channels
+            if let centre {
+              for c in 0..<channels {
+                let d = Double(row[c]) - centre[c]
+                acc[c] += d * d
+              }
+            } else {
+              for c in 0..<channels { acc[c] += Double(row[c]) }
+            }
           }
         }
-        s[2 * g] = mean
-        s[2 * g + 1] = 1 / (sq / Double(pixels * per) + Double(eps)).squareRoot()
       }
+      var total = [Double](repeating: 0, count: groups)
+      for ch in 0..<chunks {
+        for c in 0..<channels { total[c / per] += partial[ch * channels + c] }
+      }
+      return total
     }
-    // Pass 2: y = (x − μ)·rstd·γ + β, folded per channel into y = x·a + b.
+    let means = channelSums(squaredAround: nil).map { $0 / count }
+    let centre = (0..<channels).map { means[$0 / per] }
+    let rstd = channelSums(squaredAround: centre).map { 1 / ($0 / count + Double(eps)).squareRoot() }
+    // y = (x − μ)·rstd·γ + β, folded per channel into y = x·a + b.
     var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
     for c in 0..<channels {
-      let g = c / per
-      let rstd = Float(sums[2 * g + 1]), mean = Float(sums[2 * g])
-      scale[c] = rstd * gamma[c]
-      shift[c] = beta[c] - mean * rstd * gamma[c]
+      let r = Float(rstd[c / per]), m = Float(means[c / per])
+      scale[c] = r * gamma[c]
+      shift[c] = beta[c] - m * r * gamma[c]
     }
-    let chunk = 256
     scale.withUnsafeBufferPointer { a in
       shift.withUnsafeBufferPointer { b in
         let a = a.baseAddress!, b = b.baseAddress!
-        parallelFor((pixels + chunk - 1) / chunk, threads: threads) { blk in
+        parallelFor(chunks, threads: threads) { blk in
           for p in (blk * chunk)..<Swift.min(pixels, blk * chunk + chunk) {
             let row = x + p * channels
-            for c in 0..<channels {
-              let v = row[c] * a[c] + b[c]
-              row[c] = relu ? Swift.max(v, 0) : v
+            if relu {
+              for c in 0..<channels { row[c] = Swift.max(row[c] * a[c] + b[c], 0) }
+            } else {
+              for c in 0..<channels { row[c] = row[c] * a[c] + b[c] }
             }
           }
         }
@@ -81,21 +83,40 @@ public enum Norms {
     }
   }
 
-  /// Softmax over each row of `rows × cols` in place, max-subtracted.
-  public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
-    for i in 0..<rows {
-      let r = x + i * cols
-      var m = -Float.infinity
-      for j in 0..<cols { m = Swift.max(m, r[j]) }
-      var sum: Float = 0
-      for j in 0..<cols {
-        let e = expf(r[j] - m)
-        r[j] = e
-        sum += e
-      }
-      let inv = 1 / sum
-      for j in 0..<cols { r[j] *= inv }
+  /// Σ (x[i] − minus) in float64 with four accumulators (a fixed order, so deterministic).
+  @inline(__always)
+  static func sumDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double {
+    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, i = 0
+    while i + 4 <= n {
+      s0 += Double(x[i]) - minus; s1 += Double(x[i + 1]) - minus
+      s2 += Double(x[i + 2]) - minus; s3 += Double(x[i + 3]) - minus
+      i += 4
     }
+    while i < n { s0 += Double(x[i]) - minus; i += 1 }
+    return (s0 + s1) + (s2 + s3)
+  }
+
+  /// Σ (x[i] − minus)² in float64 with four accumulators.
+  @inline(__always)
+  static func sumSquaresDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double {
+    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, i = 0
+    while i + 4 <= n {
+      let d0 = Double(x[i]) - minus, d1 = Double(x[i + 1]) - minus
+      let d2 = Double(x[i + 2]) - minus, d3 = Double(x[i + 3]) - minus
+      s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3
+      i += 4
+    }
+    while i < n {
+      let d = Double(x[i]) - minus
+      s0 += d * d
+      i += 1
+    }
+    return (s0 + s1) + (s2 + s3)
+  }
+
+  /// Softmax over each row of `rows × cols` in place, max-subtracted (`FastMath.softmax`).
+  public static func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+    for i in 0..<rows { FastMath.softmax(x + i * cols, count: cols) }
   }
 }
 

@@ -9,8 +9,8 @@ func defaultThreads() -> Int { max(1, ProcessInfo.processInfo.activeProcessorCou
 func runCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   do {
-    opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs"],
-                            switches: ["--verbose"])
+    opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup"],
+                            switches: ["--verbose", "--times-json"])
   } catch {
     printError("run: \(error)", hint: "edge-seg help")
     return 64
@@ -27,10 +27,11 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     printError("run: --pixel-values IN.safetensors and --raw OUT.safetensors are required (image input is not implemented yet)")
     return 64
   }
-  let threads: Int, runs: Int
+  let threads: Int, runs: Int, warmup: Int
   do {
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     runs = try opts.int("--runs", default: 1, range: 1...1000)
+    warmup = try opts.int("--warmup", default: 0, range: 0...100)
   } catch {
     printError("run: \(error)")
     return 64
@@ -72,6 +73,7 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     let ctx = InferenceContext(kernels: kernels, threads: threads, probe: verbose ? { name, _ in clock.mark(name) } : nil)
     var times: [Double] = []
     var result: MaskFormerOutput?
+    for _ in 0..<warmup { _ = checkpoint.model(pixelValues: pixels, height: h, width: w, in: ctx) }
     for _ in 0..<runs {
       let s = DispatchTime.now()
       clock.last = s
@@ -84,6 +86,10 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
       ("class_queries_logits", [1, out.numQueries, out.numClasses], out.classLogits),
       ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], out.maskLogits),
     ], to: output)
+    if opts.isSet("--times-json") {
+      // For bench/: forward times and peak RSS, machine-readable, on stdout.
+      print("{\"times\": [\(times.map { String($0) }.joined(separator: ", "))], \"vmhwm_kib\": \(ProcessMemory.status()["VmHWM"] ?? 0)}")
+    }
     if verbose {
       let mem = ProcessMemory.status()
       let sorted = times.sorted()

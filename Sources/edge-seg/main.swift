@@ -17,7 +17,9 @@ let usage = """
           --threads N        worker threads (default: all cores)
           --isa NAME         auto|avx512|avx2|portable|reference (default: auto)
           --runs N           run the forward pass N times, report the median (default: 1)
+          --warmup N         untimed forward passes first (default: 0)
           --verbose          timings, kernels and peak memory on stderr
+          --times-json       forward times and peak RSS as JSON on stdout (for bench/)
     compare ACTUAL.safetensors REFERENCE.safetensors
         Per tensor present in both: max abs error, max |reference| and their ratio.
 

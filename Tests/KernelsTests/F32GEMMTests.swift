@@ -1,5 +1,6 @@
 // Every f32 GEMM tier against the reference triple loop, over odd shapes, K segments (implicit conv),
 // strided B, every epilogue; and the thread count never changes a bit.
+import Foundation
 import Kernels
 import Testing
 import _TestSupport
@@ -155,3 +156,34 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+@Suite struct FastMathTests {
+  /// FastMath.exp against expf over the whole finite range it serves: relative error <= 4e-7 (2^-22;
+  /// expf is within 1 ulp, 6e-8).
+  @Test func expStaysClose() {
+    var worst: Float = 0
+    var x: Float = -87
+    while x < 88 {
+      let want = expf(x)
+      worst = max(worst, abs(FastMath.exp(x) - want) / want)
+      x += 0.00731
+    }
+    #expect(worst <= 4e-7, "max relative error \(worst)")
+    #expect(FastMath.exp(-1000) >= 0 && FastMath.exp(-1000) < 1e-37)
+  }
+
+  @Test func softmaxSumsToOne() {
+    var rng = SplitMix64(seed: 5)
+    for n in [1, 3, 49, 144, 1000] {
+      var x = rng.floats(n).map { $0 * 30 }
+      let ref: [Double] = {
+        let m = x.max()!
+        let e = x.map { Foundation.exp(Double($0 - m)) }
+        let s = e.reduce(0, +)
+        return e.map { $0 / s }
+      }()
+      x.withUnsafeMutableBufferPointer { FastMath.softmax($0.baseAddress!, count: n) }
+      for i in 0..<n { #expect(abs(Double(x[i]) - ref[i]) <= 1e-6, "n=\(n) i=\(i)") }
+    }
+  }
+}

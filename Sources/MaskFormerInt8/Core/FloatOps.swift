@@ -7,14 +7,14 @@ extension InferenceContext {
   func linear(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation = .identity,
               residual: UnsafePointer<Float>? = nil) -> [Float] {
     let n = l.outFeatures
-    var y = [Float](repeating: 0, count: rows * n)
-    y.withUnsafeMutableBufferPointer { yb in
+    // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
+    return [Float](unsafeUninitializedCapacity: rows * n) { yb, count in
       let p = F32GEMMProblem(
         m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
         activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n)
       F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
+      count = rows * n
     }
-    return y
   }
 
   /// Linear on every row of a contiguous `rows × in` array.
@@ -34,15 +34,14 @@ extension InferenceContext {
 
   func layerNorm(_ x: [Float], rows: Int, _ n: LayerNorm) -> [Float] {
     precondition(x.count == rows * n.channels, "layerNorm: \(x.count) floats, expected \(rows)x\(n.channels)")
-    var y = [Float](repeating: 0, count: x.count)
-    x.withUnsafeBufferPointer { xb in
-      y.withUnsafeMutableBufferPointer { yb in
+    return x.withUnsafeBufferPointer { xb in
+      [Float](unsafeUninitializedCapacity: x.count) { yb, count in
         Norms.layerNorm(xb.baseAddress!, xStride: n.channels, rows: rows, channels: n.channels,
                         gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
                         into: yb.baseAddress!, yStride: n.channels, threads: threads)
+        count = x.count
       }
     }
-    return y
   }
 
   /// k×k convolution, stride 1, zero padding k/2 ("same"), as an implicit GEMM with one K segment per

@@ -30,21 +30,28 @@ public struct DetrAttention {
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     context.withUnsafeMutableBufferPointer { cb in
       let (qp, kp, vp, cp) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, cb.baseAddress!)
-      parallelFor(nq * heads, threads: ctx.threads) { item in
-        let i = item / heads, off = (item % heads) * hd
-        var s = [Float](repeating: 0, count: nk)
-        let qi = qp + i * d + off
-        for j in 0..<nk {
-          let kj = kp + j * d + off
-          var dot: Float = 0
-          for t in 0..<hd { dot += qi[t] * kj[t] }
-          s[j] = dot * scale
-        }
-        s.withUnsafeMutableBufferPointer { Norms.softmaxRows($0.baseAddress!, rows: 1, cols: nk) }
-        let dst = cp + i * d + off
-        for j in 0..<nk {
-          let pj = s[j], vj = vp + j * d + off
-          for t in 0..<hd { dst[t] += pj * vj[t] }
+      parallelFor(heads, threads: ctx.threads) { head in
+        let off = head * hd
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: hd * nk + nk) { buf in
+          let kT = buf.baseAddress!, s = kT + hd * nk          // kT: this head's keys transposed, hd × nk
+          for j in 0..<nk {
+            for t in 0..<hd { kT[t * nk + j] = kp[j * d + off + t] }
+          }
+          for i in 0..<nq {
+            let qi = qp + i * d + off
+            for j in 0..<nk { s[j] = 0 }
+            for t in 0..<hd {
+              let x = qi[t], kt = kT + t * nk
+              for j in 0..<nk { s[j] += x * kt[j] }
+            }
+            for j in 0..<nk { s[j] *= scale }
+            FastMath.softmax(s, count: nk)
+            let dst = cp + i * d + off
+            for j in 0..<nk {
+              let pj = s[j], vj = vp + j * d + off
+              for t in 0..<hd { dst[t] += pj * vj[t] }
+            }
+          }
         }
       }
     }}}}
