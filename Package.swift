@@ -19,7 +19,8 @@ let package = Package(
     .target(name: "Quant", swiftSettings: strict),
     .target(name: "_CKernels"),  // C: per-ISA microkernels + CPU feature query
     .target(name: "Kernels", dependencies: ["Quant", "_CKernels"]),
-    .target(name: "MaskFormerInt8", dependencies: ["Kernels", "Quant"]),
+    .target(name: "ImageCodecs"),  // PNG/JPEG/PNM decoders, PNG encoder: stdlib only, fuzzable alone
+    .target(name: "MaskFormerInt8", dependencies: ["Kernels", "Quant", "ImageCodecs"]),
     // MARK: - Offline tooling and CLI
     .target(name: "Converter", dependencies: ["MaskFormerInt8"]),
     .executableTarget(name: "edge-seg", dependencies: ["Converter", "MaskFormerInt8"]),
@@ -28,5 +29,6 @@ let package = Package(
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_TestSupport"]),
     .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "_TestSupport"]),
     .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
+    .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "_TestSupport"]),
   ]
 )
