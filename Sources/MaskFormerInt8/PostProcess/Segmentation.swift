@@ -1,0 +1,169 @@
+// Segmentation results and the shared pieces of post-processing (transformers,
+// image_processing_pil_maskformer.py): softmax over classes, sigmoid, and torch's bilinear and nearest
+// resizing, evaluated row by row so that no Q × H × W tensor at the original size ever exists.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One segment as transformers' `segments_info` entry, plus its area and bounding box on the map.
+public struct Segment: Sendable, Equatable {
+  public var id: Int
+  public var labelId: Int
+  /// `round(score, 6)` as Python rounds a float32 score; nil for semantic segments.
+  public var score: Double?
+  public var wasFused: Bool
+  /// Pixels of the map equal to `id` (0 when later segments overwrote all of it).
+  public var area: Int = 0
+  /// (x, y, width, height) of those pixels; zeros when the area is 0.
+  public var box: (x: Int, y: Int, width: Int, height: Int) = (0, 0, 0, 0)
+
+  public static func == (a: Segment, b: Segment) -> Bool {
+    a.id == b.id && a.labelId == b.labelId && a.score == b.score && a.wasFused == b.wasFused && a.area == b.area
+      && a.box == b.box
+  }
+}
+
+/// A segmentation of an image: `map[y·width + x]` is a segment id (panoptic: 0 = none; instance:
+/// −1 = none) or, for semantic segmentation, a class id.
+public struct Segmentation: Sendable, Equatable {
+  public enum Task: String, Sendable, CaseIterable { case panoptic, instance, semantic }
+  public var task: Task
+  public var width: Int
+  public var height: Int
+  public var map: [Int32]
+  public var segments: [Segment]
+
+  /// Fills each segment's area and bounding box from the map.
+  mutating func measureSegments() {
+    var index: [Int32: Int] = [:]
+    for (i, s) in segments.enumerated() where index[Int32(s.id)] == nil { index[Int32(s.id)] = i }
+    var minX = [Int](repeating: Int.max, count: segments.count), minY = minX
+    var maxX = [Int](repeating: -1, count: segments.count), maxY = maxX
+    var area = [Int](repeating: 0, count: segments.count)
+    for y in 0..<height {
+      for x in 0..<width {
+        guard let i = index[map[y * width + x]] else { continue }
+        area[i] += 1
+        minX[i] = min(minX[i], x); maxX[i] = max(maxX[i], x)
+        minY[i] = min(minY[i], y); maxY[i] = max(maxY[i], y)
+      }
+    }
+    for i in segments.indices {
+      let j = index[Int32(segments[i].id)]!   // fused duplicates share the first entry's figures
+      segments[i].area = area[j]
+      segments[i].box = area[j] > 0 ? (minX[j], minY[j], maxX[j] - minX[j] + 1, maxY[j] - minY[j] + 1) : (0, 0, 0, 0)
+    }
+  }
+}
+
+/// Model outputs for one image, as post-processing reads them.
+public struct MaskLogits: Sendable {
+  /// `[Q, K+1]`.
+  public var classLogits: [Float]
+  /// `[Q, h, w]`.
+  public var maskLogits: [Float]
+  public var queries: Int
+  public var classes: Int   // K + 1
+  public var height: Int
+  public var width: Int
+
+  public init(classLogits: [Float], maskLogits: [Float], queries: Int, classes: Int, height: Int, width: Int) {
+    precondition(classLogits.count == queries * classes && maskLogits.count == queries * height * width,
+                 "MaskLogits: \(classLogits.count) class and \(maskLogits.count) mask values for Q=\(queries) K+1=\(classes) \(height)x\(width)")
+    self.classLogits = classLogits
+    self.maskLogits = maskLogits
+    self.queries = queries
+    self.classes = classes
+    self.height = height
+    self.width = width
+  }
+
+  public init(_ o: MaskFormerOutput) {
+    self.init(classLogits: o.classLogits, maskLogits: o.maskLogits, queries: o.numQueries, classes: o.numClasses,
+              height: o.maskHeight, width: o.maskWidth)
+  }
+
+  /// softmax over the K+1 classes of each query, in float32 (max-subtracted, as torch).
+  func classProbabilities() -> [Float] {
+    var p = classLogits
+    for q in 0..<queries {
+      let row = q * classes
+      var m = -Float.infinity
+      for k in 0..<classes { m = max(m, p[row + k]) }
+      var s: Float = 0
+      for k in 0..<classes {
+        p[row + k] = expf(p[row + k] - m)
+        s += p[row + k]
+      }
+      for k in 0..<classes { p[row + k] /= s }
+    }
+    return p
+  }
+}
+
+@inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+/// Python's `round(x, 6)` of a float32 value promoted to double: correctly rounded, half to even.
+func roundScore(_ x: Float) -> Double {
+  let d = Double(x)
+  // Python rounds the exact decimal value; formatting with 6 decimals does the same for doubles.
+  var buffer = [CChar](repeating: 0, count: 64)
+  _ = withVaList([d]) { vsnprintf(&buffer, 64, "%.6f", $0) }
+  return Double(String(cString: buffer))!
+}
+
+/// torch `interpolate(mode="bilinear", align_corners=False)` along one axis: per output index the two
+/// source indices and weights (UpSampleKernel.cpp, `compute_source_index_and_lambda`).
+struct LinearAxis {
+  var i0: [Int], i1: [Int], l0: [Float], l1: [Float]
+
+  init(inSize: Int, outSize: Int) {
+    i0 = []; i1 = []; l0 = []; l1 = []
+    let scale = Float(inSize) / Float(outSize)
+    for o in 0..<outSize {
+      if inSize == outSize {
+        i0.append(o); i1.append(o); l0.append(1); l1.append(0)
+        continue
+      }
+      let src = max(scale * (Float(o) + 0.5) - 0.5, 0)
+      let a = min(Int(src.rounded(.down)), inSize - 1)
+      let lambda = min(max(src - Float(a), 0), 1)
+      i0.append(a)
+      i1.append(a + (a < inSize - 1 ? 1 : 0))
+      l1.append(lambda)
+      l0.append(1 - lambda)
+    }
+  }
+}
+
+/// Bilinear resampling of `h × w` planes to `outH × outW`, one output row at a time.
+struct BilinearRows {
+  let ys: LinearAxis, xs: LinearAxis
+  let w: Int
+
+  init(h: Int, w: Int, outH: Int, outW: Int) {
+    ys = LinearAxis(inSize: h, outSize: outH)
+    xs = LinearAxis(inSize: w, outSize: outW)
+    self.w = w
+  }
+
+  /// Row `y` of the resampled `plane` into `out` (outW floats): `(x00·λx0 + x01·λx1)·λy0 + (x10·λx0 + x11·λx1)·λy1`.
+  func row(_ y: Int, of plane: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    let r0 = plane + ys.i0[y] * w, r1 = plane + ys.i1[y] * w
+    let ly0 = ys.l0[y], ly1 = ys.l1[y]
+    for x in 0..<xs.i0.count {
+      let a = xs.i0[x], b = xs.i1[x], lx0 = xs.l0[x], lx1 = xs.l1[x]
+      let t0 = r0[a] * lx0 + r0[b] * lx1
+      let t1 = r1[a] * lx0 + r1[b] * lx1
+      out[x] = t0 * ly0 + t1 * ly1
+    }
+  }
+}
+
+/// torch legacy `"nearest"`: `src = min(floor(dst·Float(in/out)), in−1)`.
+func nearestIndex(_ dst: Int, inSize: Int, outSize: Int) -> Int {
+  let scale = Float(inSize) / Float(outSize)
+  return min(Int((Float(dst) * scale).rounded(.down)), inSize - 1)
+}

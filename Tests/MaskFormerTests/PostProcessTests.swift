@@ -1,0 +1,76 @@
+// Semantic, instance and panoptic post-processing against transformers on seeded logits
+// (tools/reference/postprocess_goldens.py): identical maps (SHA-256 of the int32 map), identical
+// segment lists (ids, labels, fused flags, areas) and scores within 1e-6.
+import Converter
+import Foundation
+import MaskFormerInt8
+import Testing
+import _TestSupport
+
+struct PostProcessGolden: Decodable, Sendable, CustomTestStringConvertible {
+  struct Params: Decodable, Sendable { var defaults: String?; var fuse: [Int]? }
+  struct Seg: Decodable, Sendable { var id: Int; var label_id: Int; var was_fused: Bool; var score: Double? }
+  var `case`: String
+  var task: String
+  var target: [Int]?
+  var params: Params
+  var map_sha256: String
+  var shape: [Int]
+  var segments: [Seg]?
+  var areas: [Int]?
+  var classes: [Int]?
+  var testDescription: String {
+    "\(self.case) \(task) target \(target.map { "\($0)" } ?? "none") \(params.defaults ?? "") fuse \(params.fuse?.count ?? 0)"
+  }
+
+  static var all: [PostProcessGolden] {
+    let data = try! Data(contentsOf: URL(fileURLWithPath: Fixtures.path("postprocess", "golden.json")))
+    return try! JSONDecoder().decode([PostProcessGolden].self, from: data)
+  }
+}
+
+@Suite struct PostProcessTests {
+  func logits(_ name: String) throws -> MaskLogits {
+    let f = try SafetensorsFile(path: Fixtures.path("postprocess", name + ".safetensors"))
+    let c = try f.tensor("class_queries_logits"), m = try f.tensor("masks_queries_logits")
+    return MaskLogits(classLogits: Array(UnsafeBufferPointer(start: c.pointer, count: c.count)),
+                      maskLogits: Array(UnsafeBufferPointer(start: m.pointer, count: m.count)),
+                      queries: c.shape[1], classes: c.shape[2], height: m.shape[2], width: m.shape[3])
+  }
+
+  @Test(arguments: PostProcessGolden.all)
+  func matchesTransformers(_ g: PostProcessGolden) throws {
+    let m = try logits(g.case)
+    let target = g.target.map { (height: $0[0], width: $0[1]) }
+    let (thr, mthr, ov) = g.params.defaults == "pipeline" ? (0.9, 0.5, 0.5) : (0.5, 0.5, 0.8)
+    let seg: Segmentation
+    switch g.task {
+    case "semantic": seg = Segmentation.semantic(m, target: target)
+    case "instance": seg = Segmentation.instance(m, threshold: thr, target: target)
+    default:
+      seg = Segmentation.panoptic(m, threshold: thr, maskThreshold: mthr, overlapMaskAreaThreshold: ov,
+                                  labelIdsToFuse: Set(g.params.fuse ?? []), target: target)
+    }
+    #expect([seg.height, seg.width] == g.shape)
+    if let classes = g.classes { #expect(seg.segments.map(\.labelId) == classes, "classes present") }
+    if let expected = g.segments {
+      #expect(seg.segments.map(\.id) == expected.map(\.id), "ids")
+      #expect(seg.segments.map(\.labelId) == expected.map(\.label_id), "labels")
+      #expect(seg.segments.map(\.wasFused) == expected.map(\.was_fused), "fused flags")
+      #expect(seg.segments.map(\.area) == g.areas, "areas")
+      for (a, b) in zip(seg.segments, expected) {
+        #expect(abs((a.score ?? -1) - (b.score ?? -1)) <= Tolerance.segmentScore, "segment \(a.id) score \(a.score ?? -1) vs \(b.score ?? -1)")
+      }
+    }
+    #expect(SHA256.hex(seg.map.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } }) == g.map_sha256, "map differs")
+  }
+
+  @Test func goldensExerciseSegments() {
+    // A guard against goldens that test nothing: segments of every task, fused ones, and both topk paths.
+    let all = PostProcessGolden.all
+    #expect(all.contains { $0.task == "panoptic" && ($0.segments?.contains { $0.was_fused } ?? false) })
+    #expect(all.filter { $0.task == "instance" }.map { $0.segments?.count ?? 0 }.reduce(0, +) > 20)
+    #expect(all.filter { $0.task == "panoptic" }.map { $0.segments?.count ?? 0 }.reduce(0, +) > 10)
+    #expect(Set(all.map(\.case)).count >= 2)
+  }
+}
