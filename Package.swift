@@ -23,7 +23,7 @@ let package = Package(
     .target(name: "MaskFormerInt8", dependencies: ["Kernels", "Quant", "ImageCodecs"]),
     // MARK: - Offline tooling and CLI
     .target(name: "Converter", dependencies: ["MaskFormerInt8"]),
-    .executableTarget(name: "edge-seg", dependencies: ["Converter", "MaskFormerInt8"]),
+    .executableTarget(name: "edge-seg", dependencies: ["Converter", "MaskFormerInt8", "ImageCodecs"]),
     // MARK: - Tests
     .target(name: "_TestSupport", dependencies: ["Kernels", "Converter"], path: "Tests/_TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_TestSupport"]),

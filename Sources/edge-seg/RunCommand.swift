@@ -1,6 +1,7 @@
 // `edge-seg run`: the float32 checkpoint path on a preprocessed pixel_values tensor (--raw).
 import Foundation
 import Converter
+import ImageCodecs
 import Kernels
 import MaskFormerInt8
 
@@ -9,14 +10,17 @@ func defaultThreads() -> Int { max(1, ProcessInfo.processInfo.activeProcessorCou
 func runCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   do {
-    opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup"],
-                            switches: ["--verbose", "--times-json"])
+    opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup",
+                                               "--output", "--task", "--threshold", "--mask-threshold", "--overlap",
+                                               "--fuse", "--max-pixels"],
+                            switches: ["--verbose", "--times-json", "--json"])
   } catch {
     printError("run: \(error)", hint: "edge-seg help")
     return 64
   }
+  if opts.positional.count == 2 { return runImage(opts) }
   guard opts.positional.count == 1 else {
-    printError("run: expected one MODEL_DIR, got \(opts.positional.count) positional arguments", hint: "edge-seg help")
+    printError("run: expected MODEL_DIR IMAGE (or MODEL_DIR --pixel-values IN --raw OUT), got \(opts.positional.count) positional arguments", hint: "edge-seg help")
     return 64
   }
   guard opts.value("--precision") ?? "float32" == "float32" else {
@@ -24,7 +28,7 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     return 64
   }
   guard let input = opts.value("--pixel-values"), let output = opts.value("--raw") else {
-    printError("run: --pixel-values IN.safetensors and --raw OUT.safetensors are required (image input is not implemented yet)")
+    printError("run: give an IMAGE, or --pixel-values IN.safetensors and --raw OUT.safetensors")
     return 64
   }
   let threads: Int, runs: Int, warmup: Int

@@ -1,0 +1,97 @@
+// Overlay: the picture a person looks at: the photo blended with one colour per segment, outlines
+// where segments meet, and a legend of colour, label and score.
+import ImageCodecs
+
+public enum Overlay {
+  /// A stable, well-separated colour per label id (golden-ratio hue steps, full saturation).
+  public static func color(label: Int) -> (UInt8, UInt8, UInt8) {
+    let h = (Double(label) * 0.618033988749895 + 0.1).truncatingRemainder(dividingBy: 1) * 6
+    let s = 0.85, v = 0.95
+    let i = Int(h), f = h - Double(i)
+    let p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f))
+    let (r, g, b): (Double, Double, Double)
+    switch i % 6 {
+    case 0: (r, g, b) = (v, t, p)
+    case 1: (r, g, b) = (q, v, p)
+    case 2: (r, g, b) = (p, v, t)
+    case 3: (r, g, b) = (p, q, v)
+    case 4: (r, g, b) = (t, p, v)
+    default: (r, g, b) = (v, p, q)
+    }
+    return (UInt8(r * 255), UInt8(g * 255), UInt8(b * 255))
+  }
+
+  /// photo: RGB at the segmentation's size. `alpha` is the colour's weight inside segments.
+  public static func render(photo: Image, segmentation s: Segmentation, labels: [String], alpha: Double = 0.5) -> Image {
+    precondition(photo.layout == .rgb && photo.width == s.width && photo.height == s.height, "overlay: photo and map sizes differ")
+    var px = photo.pixels
+    // Segment id → colour (by label, so one class keeps one colour); unlisted ids stay unpainted.
+    var colorOf: [Int32: (UInt8, UInt8, UInt8)] = [:]
+    for seg in s.segments where colorOf[Int32(seg.id)] == nil { colorOf[Int32(seg.id)] = color(label: seg.labelId) }
+    let (w, h) = (s.width, s.height)
+    for y in 0..<h {
+      for x in 0..<w {
+        let id = s.map[y * w + x]
+        guard let c = colorOf[id] else { continue }
+        let edge = (x > 0 && s.map[y * w + x - 1] != id) || (x + 1 < w && s.map[y * w + x + 1] != id)
+          || (y > 0 && s.map[(y - 1) * w + x] != id) || (y + 1 < h && s.map[(y + 1) * w + x] != id)
+        let a = edge ? 1.0 : alpha
+        let o = 3 * (y * w + x)
+        let cc = edge ? (c.0 / 2, c.1 / 2, c.2 / 2) : c
+        px[o] = UInt8(Double(px[o]) * (1 - a) + Double(cc.0) * a)
+        px[o + 1] = UInt8(Double(px[o + 1]) * (1 - a) + Double(cc.1) * a)
+        px[o + 2] = UInt8(Double(px[o + 2]) * (1 - a) + Double(cc.2) * a)
+      }
+    }
+    var out = Image(width: w, height: h, layout: .rgb, pixels: px)
+    // Legend: one line per segment (first entry per id), scaled to the image, on a dark panel.
+    var lines: [(String, (UInt8, UInt8, UInt8))] = []
+    var seen = Set<Int>()
+    for seg in s.segments where seen.insert(seg.id).inserted {
+      let name = seg.labelId < labels.count ? labels[seg.labelId] : "label \(seg.labelId)"
+      let score = seg.score.map { String(Int(($0 * 100).rounded())) + "%" } ?? ""
+      lines.append(("\(name) \(score)", color(label: seg.labelId)))
+    }
+    if lines.isEmpty { lines = [("no segments", (200, 200, 200))] }
+    let scale = max(1, min(w, h) / 300), lineH = 10 * scale
+    let maxLines = max(1, (h - 4) / lineH)
+    if lines.count > maxLines { lines = Array(lines.prefix(maxLines - 1)) + [("+\(lines.count - maxLines + 1) more", (200, 200, 200))] }
+    let panelW = min(w, 8 * scale + 4 + (lines.map(\.0.count).max() ?? 0) * 6 * scale + 4)
+    let panelH = min(h, lines.count * lineH + 4)
+    for y in 0..<panelH {
+      for x in 0..<panelW {
+        let o = 3 * (y * w + x)
+        for k in 0..<3 { out.pixels[o + k] = UInt8(Double(out.pixels[o + k]) * 0.3) }
+      }
+    }
+    for (i, (text, c)) in lines.enumerated() {
+      let top = 2 + i * lineH
+      fill(&out, x: 2, y: top + scale, w: 7 * scale, h: 7 * scale, c)
+      draw(text, into: &out, x: 2 + 8 * scale + 2, y: top, scale: scale)
+    }
+    return out
+  }
+
+  static func fill(_ img: inout Image, x: Int, y: Int, w: Int, h: Int, _ c: (UInt8, UInt8, UInt8)) {
+    for yy in max(0, y)..<min(img.height, y + h) {
+      for xx in max(0, x)..<min(img.width, x + w) {
+        let o = 3 * (yy * img.width + xx)
+        img.pixels[o] = c.0; img.pixels[o + 1] = c.1; img.pixels[o + 2] = c.2
+      }
+    }
+  }
+
+  static func draw(_ text: String, into img: inout Image, x: Int, y: Int, scale: Int) {
+    var cx = x
+    for ch in text {
+      for col in 0..<5 {
+        let bits = Font5x7.column(ch, col)
+        for row in 0..<8 where bits & (1 << row) != 0 {
+          fill(&img, x: cx + col * scale, y: y + row * scale, w: scale, h: scale, (255, 255, 255))
+        }
+      }
+      cx += 6 * scale
+      if cx >= img.width { return }
+    }
+  }
+}

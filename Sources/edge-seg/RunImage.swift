@@ -1,0 +1,112 @@
+// `edge-seg run MODEL_DIR IMAGE`: decode, segment as the transformers pipeline does, write the outputs.
+import Converter
+import Foundation
+import ImageCodecs
+import Kernels
+import MaskFormerInt8
+
+func runImage(_ opts: OptionParser) -> Int32 {
+  let modelPath = opts.positional[0], imagePath = opts.positional[1]
+  var options = SegmentationOptions.pipeline
+  let threads: Int, maxPixels: Int
+  do {
+    if let t = opts.value("--task") {
+      guard let task = Segmentation.Task(rawValue: t) else { throw UsageError(description: "--task must be panoptic, instance or semantic, got '\(t)'") }
+      options.task = task
+    }
+    func unit(_ flag: String, _ current: Double) throws -> Double {
+      guard let v = opts.value(flag) else { return current }
+      guard let d = Double(v), (0...1).contains(d) else { throw UsageError(description: "\(flag) must be a number in [0, 1], got '\(v)'") }
+      return d
+    }
+    options.threshold = try unit("--threshold", options.threshold)
+    options.maskThreshold = try unit("--mask-threshold", options.maskThreshold)
+    options.overlapMaskAreaThreshold = try unit("--overlap", options.overlapMaskAreaThreshold)
+    if let f = opts.value("--fuse") {
+      let ids = f.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+      guard ids.allSatisfy({ $0 != nil && $0! >= 0 }) else { throw UsageError(description: "--fuse takes label ids like 3,7,12, got '\(f)'") }
+      options.labelIdsToFuse = Set(ids.map { $0! })
+    }
+    threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
+    maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
+    guard opts.value("--precision") ?? "float32" == "float32" else {
+      throw UsageError(description: "only --precision float32 is implemented for checkpoint folders so far")
+    }
+  } catch {
+    printError("run: \(error)", hint: "edge-seg help")
+    return 64
+  }
+  let features = CPUFeatures.detect()
+  guard let kernels = KernelTable.named(opts.value("--isa") ?? "auto", features: features) else {
+    printError("run: --isa \(opts.value("--isa")!) is unknown or not supported by this CPU (\(features))")
+    return 64
+  }
+  let output = opts.value("--output") ?? "edge-seg-output"
+  func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+  let t0 = now()
+  let image: Image
+  do {
+    guard let data = FileManager.default.contents(atPath: imagePath) else {
+      printError("\(imagePath): cannot read file")
+      return 66
+    }
+    image = try ImageDecoder.decode([UInt8](data), limits: DecodeLimits(maxPixels: maxPixels))
+  } catch {
+    printError("\(imagePath): \(error)")
+    return 65
+  }
+  let tDecode = now()
+  do {
+    let checkpoint = try Checkpoint(directory: modelPath)
+    let tLoad = now()
+    let segmenter = Segmenter(model: checkpoint.model, preprocessor: checkpoint.preprocessor)
+    let ctx = InferenceContext(kernels: kernels, threads: threads)
+    let result = segmenter.segment(image, options: options, context: ctx, clock: now)
+    let s = result.segmentation
+    var timings = ["decode": (tDecode - t0) * 1000, "load": (tLoad - tDecode) * 1000]
+    for (step, secs) in result.timings { timings[step] = secs * 1000 }
+    timings["total"] = (now() - t0) * 1000
+    var segments: [RunReport.SegmentInfo] = []
+    for (i, seg) in s.segments.enumerated() {
+      let label = seg.labelId < result.labels.count ? result.labels[seg.labelId] : "\(seg.labelId)"
+      // Fused duplicates (same id) share the first entry's mask file.
+      let first = s.segments.firstIndex { $0.id == seg.id }!
+      let firstLabel = s.segments[first].labelId < result.labels.count ? result.labels[s.segments[first].labelId] : ""
+      segments.append(.init(id: seg.id, label: label, label_id: seg.labelId, score: seg.score, area: seg.area,
+                            bbox: [seg.box.x, seg.box.y, seg.box.width, seg.box.height],
+                            mask: OutputWriter.maskName(first + 1, firstLabel)))
+      _ = i
+    }
+    let photo = image.oriented().rgb()
+    let report = RunReport(
+      image: .init(path: imagePath, width: photo.width, height: photo.height),
+      model: .init(path: modelPath, precision: "float32", input_size: [result.inputHeight, result.inputWidth], threads: threads,
+                   kernels: kernels.f32GEMM.rawValue),
+      task: options.task.rawValue,
+      thresholds: ["threshold": options.threshold, "mask_threshold": options.maskThreshold,
+                   "overlap_mask_area_threshold": options.overlapMaskAreaThreshold],
+      timings_ms: timings, segments: segments, panoptic_png: s.task == .panoptic ? "panoptic.png" : nil,
+      overlay_png: "overlay.png")
+    let json = try OutputWriter.write(result: result, photo: photo, report: report, to: output)
+    if opts.isSet("--json") { FileHandle.standardOutput.write(json + Data([10])) }
+    if opts.isSet("--verbose") || !opts.isSet("--json") {
+      FileHandle.standardError.write("\(imagePath): \(s.segments.count) segments (\(options.task.rawValue)) in \(String(format: "%.0f", timings["total"]!)) ms -> \(output)/\n")
+    }
+    return 0
+  } catch let e as CheckpointError {
+    printError("\(e)")
+    return 65
+  } catch let e as SafetensorsError {
+    printError("\(e)")
+    return 65
+  } catch let e as MappedFileError {
+    printError("\(e)")
+    return 66
+  } catch let e as OutputError {
+    printError("\(e)")
+    return 73
+  } catch {
+    printError("\(error)")
+    return 1
+  }
+}
