@@ -11,14 +11,19 @@ enum JPEG {
     var bw = 0, bh = 0          // blocks per line / column, covering whole MCUs
     var dcTable = 0, acTable = 0
     var pred = 0
-    var coefficients: [Int16] = []   // progressive only: bw·bh·64, zig-zag order
-    var samples: [UInt8] = []        // bw·8 × bh·8
   }
 
   struct Frame {
     var width = 0, height = 0, progressive = false
     var components: [Component] = []
     var hmax = 1, vmax = 1, mcusX = 0, mcusY = 0
+    /// Per component: decoded samples, bw·8 × bh·8 (kept outside `Component` so that copying a
+    /// component's scalars never shares, and then copies, these buffers).
+    var samples: [[UInt8]] = []
+    /// Per component, progressive only: bw·bh blocks of 64 coefficients in natural order.
+    var coefficients: [[Int16]] = []
+    /// Per component: rows held in `samples` (a ring of 3 MCU rows when streaming, else all rows).
+    var ringRows: [Int] = []
   }
 
   static let zigzag: [Int] = [0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
@@ -44,6 +49,13 @@ enum JPEG {
     var adobeTransform: Int? = nil
     var sawJFIF = false
     var eobrun = 0
+    /// Baseline files whose first scan holds every component decode in MCU rows: output rows are
+    /// converted as soon as their context is decoded, and only 3 MCU rows of samples are kept.
+    var streaming = false
+    var output: [UInt8] = []
+    var emitted = 0
+    var converter: ColorConvert.RowConverter? = nil
+    var scans = 0
 
     init(data: [UInt8], limits: DecodeLimits) {
       self.data = data
@@ -133,8 +145,9 @@ enum JPEG {
         frame.components[i].bw = frame.mcusX * c.h
         frame.components[i].bh = frame.mcusY * c.v
         let count = frame.components[i].bw * frame.components[i].bh * 64
-        if progressive { frame.components[i].coefficients = [Int16](repeating: 0, count: count) }
-        frame.components[i].samples = [UInt8](repeating: 0, count: count)
+        frame.coefficients.append(progressive ? [Int16](repeating: 0, count: count) : [])
+        frame.samples.append([])   // allocated by the first scan (a ring when it can stream)
+        frame.ringRows.append(frame.components[i].bh * 8)
       }
     }
 
@@ -198,6 +211,21 @@ enum JPEG {
         }
         frame.components[ci].pred = 0
       }
+      if scans == 0 {
+        streaming = !frame.progressive && n == frame.components.count
+        for ci in frame.components.indices {
+          let c = frame.components[ci]
+          if streaming { frame.ringRows[ci] = min(c.bh * 8, 3 * c.v * 8) }
+          frame.samples[ci] = [UInt8](repeating: 0, count: frame.ringRows[ci] * c.bw * 8)
+        }
+        if streaming {
+          output = [UInt8](repeating: 0, count: frame.width * frame.height * (frame.components.count == 1 ? 1 : 3))
+          converter = ColorConvert.RowConverter(width: frame.width, rgbComponents: isRGB())
+        }
+      } else if streaming {
+        throw .unsupported("JPEG baseline file with more than one scan after an interleaved scan")
+      }
+      scans += 1
       eobrun = 0
       var bits = JPEGBits(data: data, pos: pos)
       // Units to decode: one MCU of all scan components, or (single-component scan) one block.
@@ -230,6 +258,7 @@ enum JPEG {
             }
           }
         }
+        if streaming { emitRows(decodedMCURows: uy + 1) }
       }
       pos = bits.markerPosition()
     }
@@ -270,9 +299,9 @@ enum JPEG {
           guard t <= 16 else { throw .malformed("JPEG DC difference category \(t)") }
           let diff = t == 0 ? 0 : extend(try bits.get(t), t)
           frame.components[ci].pred += diff
-          frame.components[ci].coefficients[base] = Int16(truncatingIfNeeded: frame.components[ci].pred << al)
+          frame.coefficients[ci][base] = Int16(truncatingIfNeeded: frame.components[ci].pred << al)
         } else if try bits.get(1) == 1 {
-          frame.components[ci].coefficients[base] |= Int16(truncatingIfNeeded: 1 << al)
+          frame.coefficients[ci][base] |= Int16(truncatingIfNeeded: 1 << al)
         }
         return
       }
@@ -294,7 +323,7 @@ enum JPEG {
           }
           k += r
           guard k <= 63 else { throw .malformed("JPEG AC coefficient index past 63") }
-          frame.components[ci].coefficients[base + zigzag[k]] = Int16(truncatingIfNeeded: extend(try bits.get(s), s) * (1 << al))
+          frame.coefficients[ci][base + zigzag[k]] = Int16(truncatingIfNeeded: extend(try bits.get(s), s) * (1 << al))
           k += 1
         }
         return
@@ -321,14 +350,14 @@ enum JPEG {
           }
           while k <= se {
             let z = base + zigzag[k]
-            let coef = Int(frame.components[ci].coefficients[z])
+            let coef = Int(frame.coefficients[ci][z])
             if coef != 0 {
               if try bits.get(1) == 1 && coef & p1 == 0 {
-                frame.components[ci].coefficients[z] = Int16(truncatingIfNeeded: coef >= 0 ? coef + p1 : coef + m1)
+                frame.coefficients[ci][z] = Int16(truncatingIfNeeded: coef >= 0 ? coef + p1 : coef + m1)
               }
             } else {
               if r == 0 {
-                if value != 0 { frame.components[ci].coefficients[z] = Int16(truncatingIfNeeded: value) }
+                if value != 0 { frame.coefficients[ci][z] = Int16(truncatingIfNeeded: value) }
                 k += 1
                 break
               }
@@ -341,9 +370,9 @@ enum JPEG {
       if eobrun > 0 {
         while k <= se {
           let z = base + zigzag[k]
-          let coef = Int(frame.components[ci].coefficients[z])
+          let coef = Int(frame.coefficients[ci][z])
           if coef != 0, try bits.get(1) == 1, coef & p1 == 0 {
-            frame.components[ci].coefficients[z] = Int16(truncatingIfNeeded: coef >= 0 ? coef + p1 : coef + m1)
+            frame.coefficients[ci][z] = Int16(truncatingIfNeeded: coef >= 0 ? coef + p1 : coef + m1)
           }
           k += 1
         }
@@ -361,22 +390,52 @@ enum JPEG {
       let blockIndex = base / 64
       let bx = blockIndex % bw, by = blockIndex / bw
       let stride = bw * 8
-      IDCT.islow(block, deq) { r, c, v in frame.components[ci].samples[(by * 8 + r) * stride + bx * 8 + c] = v }
+      var tile = [UInt8](repeating: 0, count: 64)
+      let ring = frame.ringRows[ci]
+      IDCT.islow(block, deq) { r, c, v in tile[r * 8 + c] = v }
+      frame.samples[ci].withUnsafeMutableBufferPointer { s in
+        for r in 0..<8 {
+          for c in 0..<8 { s[((by * 8 + r) % ring) * stride + bx * 8 + c] = tile[r * 8 + c] }
+        }
+      }
+    }
+
+    /// Converts every output row whose source rows (with upsampling context) are decoded.
+    mutating func emitRows(decodedMCURows: Int) {
+      let all = decodedMCURows >= frame.mcusY
+      while emitted < frame.height {
+        let y = emitted
+        let ready = all || frame.components.allSatisfy { c in
+          ColorConvert.lastSourceRow(c, frame: frame, y: y) < decodedMCURows * c.v * 8
+        }
+        guard ready else { return }
+        converter!.convert(frame, y: y, into: &output)
+        emitted += 1
+      }
     }
 
     mutating func finish() throws(ImageError) -> Image {
+      if streaming {
+        emitRows(decodedMCURows: frame.mcusY)
+        return Image(width: frame.width, height: frame.height, layout: frame.components.count == 1 ? .gray : .rgb,
+                     pixels: output, orientation: orientation)
+      }
       if frame.progressive {
         for ci in frame.components.indices {
           let c = frame.components[ci]
           guard quantDefined[c.tq] else { throw .malformed("JPEG uses undefined quantization table \(c.tq)") }
           for blk in 0..<(c.bw * c.bh) {
-            let block = (0..<64).map { Int(frame.components[ci].coefficients[blk * 64 + $0]) }
+            let block = (0..<64).map { Int(frame.coefficients[ci][blk * 64 + $0]) }
             idctBlock(block, quant: quant[c.tq], ci: ci, base: blk * 64)
           }
-          frame.components[ci].coefficients = []
+          frame.coefficients[ci] = []
         }
       }
-      return try ColorConvert.toImage(frame, rgbComponents: isRGB(), orientation: orientation)
+      var out = [UInt8](repeating: 0, count: frame.width * frame.height * (frame.components.count == 1 ? 1 : 3))
+      var conv = ColorConvert.RowConverter(width: frame.width, rgbComponents: isRGB())
+      for y in 0..<frame.height { conv.convert(frame, y: y, into: &out) }
+      return Image(width: frame.width, height: frame.height, layout: frame.components.count == 1 ? .gray : .rgb,
+                   pixels: out, orientation: orientation)
     }
 
     /// libjpeg's colour-space guess for 3 components: Adobe transform 0 or component ids 'R','G','B' mean RGB.

@@ -20,6 +20,9 @@ let usage = """
           --warmup N         untimed forward passes first (default: 0)
           --verbose          timings, kernels and peak memory on stderr
           --times-json       forward times and peak RSS as JSON on stdout (for bench/)
+    decode IMAGE [--png OUT.png] [--max-pixels N]
+        Decodes a PNG, JPEG or PPM/PGM as run does (EXIF orientation applied, RGB); reports size,
+        time and peak memory, optionally writes a PNG.
     compare ACTUAL.safetensors REFERENCE.safetensors
         Per tensor present in both: max abs error, max |reference| and their ratio.
 
@@ -35,6 +38,7 @@ let status: Int32
 switch command {
 case "run": status = runCommand(args.dropFirst())
 case "compare": status = compareCommand(args.dropFirst())
+case "decode": status = decodeCommand(args.dropFirst())
 case "help", "--help", "-h":
   print(usage)
   status = 0
