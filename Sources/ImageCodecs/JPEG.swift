@@ -72,8 +72,7 @@ enum JPEG {
       while true {
         // Find the next marker (skipping fill bytes).
         guard pos < data.count else {
-          if sawScan { break }
-          throw .malformed("JPEG ends before its image data (no SOS)")
+          throw .malformed(sawScan ? "JPEG is truncated: no end-of-image marker" : "JPEG ends before its image data (no SOS)")
         }
         guard data[pos] == 0xFF else { throw .malformed("JPEG marker expected at byte \(pos), found 0x\(String(data[pos], radix: 16))") }
         while pos < data.count && data[pos] == 0xFF { pos += 1 }
@@ -207,7 +206,7 @@ enum JPEG {
           guard dc[c.dcTable] != nil else { throw .malformed("JPEG scan uses undefined DC table \(c.dcTable)") }
         }
         if !frame.progressive || ss > 0 {
-          if !frame.progressive || ah == 0 { guard ac[c.acTable] != nil else { throw .malformed("JPEG scan uses undefined AC table \(c.acTable)") } }
+          guard ac[c.acTable] != nil else { throw .malformed("JPEG scan uses undefined AC table \(c.acTable)") }
         }
         frame.components[ci].pred = 0
       }
@@ -259,6 +258,9 @@ enum JPEG {
           }
         }
         if streaming { emitRows(decodedMCURows: uy + 1) }
+        if bits.hitEnd && bits.count < 8 * bits.padding {
+          throw .malformed("JPEG is truncated: the file ends inside the image data")
+        }
       }
       pos = bits.markerPosition()
     }
@@ -269,13 +271,13 @@ enum JPEG {
       let base = (by * c.bw + bx) * 64
       if !frame.progressive {
         var block = [Int](repeating: 0, count: 64)
-        let t = try dc[c.dcTable]!.decode(&bits)
+        let t = try table(dc, c.dcTable).decode(&bits)
         guard t <= 16 else { throw .malformed("JPEG DC difference category \(t)") }
         let diff = t == 0 ? 0 : extend(try bits.get(t), t)
         frame.components[ci].pred += diff
         block[0] = frame.components[ci].pred
         var k = 1
-        let act = ac[c.acTable]!
+        let act = try table(ac, c.acTable)
         while k < 64 {
           let rs = try act.decode(&bits)
           let r = rs >> 4, s = rs & 15
@@ -295,7 +297,7 @@ enum JPEG {
       // Progressive: coefficients in natural order at `base`.
       if ss == 0 {
         if ah == 0 {
-          let t = try dc[c.dcTable]!.decode(&bits)
+          let t = try table(dc, c.dcTable).decode(&bits)
           guard t <= 16 else { throw .malformed("JPEG DC difference category \(t)") }
           let diff = t == 0 ? 0 : extend(try bits.get(t), t)
           frame.components[ci].pred += diff
@@ -308,7 +310,7 @@ enum JPEG {
       if ah == 0 {
         if eobrun > 0 { eobrun -= 1; return }
         var k = ss
-        let act = ac[c.acTable]!
+        let act = try table(ac, c.acTable)
         while k <= se {
           let rs = try act.decode(&bits)
           let r = rs >> 4, s = rs & 15
@@ -332,7 +334,7 @@ enum JPEG {
       let p1 = 1 << al, m1 = -1 << al
       var k = ss
       if eobrun <= 0 {
-        let act = ac[c.acTable]!
+        let act = try table(ac, c.acTable)
         while k <= se {
           let rs = try act.decode(&bits)
           var r = rs >> 4
@@ -378,6 +380,11 @@ enum JPEG {
         }
         eobrun -= 1
       }
+    }
+
+    func table(_ t: [JPEGHuffman?], _ i: Int) throws(ImageError) -> JPEGHuffman {
+      guard let h = t[i] else { throw .malformed("JPEG uses undefined Huffman table \(i)") }
+      return h
     }
 
     @inline(__always) func extend(_ v: Int, _ t: Int) -> Int { v < 1 << (t - 1) ? v - (1 << t) + 1 : v }
@@ -507,6 +514,8 @@ struct JPEGBits {
   var count = 0
   var hitMarker = false
   var padding = 0
+  /// The data ended inside entropy-coded data (no marker followed): the file is truncated.
+  var hitEnd = false
 
   init(data: [UInt8], pos: Int) {
     self.data = data
@@ -531,6 +540,7 @@ struct JPEGBits {
           pos += 1
         }
       } else {
+        if !hitMarker { hitEnd = true }
         padding += 1
       }
       buffer |= UInt64(byte) << UInt64(56 - count)
