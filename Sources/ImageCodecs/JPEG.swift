@@ -137,6 +137,10 @@ enum JPEG {
       }
       frame.hmax = frame.components.map(\.h).max()!
       frame.vmax = frame.components.map(\.v).max()!
+      for c in frame.components where frame.hmax % c.h != 0 || frame.vmax % c.v != 0 {
+        // libjpeg refuses these too ("Fractional sampling not implemented yet").
+        throw .unsupported("JPEG fractional sampling \(c.h)x\(c.v) of \(frame.hmax)x\(frame.vmax)")
+      }
       frame.mcusX = (frame.width + 8 * frame.hmax - 1) / (8 * frame.hmax)
       frame.mcusY = (frame.height + 8 * frame.vmax - 1) / (8 * frame.vmax)
       for i in frame.components.indices {
