@@ -62,8 +62,13 @@ def main(out):
     out.mkdir(parents=True, exist_ok=True)
     proc = MaskFormerImageProcessor()
     entries = []
-    for name, spec in CASES.items():
-        cls, masks = logits(spec)
+    cases = [(name, logits(spec)) for name, spec in CASES.items()]
+    # The model fixtures' own logits (tools/reference/maskformer_ref.py goldens).
+    from safetensors.torch import load_file
+    for fixture in ("tiny", "smallmaps", "labels"):
+        g = load_file(str(out.parent / fixture / "golden.safetensors"))
+        cases.append((f"model_{fixture}", (g["class_queries_logits"], g["masks_queries_logits"])))
+    for name, (cls, masks) in cases:
         save_file({"class_queries_logits": cls, "masks_queries_logits": masks}, out / f"{name}.safetensors")
         o = MaskFormerForInstanceSegmentationOutput(class_queries_logits=cls, masks_queries_logits=masks)
         for target in TARGETS:
@@ -79,7 +84,7 @@ def main(out):
                 entries.append({"case": name, "task": "instance", "target": target, "params": {"defaults": pname},
                                 "map_sha256": digest(m), "shape": list(m.shape), "segments": segs(inst["segments_info"]),
                                 "areas": [int((m == s["id"]).sum()) for s in inst["segments_info"]]})
-                for fuse in ([], list(range(0, spec["labels"], 2))):
+                for fuse in ([], list(range(0, cls.shape[-1] - 1, 2))):
                     pan = proc.post_process_panoptic_segmentation(o, threshold=thr, mask_threshold=mthr,
                                                                   overlap_mask_area_threshold=ov,
                                                                   label_ids_to_fuse=set(fuse), target_sizes=ts)[0]

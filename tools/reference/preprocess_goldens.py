@@ -55,7 +55,12 @@ def synthetic(calib, out):
     photo.resize((90, 60), Image.BILINEAR).save(base, format="PNG")
     for orient in (3, 6, 8):
         (out / f"exif{orient}_60x90.png").write_bytes(add_exif(base.getvalue(), orient))
-    return sorted(p.name for p in out.glob("*.png"))
+    # JPEG photos: EXIF-rotated 4:2:0 baseline, and progressive 4:2:2.
+    rocket = Image.open(calib / "rocket.png").convert("RGB").resize((320, 213), Image.BILINEAR)
+    tiff = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01" + struct.pack(">HHIHH", 0x0112, 3, 1, 6, 0) + b"\x00\x00\x00\x00"
+    rocket.save(out / "rocket_exif6_320x213.jpg", quality=88, subsampling=2, exif=b"Exif\x00\x00" + tiff)
+    photo.resize((301, 203), Image.BILINEAR).save(out / "coffee_prog422_301x203.jpg", quality=80, subsampling=1, progressive=True)
+    return sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".jpg"))
 
 
 def main(calib, out):
