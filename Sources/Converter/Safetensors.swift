@@ -117,7 +117,7 @@ public final class SafetensorsFile: @unchecked Sendable {  // immutable after in
     let src = file.base + dataStart + e.begin
     switch e.dtype {
     case "F32" where Int(bitPattern: src) % 4 == 0:
-      return WeightTensor(storage: file, pointer: src.assumingMemoryBound(to: Float.self), shape: e.shape)
+      return WeightTensor(storage: file, pointer: src.assumingMemoryBound(to: Float.self), shape: e.shape, name: name)
     case "F32", "F16", "BF16":
       let heap = HeapWeights(count: count)
       for i in 0..<count {
@@ -127,7 +127,7 @@ public final class SafetensorsFile: @unchecked Sendable {  // immutable after in
         default: heap.pointer[i] = Float(bitPattern: UInt32(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) << 16)
         }
       }
-      return WeightTensor(storage: heap, pointer: UnsafePointer(heap.pointer), shape: e.shape)
+      return WeightTensor(storage: heap, pointer: UnsafePointer(heap.pointer), shape: e.shape, name: name)
     default:
       throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: e.dtype)
     }

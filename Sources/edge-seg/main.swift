@@ -20,6 +20,12 @@ let usage = """
           --warmup N         untimed forward passes first (default: 0)
           --verbose          timings, kernels and peak memory on stderr
           --times-json       forward times and peak RSS as JSON on stdout (for bench/)
+    convert MODEL_DIR -o MODEL_FILE [--precision int8|float16|float32] [--calibration DIR]
+            [--method minmax|percentile|entropy|mse] [--samples N] [--keep-float PATTERN]... [--threads N]
+        Calibrates on the images in DIR (default ./Calibration, first 8), quantizes weights to int8
+        per output channel and writes one memory-mappable model file (docs/FORMAT.md), atomically.
+    verify MODEL_FILE
+        Validates the file's structure and every tensor checksum.
     decode IMAGE [--png OUT.png] [--max-pixels N]
         Decodes a PNG, JPEG or PPM/PGM as run does (EXIF orientation applied, RGB); reports size,
         time and peak memory, optionally writes a PNG.
@@ -39,6 +45,8 @@ switch command {
 case "run": status = runCommand(args.dropFirst())
 case "compare": status = compareCommand(args.dropFirst())
 case "decode": status = decodeCommand(args.dropFirst())
+case "convert": status = convertCommand(args.dropFirst())
+case "verify": status = verifyCommand(args.dropFirst())
 case "help", "--help", "-h":
   print(usage)
   status = 0

@@ -38,7 +38,8 @@ public struct SwinPatchEmbeddings {
     }
     let c = projection.outChannels
     let weight = Linear(
-      weight: WeightTensor(storage: projection.weight.storage, pointer: projection.weight.pointer, shape: [c, k]),
+      weight: WeightTensor(storage: projection.weight.storage, pointer: projection.weight.pointer, shape: [c, k],
+                           name: projection.weight.name),
       bias: projection.bias)
     let tokens = ctx.linear(patches, rows: gh * gw, weight)
     return FeatureMap(height: gh, width: gw, channels: c, data: ctx.layerNorm(tokens, rows: gh * gw, norm))

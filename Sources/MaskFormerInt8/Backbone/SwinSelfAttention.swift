@@ -24,7 +24,7 @@ public struct SwinSelfAttention {
   }
 
   /// `bias[h][i][j] = table[(r_i − r_j + w−1)·(2w−1) + (c_i − c_j + w−1)][h]` for window tokens i, j.
-  func relativePositionBias() -> [Float] {
+  public func relativePositionBias() -> [Float] {
     let w = windowSize, n = w * w
     var out = [Float](repeating: 0, count: numHeads * n * n)
     for i in 0..<n {

@@ -7,14 +7,22 @@ extension InferenceContext {
   func linear(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation = .identity,
               residual: UnsafePointer<Float>? = nil) -> [Float] {
     let n = l.outFeatures
+    if observer != nil {
+      precondition(xStride == l.inFeatures, "observed Linear inputs must be contiguous")
+      observe(l.name, .input, UnsafeBufferPointer(start: x, count: rows * xStride))
+    }
     // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
-    return [Float](unsafeUninitializedCapacity: rows * n) { yb, count in
+    let y = [Float](unsafeUninitializedCapacity: rows * n) { yb, count in
       let p = F32GEMMProblem(
         m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
         activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n)
       F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
       count = rows * n
     }
+    // The output observed is what the next op consumes: after a fused activation and residual.
+    if observer != nil { y.withUnsafeBufferPointer { observe(l.name, .output, $0) } }
+    if releaseWeightsAfterUse { l.weight.release() }
+    return y
   }
 
   /// Linear on every row of a contiguous `rows × in` array.
@@ -52,6 +60,7 @@ extension InferenceContext {
     let segments = (0..<taps).map { t in
       F32MatrixView(base: c.weight.pointer + t, rows: c.outChannels, cols: cin, rowStride: cin * taps, colStride: taps)
     }
+    if observer != nil { x.data.withUnsafeBufferPointer { observe(c.name, .input, $0) } }
     var out = FeatureMap(height: x.height, width: x.width, channels: c.outChannels)
     let zeros = [Float](repeating: 0, count: cin)
     let (h, w) = (x.height, x.width)
@@ -70,6 +79,8 @@ extension InferenceContext {
         }
       }
     }
+    if observer != nil { out.data.withUnsafeBufferPointer { observe(c.name, .output, $0) } }
+    if releaseWeightsAfterUse { c.weight.release() }
     return out
   }
 

@@ -7,6 +7,11 @@ public struct InferenceContext {
   public var threads: Int
   /// Called with each named intermediate (stage features, FPN maps, ...) as it is produced.
   public var probe: ((String, FeatureMap) -> Void)?
+  /// Drop each weight's pages after its layer ran (calibration: keeps a mapped checkpoint from
+  /// becoming resident all at once). Costs re-reading weights on the next forward.
+  public var releaseWeightsAfterUse = false
+  /// Called with the input and the output of every Linear and convolution (calibration, drift).
+  public var observer: ((_ layer: String, _ tap: LayerTap, _ values: UnsafeBufferPointer<Float>) -> Void)?
 
   public init(kernels: KernelTable, threads: Int, probe: ((String, FeatureMap) -> Void)? = nil) {
     precondition(threads >= 1, "threads must be >= 1, got \(threads)")
@@ -15,7 +20,16 @@ public struct InferenceContext {
     self.probe = probe
   }
 
+  func observe(_ layer: String, _ tap: LayerTap, _ values: UnsafeBufferPointer<Float>) {
+    if let observer { observer(layer, tap, values) }
+  }
+
   func record(_ name: String, _ map: @autoclosure () -> FeatureMap) {
     if let probe { probe(name, map()) }
   }
+}
+
+/// Which side of a layer an observer sees.
+public enum LayerTap: Sendable, Equatable {
+  case input, output
 }

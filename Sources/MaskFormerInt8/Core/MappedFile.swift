@@ -53,6 +53,17 @@ public final class MappedFile: WeightStorage, @unchecked Sendable {  // immutabl
   }
 
   public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: byteCount) }
+
+  /// Drops the pages of [start, start + byteCount) from memory (MADV_DONTNEED on a read-only mapping:
+  /// they are read back from the file if touched again).
+  public func release(_ start: UnsafeRawPointer, byteCount n: Int) {
+    guard self.byteCount > 0, n > 0 else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let lo = max(Int(bitPattern: base), (Int(bitPattern: start)) / page * page)
+    let hi = min(Int(bitPattern: base) + self.byteCount, (Int(bitPattern: start) + n + page - 1) / page * page)
+    guard hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) else { return }
+    _ = madvise(p, hi - lo, Int32(MADV_DONTNEED))
+  }
 }
 
 /// A heap buffer of floats that backs `WeightTensor`s converted from F16/BF16 or realigned.

@@ -3,18 +3,34 @@
 import Kernels
 
 /// Keeps the bytes behind `WeightTensor`s alive: a mapping or a heap copy.
-public protocol WeightStorage: AnyObject {}
+public protocol WeightStorage: AnyObject {
+  /// Tells the OS the bytes are not needed for now (a mapping drops its pages; they are read again
+  /// from the file on next use). Heap storage ignores it.
+  func release(_ start: UnsafeRawPointer, byteCount: Int)
+}
+
+extension WeightStorage {
+  public func release(_ start: UnsafeRawPointer, byteCount: Int) {}
+}
+
+extension WeightTensor {
+  /// See `WeightStorage.release`.
+  public func release() { storage.release(UnsafeRawPointer(pointer), byteCount: count * 4) }
+}
 
 /// A read-only float32 tensor. Holding `storage` keeps `pointer` valid, so the struct can be passed freely.
 public struct WeightTensor {
   public let storage: any WeightStorage
   public let pointer: UnsafePointer<Float>
   public let shape: [Int]
+  /// Where it came from (the checkpoint's tensor name); labels calibration statistics and file entries.
+  public let name: String
 
-  public init(storage: any WeightStorage, pointer: UnsafePointer<Float>, shape: [Int]) {
+  public init(storage: any WeightStorage, pointer: UnsafePointer<Float>, shape: [Int], name: String = "") {
     self.storage = storage
     self.pointer = pointer
     self.shape = shape
+    self.name = name
   }
 
   public var count: Int { shape.reduce(1, *) }
@@ -34,6 +50,8 @@ public struct Linear {
 
   public var outFeatures: Int { weight.shape[0] }
   public var inFeatures: Int { weight.shape[1] }
+  /// The layer's name: its weight's name without ".weight".
+  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
   var view: F32MatrixView {
     F32MatrixView(base: weight.pointer, rows: outFeatures, cols: inFeatures, rowStride: inFeatures, colStride: 1)
   }
@@ -68,6 +86,7 @@ public struct Conv2d {
   public var outChannels: Int { weight.shape[0] }
   public var inChannels: Int { weight.shape[1] }
   public var kernelSize: Int { weight.shape[2] }
+  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
 }
 
 /// GroupNorm (HF `nn.GroupNorm(32, C)`, eps 1e-5) with its affine parameters.

@@ -1,0 +1,153 @@
+// ModelFileWriter: writes the model file format that MaskFormerInt8/ModelFile/ModelFile.swift reads.
+// The table's offsets are computed from the tensors' sizes before any data is written, then the data
+// is streamed to a temporary file tensor by tensor (each produced on demand, so a converted model is
+// never held in memory whole) and the file is renamed into place at the end. Same input, same bytes.
+import Foundation
+import MaskFormerInt8
+import Quant
+
+struct PendingTensor {
+  var name: String
+  var dtype: TensorDType
+  var dims: [Int]
+  var input: QuantParams?
+  var output: QuantParams?
+  /// Produces the bytes when the writer reaches this tensor.
+  var produce: () throws -> [UInt8]
+}
+
+struct ModelFileWriter {
+  var metadata: [(String, MetadataValue)] = []
+  var tensors: [PendingTensor] = []
+
+  mutating func meta(_ key: String, _ value: MetadataValue) { metadata.append((key, value)) }
+
+  /// Writes atomically; `progress(done, total)` after each tensor.
+  func write(to path: String, progress: (Int, Int) -> Void) throws {
+    var header = [UInt8]()
+    func u8(_ v: UInt8) { header.append(v) }
+    func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
+    func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { header += $0 } }
+    func str(_ s: String) { u32(UInt32(s.utf8.count)); header += Array(s.utf8) }
+    // Table layout first, to know where the data starts.
+    func tableBytes(offsets: [Int]) -> [UInt8] {
+      header = []
+      header += ModelFileFormat.magic
+      u32(ModelFileFormat.version)
+      u64(0)  // data offset, patched below
+      u32(UInt32(tensors.count))
+      u32(UInt32(metadata.count))
+      for (key, value) in metadata {
+        str(key)
+        switch value {
+        case .int(let v): u8(0); u64(UInt64(bitPattern: v))
+        case .float(let v): u8(1); u64(v.bitPattern)
+        case .string(let v): u8(2); str(v)
+        case .floats(let v): u8(3); u32(UInt32(v.count)); for f in v { u32(f.bitPattern) }
+        case .ints(let v): u8(4); u32(UInt32(v.count)); for i in v { u64(UInt64(bitPattern: i)) }
+        case .strings(let v): u8(5); u32(UInt32(v.count)); for s in v { str(s) }
+        }
+      }
+      for (i, t) in tensors.enumerated() {
+        str(t.name)
+        u8(t.dtype.rawValue)
+        u8(UInt8(t.dims.count))
+        for d in t.dims { u64(UInt64(d)) }
+        for q in [t.input, t.output] {
+          u32((q?.scale ?? 0).bitPattern)
+          u32(UInt32(bitPattern: q?.zeroPoint ?? 0))
+        }
+        u64(UInt64(offsets[i]))
+        u64(UInt64(t.dtype.byteCount(t.dims)!))
+        u64(0)  // checksum, patched after the data is written
+      }
+      return header
+    }
+    let a = ModelFileFormat.alignment
+    func align(_ x: Int) -> Int { (x + a - 1) / a * a }
+    let headerSize = align(tableBytes(offsets: [Int](repeating: 0, count: tensors.count)).count)
+    var offsets: [Int] = []
+    var cursor = headerSize
+    for t in tensors {
+      offsets.append(cursor)
+      cursor = align(cursor + t.dtype.byteCount(t.dims)!)
+    }
+    var table = tableBytes(offsets: offsets)
+    withUnsafeBytes(of: UInt64(headerSize).littleEndian) { table.replaceSubrange(8..<16, with: $0) }
+    // Where each checksum sits in the table: the last 8 bytes of each tensor record.
+    var checksumAt: [Int] = []
+    do {
+      var p = 4 + 4 + 8 + 4 + 4
+      for (key, value) in metadata {
+        p += 4 + key.utf8.count + 1
+        switch value {
+        case .int, .float: p += 8
+        case .string(let v): p += 4 + v.utf8.count
+        case .floats(let v): p += 4 + 4 * v.count
+        case .ints(let v): p += 4 + 8 * v.count
+        case .strings(let v): p += 4 + v.reduce(0) { $0 + 4 + $1.utf8.count }
+        }
+      }
+      for t in tensors {
+        p += 4 + t.name.utf8.count + 1 + 1 + 8 * t.dims.count + 16 + 8 + 8
+        checksumAt.append(p)
+        p += 8
+      }
+      precondition(p == table.count, "model file table size mismatch: \(p) vs \(table.count)")
+    }
+
+    let tmp = path + ".tmp-\(getpid())"
+    FileManager.default.createFile(atPath: tmp, contents: nil)
+    guard let handle = FileHandle(forWritingAtPath: tmp) else { throw CheckpointError.unreadable(path: tmp, reason: "cannot create the output file") }
+    do {
+      try handle.write(contentsOf: Data(count: headerSize))
+      var position = headerSize
+      for (i, t) in tensors.enumerated() {
+        let bytes = try t.produce()
+        precondition(bytes.count == t.dtype.byteCount(t.dims)!, "tensor \(t.name): produced \(bytes.count) bytes")
+        if offsets[i] > position { try handle.write(contentsOf: Data(count: offsets[i] - position)) }
+        try handle.write(contentsOf: Data(bytes))
+        position = offsets[i] + bytes.count
+        let sum = bytes.withUnsafeBytes { fnv1a64($0) }
+        withUnsafeBytes(of: sum.littleEndian) { table.replaceSubrange(checksumAt[i]..<(checksumAt[i] + 8), with: $0) }
+        progress(i + 1, tensors.count)
+      }
+      if cursor > position { try handle.write(contentsOf: Data(count: cursor - position)) }
+      try handle.seek(toOffset: 0)
+      try handle.write(contentsOf: Data(table))
+      try handle.close()
+      if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+      try FileManager.default.moveItem(atPath: tmp, toPath: path)
+    } catch {
+      try? handle.close()
+      try? FileManager.default.removeItem(atPath: tmp)
+      throw error
+    }
+  }
+}
+
+/// Packs a quantized Linear/conv weight in the `qgemm_i8x4_n16` layout (see TensorDType).
+/// `weight(c, k)` reads the float weight of output channel c at reduction index k.
+func packQGEMM(n: Int, k: Int, weight: (Int, Int) -> Float, bias: ((Int) -> Float)?, inputScale: Float) -> (bytes: [UInt8], scales: [Float]) {
+  let q = PerChannelWeights(n: n, k: k, weight: weight)
+  let panels = (n + 15) / 16, kp = (k + 3) / 4 * 4
+  var out = [UInt8](repeating: 0, count: panels * (192 + 16 * kp))
+  func put32(_ v: UInt32, _ at: Int) { withUnsafeBytes(of: v.littleEndian) { out.replaceSubrange(at..<(at + 4), with: $0) } }
+  for p in 0..<panels {
+    let base = p * (192 + 16 * kp)
+    for j in 0..<16 {
+      let c = p * 16 + j
+      guard c < n else { continue }
+      let b = bias.map { quantizeBias($0(c), inputScale: inputScale, weightScale: q.scales[c]) } ?? 0
+      var sum: Int32 = 0
+      for kk in 0..<k { sum += Int32(q.values[c * k + kk]) }
+      put32(UInt32(bitPattern: b), base + 4 * j)
+      put32(UInt32(bitPattern: sum), base + 64 + 4 * j)
+      put32(q.scales[c].bitPattern, base + 128 + 4 * j)
+      for kk in 0..<k {
+        out[base + 192 + (kk / 4) * 64 + j * 4 + kk % 4] = UInt8(bitPattern: q.values[c * k + kk])
+      }
+    }
+  }
+  return (out, q.scales)
+}

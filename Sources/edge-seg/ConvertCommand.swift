@@ -1,0 +1,118 @@
+// `edge-seg convert` and `edge-seg verify`.
+import Converter
+import Foundation
+import MaskFormerInt8
+import Quant
+
+/// A progress bar on a terminal, plain lines otherwise (logs, CI).
+struct Progress {
+  let tty = isatty(2) != 0
+  var lastStage = ""
+  var lastLine = DispatchTime.now()
+
+  mutating func update(_ stage: String, _ done: Int, _ total: Int) {
+    if tty {
+      let width = 30, filled = total > 0 ? done * width / total : width
+      FileHandle.standardError.write("\r\(stage.padding(toLength: 10, withPad: " ", startingAt: 0)) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(done)/\(total)")
+      if done == total { FileHandle.standardError.write("\n") }
+    } else if stage != lastStage || done == total
+                || DispatchTime.now().uptimeNanoseconds - lastLine.uptimeNanoseconds > 2_000_000_000 {
+      FileHandle.standardError.write("\(stage): \(done)/\(total)\n")
+      lastLine = DispatchTime.now()
+    }
+    lastStage = stage
+  }
+}
+
+func convertCommand(_ args: ArraySlice<String>) -> Int32 {
+  var options = ConvertOptions()
+  let model: String, output: String
+  do {
+    // --keep-float may repeat: collect its values before the general parser.
+    var rest: [String] = []
+    var i = args.startIndex
+    while i < args.endIndex {
+      if args[i] == "--keep-float" {
+        guard i + 1 < args.endIndex else { throw UsageError(description: "--keep-float needs a pattern") }
+        options.keepFloat.append(args[i + 1])
+        i += 2
+      } else if args[i].hasPrefix("--keep-float=") {
+        options.keepFloat.append(String(args[i].dropFirst("--keep-float=".count)))
+        i += 1
+      } else {
+        rest.append(args[i] == "-o" ? "--output" : args[i])
+        i += 1
+      }
+    }
+    let opts = try OptionParser(rest[...], valueFlags: ["--output", "--calibration", "--method", "--samples", "--precision", "--threads"],
+                                switches: [])
+    guard opts.positional.count == 1 else { throw UsageError(description: "expected one MODEL_DIR") }
+    model = opts.positional[0]
+    guard let out = opts.value("--output") else { throw UsageError(description: "-o MODEL_FILE is required") }
+    output = out
+    if let p = opts.value("--precision") {
+      guard let v = Precision(rawValue: p) else { throw UsageError(description: "--precision must be int8, float16 or float32") }
+      options.precision = v
+    }
+    if let m = opts.value("--method") {
+      guard let v = CalibrationMethod(rawValue: m) else { throw UsageError(description: "--method must be minmax, percentile, entropy or mse") }
+      options.method = v
+    }
+    options.samples = try opts.int("--samples", default: 8, range: 1...100_000)
+    options.threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
+    options.calibrationDirectory = opts.value("--calibration") ?? defaultCalibrationDirectory()
+  } catch {
+    printError("convert: \(error)", hint: "edge-seg help")
+    return 64
+  }
+  var progress = Progress()
+  let t0 = DispatchTime.now()
+  do {
+    let checkpoint = try Checkpoint(directory: model)
+    try ModelConverter.convert(checkpoint, options: options, to: output) { progress.update($0, $1, $2) }
+    let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+    let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
+    FileHandle.standardError.write("\(output): \(options.precision.rawValue), \(String(format: "%.1f", Double(size) / 1e6)) MB in \(String(format: "%.1f", secs)) s, VmHWM \(ProcessMemory.status()["VmHWM"] ?? 0) KiB\n")
+    return 0
+  } catch let e as CheckpointError {
+    printError("\(e)")
+    return 65
+  } catch let e as SafetensorsError {
+    printError("\(e)")
+    return 65
+  } catch let e as MappedFileError {
+    printError("\(e)")
+    return 66
+  } catch {
+    printError("convert: \(error)")
+    return 1
+  }
+}
+
+/// Calibration/ next to the executable's repository, or in the working directory.
+func defaultCalibrationDirectory() -> String? {
+  for dir in ["Calibration"] where FileManager.default.fileExists(atPath: dir) { return dir }
+  return nil
+}
+
+func verifyCommand(_ args: ArraySlice<String>) -> Int32 {
+  guard args.count == 1, let path = args.first else {
+    printError("verify: expected one MODEL_FILE")
+    return 64
+  }
+  do {
+    let file = try ModelFile(path: path)
+    try file.verify()
+    let int8 = file.tensors.filter { $0.dtype == .qgemmI8x4N16 }.count
+    let precision: String
+    if case .string(let p) = file.value("quant.precision") { precision = p } else { precision = "?" }
+    print("\(path): ok: format \(ModelFileFormat.version), \(precision), \(file.tensors.count) tensors (\(int8) int8 GEMM weights), \(file.metadata.count) metadata records, checksums verified")
+    return 0
+  } catch let e as MappedFileError {
+    printError("\(e)")
+    return 66
+  } catch {
+    printError("\(error)")
+    return 65
+  }
+}
