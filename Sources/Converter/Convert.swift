@@ -17,6 +17,8 @@ public struct ConvertOptions: Sendable {
   /// Layers whose name matches one of these globs (`*` = any run of characters) stay float.
   public var keepFloat: [String] = []
   public var threads = 1
+  /// Kernels of the calibration forward passes (tests pin a file digest with `.portable`).
+  public var kernels: KernelTable = .best(for: .detect())
   public init() {}
 }
 
@@ -70,7 +72,7 @@ public enum Calibration {
 
   /// Runs the float model on each image and streams every layer's input and output into observers.
   public static func run(_ checkpoint: Checkpoint, images: [String], method: CalibrationMethod, threads: Int,
-                         progress: (Int, Int) -> Void) throws -> CalibrationStats {
+                         kernels: KernelTable, progress: (Int, Int) -> Void) throws -> CalibrationStats {
     var stats = CalibrationStats()
     var digest = Data()
     for (i, path) in images.enumerated() {
@@ -81,7 +83,7 @@ public enum Calibration {
       }
       digest.append(contentsOf: withUnsafeBytes(of: data.withUnsafeBytes { fnv1a64($0) }.littleEndian) { Array($0) })
       let pv = ImageProcessor.pixelValues(image, config: checkpoint.preprocessor)
-      var ctx = InferenceContext(kernels: .best(for: .detect()), threads: threads)
+      var ctx = InferenceContext(kernels: kernels, threads: threads)
       ctx.releaseWeightsAfterUse = true
       var inputs = stats.inputs, outputs = stats.outputs
       ctx.observer = { layer, tap, values in
@@ -112,7 +114,8 @@ public enum ModelConverter {
         throw CheckpointError.unreadable(path: output, reason: "int8 conversion needs calibration images (--calibration DIR)")
       }
       let images = try Calibration.images(in: dir, samples: options.samples)
-      stats = try Calibration.run(checkpoint, images: images, method: options.method, threads: options.threads) {
+      stats = try Calibration.run(checkpoint, images: images, method: options.method, threads: options.threads,
+                                  kernels: options.kernels) {
         progress("calibrate", $0, $1)
       }
     }

@@ -65,7 +65,7 @@ struct ModelFileWriter {
     }
     let a = ModelFileFormat.alignment
     func align(_ x: Int) -> Int { (x + a - 1) / a * a }
-    let headerSize = align(tableBytes(offsets: [Int](repeating: 0, count: tensors.count)).count)
+    let headerSize = align(tableBytes(offsets: [Int](repeating: 0, count: tensors.count)).count + 8)
     var offsets: [Int] = []
     var cursor = headerSize
     for t in tensors {
@@ -113,6 +113,8 @@ struct ModelFileWriter {
         progress(i + 1, tensors.count)
       }
       if cursor > position { try handle.write(contentsOf: Data(count: cursor - position)) }
+      let headerSum = table.withUnsafeBytes { fnv1a64($0) }
+      withUnsafeBytes(of: headerSum.littleEndian) { table += $0 }
       try handle.seek(toOffset: 0)
       try handle.write(contentsOf: Data(table))
       try handle.close()

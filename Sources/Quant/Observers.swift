@@ -136,7 +136,7 @@ public struct ActivationObserver: Sendable, Equatable {
 
   /// Expected squared error per value of quantizing to 256 levels on [lo, hi]: step²/12 inside,
   /// squared distance to the nearest end outside (bin centres stand for their values).
-  func mseCost(_ h: StreamingHistogram, lo: Float, hi: Float) -> Double {
+  public func mseCost(_ h: StreamingHistogram, lo: Float, hi: Float) -> Double {
     let step = Double(hi - lo) / 255
     var err = 0.0
     for i in 0..<h.bins where h.counts[i] > 0 {

@@ -9,8 +9,9 @@
 //  3. tensor table, per tensor: name (UInt32 + UTF-8), dtype UInt8, rank UInt8, dims UInt64 × rank,
 //     input quant (scale Float32, zero point Int32), output quant (same; scale 0 = none),
 //     offset UInt64 (from the file start), byte count UInt64, checksum UInt64 (FNV-1a 64 of the bytes)
-//  4. zero padding up to the data offset
-//  5. data: every tensor at a multiple of 64, in the layout its dtype names (tensor dtypes below)
+//  4. header checksum UInt64: FNV-1a 64 of every byte before it (so any corruption of 1-3 is caught)
+//  5. zero padding up to the data offset
+//  6. data: every tensor at a multiple of 64, in the layout its dtype names (tensor dtypes below)
 //
 // Nothing is repacked or copied at load: kernels read `qgemm_i8x4_n16` weights where they lie.
 #if canImport(Glibc)
@@ -163,6 +164,11 @@ public final class ModelFile: @unchecked Sendable {  // immutable after init
       }
       entries.append(TensorEntry(name: name, dtype: dtype, dims: dims, input: input, output: output,
                                  offset: Int(offset), byteCount: Int(count), checksum: checksum))
+    }
+    let headerEnd = r.position
+    let stored = try r.u64()
+    guard stored == fnv1a64(UnsafeRawBufferPointer(rebasing: file.bytes[0..<headerEnd])) else {
+      throw ModelFileError.malformed(path: path, reason: "header checksum mismatch (header or tensor table corrupted)")
     }
     guard r.position <= Int(dataOffset) else { throw ModelFileError.malformed(path: path, reason: "header overlaps the data section") }
     metadata = meta

@@ -1,0 +1,169 @@
+// edge-seg convert on the tiny fixture: deterministic bytes (digest pinned), every dequantized weight
+// within half a step of the checkpoint's, corruption of the header and table refused, truncation refused.
+import Converter
+import Foundation
+import Kernels
+import MaskFormerInt8
+import Quant
+import Testing
+import _TestSupport
+
+enum ConvertFixture {
+  static func convert(_ precision: Precision = .int8, kernels: KernelTable = KernelTable(f32GEMM: .portable),
+                      method: CalibrationMethod = .percentile) throws -> (path: String, checkpoint: Checkpoint) {
+    let checkpoint = try Checkpoint(directory: Fixtures.path("tiny"))
+    var options = ConvertOptions()
+    options.precision = precision
+    options.method = method
+    options.calibrationDirectory = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Calibration").path
+    options.samples = 2
+    options.kernels = kernels
+    options.threads = 2
+    let path = NSTemporaryDirectory() + "edge-seg-\(UUID().uuidString).eseg"
+    try ModelConverter.convert(checkpoint, options: options, to: path) { _, _, _ in }
+    return (path, checkpoint)
+  }
+}
+
+@Suite struct ConvertTests {
+  @Test func conversionIsDeterministicAndPinned() throws {
+    let (a, _) = try ConvertFixture.convert()
+    let (b, _) = try ConvertFixture.convert(kernels: .best(for: .detect()))
+    let (c, _) = try ConvertFixture.convert(kernels: .best(for: .detect()))
+    defer { for p in [a, b, c] { try? FileManager.default.removeItem(atPath: p) } }
+    let da = SHA256.hex([UInt8](try Data(contentsOf: URL(fileURLWithPath: a))))
+    #expect(try Data(contentsOf: URL(fileURLWithPath: b)) == Data(contentsOf: URL(fileURLWithPath: c)), "same inputs, same bytes")
+    #if arch(x86_64)
+    // Calibrated with the portable kernels, so only the compiled code (not the CPU) decides it.
+    // A change here means the file format, the quantization or the calibration changed: say so.
+    #expect(da == ConvertTests.pinnedTinyDigest, "tiny int8 file digest \(da)")
+    #endif
+    let f = try ConvertFixture.convert(.float32)
+    defer { try? FileManager.default.removeItem(atPath: f.path) }
+    let df = SHA256.hex([UInt8](try Data(contentsOf: URL(fileURLWithPath: f.path))))
+    #expect(df == ConvertTests.pinnedTinyFloat32Digest, "tiny float32 file digest \(df)")
+  }
+
+  static let pinnedTinyDigest = "f3b1bc48f1a6a24c0b3fce6b226773e5087b21508d93ee7122865ab4de028e32"
+  static let pinnedTinyFloat32Digest = "19343e68b0beade4073e3dea68edcf2a3fc890dd0f5f199a097ef0160e9e9d63"
+
+  @Test func dequantizedWeightsAreWithinHalfAStep() throws {
+    let (path, checkpoint) = try ConvertFixture.convert()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let file = try ModelFile(path: path)
+    try file.verify()
+    var checked = 0
+    for t in file.tensors where t.dtype == .qgemmI8x4N16 {
+      let src = try checkpoint.weights.tensor(t.name)
+      let (n, k) = (t.dims[0], t.dims[1])
+      let kp = (k + 3) / 4 * 4, panel = 192 + 16 * kp
+      let bytes = file.bytes(t)
+      // Reduction index k of the file → element of the checkpoint tensor (convs are tap-major).
+      func original(_ c: Int, _ kk: Int) -> Float {
+        if src.shape.count == 4 {
+          let cin = src.shape[1], taps = src.shape[2] * src.shape[3]
+          return src.pointer[(c * cin + kk % cin) * taps + kk / cin]
+        }
+        return src.pointer[c * k + kk]
+      }
+      for c in 0..<n {
+        let base = (c / 16) * panel, j = c % 16
+        let scale = Float(bitPattern: bytes.loadUnaligned(fromByteOffset: base + 128 + 4 * j, as: UInt32.self))
+        var sum = 0
+        for kk in 0..<k {
+          let q = Int8(bitPattern: bytes[base + 192 + (kk / 4) * 64 + j * 4 + kk % 4])
+          sum += Int(q)
+          let w = original(c, kk)
+          // Half a step, plus the float rounding of w/s and q·s at a tie (a few ulps of w).
+          #expect(abs(Float(q) * scale - w) <= scale / 2 + 4 * abs(w).ulp, "\(t.name)[\(c), \(kk)]: \(Float(q) * scale) vs \(w)")
+          checked += 1
+        }
+        let colsum = Int32(bitPattern: bytes.loadUnaligned(fromByteOffset: base + 64 + 4 * j, as: UInt32.self))
+        #expect(Int(colsum) == sum, "\(t.name) channel \(c) column sum")
+      }
+    }
+    #expect(checked > 100_000, "checked \(checked) weights")
+  }
+
+  @Test func corruptHeaderAndTableAreRefused() throws {
+    let (path, _) = try ConvertFixture.convert()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    let file = try ModelFile(path: path)
+    let headerEnd = file.tensors.map(\.offset).min()!
+    let bad = NSTemporaryDirectory() + "edge-seg-bad-\(UUID().uuidString).eseg"
+    defer { try? FileManager.default.removeItem(atPath: bad) }
+    var rng = SplitMix64(seed: 11)
+    // Every byte of the first 64, then 400 random positions in the rest of the header and table.
+    let positions = Array(0..<64) + (0..<400).map { _ in 64 + Int(rng.next() % UInt64(headerEnd - 64)) }
+    var messages = Set<String>()
+    for p in positions {
+      var b = good
+      b[p] ^= UInt8(1 << (rng.next() % 8))
+      try Data(b).write(to: URL(fileURLWithPath: bad))
+      do {
+        let f = try ModelFile(path: bad)
+        try f.verify()
+        // Only padding between the table and the data may flip silently.
+        #expect(p >= headerEnd - 64, "flip at \(p) was accepted")
+      } catch let e as ModelFileError {
+        messages.insert(String(describing: e).components(separatedBy: ":").dropFirst().joined(separator: ":"))
+      }
+    }
+    #expect(messages.count >= 3, "distinct, specific messages: \(messages)")
+    for i in 0..<10 {
+      let cut = good.count * i / 10
+      try Data(good.prefix(cut)).write(to: URL(fileURLWithPath: bad))
+      #expect(throws: (any Error).self, "truncated at \(cut)") {
+        let f = try ModelFile(path: bad)
+        try f.verify()
+      }
+    }
+  }
+}
+
+@Suite struct ObserverTests {
+  @Test func histogramGrowsExactlyAndKeepsEveryValue() {
+    var h = StreamingHistogram(bins: 64)
+    [Float](arrayLiteral: 0.5, -0.25, 0.1).withUnsafeBufferPointer { h.observe($0.span) }
+    [Float](arrayLiteral: 3, -7, 0).withUnsafeBufferPointer { h.observe($0.span) }
+    #expect(h.total == 6 && h.counts.reduce(0, +) == 6)
+    #expect(h.minValue == -7 && h.maxValue == 3 && h.range >= 7 && h.range < 14)
+  }
+
+  @Test func methodsChooseSensibleRanges() {
+    var rng = SplitMix64(seed: 1)
+    // Mostly in [-1, 2], with a few far outliers.
+    var values = (0..<200_000).map { _ in Float.random(in: -1..<2, using: &rng) }
+    values += [40, -30]
+    for m in CalibrationMethod.allCases {
+      var o = ActivationObserver(method: m)
+      values.withUnsafeBufferPointer { o.observe($0.span) }
+      let (lo, hi) = o.clipRange()
+      switch m {
+      case .minmax: #expect(lo == -30 && hi == 40)
+      case .mse:
+        // Here clipping two far outliers costs more squared error than the wider step: the full range
+        // wins. What must hold is that nothing on the candidate grid does better.
+        let chosen = o.mseCost(o.histogram, lo: lo, hi: hi)
+        #expect(chosen <= o.mseCost(o.histogram, lo: -1, hi: 2) && chosen <= o.mseCost(o.histogram, lo: -30, hi: 40) * 1.0001)
+      default:
+        #expect(lo <= -0.9 && lo >= -2, "\(m): lo \(lo) hi \(hi)")
+        #expect(hi >= 1.9 && hi <= 4, "\(m): hi \(hi) should clip the outlier")
+      }
+      let q = o.quantParams()
+      #expect(q.scale > 0 && (-128...127).contains(q.zeroPoint))
+      #expect(abs(q.dequantize(q.quantize(0))) == 0, "\(m): zero is exact")
+    }
+  }
+
+  @Test func weightQuantizationIsSymmetricPerChannel() {
+    let w: [[Float]] = [[0.5, -1.27, 0.01], [0, 0, 0], [3, 2, -3]]
+    let q = PerChannelWeights(n: 3, k: 3) { w[$0][$1] }
+    #expect(q.scales == [0.01, 1, 3 / 127])
+    #expect(q.values[0..<3] == [50, -127, 1])
+    #expect(q.values[3..<6] == [0, 0, 0])
+    #expect(q.values.allSatisfy { $0 >= -127 })
+  }
+}
