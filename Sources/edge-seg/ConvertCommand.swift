@@ -102,11 +102,12 @@ func verifyCommand(_ args: ArraySlice<String>) -> Int32 {
   }
   do {
     let file = try ModelFile(path: path)
+    try file.validateShapes(try file.config())
     try file.verify()
     let int8 = file.tensors.filter { $0.dtype == .qgemmI8x4N16 }.count
     let precision: String
     if case .string(let p) = file.value("quant.precision") { precision = p } else { precision = "?" }
-    print("\(path): ok: format \(ModelFileFormat.version), \(precision), \(file.tensors.count) tensors (\(int8) int8 GEMM weights), \(file.metadata.count) metadata records, checksums verified")
+    print("\(path): ok: format \(ModelFileFormat.version), \(precision), \(file.tensors.count) tensors (\(int8) int8 GEMM weights), \(file.metadata.count) metadata records, shapes match the configuration, checksums verified")
     return 0
   } catch let e as MappedFileError {
     printError("\(e)")

@@ -53,6 +53,12 @@ enum ConvertFixture {
     defer { try? FileManager.default.removeItem(atPath: path) }
     let file = try ModelFile(path: path)
     try file.verify()
+    let config = try file.config()
+    #expect(config == checkpoint.config, "metadata round-trips the configuration")
+    try file.validateShapes(config)
+    var wrong = config
+    wrong.detr.ffnDim += 1
+    #expect(throws: ModelFileError.self) { try file.validateShapes(wrong) }
     var checked = 0
     for t in file.tensors where t.dtype == .qgemmI8x4N16 {
       let src = try checkpoint.weights.tensor(t.name)
