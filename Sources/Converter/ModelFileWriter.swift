@@ -128,28 +128,3 @@ struct ModelFileWriter {
   }
 }
 
-/// Packs a quantized Linear/conv weight in the `qgemm_i8x4_n16` layout (see TensorDType).
-/// `weight(c, k)` reads the float weight of output channel c at reduction index k.
-func packQGEMM(n: Int, k: Int, weight: (Int, Int) -> Float, bias: ((Int) -> Float)?, inputScale: Float) -> (bytes: [UInt8], scales: [Float]) {
-  let q = PerChannelWeights(n: n, k: k, weight: weight)
-  let panels = (n + 15) / 16, kp = (k + 3) / 4 * 4
-  var out = [UInt8](repeating: 0, count: panels * (192 + 16 * kp))
-  func put32(_ v: UInt32, _ at: Int) { withUnsafeBytes(of: v.littleEndian) { out.replaceSubrange(at..<(at + 4), with: $0) } }
-  for p in 0..<panels {
-    let base = p * (192 + 16 * kp)
-    for j in 0..<16 {
-      let c = p * 16 + j
-      guard c < n else { continue }
-      let b = bias.map { quantizeBias($0(c), inputScale: inputScale, weightScale: q.scales[c]) } ?? 0
-      var sum: Int32 = 0
-      for kk in 0..<k { sum += Int32(q.values[c * k + kk]) }
-      put32(UInt32(bitPattern: b), base + 4 * j)
-      put32(UInt32(bitPattern: sum), base + 64 + 4 * j)
-      put32(q.scales[c].bitPattern, base + 128 + 4 * j)
-      for kk in 0..<k {
-        out[base + 192 + (kk / 4) * 64 + j * 4 + kk % 4] = UInt8(bitPattern: q.values[c * k + kk])
-      }
-    }
-  }
-  return (out, q.scales)
-}

@@ -125,7 +125,7 @@ enum TensorPlan {
       rangeNames.append(name)
       tensors.append(PendingTensor(name: name + ".weight", dtype: .qgemmI8x4N16, dims: [n, k], input: input, output: output) {
         defer { release.release() }
-        return packQGEMM(n: n, k: k, weight: weight, bias: bias, inputScale: input.scale).bytes
+        return QGEMMPacking.pack(n: n, k: k, weight: weight, bias: bias, inputScale: input.scale).bytes
       })
     }
   }

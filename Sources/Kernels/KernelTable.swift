@@ -26,20 +26,34 @@ public enum F32GEMMKernel: String, Sendable, CaseIterable {
 /// The kernels a forward pass dispatches to (one entry per op family).
 public struct KernelTable: Sendable, Equatable {
   public var f32GEMM: F32GEMMKernel
+  public var qs8GEMM: QS8GEMMKernel
 
-  public init(f32GEMM: F32GEMMKernel) { self.f32GEMM = f32GEMM }
+  public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable) {
+    self.f32GEMM = f32GEMM
+    self.qs8GEMM = qs8GEMM
+  }
 
   /// The fastest kernels `features` supports.
   public static func best(for features: CPUFeatures) -> KernelTable {
-    let order: [F32GEMMKernel] = [.avx512, .avx2, .portable]
-    return KernelTable(f32GEMM: order.first { $0.isSupported(on: features) } ?? .portable)
+    let f32: [F32GEMMKernel] = [.avx512, .avx2, .portable]
+    let qs8: [QS8GEMMKernel] = [.avx512vnni, .portable]
+    return KernelTable(f32GEMM: f32.first { $0.isSupported(on: features) } ?? .portable,
+                       qs8GEMM: qs8.first { $0.isSupported(on: features) } ?? .portable)
   }
 
-  /// Kernels forced to one ISA by name (`--isa`): "portable", "avx2", "avx512", "reference", "auto".
-  /// Returns nil for an unknown name or an ISA the CPU lacks.
+  /// Kernels forced to one ISA by name (`--isa`): "auto", "reference", "portable", "avx2" (f32 AVX2,
+  /// int8 portable), "avx512" (f32 AVX-512 and int8 VNNI). Nil for an unknown name or a missing ISA.
   public static func named(_ isa: String, features: CPUFeatures) -> KernelTable? {
-    if isa == "auto" { return best(for: features) }
-    guard let k = F32GEMMKernel(rawValue: isa), k.isSupported(on: features) else { return nil }
-    return KernelTable(f32GEMM: k)
+    let table: KernelTable
+    switch isa {
+    case "auto": return best(for: features)
+    case "reference": table = KernelTable(f32GEMM: .reference, qs8GEMM: .reference)
+    case "portable": table = KernelTable(f32GEMM: .portable, qs8GEMM: .portable)
+    case "avx2": table = KernelTable(f32GEMM: .avx2, qs8GEMM: .portable)
+    case "avx512": table = KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni)
+    default: return nil
+    }
+    guard table.f32GEMM.isSupported(on: features), table.qs8GEMM.isSupported(on: features) else { return nil }
+    return table
   }
 }

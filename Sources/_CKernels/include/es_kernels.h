@@ -25,6 +25,14 @@ void es_f32_gemm_8x32__avx512f(size_t mr, size_t nr, size_t kc, const float *con
 void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
                             size_t ldc, int accumulate);
 
+/// int8 GEMM microkernel over one packed panel (`qgemm_i8x4_n16`, docs/FORMAT.md):
+/// c[r][j] (+)= sum_q sum_t (a[r][4q+t] + 128) * w[q*64 + j*4 + t] for r < mr <= 8, j < 16, q < kq.
+/// - a: 8 row pointers of signed int8 activations (rows >= mr may repeat a[0]), each readable for 4*kq bytes;
+///   the +128 turns them into the unsigned operand of vpdpbusd (callers subtract 128 * column sums).
+/// - w: kq * 64 bytes of signed int8 weights; c: int32, row stride ldc. Integer math: exact.
+void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                                  size_t ldc, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

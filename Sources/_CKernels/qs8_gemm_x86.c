@@ -1,0 +1,37 @@
+// int8 GEMM microkernels for x86-64 (AVX-512 VNNI: vpdpbusd, u8 x s8 -> s32 without saturation).
+// Layout and contract: include/es_kernels.h. Portable twin: Sources/Kernels/Int8GEMM+Portable.swift.
+#include "es_kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                                  size_t ldc, int accumulate) {
+  const signed char *a0 = a[0], *a1 = a[1 < mr ? 1 : 0], *a2 = a[2 < mr ? 2 : 0], *a3 = a[3 < mr ? 3 : 0];
+  const signed char *a4 = a[4 < mr ? 4 : 0], *a5 = a[5 < mr ? 5 : 0], *a6 = a[6 < mr ? 6 : 0], *a7 = a[7 < mr ? 7 : 0];
+  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+  __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  for (size_t q = 0; q < kq; q++) {
+    const __m512i wv = _mm512_loadu_si512((const void *)(w + q * 64));
+#define ES_ROW(r) { int v; memcpy(&v, a##r + 4 * q, 4); \
+                    c##r = _mm512_dpbusd_epi32(c##r, _mm512_xor_si512(_mm512_set1_epi32(v), flip), wv); }
+    ES_ROW(0) ES_ROW(1) ES_ROW(2) ES_ROW(3) ES_ROW(4) ES_ROW(5) ES_ROW(6) ES_ROW(7)
+#undef ES_ROW
+  }
+  __m512i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
+  for (size_t r = 0; r < mr; r++) {
+    int *row = c + r * ldc;
+    if (accumulate) acc[r] = _mm512_add_epi32(acc[r], _mm512_loadu_si512((const void *)row));
+    _mm512_storeu_si512((void *)row, acc[r]);
+  }
+}
+
+#else
+void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                                  size_t ldc, int accumulate) {
+  (void)mr; (void)kq; (void)a; (void)w; (void)c; (void)ldc; (void)accumulate;
+  __builtin_trap();
+}
+#endif

@@ -1,0 +1,124 @@
+// Every int8 GEMM tier equals the reference exactly (int32, int8 and float outputs) over odd shapes,
+// K segments (implicit conv), zero points and ReLU; the thread count never changes a bit.
+import Kernels
+import Quant
+import Testing
+import _TestSupport
+
+struct QGEMMCase: CustomTestStringConvertible, Sendable {
+  var m, n: Int
+  var segments: [Int]
+  var zeroPoint: Int32
+  var seed: UInt64
+  var testDescription: String { "\(m)x\(n)x\(segments) z=\(zeroPoint) seed \(seed)" }
+
+  static var edgeCases: [QGEMMCase] {
+    var out: [QGEMMCase] = []
+    var rng = SplitMix64(seed: 21)
+    let ms = [1, 2, 3, 5, 7, 8, 9, 15, 17, 33, 130]
+    let ns = [1, 3, 15, 16, 17, 31, 32, 33, 65]
+    let ks: [[Int]] = [[1], [3], [4], [5], [8], [12], [17], [64], [100], [256], [260], [4, 4, 4], [8, 8, 8, 8, 8, 8, 8, 8, 8], [16, 16, 3]]
+    for (i, m) in ms.enumerated() {
+      for (j, n) in ns.enumerated() {
+        out.append(QGEMMCase(m: m, n: n, segments: ks[(i * 5 + j) % ks.count], zeroPoint: Int32(Int(rng.next() % 256) - 128),
+                             seed: rng.next() % 10_000))
+      }
+    }
+    return out
+  }
+}
+
+/// Owned inputs of one int8 GEMM problem.
+struct QGEMMData {
+  let c: QGEMMCase
+  let packed: [UInt8]
+  let rows: [[[Int8]]]   // [segment][row] padded to a multiple of 4 with random bytes
+  let residual: [Float]
+
+  init(_ c: QGEMMCase) {
+    self.c = c
+    var rng = SplitMix64(seed: c.seed)
+    let k = c.segments.reduce(0, +)
+    let w = rng.floats(c.n * k), b = rng.floats(c.n)
+    packed = QGEMMPacking.pack(n: c.n, k: k, weight: { w[$0 * k + $1] }, bias: { b[$0] * 50 }, inputScale: 0.02).bytes
+    rows = c.segments.map { len in
+      (0..<c.m).map { _ in (0..<((len + 3) / 4 * 4)).map { _ in Int8(truncatingIfNeeded: rng.next()) } }
+    }
+    residual = rng.floats(c.m * c.n)
+  }
+
+  func run<T>(_ kernel: QS8GEMMKernel, threads: Int = 2, fill: T, output: (UnsafeMutablePointer<T>) -> Int8GEMMOutput) -> [T] {
+    var out = [T](repeating: fill, count: c.m * c.n)
+    packed.withUnsafeBytes { wb in
+      let ptrs = rows.map { seg in seg.map { row in row.withUnsafeBufferPointer { $0.baseAddress! } } }
+      withExtendedLifetime(rows) {
+        out.withUnsafeMutableBufferPointer { ob in
+          let p = Int8GEMMProblem(m: c.m, weights: QGEMMWeights(base: wb.baseAddress!, n: c.n, k: c.segments.reduce(0, +)),
+                                  segments: c.segments, aRow: { i, s in ptrs[s][i] }, aZeroPoint: c.zeroPoint,
+                                  output: output(ob.baseAddress!))
+          Int8GEMM.run(p, kernel: kernel, threads: threads)
+        }
+      }
+    }
+    return out
+  }
+
+  func int32(_ k: QS8GEMMKernel, threads: Int = 2) -> [Int32] { run(k, threads: threads, fill: Int32.min) { .int32($0, ldc: c.n) } }
+  func int8(_ k: QS8GEMMKernel, relu: Bool) -> [Int8] {
+    run(k, fill: Int8(0)) { .int8($0, ldc: c.n, inputScale: 0.02, output: QuantParams(scale: 0.05, zeroPoint: -7), relu: relu) }
+  }
+  func float(_ k: QS8GEMMKernel) -> [Float] {
+    residual.withUnsafeBufferPointer { r in
+      run(k, fill: Float.nan) { .float($0, ldc: c.n, inputScale: 0.02, activation: .gelu, residual: r.baseAddress!, residualStride: c.n) }
+    }
+  }
+}
+
+@Suite struct Int8GEMMAgreement {
+  static var tiers: [QS8GEMMKernel] { [.portable, .avx512vnni].filter { $0.isSupported(on: .detect()) } }
+
+  @Test(arguments: tiers, QGEMMCase.edgeCases)
+  func tierEqualsReferenceExactly(_ kernel: QS8GEMMKernel, _ c: QGEMMCase) {
+    let d = QGEMMData(c)
+    let ref = d.int32(.reference), got = d.int32(kernel)
+    let bad = (0..<ref.count).first { ref[$0] != got[$0] }
+    #expect(bad == nil, "\(kernel) \(c): C[\(bad.map { "\($0 / c.n),\($0 % c.n)" } ?? "")] = \(bad.map { got[$0] } ?? 0) vs \(bad.map { ref[$0] } ?? 0)")
+    #expect(d.int8(kernel, relu: false) == d.int8(.reference, relu: false), "int8 output")
+    #expect(d.int8(kernel, relu: true) == d.int8(.reference, relu: true), "int8 output with ReLU")
+    #expect(d.float(kernel) == d.float(.reference), "float output")
+  }
+
+  @Test func referenceMatchesTheDefinition() {
+    // Independent of the packing: Σ (a − z)·q + bias from the quantized weights directly.
+    let c = QGEMMCase(m: 3, n: 5, segments: [7], zeroPoint: 11, seed: 3)
+    var rng = SplitMix64(seed: 99)
+    let w = rng.floats(35)
+    let q = PerChannelWeights(n: 5, k: 7) { w[$0 * 7 + $1] }
+    let packed = QGEMMPacking.pack(q, bias: { Int32($0 * 1000 - 2000) })
+    let a: [[Int8]] = (0..<3).map { _ in (0..<8).map { _ in Int8(truncatingIfNeeded: rng.next()) } }
+    var out = [Int32](repeating: 0, count: 15)
+    packed.withUnsafeBytes { wb in
+      let ptrs = a.map { row in row.withUnsafeBufferPointer { $0.baseAddress! } }
+      withExtendedLifetime(a) {
+        out.withUnsafeMutableBufferPointer { ob in
+          Int8GEMM.run(Int8GEMMProblem(m: 3, weights: QGEMMWeights(base: wb.baseAddress!, n: 5, k: 7), aRow: { i, _ in ptrs[i] },
+                                       aZeroPoint: c.zeroPoint, output: .int32(ob.baseAddress!, ldc: 5)), kernel: .reference, threads: 1)
+        }
+      }
+    }
+    for i in 0..<3 {
+      for ch in 0..<5 {
+        var acc = Int32(ch * 1000 - 2000)
+        for k in 0..<7 { acc += (Int32(a[i][k]) - 11) * Int32(q.values[ch * 7 + k]) }
+        #expect(out[i * 5 + ch] == acc)
+      }
+    }
+  }
+
+  @Test(arguments: tiers)
+  func threadCountNeverChangesABit(_ kernel: QS8GEMMKernel) {
+    let d = QGEMMData(QGEMMCase(m: 301, n: 70, segments: [64, 64, 64], zeroPoint: -3, seed: 5))
+    let one = d.int32(kernel, threads: 1)
+    for t in [2, 3, 8] { #expect(d.int32(kernel, threads: t) == one, "\(t) threads") }
+  }
+}
