@@ -26,6 +26,6 @@ public struct Checkpoint {
     let pre = dir.appendingPathComponent("preprocessor_config.json").path
     preprocessor = FileManager.default.fileExists(atPath: pre) ? try HFConfig.preprocessor(path: pre) : PreprocessorConfig()
     weights = try SafetensorsFile(path: dir.appendingPathComponent("model.safetensors").path)
-    model = try KeyMap(file: weights, config: config).model()
+    model = try MaskFormerBuilder(source: weights, config: config).model()
   }
 }

@@ -12,6 +12,7 @@ import Glibc
 import Darwin
 #endif
 import MaskFormerInt8
+import Quant
 
 /// One header entry; `__metadata__` decodes with every field nil.
 private struct RawEntry: Decodable {
@@ -133,14 +134,8 @@ public final class SafetensorsFile: @unchecked Sendable {  // immutable after in
     }
   }
 
-  /// IEEE binary16 → binary32, exact (subnormals, infinities and NaN included).
-  public static func halfToFloat(_ h: UInt16) -> Float {
-    let sign = UInt32(h & 0x8000) << 16
-    let exp = Int((h >> 10) & 0x1F), frac = UInt32(h & 0x3FF)
-    if exp == 0 { return Float(sign: sign != 0 ? .minus : .plus, exponent: -24, significand: Float(frac)) }
-    if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (frac << 13)) }
-    return Float(bitPattern: sign | UInt32(exp - 15 + 127) << 23 | (frac << 13))
-  }
+  /// IEEE binary16 → binary32, exact.
+  public static func halfToFloat(_ h: UInt16) -> Float { Half.toFloat(h) }
 }
 
 /// Writes float32 tensors as a safetensors file, atomically (temporary file, then rename).

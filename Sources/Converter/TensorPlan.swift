@@ -84,7 +84,7 @@ enum TensorPlan {
     mutating func relativePositionBias(_ a: SwinSelfAttention) {
       let gathered = a.relativePositionBias()
       let n = a.windowSize * a.windowSize
-      let name = String(a.relativePositionBiasTable.name.dropLast("_table".count))
+      let name = String(a.relativePositionBiasTable!.name.dropLast("_table".count))
       let dtype: TensorDType = precision == .float16 ? .f16 : .f32
       tensors.append(PendingTensor(name: name, dtype: dtype, dims: [a.numHeads, n, n], input: nil, output: nil) {
         gathered.withUnsafeBufferPointer { floatBytes($0, as: dtype) }
@@ -94,27 +94,29 @@ enum TensorPlan {
     func int8(_ layer: String) -> Bool { precision == .int8 && !policy.isFloat(layer) }
 
     mutating func linear(_ l: Linear) {
+      guard let lw = l.weight else { preconditionFailure("\(l.name): converting from an int8 layer") }
       guard int8(l.name) else {
-        raw(l.weight)
+        raw(lw)
         if let b = l.bias { raw(b) }
         return
       }
       let n = l.outFeatures, k = l.inFeatures
-      quantized(l.name, n: n, k: k, weight: { c, j in l.weight.pointer[c * k + j] }, bias: l.bias.map { b in { b.pointer[$0] } },
-                release: l.weight)
+      quantized(l.name, n: n, k: k, weight: { c, j in lw.pointer[c * k + j] }, bias: l.bias.map { b in { b.pointer[$0] } },
+                release: lw)
     }
 
     /// Conv weights `[out, in, kh, kw]` become `[out, (ky·kw + kx)·in + ci]` (tap-major K).
     mutating func conv(_ c: Conv2d) {
+      guard let cw = c.weight else { preconditionFailure("\(c.name): converting from an int8 layer") }
       guard int8(c.name) else {
-        raw(c.weight)
+        raw(cw)
         if let b = c.bias { raw(b) }
         return
       }
       let cin = c.inChannels, taps = c.kernelSize * c.kernelSize
       quantized(c.name, n: c.outChannels, k: cin * taps,
-                weight: { o, k in c.weight.pointer[(o * cin + k % cin) * taps + k / cin] },
-                bias: c.bias.map { b in { b.pointer[$0] } }, release: c.weight)
+                weight: { o, k in cw.pointer[(o * cin + k % cin) * taps + k / cin] },
+                bias: c.bias.map { b in { b.pointer[$0] } }, release: cw)
     }
 
     mutating func quantized(_ name: String, n: Int, k: Int, weight: @escaping (Int, Int) -> Float, bias: ((Int) -> Float)?,
@@ -135,35 +137,11 @@ enum TensorPlan {
     out.reserveCapacity(v.count * (dtype == .f16 ? 2 : 4))
     for x in v {
       if dtype == .f16 {
-        withUnsafeBytes(of: floatToHalf(x).littleEndian) { out += $0 }
+        withUnsafeBytes(of: Half.fromFloat(x).littleEndian) { out += $0 }
       } else {
         withUnsafeBytes(of: x.bitPattern.littleEndian) { out += $0 }
       }
     }
     return out
-  }
-
-  /// IEEE binary32 → binary16, round to nearest even (overflow → ±inf, NaN kept).
-  static func floatToHalf(_ f: Float) -> UInt16 {
-    let bits = f.bitPattern
-    let sign = UInt16((bits >> 16) & 0x8000)
-    let exp = Int((bits >> 23) & 0xFF), mant = bits & 0x7F_FFFF
-    if exp == 0xFF { return sign | 0x7C00 | (mant != 0 ? 0x200 : 0) }
-    var e = exp - 127 + 15
-    if e >= 31 { return sign | 0x7C00 }
-    if e <= 0 {
-      if e < -10 { return sign }
-      let m = mant | 0x80_0000
-      let shift = UInt32(14 - e)
-      var h = m >> shift
-      let rem = m & ((1 << shift) - 1), half = UInt32(1) << (shift - 1)
-      if rem > half || (rem == half && h & 1 == 1) { h += 1 }
-      return sign | UInt16(h)
-    }
-    var h = UInt32(e) << 10 | (mant >> 13)
-    let rem = mant & 0x1FFF
-    if rem > 0x1000 || (rem == 0x1000 && h & 1 == 1) { h += 1 }
-    e = Int(h >> 10)
-    return sign | UInt16(truncatingIfNeeded: h)
   }
 }

@@ -23,10 +23,6 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     printError("run: expected MODEL_DIR IMAGE (or MODEL_DIR --pixel-values IN --raw OUT), got \(opts.positional.count) positional arguments", hint: "edge-seg help")
     return 64
   }
-  guard opts.value("--precision") ?? "float32" == "float32" else {
-    printError("run: only --precision float32 is implemented for checkpoint folders so far")
-    return 64
-  }
   guard let input = opts.value("--pixel-values"), let output = opts.value("--raw") else {
     printError("run: give an IMAGE, or --pixel-values IN.safetensors and --raw OUT.safetensors")
     return 64
@@ -50,7 +46,7 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   do {
     let memBefore = ProcessMemory.status()
     let t0 = DispatchTime.now()
-    let checkpoint = try Checkpoint(directory: opts.positional[0])
+    let checkpoint = try ModelLoader.load(opts.positional[0])
     let tLoad = DispatchTime.now()
     let memLoaded = ProcessMemory.status()
     let pvFile = try SafetensorsFile(path: input)
@@ -99,7 +95,7 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
       let sorted = times.sorted()
       let load = Double(tLoad.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
       FileHandle.standardError.write("""
-        model: \(opts.positional[0]) (float32, kernels \(kernels.f32GEMM.rawValue), \(threads) threads, CPU \(features))
+        model: \(opts.positional[0]) (\(checkpoint.precision), kernels \(kernels.f32GEMM.rawValue)+\(kernels.qs8GEMM.rawValue), \(threads) threads, CPU \(features))
         input: 1x3x\(h)x\(w); load \(String(format: "%.3f", load)) s
         forward: median \(String(format: "%.4f", sorted[sorted.count / 2])) s, min \(String(format: "%.4f", sorted[0])) s over \(runs) runs
         stages (last run, up to each named output):
@@ -118,6 +114,9 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   } catch let e as MappedFileError {
     printError("\(e)")
     return 66
+  } catch let e as ModelFileError {
+    printError("\(e)")
+    return 65
   } catch {
     printError("\(error)")
     return 1
@@ -143,11 +142,16 @@ func compareCommand(_ args: ArraySlice<String>) -> Int32 {
         continue
       }
       var maxErr: Float = 0, maxRef: Float = 0
+      var dot = 0.0, nx = 0.0, ny = 0.0, noise = 0.0
       for i in 0..<x.count {
         maxErr = max(maxErr, abs(x[i] - y[i]))
         maxRef = max(maxRef, abs(y[i]))
+        dot += Double(x[i]) * Double(y[i]); nx += Double(x[i]) * Double(x[i]); ny += Double(y[i]) * Double(y[i])
+        noise += Double(x[i] - y[i]) * Double(x[i] - y[i])
       }
-      print("\(name) \(x.shape): max abs error \(maxErr), max |reference| \(maxRef), ratio \(maxRef > 0 ? maxErr / maxRef : maxErr)")
+      let cosine = nx > 0 && ny > 0 ? dot / (nx * ny).squareRoot() : 0
+      let sqnr = noise > 0 ? 10 * log10(ny / noise) : Double.infinity
+      print("\(name) \(x.shape): max abs error \(maxErr), max |reference| \(maxRef), ratio \(maxRef > 0 ? maxErr / maxRef : maxErr), cosine \(String(format: "%.6f", cosine)), SQNR \(String(format: "%.1f", sqnr)) dB")
     }
     return 0
   } catch {

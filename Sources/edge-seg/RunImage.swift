@@ -29,9 +29,6 @@ func runImage(_ opts: OptionParser) -> Int32 {
     }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
-    guard opts.value("--precision") ?? "float32" == "float32" else {
-      throw UsageError(description: "only --precision float32 is implemented for checkpoint folders so far")
-    }
   } catch {
     printError("run: \(error)", hint: "edge-seg help")
     return 64
@@ -57,10 +54,20 @@ func runImage(_ opts: OptionParser) -> Int32 {
   }
   let tDecode = now()
   do {
-    let checkpoint = try Checkpoint(directory: modelPath)
+    let loaded = try ModelLoader.load(modelPath)
     let tLoad = now()
-    let segmenter = Segmenter(model: checkpoint.model, preprocessor: checkpoint.preprocessor)
+    let segmenter = Segmenter(model: loaded.model, preprocessor: loaded.preprocessor)
     let ctx = InferenceContext(kernels: kernels, threads: threads)
+    if let raw = opts.value("--raw") {
+      // Logits only (for drift checks): preprocessing and the model, no post-processing.
+      let pv = ImageProcessor.pixelValues(image.oriented().rgb(), config: loaded.preprocessor)
+      let out = loaded.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
+      try SafetensorsWriter.write([
+        ("class_queries_logits", [1, out.numQueries, out.numClasses], out.classLogits),
+        ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], out.maskLogits),
+      ], to: raw)
+      return 0
+    }
     let result = segmenter.segment(image, options: options, context: ctx, clock: now)
     let s = result.segmentation
     var timings = ["decode": (tDecode - t0) * 1000, "load": (tLoad - tDecode) * 1000]
@@ -80,8 +87,8 @@ func runImage(_ opts: OptionParser) -> Int32 {
     let photo = image.oriented().rgb()
     let report = RunReport(
       image: .init(path: imagePath, width: photo.width, height: photo.height),
-      model: .init(path: modelPath, precision: "float32", input_size: [result.inputHeight, result.inputWidth], threads: threads,
-                   kernels: kernels.f32GEMM.rawValue),
+      model: .init(path: modelPath, precision: loaded.precision, input_size: [result.inputHeight, result.inputWidth], threads: threads,
+                   kernels: "\(kernels.f32GEMM.rawValue)+\(kernels.qs8GEMM.rawValue)"),
       task: options.task.rawValue,
       thresholds: ["threshold": options.threshold, "mask_threshold": options.maskThreshold,
                    "overlap_mask_area_threshold": options.overlapMaskAreaThreshold],
@@ -102,6 +109,9 @@ func runImage(_ opts: OptionParser) -> Int32 {
   } catch let e as MappedFileError {
     printError("\(e)")
     return 66
+  } catch let e as ModelFileError {
+    printError("\(e)")
+    return 65
   } catch let e as OutputError {
     printError("\(e)")
     return 73

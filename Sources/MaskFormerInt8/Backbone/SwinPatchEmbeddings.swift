@@ -37,10 +37,8 @@ public struct SwinPatchEmbeddings {
       }
     }
     let c = projection.outChannels
-    let weight = Linear(
-      weight: WeightTensor(storage: projection.weight.storage, pointer: projection.weight.pointer, shape: [c, k],
-                           name: projection.weight.name),
-      bias: projection.bias)
+    guard let w = projection.weight else { preconditionFailure("patch embedding must be float (its input is the image)") }
+    let weight = Linear(weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name), bias: projection.bias)
     let tokens = ctx.linear(patches, rows: gh * gw, weight)
     return FeatureMap(height: gh, width: gw, channels: c, data: ctx.layerNorm(tokens, rows: gh * gw, norm))
   }

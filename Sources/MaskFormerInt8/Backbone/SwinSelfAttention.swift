@@ -8,17 +8,21 @@ public struct SwinSelfAttention {
   public let query: Linear
   public let key: Linear
   public let value: Linear
-  /// `relative_position_bias_table`: `[(2w−1)², heads]`.
-  public let relativePositionBiasTable: WeightTensor
+  /// `relative_position_bias_table`: `[(2w−1)², heads]` (from a checkpoint).
+  public let relativePositionBiasTable: WeightTensor?
+  /// The same bias gathered, `[heads, w², w²]` (from a model file).
+  public let gatheredBias: WeightTensor?
   public let numHeads: Int
   public let windowSize: Int
 
-  public init(query: Linear, key: Linear, value: Linear, relativePositionBiasTable: WeightTensor,
+  public init(query: Linear, key: Linear, value: Linear, relativePositionBiasTable: WeightTensor?, gatheredBias: WeightTensor? = nil,
               numHeads: Int, windowSize: Int) {
+    precondition(relativePositionBiasTable != nil || gatheredBias != nil, "SwinSelfAttention needs its relative position bias")
     self.query = query
     self.key = key
     self.value = value
     self.relativePositionBiasTable = relativePositionBiasTable
+    self.gatheredBias = gatheredBias
     self.numHeads = numHeads
     self.windowSize = windowSize
   }
@@ -26,6 +30,8 @@ public struct SwinSelfAttention {
   /// `bias[h][i][j] = table[(r_i − r_j + w−1)·(2w−1) + (c_i − c_j + w−1)][h]` for window tokens i, j.
   public func relativePositionBias() -> [Float] {
     let w = windowSize, n = w * w
+    if let g = gatheredBias { return Array(UnsafeBufferPointer(start: g.pointer, count: g.count)) }
+    guard let relativePositionBiasTable else { return [] }
     var out = [Float](repeating: 0, count: numHeads * n * n)
     for i in 0..<n {
       for j in 0..<n {

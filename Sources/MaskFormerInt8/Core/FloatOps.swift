@@ -11,6 +11,11 @@ extension InferenceContext {
       precondition(xStride == l.inFeatures, "observed Linear inputs must be contiguous")
       observe(l.name, .input, UnsafeBufferPointer(start: x, count: rows * xStride))
     }
+    if let q = l.quantized {
+      let y = linearInt8(x, rows: rows, xStride: xStride, l, q, activation: activation, residual: residual)
+      if observer != nil { y.withUnsafeBufferPointer { observe(l.name, .output, $0) } }
+      return y
+    }
     // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
     let y = [Float](unsafeUninitializedCapacity: rows * n) { yb, count in
       let p = F32GEMMProblem(
@@ -21,7 +26,7 @@ extension InferenceContext {
     }
     // The output observed is what the next op consumes: after a fused activation and residual.
     if observer != nil { y.withUnsafeBufferPointer { observe(l.name, .output, $0) } }
-    if releaseWeightsAfterUse { l.weight.release() }
+    if releaseWeightsAfterUse { l.weight?.release() }
     return y
   }
 
@@ -56,11 +61,17 @@ extension InferenceContext {
   /// tap: tap (ky, kx) of output pixel (y, x) reads input row (y+ky−k/2, x+kx−k/2) or a zero row.
   func conv(_ x: FeatureMap, _ c: Conv2d, activation: Activation = .identity) -> FeatureMap {
     precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
+    if observer != nil { x.data.withUnsafeBufferPointer { observe(c.name, .input, $0) } }
+    if let q = c.quantized {
+      let y = convInt8(x, c, q, activation: activation)
+      if observer != nil { y.data.withUnsafeBufferPointer { observe(c.name, .output, $0) } }
+      return y
+    }
+    guard let weight = c.weight else { preconditionFailure("\(c.name): no weights") }
     let k = c.kernelSize, taps = k * k, pad = k / 2, cin = c.inChannels
     let segments = (0..<taps).map { t in
-      F32MatrixView(base: c.weight.pointer + t, rows: c.outChannels, cols: cin, rowStride: cin * taps, colStride: taps)
+      F32MatrixView(base: weight.pointer + t, rows: c.outChannels, cols: cin, rowStride: cin * taps, colStride: taps)
     }
-    if observer != nil { x.data.withUnsafeBufferPointer { observe(c.name, .input, $0) } }
     var out = FeatureMap(height: x.height, width: x.width, channels: c.outChannels)
     let zeros = [Float](repeating: 0, count: cin)
     let (h, w) = (x.height, x.width)
@@ -80,7 +91,7 @@ extension InferenceContext {
       }
     }
     if observer != nil { out.data.withUnsafeBufferPointer { observe(c.name, .output, $0) } }
-    if releaseWeightsAfterUse { c.weight.release() }
+    if releaseWeightsAfterUse { c.weight?.release() }
     return out
   }
 

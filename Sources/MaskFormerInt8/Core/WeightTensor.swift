@@ -1,6 +1,7 @@
 // WeightTensor: a float32 weight read in place from its owner (a memory-mapped checkpoint, or a heap
 // buffer when the file holds F16/BF16 or a misaligned F32 tensor), plus the layer structs built on it.
 import Kernels
+import Quant
 
 /// Keeps the bytes behind `WeightTensor`s alive: a mapping or a heap copy.
 public protocol WeightStorage: AnyObject {
@@ -37,23 +38,54 @@ public struct WeightTensor {
   @inlinable public subscript(i: Int) -> Float { pointer[i] }
 }
 
-/// `y = x·Wᵀ + b`, W `[out, in]` (HF `nn.Linear`).
+/// Packed int8 weights of a Linear or conv, read in place from a model file, with the calibrated
+/// quantization of the layer's input (and output).
+public struct QuantizedWeights {
+  public let storage: any WeightStorage
+  public let weights: QGEMMWeights
+  public let input: QuantParams
+  public let output: QuantParams?
+
+  public init(storage: any WeightStorage, weights: QGEMMWeights, input: QuantParams, output: QuantParams?) {
+    self.storage = storage
+    self.weights = weights
+    self.input = input
+    self.output = output
+  }
+}
+
+/// `y = x·Wᵀ + b`, W `[out, in]` (HF `nn.Linear`): float weights, or packed int8 weights whose bias
+/// is folded into the panels.
 public struct Linear {
-  public let weight: WeightTensor
+  public let name: String
+  public let outFeatures: Int
+  public let inFeatures: Int
+  public let weight: WeightTensor?
   public let bias: WeightTensor?
+  public let quantized: QuantizedWeights?
 
   public init(weight: WeightTensor, bias: WeightTensor?) {
     precondition(weight.shape.count == 2, "Linear weight must be 2-D, got \(weight.shape)")
+    self.name = weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name
+    self.outFeatures = weight.shape[0]
+    self.inFeatures = weight.shape[1]
     self.weight = weight
     self.bias = bias
+    self.quantized = nil
   }
 
-  public var outFeatures: Int { weight.shape[0] }
-  public var inFeatures: Int { weight.shape[1] }
-  /// The layer's name: its weight's name without ".weight".
-  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
+  public init(name: String, quantized: QuantizedWeights) {
+    self.name = name
+    self.outFeatures = quantized.weights.n
+    self.inFeatures = quantized.weights.k
+    self.weight = nil
+    self.bias = nil
+    self.quantized = quantized
+  }
+
   var view: F32MatrixView {
-    F32MatrixView(base: weight.pointer, rows: outFeatures, cols: inFeatures, rowStride: inFeatures, colStride: 1)
+    guard let weight else { preconditionFailure("\(name): float view of an int8 layer") }
+    return F32MatrixView(base: weight.pointer, rows: outFeatures, cols: inFeatures, rowStride: inFeatures, colStride: 1)
   }
 }
 
@@ -72,21 +104,38 @@ public struct LayerNorm {
   public var channels: Int { weight.count }
 }
 
-/// 2-D convolution weight `[out, in, kh, kw]` with optional bias (stride 1, "same" padding here).
+/// 2-D convolution weight `[out, in, kh, kw]` with optional bias (stride 1, "same" padding here), or
+/// packed int8 weights with K tap-major (`k = (ky·kw + kx)·in + ci`).
 public struct Conv2d {
-  public let weight: WeightTensor
+  public let name: String
+  public let outChannels: Int
+  public let inChannels: Int
+  public let kernelSize: Int
+  public let weight: WeightTensor?
   public let bias: WeightTensor?
+  public let quantized: QuantizedWeights?
 
   public init(weight: WeightTensor, bias: WeightTensor?) {
     precondition(weight.shape.count == 4, "Conv2d weight must be 4-D, got \(weight.shape)")
+    self.name = weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name
+    self.outChannels = weight.shape[0]
+    self.inChannels = weight.shape[1]
+    self.kernelSize = weight.shape[2]
     self.weight = weight
     self.bias = bias
+    self.quantized = nil
   }
 
-  public var outChannels: Int { weight.shape[0] }
-  public var inChannels: Int { weight.shape[1] }
-  public var kernelSize: Int { weight.shape[2] }
-  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
+  public init(name: String, inChannels: Int, kernelSize: Int, quantized: QuantizedWeights) {
+    precondition(quantized.weights.k == inChannels * kernelSize * kernelSize, "\(name): K \(quantized.weights.k) != \(inChannels)·\(kernelSize)²")
+    self.name = name
+    self.outChannels = quantized.weights.n
+    self.inChannels = inChannels
+    self.kernelSize = kernelSize
+    self.weight = nil
+    self.bias = nil
+    self.quantized = quantized
+  }
 }
 
 /// GroupNorm (HF `nn.GroupNorm(32, C)`, eps 1e-5) with its affine parameters.

@@ -1,0 +1,72 @@
+// ModelFile+Model: a converted model file as a MaskFormer: float tensors used in place in the mapping
+// (f16 widened once), int8 layers as packed weights in place, nothing repacked.
+import Kernels
+import Quant
+
+extension ModelFile: TensorSource {
+  public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
+    guard let t = tensor(name) else { throw ModelFileError.malformed(path: path, reason: "tensor \(name) is missing") }
+    guard t.dims == shape else { throw ModelFileError.malformed(path: path, reason: "tensor \(name) has shape \(t.dims), expected \(shape)") }
+    switch t.dtype {
+    case .f32:
+      return WeightTensor(storage: mapping, pointer: (mapping.base + t.offset).assumingMemoryBound(to: Float.self), shape: shape, name: name)
+    case .f16:
+      let heap = HeapWeights(count: t.byteCount / 2)
+      let src = mapping.base + t.offset
+      for i in 0..<heap.count { heap.pointer[i] = Half.toFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+      return WeightTensor(storage: heap, pointer: UnsafePointer(heap.pointer), shape: shape, name: name)
+    default:
+      throw ModelFileError.malformed(path: path, reason: "tensor \(name) has dtype \(t.dtype), expected f32 or f16")
+    }
+  }
+
+  func quantized(_ name: String, n: Int, k: Int) throws -> QuantizedWeights? {
+    guard let t = tensor(name + ".weight"), t.dtype == .qgemmI8x4N16 else { return nil }
+    guard t.dims == [n, k], let input = t.input else {
+      throw ModelFileError.malformed(path: path, reason: "int8 tensor \(name).weight has shape \(t.dims), expected [\(n), \(k)], or no input quantization")
+    }
+    return QuantizedWeights(storage: mapping, weights: QGEMMWeights(base: mapping.base + t.offset, n: n, k: k), input: input, output: t.output)
+  }
+
+  public func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
+    if let q = try quantized(name, n: out, k: inF) { return Linear(name: name, quantized: q) }
+    return Linear(weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+  }
+
+  public func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
+    if let q = try quantized(name, n: out, k: inC * k * k) { return Conv2d(name: name, inChannels: inC, kernelSize: k, quantized: q) }
+    return Conv2d(weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+  }
+
+  public func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
+    (nil, try tensor(attention + ".relative_position_bias", shape: [heads, w * w, w * w]))
+  }
+
+  /// The preprocessing stored by `edge-seg convert`.
+  public func preprocessor() throws -> PreprocessorConfig {
+    let size = try ints("preprocess.size")
+    guard size.count == 3 else { throw ModelFileError.malformed(path: path, reason: "metadata preprocess.size has \(size.count) values") }
+    let rule: PreprocessorConfig.Size
+    switch size[0] {
+    case 0: rule = .shortestEdge(size[1], longestEdge: size[2] == 0 ? nil : size[2])
+    case 1: rule = .fixed(height: size[1], width: size[2])
+    case 2: rule = .maxSize(height: size[1], width: size[2])
+    default: throw ModelFileError.malformed(path: path, reason: "metadata preprocess.size kind \(size[0])")
+    }
+    guard case .floats(let mean) = value("preprocess.image_mean"), case .floats(let std) = value("preprocess.image_std"),
+          mean.count == 3, std.count == 3, std.allSatisfy({ $0 > 0 }) else {
+      throw ModelFileError.malformed(path: path, reason: "metadata preprocess.image_mean/std missing or invalid")
+    }
+    return PreprocessorConfig(doResize: try int("preprocess.do_resize") != 0, size: rule, sizeDivisor: try int("preprocess.size_divisor"),
+                              resample: try int("preprocess.resample"), doRescale: try int("preprocess.do_rescale") != 0,
+                              rescaleFactor: try double("preprocess.rescale_factor"), doNormalize: try int("preprocess.do_normalize") != 0,
+                              imageMean: mean, imageStd: std)
+  }
+
+  /// The whole model, after validating every shape against the stored configuration.
+  public func model() throws -> MaskFormer {
+    let config = try config()
+    try validateShapes(config)
+    return try MaskFormerBuilder(source: self, config: config).model()
+  }
+}
