@@ -19,7 +19,6 @@ struct CorpusEntry: Decodable, Sendable, CustomTestStringConvertible {
   }
 }
 
-func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
 @Suite struct PNGTests {
   @Test(arguments: CorpusEntry.png)

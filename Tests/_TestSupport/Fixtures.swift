@@ -44,3 +44,6 @@ public func compareGolden(_ name: String, actual: [Float], expected: [Float], to
   }
   return (nil, worst)
 }
+
+/// The bytes of a file.
+public func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }

@@ -1,0 +1,55 @@
+// The int8 model file end to end on the tiny fixture: zero-copy load, drift against the float model
+// within a budget a real bug breaks, and outputs identical across int8 kernel tiers and thread counts.
+import Converter
+import Foundation
+import ImageCodecs
+import Kernels
+import MaskFormerInt8
+import Testing
+import _TestSupport
+
+@Suite struct Int8ModelTests {
+  static func convertTiny() throws -> (file: ModelFile, checkpoint: Checkpoint, path: String) {
+    let checkpoint = try Checkpoint(directory: Fixtures.path("tiny"))
+    var options = ConvertOptions()
+    options.calibrationDirectory = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Calibration").path
+    options.samples = 2
+    let path = NSTemporaryDirectory() + "edge-seg-int8-\(UUID().uuidString).eseg"
+    try ModelConverter.convert(checkpoint, options: options, to: path) { _, _, _ in }
+    return (try ModelFile(path: path), checkpoint, path)
+  }
+
+  static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+    var d = 0.0, na = 0.0, nb = 0.0
+    for i in a.indices { d += Double(a[i]) * Double(b[i]); na += Double(a[i] * a[i]); nb += Double(b[i] * b[i]) }
+    return d / (na * nb).squareRoot()
+  }
+
+  @Test func int8TracksFloatAndIsDeterministic() throws {
+    let (file, checkpoint, path) = try Self.convertTiny()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let model = try file.model()
+    // An image that was not among the calibration images.
+    let image = try ImageDecoder.decode(try readBytes(Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg"))).oriented().rgb()
+    let pv = ImageProcessor.pixelValues(image, config: try file.preprocessor())
+    let features = CPUFeatures.detect()
+    let best = KernelTable.best(for: features)
+    let int8 = model(pixelValues: pv.data, height: pv.height, width: pv.width, in: InferenceContext(kernels: best, threads: 2))
+    let float = checkpoint.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: InferenceContext(kernels: best, threads: 2))
+    // Budget: the tiny random model measures ~0.999 (mask logits) and ~0.999 (class logits); a scale
+    // applied to the wrong channel or a zero point dropped takes it far below 0.98.
+    let maskCos = Self.cosine(int8.maskLogits, float.maskLogits), classCos = Self.cosine(int8.classLogits, float.classLogits)
+    #expect(maskCos >= 0.98, "mask-logit cosine int8 vs float \(maskCos)")
+    #expect(classCos >= 0.98, "class-logit cosine int8 vs float \(classCos)")
+    #expect(int8.maskLogits != float.maskLogits, "the int8 path must actually quantize")
+    // Bit-identical across int8 kernel tiers (same f32 tier) and thread counts.
+    for qs8 in QS8GEMMKernel.allCases where qs8.isSupported(on: features) && qs8 != .reference {
+      for threads in [1, 3] {
+        let other = model(pixelValues: pv.data, height: pv.height, width: pv.width,
+                          in: InferenceContext(kernels: KernelTable(f32GEMM: best.f32GEMM, qs8GEMM: qs8), threads: threads))
+        #expect(other.maskLogits == int8.maskLogits && other.classLogits == int8.classLogits, "\(qs8), \(threads) threads")
+      }
+    }
+  }
+}
