@@ -26,7 +26,7 @@ let package = Package(
     .executableTarget(name: "edge-seg", dependencies: ["Converter", "MaskFormerInt8", "ImageCodecs"]),
     // MARK: - Tests
     .target(name: "_TestSupport", dependencies: ["Kernels", "Converter"], path: "Tests/_TestSupport"),
-    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_TestSupport"]),
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "MaskFormerInt8", "_TestSupport"]),
     .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "_TestSupport"]),
     .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
     .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "_TestSupport"]),

@@ -1,6 +1,7 @@
 // Every int8 GEMM tier equals the reference exactly (int32, int8 and float outputs) over odd shapes,
 // K segments (implicit conv), zero points and ReLU; the thread count never changes a bit.
 import Kernels
+import MaskFormerInt8
 import Quant
 import Testing
 import _TestSupport
@@ -120,5 +121,22 @@ struct QGEMMData {
     let d = QGEMMData(QGEMMCase(m: 301, n: 70, segments: [64, 64, 64], zeroPoint: -3, seed: 5))
     let one = d.int32(kernel, threads: 1)
     for t in [2, 3, 8] { #expect(d.int32(kernel, threads: t) == one, "\(t) threads") }
+  }
+}
+
+@Suite struct QuantizeTests {
+  /// The vectorized activation quantizer equals QuantParams.quantize (the definition) everywhere.
+  @Test func vectorizedQuantizeMatchesDefinition() {
+    var rng = SplitMix64(seed: 4)
+    for (scale, zp) in [(Float(0.02), Int32(0)), (0.37, -128), (0.001, 127), (1.5, -7)] {
+      let q = QuantParams(scale: scale, zeroPoint: zp)
+      // Values spanning the range and beyond, plus exact ties (k + 0.5)·scale.
+      var x = rng.floats(5000).map { $0 * scale * 400 }
+      x += (-300...300).map { (Float($0) + 0.5) * scale }
+      var out = [Int8](repeating: 0, count: x.count)
+      x.withUnsafeBufferPointer { xb in out.withUnsafeMutableBufferPointer { InferenceContextTestHook.quantize(xb.baseAddress!, count: x.count, q, into: $0.baseAddress!) } }
+      let bad = x.indices.first { out[$0] != q.quantize(x[$0]) }
+      #expect(bad == nil, "scale \(scale) zp \(zp): x = \(bad.map { x[$0] } ?? 0) gives \(bad.map { out[$0] } ?? 0), definition \(bad.map { q.quantize(x[$0]) } ?? 0)")
+    }
   }
 }

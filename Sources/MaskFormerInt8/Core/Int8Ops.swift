@@ -5,15 +5,15 @@ import Kernels
 import Quant
 
 extension InferenceContext {
-  /// `q = clamp(roundHalfEven(x / s) + z, −128, 127)` for `count` floats (QuantParams.quantize, in a
-  /// loop that vectorizes: clamp in float first, then round with the 1.5·2²³ trick, exact below 2²²).
+  /// `q = clamp(roundHalfEven(x / s) + z, −128, 127)` for `count` floats (QuantParams.quantize), in a
+  /// loop that vectorizes: clamp x/s to [−128 − z, 127 − z] (integers, so rounding stays inside), then
+  /// round half to even by adding 1.5·2²³ and reading the integer from the low mantissa bits.
   static func quantize(_ x: UnsafePointer<Float>, count: Int, _ p: QuantParams, into q: UnsafeMutablePointer<Int8>) {
-    let inv = p.scale, zp = Float(p.zeroPoint)
-    let lo = -128 - zp, hi = 127 - zp, magic: Float = 0x1.8p23
+    let s = p.scale, z = p.zeroPoint
+    let lo = Float(-128 - z), hi = Float(127 - z), magic: Float = 0x1.8p23
     for i in 0..<count {
-      let v = Swift.min(Swift.max(x[i] / inv, lo - 1), hi + 1)
-      let r = (v + magic) - magic
-      q[i] = Int8(Swift.min(Swift.max(r + zp, -128), 127))
+      let biased = Swift.min(Swift.max(x[i] / s, lo), hi) + magic
+      q[i] = Int8(truncatingIfNeeded: Int32(bitPattern: biased.bitPattern) &- 0x4B40_0000 &+ z)
     }
   }
 
@@ -70,5 +70,12 @@ extension InferenceContext {
       }
     }
     return out
+  }
+}
+
+/// Test access to the activation quantizer.
+public enum InferenceContextTestHook {
+  public static func quantize(_ x: UnsafePointer<Float>, count: Int, _ p: QuantParams, into q: UnsafeMutablePointer<Int8>) {
+    InferenceContext.quantize(x, count: count, p, into: q)
   }
 }
