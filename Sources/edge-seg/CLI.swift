@@ -1,5 +1,8 @@
 // CLI plumbing shared by the subcommands: option parsing, errors with exit codes, stderr output.
+import Converter
 import Foundation
+import ImageCodecs
+import MaskFormerInt8
 
 /// A command-line mistake: exit code 64.
 struct UsageError: Error, CustomStringConvertible {
@@ -50,6 +53,18 @@ struct OptionParser {
 
 extension FileHandle {
   func write(_ s: String) { write(Data(s.utf8)) }
+}
+
+/// Prints a failure (one line naming the file and the problem) and returns its exit code:
+/// 65 bad input data, 66 unreadable file, 73 cannot write the output, 1 anything else.
+func report(_ error: any Error, prefix: String = "") -> Int32 {
+  printError(prefix + "\(error)")
+  switch error {
+  case is CheckpointError, is SafetensorsError, is ModelFileError, is ImageError: return 65
+  case is MappedFileError: return 66
+  case is OutputError: return 73
+  default: return 1
+  }
 }
 
 func printError(_ message: String, hint: String? = nil) {

@@ -74,18 +74,8 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
     let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
     FileHandle.standardError.write("\(output): \(options.precision.rawValue), \(String(format: "%.1f", Double(size) / 1e6)) MB in \(String(format: "%.1f", secs)) s, VmHWM \(ProcessMemory.status()["VmHWM"] ?? 0) KiB\n")
     return 0
-  } catch let e as CheckpointError {
-    printError("\(e)")
-    return 65
-  } catch let e as SafetensorsError {
-    printError("\(e)")
-    return 65
-  } catch let e as MappedFileError {
-    printError("\(e)")
-    return 66
   } catch {
-    printError("convert: \(error)")
-    return 1
+    return report(error, prefix: "convert: ")
   }
 }
 
@@ -109,11 +99,7 @@ func verifyCommand(_ args: ArraySlice<String>) -> Int32 {
     if case .string(let p) = file.value("quant.precision") { precision = p } else { precision = "?" }
     print("\(path): ok: format \(ModelFileFormat.version), \(precision), \(file.tensors.count) tensors (\(int8) int8 GEMM weights), \(file.metadata.count) metadata records, shapes match the configuration, checksums verified")
     return 0
-  } catch let e as MappedFileError {
-    printError("\(e)")
-    return 66
   } catch {
-    printError("\(error)")
-    return 65
+    return report(error)
   }
 }

@@ -105,21 +105,8 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
         """)
     }
     return 0
-  } catch let e as CheckpointError {
-    printError("\(e)")
-    return 65
-  } catch let e as SafetensorsError {
-    printError("\(e)")
-    return 65
-  } catch let e as MappedFileError {
-    printError("\(e)")
-    return 66
-  } catch let e as ModelFileError {
-    printError("\(e)")
-    return 65
   } catch {
-    printError("\(error)")
-    return 1
+    return report(error)
   }
 }
 

@@ -100,23 +100,7 @@ func runImage(_ opts: OptionParser) -> Int32 {
       FileHandle.standardError.write("\(imagePath): \(s.segments.count) segments (\(options.task.rawValue)) in \(String(format: "%.0f", timings["total"]!)) ms -> \(output)/\n")
     }
     return 0
-  } catch let e as CheckpointError {
-    printError("\(e)")
-    return 65
-  } catch let e as SafetensorsError {
-    printError("\(e)")
-    return 65
-  } catch let e as MappedFileError {
-    printError("\(e)")
-    return 66
-  } catch let e as ModelFileError {
-    printError("\(e)")
-    return 65
-  } catch let e as OutputError {
-    printError("\(e)")
-    return 73
   } catch {
-    printError("\(error)")
-    return 1
+    return report(error)
   }
 }

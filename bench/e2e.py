@@ -1,8 +1,14 @@
-"""Float32 end-to-end benchmark: edge-seg vs PyTorch (transformers) vs ONNX Runtime, same weights, same input.
+"""End-to-end benchmark: edge-seg (float32 checkpoint and int8 file) vs PyTorch (transformers) fp32 and
+ONNX Runtime fp32 and int8 (static QDQ, per-channel weights), same weights, same input.
 
     ~/hfref/bin/python tools/reference/maskformer_ref.py big swin-tiny-ade /tmp/sta
     swift build -c release
-    ~/hfref/bin/python bench/float_e2e.py /tmp/sta --threads 2 --rounds 5
+    .build/release/edge-seg convert /tmp/sta -o /tmp/sta/model.int8.eseg --samples 8
+    ~/hfref/bin/python bench/e2e.py /tmp/sta --threads 2 --rounds 5
+
+ONNX Runtime's int8 model is quantized here with onnxruntime.quantization.quantize_static (QDQ,
+per-channel, MinMax) on the same calibration images (Calibration/*.png through the checkpoint's
+MaskFormerImageProcessor), exactly as a user of ORT would.
 
 Each engine runs in its own subprocess (so that its peak RSS, VmHWM, is its own), the engines take
 turns round by round (interleaved, so machine noise hits all of them alike), and every figure is the
@@ -15,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,12 +37,12 @@ def vmhwm_kib():
 
 def worker(engine, model_dir, threads, runs, onnx_path):
     """Runs in a child process: loads one engine, times `runs` forwards, prints JSON."""
-    import torch
-    from safetensors.torch import load_file
-    torch.set_num_threads(threads)
-    pv = load_file(str(Path(model_dir) / "pixel_values.safetensors"))["pixel_values"]
     times = []
     if engine == "pytorch":
+        import torch
+        from safetensors.torch import load_file
+        torch.set_num_threads(threads)
+        pv = load_file(str(Path(model_dir) / "pixel_values.safetensors"))["pixel_values"]
         from transformers import MaskFormerForInstanceSegmentation
         model = MaskFormerForInstanceSegmentation.from_pretrained(model_dir).eval()
         with torch.inference_mode():
@@ -44,13 +51,17 @@ def worker(engine, model_dir, threads, runs, onnx_path):
                 t = time.perf_counter()
                 model(pixel_values=pv)
                 times.append(time.perf_counter() - t)
-    elif engine == "onnxruntime":
+    elif engine in ("onnxruntime", "onnxruntime-int8"):
         import onnxruntime as ort
+        if engine == "onnxruntime-int8":
+            onnx_path = onnx_path.replace(".fp32.onnx", ".int8.onnx")
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
-        feed = {"pixel_values": pv.numpy()}
+        # numpy loader: the ORT process must not carry torch in its peak RSS.
+        from safetensors.numpy import load_file as load_np
+        feed = {"pixel_values": load_np(str(Path(model_dir) / "pixel_values.safetensors"))["pixel_values"]}
         sess.run(None, feed)
         for _ in range(runs):
             t = time.perf_counter()
@@ -81,6 +92,33 @@ def export_onnx(model_dir, onnx_path):
                           dynamo=False)
 
 
+def quantize_onnx(model_dir, fp32_path, int8_path):
+    import numpy as np
+    from PIL import Image
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from transformers import MaskFormerImageProcessor
+    proc = MaskFormerImageProcessor.from_pretrained(model_dir)
+    pv = __import__("safetensors.torch", fromlist=["load_file"]).load_file(str(Path(model_dir) / "pixel_values.safetensors"))["pixel_values"]
+    h, w = pv.shape[2:]
+    images = sorted((REPO / "Calibration").glob("*.png"))[:8]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            # The exported graph has a fixed input size: calibrate at it.
+            self.items = iter([{"pixel_values": proc(images=Image.open(p).convert("RGB").resize((w, h)),
+                                                     return_tensors="np", size={"height": h, "width": w})["pixel_values"].astype(np.float32)}
+                               for p in images])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    pre = fp32_path.replace(".fp32.onnx", ".pre.onnx")
+    quant_pre_process(fp32_path, pre, skip_symbolic_shape=True)
+    quantize_static(pre, int8_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+
+
 def run_child(args):
     out = subprocess.run(args, check=True, capture_output=True, text=True)
     return out
@@ -101,13 +139,19 @@ def main():
         return
     if not Path(onnx_path).exists():
         export_onnx(a.model_dir, onnx_path)
+    int8_onnx = onnx_path.replace(".fp32.onnx", ".int8.onnx")
+    if not Path(int8_onnx).exists():
+        quantize_onnx(a.model_dir, onnx_path, int8_onnx)
+    int8_file = str(Path(a.model_dir) / "model.int8.eseg")
     binary = REPO / ".build" / "release" / "edge-seg"
-    results = {e: {"times": [], "vmhwm": []} for e in ("edge-seg", "pytorch", "onnxruntime")}
+    engines = ["edge-seg-int8", "onnxruntime-int8", "edge-seg", "pytorch", "onnxruntime"]
+    results = {e: {"times": [], "vmhwm": []} for e in engines}
     for r in range(a.rounds):
         for engine in results:
-            if engine == "edge-seg":
-                p = run_child([str(binary), "run", "--precision", "float32", a.model_dir, "--pixel-values",
-                               str(Path(a.model_dir) / "pixel_values.safetensors"), "--raw", "/tmp/edge-seg-bench-raw.safetensors",
+            if engine.startswith("edge-seg"):
+                model = int8_file if engine == "edge-seg-int8" else a.model_dir
+                p = run_child([str(binary), "run", model, "--pixel-values",
+                               str(Path(a.model_dir) / "pixel_values.safetensors"), "--raw", str(Path(tempfile.gettempdir()) / "edge-seg-bench-raw.safetensors"),
                                "--threads", str(a.threads), "--runs", str(a.runs), "--warmup", "1", "--times-json"])
                 d = json.loads(p.stdout.strip().splitlines()[-1])
             else:
@@ -117,17 +161,17 @@ def main():
             results[engine]["times"] += d["times"]
             results[engine]["vmhwm"].append(d["vmhwm_kib"])
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
-    ours = statistics.median(results["edge-seg"]["times"])
+    ours = statistics.median(results["edge-seg-int8"]["times"])
     cfg = json.loads((Path(a.model_dir) / "config.json").read_text())
     size = Path(a.model_dir, "model.safetensors").stat().st_size
-    print(f"| engine (fp32, {a.threads} threads) | median forward (s) | min (s) | vs edge-seg | peak RSS (MB) |")
+    print(f"| engine ({a.threads} threads) | median forward (s) | min (s) | time / edge-seg int8 | peak RSS (MB) |")
     print("|---|---|---|---|---|")
     for engine, r in results.items():
         med = statistics.median(r["times"])
         print(f"| {engine} | {med:.3f} | {min(r['times']):.3f} | {med / ours:.2f}x | {max(r['vmhwm']) / 1024:.0f} |")
     print(f"\nmodel: {a.model_dir} (embed {cfg['backbone_config']['embed_dim']}, depths {cfg['backbone_config']['depths']}, "
           f"{len(cfg['id2label'])} labels, checkpoint {size / 1e6:.1f} MB); {a.rounds} rounds x {a.runs} runs per engine, "
-          f"interleaved; 'vs edge-seg' = engine time / edge-seg time (above 1: edge-seg is faster)")
+          f"interleaved; last column but one: engine time / edge-seg int8 time (above 1: edge-seg int8 is faster)")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"torch {__import__('torch').__version__}, onnxruntime {__import__('onnxruntime').__version__}")
 
