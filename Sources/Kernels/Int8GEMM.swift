@@ -50,8 +50,8 @@ public enum Int8GEMMOutput {
   /// `act(acc · s_a·s_w[c]) + residual`, in float.
   case float(UnsafeMutablePointer<Float>, ldc: Int, inputScale: Float, activation: Activation,
              residual: UnsafePointer<Float>?, residualStride: Int)
-  /// `requantize(acc, (s_a·s_w[c]) / s_out, z_out)`, clamped below at z_out when `relu`.
-  case int8(UnsafeMutablePointer<Int8>, ldc: Int, inputScale: Float, output: QuantParams, relu: Bool)
+  /// `quantize(act(acc · s_a·s_w[c]))` with the output's parameters: int8 handed to the next layer.
+  case int8(UnsafeMutablePointer<Int8>, ldc: Int, inputScale: Float, output: QuantParams, activation: Activation)
 }
 
 public struct Int8GEMMProblem {
@@ -165,12 +165,20 @@ public enum Int8GEMM {
           }
         }
       }
-    case .int8(let out, let ldc, let sIn, let q, let relu):
-      let lo: Int8 = relu ? Int8(clamping: q.zeroPoint) : -128
-      for j in 0..<cols {
-        let mult = sIn * w.scale(c0 + j) / q.scale
+    case .int8(let out, let ldc, let sIn, let q, let act):
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { buf in
+        let s = buf.baseAddress!, y = s + 16
+        for j in 0..<cols { s[j] = sIn * w.scale(c0 + j) }
+        let lo = Float(-128 - q.zeroPoint), hi = Float(127 - q.zeroPoint), magic: Float = 0x1.8p23
         for (r, i) in rows.enumerated() {
-          out[i * ldc + c0 + j] = requantize(tile[r * 16 + j], scale: mult, zeroPoint: q.zeroPoint, min: lo, max: 127)
+          for j in 0..<cols { y[j] = Float(tile[r * 16 + j]) * s[j] }
+          act.apply(y, count: cols)
+          let o = out + i * ldc + c0
+          // QuantParams.quantize, vectorizable (as Int8Ops.quantize): clamp, round half to even, add z.
+          for j in 0..<cols {
+            let biased = Swift.min(Swift.max(y[j] / q.scale, lo), hi) + magic
+            o[j] = Int8(truncatingIfNeeded: Int32(bitPattern: biased.bitPattern) &- 0x4B40_0000 &+ q.zeroPoint)
+          }
         }
       }
     }

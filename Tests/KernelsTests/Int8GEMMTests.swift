@@ -66,7 +66,7 @@ struct QGEMMData {
 
   func int32(_ k: QS8GEMMKernel, threads: Int = 2) -> [Int32] { run(k, threads: threads, fill: Int32.min) { .int32($0, ldc: c.n) } }
   func int8(_ k: QS8GEMMKernel, relu: Bool) -> [Int8] {
-    run(k, fill: Int8(0)) { .int8($0, ldc: c.n, inputScale: 0.02, output: QuantParams(scale: 0.05, zeroPoint: -7), relu: relu) }
+    run(k, fill: Int8(0)) { .int8($0, ldc: c.n, inputScale: 0.02, output: QuantParams(scale: 0.05, zeroPoint: -7), activation: relu ? .relu : .gelu) }
   }
   func float(_ k: QS8GEMMKernel) -> [Float] {
     residual.withUnsafeBufferPointer { r in
@@ -86,6 +86,9 @@ struct QGEMMData {
     #expect(bad == nil, "\(kernel) \(c): C[\(bad.map { "\($0 / c.n),\($0 % c.n)" } ?? "")] = \(bad.map { got[$0] } ?? 0) vs \(bad.map { ref[$0] } ?? 0)")
     #expect(d.int8(kernel, relu: false) == d.int8(.reference, relu: false), "int8 output")
     #expect(d.int8(kernel, relu: true) == d.int8(.reference, relu: true), "int8 output with ReLU")
+    // The int8 epilogue is QuantParams.quantize of the float epilogue (same scale product, same activation).
+    let f = d.run(.reference, fill: Float.nan) { .float($0, ldc: c.n, inputScale: 0.02, activation: .gelu, residual: nil, residualStride: 0) }
+    #expect(d.int8(.reference, relu: false) == f.map { QuantParams(scale: 0.05, zeroPoint: -7).quantize($0) }, "int8 = quantize(float)")
     #expect(d.float(kernel) == d.float(.reference), "float output")
   }
 

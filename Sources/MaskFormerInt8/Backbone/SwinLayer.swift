@@ -36,10 +36,9 @@ public struct SwinLayer {
     normed.data = ctx.layerNorm(x.data, rows: rows, layernormBefore)
     let context = attention(normed, shift: shift, in: ctx)
     let afterAttention = ctx.linear(context, rows: rows, attentionOutput, residual: x.data)
-    let hidden = ctx.linear(ctx.layerNorm(afterAttention, rows: rows, layernormAfter), rows: rows, intermediate,
-                            activation: activation)
     var y = x
-    y.data = ctx.linear(hidden, rows: rows, output, residual: afterAttention)
+    y.data = ctx.mlp(ctx.layerNorm(afterAttention, rows: rows, layernormAfter), rows: rows, intermediate, output,
+                     activation: activation, residual: afterAttention)
     return y
   }
 }

@@ -51,9 +51,8 @@ public struct SwinSelfAttention {
     let (h, w, c) = (normed.height, normed.width, normed.channels)
     let ws = windowSize, n = ws * ws, hd = c / numHeads
     let hp = (h + ws - 1) / ws * ws, wp = (w + ws - 1) / ws * ws
-    let q = ctx.linear(normed.data, rows: h * w, query)
-    let k = ctx.linear(normed.data, rows: h * w, key)
-    let v = ctx.linear(normed.data, rows: h * w, value)
+    let qkv = ctx.linears(normed.data, rows: h * w, [query, key, value])
+    let (q, k, v) = (qkv[0], qkv[1], qkv[2])
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     let zeros = [Float](repeating: 0, count: c)
     let padQKV = [query, key, value].flatMap { l in l.bias.map { Array(UnsafeBufferPointer(start: $0.pointer, count: c)) } ?? zeros }

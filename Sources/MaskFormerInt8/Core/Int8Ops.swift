@@ -17,26 +17,79 @@ extension InferenceContext {
     }
   }
 
-  func linearInt8(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, _ q: QuantizedWeights,
-                  activation: Activation, residual: UnsafePointer<Float>?) -> [Float] {
-    let k = l.inFeatures, kp = (k + 3) / 4 * 4, n = l.outFeatures
-    var a = [Int8](repeating: Int8(clamping: q.input.zeroPoint), count: rows * kp)
+  /// Rows of int8 activations, padded to a multiple of 4, with their quantization.
+  struct QuantizedRows {
+    var data: [Int8]
+    var rows: Int
+    var stride: Int
+    var params: QuantParams
+  }
+
+  func quantizeRows(_ x: UnsafePointer<Float>, rows: Int, k: Int, xStride: Int, _ params: QuantParams) -> QuantizedRows {
+    let kp = (k + 3) / 4 * 4
+    var a = [Int8](repeating: Int8(clamping: params.zeroPoint), count: rows * kp)
     a.withUnsafeMutableBufferPointer { ab in
       let ap = ab.baseAddress!
       parallelFor((rows + 255) / 256, threads: threads) { blk in
-        for i in (blk * 256)..<Swift.min(rows, blk * 256 + 256) { Self.quantize(x + i * xStride, count: k, q.input, into: ap + i * kp) }
+        for i in (blk * 256)..<Swift.min(rows, blk * 256 + 256) { Self.quantize(x + i * xStride, count: k, params, into: ap + i * kp) }
       }
     }
-    return a.withUnsafeBufferPointer { ab in
-      let ap = ab.baseAddress!
-      return [Float](unsafeUninitializedCapacity: rows * n) { yb, count in
-        let p = Int8GEMMProblem(m: rows, weights: q.weights, aRow: { i, _ in ap + i * kp }, aZeroPoint: q.input.zeroPoint,
-                                output: .float(yb.baseAddress!, ldc: n, inputScale: q.input.scale, activation: activation,
-                                               residual: residual, residualStride: n))
-        Int8GEMM.run(p, kernel: kernels.qs8GEMM, threads: threads)
-        count = rows * n
-      }
+    return QuantizedRows(data: a, rows: rows, stride: kp, params: params)
+  }
+
+  func gemm(_ a: QuantizedRows, _ q: QuantizedWeights, output: Int8GEMMOutput) {
+    precondition(a.params == q.input, "int8 input quantized with \(a.params), layer expects \(q.input)")
+    a.data.withUnsafeBufferPointer { ab in
+      let ap = ab.baseAddress!, stride = a.stride
+      Int8GEMM.run(Int8GEMMProblem(m: a.rows, weights: q.weights, aRow: { i, _ in ap + i * stride }, aZeroPoint: q.input.zeroPoint, output: output),
+                   kernel: kernels.qs8GEMM, threads: threads)
     }
+  }
+
+  /// An int8 layer with a float result (dequantized, activation and residual fused).
+  func linearInt8(_ a: QuantizedRows, _ q: QuantizedWeights, n: Int, activation: Activation, residual: UnsafePointer<Float>?) -> [Float] {
+    [Float](unsafeUninitializedCapacity: a.rows * n) { yb, count in
+      gemm(a, q, output: .float(yb.baseAddress!, ldc: n, inputScale: q.input.scale, activation: activation, residual: residual, residualStride: n))
+      count = a.rows * n
+    }
+  }
+
+  /// An int8 layer whose result goes straight to another int8 layer: quantized in the epilogue with
+  /// the next layer's input parameters, never written as float.
+  func linearInt8(_ a: QuantizedRows, _ q: QuantizedWeights, n: Int, activation: Activation, next: QuantParams) -> QuantizedRows {
+    let np = (n + 3) / 4 * 4
+    var out = QuantizedRows(data: [Int8](repeating: Int8(clamping: next.zeroPoint), count: a.rows * np), rows: a.rows, stride: np, params: next)
+    out.data.withUnsafeMutableBufferPointer { ob in
+      gemm(a, q, output: .int8(ob.baseAddress!, ldc: np, inputScale: q.input.scale, output: next, activation: activation))
+    }
+    return out
+  }
+
+  func linearInt8(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, _ q: QuantizedWeights,
+                  activation: Activation, residual: UnsafePointer<Float>?) -> [Float] {
+    linearInt8(quantizeRows(x, rows: rows, k: l.inFeatures, xStride: xStride, q.input), q, n: l.outFeatures,
+               activation: activation, residual: residual)
+  }
+
+  /// Several layers reading the same float input: quantized once when their input parameters agree
+  /// (q, k and v of a Swin block are calibrated on identical data).
+  func linears(_ x: [Float], rows: Int, _ layers: [Linear]) -> [[Float]] {
+    let qs = layers.compactMap(\.quantized)
+    guard observer == nil, qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else {
+      return layers.map { linear(x, rows: rows, $0) }
+    }
+    let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: layers[0].inFeatures, xStride: layers[0].inFeatures, first.input) }
+    return zip(layers, qs).map { l, q in linearInt8(a, q, n: l.outFeatures, activation: .identity, residual: nil) }
+  }
+
+  /// `fc2(act(fc1(x))) + residual` with the hidden activations handed over in int8 when both are int8.
+  func mlp(_ x: [Float], rows: Int, _ fc1: Linear, _ fc2: Linear, activation: Activation, residual: [Float]) -> [Float] {
+    guard observer == nil, let q1 = fc1.quantized, let q2 = fc2.quantized else {
+      return linear(linear(x, rows: rows, fc1, activation: activation), rows: rows, fc2, residual: residual)
+    }
+    let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: fc1.inFeatures, xStride: fc1.inFeatures, q1.input) }
+    let hidden = linearInt8(a, q1, n: fc1.outFeatures, activation: activation, next: q2.input)
+    return residual.withUnsafeBufferPointer { linearInt8(hidden, q2, n: fc2.outFeatures, activation: .identity, residual: $0.baseAddress!) }
   }
 
   /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read a row of

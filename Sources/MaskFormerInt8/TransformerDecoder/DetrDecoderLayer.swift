@@ -35,7 +35,6 @@ public struct DetrDecoderLayer {
     let k = zip(memory, memoryPos).map { $0 + $1 }
     x = ctx.layerNorm(crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: x, in: ctx), rows: nq,
                       crossAttentionNorm)
-    let hidden = ctx.linear(x, rows: nq, fc1, activation: activation)
-    return ctx.layerNorm(ctx.linear(hidden, rows: nq, fc2, residual: x), rows: nq, finalNorm)
+    return ctx.layerNorm(ctx.mlp(x, rows: nq, fc1, fc2, activation: activation, residual: x), rows: nq, finalNorm)
   }
 }
