@@ -4,7 +4,7 @@
 extension Int8GEMM {
   @inline(__always)
   static func portableMicrokernel8x16(_ mr: Int, _ kq: Int, _ a: UnsafePointer<UnsafePointer<Int8>>, _ w: UnsafePointer<Int8>,
-                                      _ c: UnsafeMutablePointer<Int32>, _ accumulate: Bool) {
+                                      _ c: UnsafeMutablePointer<Int32>, _ ldc: Int, _ accumulate: Bool) {
     withUnsafeTemporaryAllocation(of: Int32.self, capacity: 16) { accBuf in
       let acc = accBuf.baseAddress!
       for r in 0..<mr {
@@ -18,7 +18,7 @@ extension Int8GEMM {
             acc[j] &+= u0 &* Int32(wq[4 * j]) &+ u1 &* Int32(wq[4 * j + 1]) &+ u2 &* Int32(wq[4 * j + 2]) &+ u3 &* Int32(wq[4 * j + 3])
           }
         }
-        let row = c + r * 16
+        let row = c + r * ldc
         if accumulate {
           for j in 0..<16 { row[j] &+= acc[j] }
         } else {

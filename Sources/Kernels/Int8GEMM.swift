@@ -89,13 +89,17 @@ public enum Int8GEMM {
       let m0 = (task / groups) * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
       let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
       guard p0 < p1 else { return }
-      withUnsafeTemporaryAllocation(of: Int32.self, capacity: mr * 16) { tileBuf in
+      withUnsafeTemporaryAllocation(of: Int32.self, capacity: mr * 32) { tileBuf in
         withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: mr) { rows in
           let tile = tileBuf.baseAddress!
           var t = m0
           while t < m1 {
             let rowCount = Swift.min(mr, m1 - t)
-            for panel in p0..<p1 {
+            var panel = p0
+            while panel < p1 {
+              // Two panels per microkernel call where the kernel has a two-panel form.
+              let pair = kernel == .avx512vnni && panel + 1 < p1
+              let width = pair ? 32 : 16
               if kernel == .reference {
                 referenceTile(p, rows: t..<(t + rowCount), panel: panel, into: tile)
               } else {
@@ -103,19 +107,25 @@ public enum Int8GEMM {
                 for (s, len) in p.segments.enumerated() {
                   for r in 0..<rowCount { rows[r] = p.aRow(t + r, s) }
                   let kq = (len + 3) / 4
-                  let wp = w.panel(panel) + 192 + (kOffset / 4) * 64
-                  microkernel(kernel, rowCount, kq, rows.baseAddress!, wp.assumingMemoryBound(to: Int8.self), tile, kOffset > 0)
+                  let w0 = (w.panel(panel) + 192 + (kOffset / 4) * 64).assumingMemoryBound(to: Int8.self)
+                  if pair {
+                    let w1 = (w.panel(panel + 1) + 192 + (kOffset / 4) * 64).assumingMemoryBound(to: Int8.self)
+                    microkernel2(rowCount, kq, rows.baseAddress!, w0, w1, tile, kOffset > 0)
+                  } else {
+                    microkernel(kernel, rowCount, kq, rows.baseAddress!, w0, tile, width, kOffset > 0)
+                  }
                   kOffset += len
                 }
                 // acc − (128 + z_a)·Σw + bias: the +128 of the unsigned operand and the zero point.
-                let panelBase = panel * 16
-                for j in 0..<Swift.min(16, w.n - panelBase) {
-                  let c = panelBase + j
+                for j in 0..<Swift.min(width, w.n - panel * 16) {
+                  let c = panel * 16 + j
                   let correction = w.bias(c) &- (128 &+ p.aZeroPoint) &* w.columnSum(c)
-                  for r in 0..<rowCount { tile[r * 16 + j] &+= correction }
+                  for r in 0..<rowCount { tile[r * width + j] &+= correction }
                 }
               }
-              epilogue(p, tile: tile, rows: t..<(t + rowCount), panel: panel)
+              epilogue(p, tile: tile, ldt: width, rows: t..<(t + rowCount), panel: panel)
+              if pair { epilogue(p, tile: tile + 16, ldt: width, rows: t..<(t + rowCount), panel: panel + 1) }
+              panel += pair ? 2 : 1
             }
             t += mr
           }
@@ -125,29 +135,43 @@ public enum Int8GEMM {
   }
 
   @inline(__always)
+  static func microkernel2(_ mr: Int, _ kq: Int, _ a: UnsafePointer<UnsafePointer<Int8>>, _ w0: UnsafePointer<Int8>,
+                           _ w1: UnsafePointer<Int8>, _ c: UnsafeMutablePointer<Int32>, _ accumulate: Bool) {
+    a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
+      w0.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w0 in
+        w1.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w1 in
+          c.withMemoryRebound(to: CInt.self, capacity: mr * 32) { c in
+            es_qs8_gemm_8x32__avx512vnni(mr, kq, a, w0, w1, c, 32, accumulate ? 1 : 0)
+          }
+        }
+      }
+    }
+  }
+
+  @inline(__always)
   static func microkernel(_ kernel: QS8GEMMKernel, _ mr: Int, _ kq: Int, _ a: UnsafePointer<UnsafePointer<Int8>>,
-                          _ w: UnsafePointer<Int8>, _ c: UnsafeMutablePointer<Int32>, _ accumulate: Bool) {
+                          _ w: UnsafePointer<Int8>, _ c: UnsafeMutablePointer<Int32>, _ ldc: Int, _ accumulate: Bool) {
     switch kernel {
     case .avx512vnni:
       a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
         w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
           c.withMemoryRebound(to: CInt.self, capacity: mr * 16) { c in
-            es_qs8_gemm_8x16__avx512vnni(mr, kq, a, w, c, 16, accumulate ? 1 : 0)
+            es_qs8_gemm_8x16__avx512vnni(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
           }
         }
       }
     case .portable, .reference:
-      portableMicrokernel8x16(mr, kq, a, w, c, accumulate)
+      portableMicrokernel8x16(mr, kq, a, w, c, ldc, accumulate)
     }
   }
 
   /// Converts a finished int32 tile (rows × up to 16 channels of `panel`) to the requested output.
-  static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, rows: Range<Int>, panel: Int) {
+  static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int = 16, rows: Range<Int>, panel: Int) {
     let w = p.weights, c0 = panel * 16, cols = Swift.min(16, w.n - c0)
     switch p.output {
     case .int32(let out, let ldc):
       for (r, i) in rows.enumerated() {
-        for j in 0..<cols { out[i * ldc + c0 + j] = tile[r * 16 + j] }
+        for j in 0..<cols { out[i * ldc + c0 + j] = tile[r * ldt + j] }
       }
     case .float(let out, let ldc, let sIn, let act, let residual, let rs):
       var scale = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) as (Float, Float, Float, Float, Float, Float, Float, Float,
@@ -157,7 +181,7 @@ public enum Int8GEMM {
         for j in 0..<cols { s[j] = sIn * w.scale(c0 + j) }
         for (r, i) in rows.enumerated() {
           let y = out + i * ldc + c0
-          for j in 0..<cols { y[j] = Float(tile[r * 16 + j]) * s[j] }
+          for j in 0..<cols { y[j] = Float(tile[r * ldt + j]) * s[j] }
           act.apply(y, count: cols)
           if let residual {
             let x = residual + i * rs + c0
@@ -171,7 +195,7 @@ public enum Int8GEMM {
         for j in 0..<cols { s[j] = sIn * w.scale(c0 + j) }
         let lo = Float(-128 - q.zeroPoint), hi = Float(127 - q.zeroPoint), magic: Float = 0x1.8p23
         for (r, i) in rows.enumerated() {
-          for j in 0..<cols { y[j] = Float(tile[r * 16 + j]) * s[j] }
+          for j in 0..<cols { y[j] = Float(tile[r * ldt + j]) * s[j] }
           act.apply(y, count: cols)
           let o = out + i * ldc + c0
           // QuantParams.quantize, vectorizable (as Int8Ops.quantize): clamp, round half to even, add z.

@@ -28,7 +28,39 @@ void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const
   }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
+                                  const signed char *w1, int *c, size_t ldc, int accumulate) {
+  const signed char *a0 = a[0], *a1 = a[1 < mr ? 1 : 0], *a2 = a[2 < mr ? 2 : 0], *a3 = a[3 < mr ? 3 : 0];
+  const signed char *a4 = a[4 < mr ? 4 : 0], *a5 = a[5 < mr ? 5 : 0], *a6 = a[6 < mr ? 6 : 0], *a7 = a[7 < mr ? 7 : 0];
+  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+  __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  __m512i c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+  for (size_t q = 0; q < kq; q++) {
+    const __m512i v0 = _mm512_loadu_si512((const void *)(w0 + q * 64)), v1 = _mm512_loadu_si512((const void *)(w1 + q * 64));
+#define ES_ROW(r) { int v; memcpy(&v, a##r + 4 * q, 4); const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(v), flip); \
+                    c##r##0 = _mm512_dpbusd_epi32(c##r##0, x, v0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, x, v1); }
+    ES_ROW(0) ES_ROW(1) ES_ROW(2) ES_ROW(3) ES_ROW(4) ES_ROW(5) ES_ROW(6) ES_ROW(7)
+#undef ES_ROW
+  }
+  __m512i acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  for (size_t r = 0; r < mr; r++) {
+    int *row = c + r * ldc;
+    if (accumulate) {
+      acc[r][0] = _mm512_add_epi32(acc[r][0], _mm512_loadu_si512((const void *)row));
+      acc[r][1] = _mm512_add_epi32(acc[r][1], _mm512_loadu_si512((const void *)(row + 16)));
+    }
+    _mm512_storeu_si512((void *)row, acc[r][0]);
+    _mm512_storeu_si512((void *)(row + 16), acc[r][1]);
+  }
+}
+
 #else
+void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
+                                  const signed char *w1, int *c, size_t ldc, int accumulate) {
+  (void)mr; (void)kq; (void)a; (void)w0; (void)w1; (void)c; (void)ldc; (void)accumulate;
+  __builtin_trap();
+}
 void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                                   size_t ldc, int accumulate) {
   (void)mr; (void)kq; (void)a; (void)w; (void)c; (void)ldc; (void)accumulate;
