@@ -24,6 +24,8 @@ let package = Package(
     // MARK: - Offline tooling and CLI
     .target(name: "Converter", dependencies: ["MaskFormerInt8"]),
     .executableTarget(name: "edge-seg", dependencies: ["Converter", "MaskFormerInt8", "ImageCodecs"]),
+    // MARK: - Benchmarks
+    .executableTarget(name: "kernel-bench", dependencies: ["Kernels", "_CKernels"], path: "bench/KernelBench"),
     // MARK: - Tests
     .target(name: "_TestSupport", dependencies: ["Kernels", "Converter"], path: "Tests/_TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "MaskFormerInt8", "_TestSupport"]),

@@ -38,6 +38,11 @@ void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const
 void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
                                   const signed char *w1, int *c, size_t ldc, int accumulate);
 
+/// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
+/// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
+int es_peak_vpdpbusd(size_t iterations);
+float es_peak_fma512(size_t iterations);
+
 #ifdef __cplusplus
 }
 #endif

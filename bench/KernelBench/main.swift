@@ -1,0 +1,103 @@
+// kernel-bench: GEMM and conv throughput of every kernel tier on the shapes that dominate
+// swin-tiny-ade at 512×512, beside the machine's measured peak, 1 and 2 threads.
+//   swift run -c release kernel-bench
+import Dispatch
+import Kernels
+import Quant
+import _CKernels
+
+func seconds(_ body: () -> Void) -> Double {
+  let t = DispatchTime.now()
+  body()
+  return Double(DispatchTime.now().uptimeNanoseconds - t.uptimeNanoseconds) / 1e9
+}
+
+func median(_ runs: Int, _ body: () -> Void) -> Double {
+  body()  // warm-up
+  return (0..<runs).map { _ in seconds(body) }.sorted()[runs / 2]
+}
+
+func fmt(_ x: Double) -> String {
+  let r = (x * 10).rounded() / 10
+  return "\(r)"
+}
+
+let features = CPUFeatures.detect()
+print("CPU features: \(features)")
+if features.hasAVX512VNNI {
+  let iters = 50_000_000
+  let t = median(3) { _ = es_peak_vpdpbusd(iters) }
+  let rate: Double = Double(iters) * 640 / t / 1e9
+  print("peak vpdpbusd, 1 core: \(fmt(rate)) GMAC/s (10 independent chains)")
+}
+if features.hasAVX512F {
+  let iters = 50_000_000
+  let t = median(3) { _ = es_peak_fma512(iters) }
+  let rate: Double = Double(iters) * 160 / t / 1e9
+  print("peak fp32 FMA (zmm), 1 core: \(fmt(rate)) GFMA/s")
+}
+
+struct Shape { var name: String; var m: Int; var n: Int; var segments: [Int] }
+let shapes = [
+  Shape(name: "stage0 MLP fc1 (16384x384x96)", m: 16384, n: 384, segments: [96]),
+  Shape(name: "stage0 MLP fc2 (16384x96x384)", m: 16384, n: 96, segments: [384]),
+  Shape(name: "stage2 q/k/v (1024x384x384)", m: 1024, n: 384, segments: [384]),
+  Shape(name: "FPN 3x3 conv (16384x256x9*256)", m: 16384, n: 256, segments: [Int](repeating: 256, count: 9)),
+]
+
+print("\n| shape | kernel | threads | ms | GMAC/s |")
+print("|---|---|---|---|---|")
+for s in shapes {
+  let k = s.segments.reduce(0, +)
+  let macs = Double(s.m * s.n * k)
+  var rng: UInt64 = 1
+  func next() -> UInt64 {
+    rng = rng &* 6364136223846793005 &+ 1442695040888963407
+    return rng >> 33
+  }
+  var w = [Float](repeating: 0, count: s.n * k)
+  for i in w.indices { w[i] = Float(Int(next() % 2000) - 1000) / 1000 }
+  let packed = QGEMMPacking.pack(n: s.n, k: k, weight: { w[$0 * k + $1] }, bias: nil, inputScale: 0.02).bytes
+  var a = [Int8](repeating: 0, count: s.m * k)
+  for i in a.indices { a[i] = Int8(truncatingIfNeeded: next()) }
+  let af: [Float] = a.map { Float($0) / 50 }
+  var out = [Float](repeating: 0, count: s.m * s.n)
+  for threads in [1, 2] {
+    for kernel in QS8GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) {
+      let t = packed.withUnsafeBytes { wb in
+        a.withUnsafeBufferPointer { ab in
+          out.withUnsafeMutableBufferPointer { ob in
+            let ap = ab.baseAddress!, segs = s.segments
+            var offsets = [0]
+            for len in segs.dropLast() { offsets.append(offsets.last! + len) }
+            let p = Int8GEMMProblem(m: s.m, weights: QGEMMWeights(base: wb.baseAddress!, n: s.n, k: k), segments: segs,
+                                    aRow: { i, sg in ap + i * k + offsets[sg] }, aZeroPoint: 3,
+                                    output: .float(ob.baseAddress!, ldc: s.n, inputScale: 0.02, activation: .identity, residual: nil, residualStride: 0))
+            return median(5) { Int8GEMM.run(p, kernel: kernel, threads: threads) }
+          }
+        }
+      }
+      let gmacs: Double = macs / t / 1e9
+      print("| \(s.name) | int8 \(kernel.rawValue) | \(threads) | \(fmt(t * 1000)) | \(fmt(gmacs)) |")
+    }
+    for kernel in F32GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) {
+      let t = w.withUnsafeBufferPointer { wb in
+        af.withUnsafeBufferPointer { ab in
+          out.withUnsafeMutableBufferPointer { ob in
+            let ap = ab.baseAddress!
+            var offsets = [0]
+            for len in s.segments.dropLast() { offsets.append(offsets.last! + len) }
+            let segs = zip(s.segments, offsets).map { len, off in
+              F32MatrixView(base: wb.baseAddress! + off, rows: s.n, cols: len, rowStride: k, colStride: 1)
+            }
+            let p = F32GEMMProblem(m: s.m, n: s.n, segments: segs, aRow: { i, sg in ap + i * k + offsets[sg] }, bias: nil,
+                                   c: ob.baseAddress!, ldc: s.n)
+            return median(3) { F32GEMM.run(p, kernel: kernel, threads: threads) }
+          }
+        }
+      }
+      let gmacs: Double = macs / t / 1e9
+      print("| \(s.name) | f32 \(kernel.rawValue) | \(threads) | \(fmt(t * 1000)) | \(fmt(gmacs)) |")
+    }
+  }
+}
