@@ -28,7 +28,7 @@ let package = Package(
     .executableTarget(name: "kernel-bench", dependencies: ["Kernels", "_CKernels"], path: "bench/KernelBench"),
     // MARK: - Tests
     .target(name: "_TestSupport", dependencies: ["Kernels", "Converter"], path: "Tests/_TestSupport"),
-    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "MaskFormerInt8", "_TestSupport"]),
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_CKernels", "MaskFormerInt8", "_TestSupport"]),
     .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "_TestSupport"]),
     .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
     .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "_TestSupport"]),

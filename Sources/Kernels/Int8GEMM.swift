@@ -123,8 +123,8 @@ public enum Int8GEMM {
                   for r in 0..<rowCount { tile[r * width + j] &+= correction }
                 }
               }
-              epilogue(p, tile: tile, ldt: width, rows: t..<(t + rowCount), panel: panel)
-              if pair { epilogue(p, tile: tile + 16, ldt: width, rows: t..<(t + rowCount), panel: panel + 1) }
+              epilogue(p, tile: tile, ldt: width, rows: t..<(t + rowCount), panel: panel, kernel: kernel)
+              if pair { epilogue(p, tile: tile + 16, ldt: width, rows: t..<(t + rowCount), panel: panel + 1, kernel: kernel) }
               panel += pair ? 2 : 1
             }
             t += mr
@@ -166,7 +166,8 @@ public enum Int8GEMM {
   }
 
   /// Converts a finished int32 tile (rows × up to 16 channels of `panel`) to the requested output.
-  static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int = 16, rows: Range<Int>, panel: Int) {
+  static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int = 16, rows: Range<Int>, panel: Int,
+                       kernel: QS8GEMMKernel) {
     let w = p.weights, c0 = panel * 16, cols = Swift.min(16, w.n - c0)
     switch p.output {
     case .int32(let out, let ldc):
@@ -174,18 +175,18 @@ public enum Int8GEMM {
         for j in 0..<cols { out[i * ldc + c0 + j] = tile[r * ldt + j] }
       }
     case .float(let out, let ldc, let sIn, let act, let residual, let rs):
-      var scale = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) as (Float, Float, Float, Float, Float, Float, Float, Float,
-                                                                      Float, Float, Float, Float, Float, Float, Float, Float)
-      withUnsafeMutableBytes(of: &scale) { sb in
-        let s = sb.baseAddress!.assumingMemoryBound(to: Float.self)
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { sb in
+        let s = sb.baseAddress!
         for j in 0..<cols { s[j] = sIn * w.scale(c0 + j) }
+        let code: CInt = act == .identity ? 0 : act == .relu ? 1 : 2
         for (r, i) in rows.enumerated() {
-          let y = out + i * ldc + c0
-          for j in 0..<cols { y[j] = Float(tile[r * ldt + j]) * s[j] }
-          act.apply(y, count: cols)
-          if let residual {
-            let x = residual + i * rs + c0
-            for j in 0..<cols { y[j] = x[j] + y[j] }
+          let y = out + i * ldc + c0, acc = UnsafeRawPointer(tile + r * ldt).assumingMemoryBound(to: CInt.self)
+          let res = residual.map { $0 + i * rs + c0 }
+          // Identical bits either way (see es_kernels.h); the AVX-512 one is faster.
+          if kernel == .avx512vnni {
+            es_qs8_epilogue_f32__avx512(cols, acc, s, code, res, y)
+          } else {
+            es_qs8_epilogue_f32__scalar(cols, acc, s, code, res, y)
           }
         }
       }

@@ -1,6 +1,7 @@
 // Every int8 GEMM tier equals the reference exactly (int32, int8 and float outputs) over odd shapes,
 // K segments (implicit conv), zero points and ReLU; the thread count never changes a bit.
 import Kernels
+import _CKernels
 import MaskFormerInt8
 import Quant
 import Testing
@@ -140,6 +141,35 @@ struct QGEMMData {
       x.withUnsafeBufferPointer { xb in out.withUnsafeMutableBufferPointer { InferenceContextTestHook.quantize(xb.baseAddress!, count: x.count, q, into: $0.baseAddress!) } }
       let bad = x.indices.first { out[$0] != q.quantize(x[$0]) }
       #expect(bad == nil, "scale \(scale) zp \(zp): x = \(bad.map { x[$0] } ?? 0) gives \(bad.map { out[$0] } ?? 0), definition \(bad.map { q.quantize(x[$0]) } ?? 0)")
+    }
+  }
+}
+
+@Suite struct EpilogueTests {
+  /// The C epilogues (AVX-512 and scalar) equal the Swift definition bit for bit, for every activation.
+  @Test func cEpiloguesEqualTheSwiftDefinition() {
+    var rng = SplitMix64(seed: 8)
+    for act in [Activation.identity, .relu, .gelu] {
+      for n in [1, 7, 16, 31, 32, 100] {
+        let acc = (0..<n).map { _ in Int32(Int(rng.next() % 2_000_001) - 1_000_000) }
+        let scale = rng.floats(n).map { abs($0) * 1e-5 + 1e-7 }
+        let residual = rng.floats(n)
+        var want = [Float](repeating: 0, count: n)
+        for j in 0..<n { want[j] = residual[j] + act.apply(Float(acc[j]) * scale[j]) }
+        let code: CInt = act == .identity ? 0 : act == .relu ? 1 : 2
+        var scalar = [Float](repeating: .nan, count: n), vector = scalar
+        acc.withUnsafeBufferPointer { a in scale.withUnsafeBufferPointer { s in residual.withUnsafeBufferPointer { r in
+          let ap = UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: CInt.self)
+          scalar.withUnsafeMutableBufferPointer { es_qs8_epilogue_f32__scalar(n, ap, s.baseAddress!, code, r.baseAddress!, $0.baseAddress!) }
+          if CPUFeatures.detect().hasAVX512F {
+            vector.withUnsafeMutableBufferPointer { es_qs8_epilogue_f32__avx512(n, ap, s.baseAddress!, code, r.baseAddress!, $0.baseAddress!) }
+          } else {
+            vector = scalar
+          }
+        }}}
+        #expect(scalar == want, "\(act) n=\(n): scalar C differs from the Swift definition")
+        #expect(vector == want, "\(act) n=\(n): AVX-512 differs from the Swift definition")
+      }
     }
   }
 }

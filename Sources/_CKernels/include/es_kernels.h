@@ -38,6 +38,13 @@ void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const
 void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
                                   const signed char *w1, int *c, size_t ldc, int accumulate);
 
+/// int8 GEMM float epilogue over one tile row: y[j] = act(float(acc[j]) * scale[j]) (+ residual[j]),
+/// act 0 = identity, 1 = ReLU, 2 = GELU with the rational erf of Kernels/F32GEMM.swift (`Activation.erf`).
+/// Every operation is a separate IEEE float operation in the same order as the Swift definition (no
+/// FMA contraction), so the AVX-512 and scalar versions give identical bits.
+void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y);
+void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y);
+
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);

@@ -1,0 +1,78 @@
+// Float epilogue of the int8 GEMM (dequantize, activation, residual), AVX-512 and scalar twins that
+// give identical bits: separate IEEE operations in the order of the Swift definition
+// (Kernels/F32GEMM.swift: Activation.apply and Activation.erf), with contraction off.
+#include "es_kernels.h"
+
+#pragma clang fp contract(off)
+
+#define ES_ERF_P0 -2.72614225801306e-10f
+#define ES_ERF_P1 2.77068142495902e-08f
+#define ES_ERF_P2 -2.10102402082508e-06f
+#define ES_ERF_P3 -5.69250639462346e-05f
+#define ES_ERF_P4 -7.34990630326855e-04f
+#define ES_ERF_P5 -2.95459980854025e-03f
+#define ES_ERF_P6 -1.60960333262415e-02f
+#define ES_ERF_Q0 -1.45660718464996e-05f
+#define ES_ERF_Q1 -2.13374055278905e-04f
+#define ES_ERF_Q2 -1.68282697438203e-03f
+#define ES_ERF_Q3 -7.37332916720468e-03f
+#define ES_ERF_Q4 -1.42647390514189e-02f
+
+static inline float es_erf_scalar(float v) {
+  float x = v < -4.0f ? -4.0f : v, x2, p, q;
+  x = x > 4.0f ? 4.0f : x;
+  x2 = x * x;
+  p = ES_ERF_P0;
+  p = p * x2 + ES_ERF_P1; p = p * x2 + ES_ERF_P2; p = p * x2 + ES_ERF_P3;
+  p = p * x2 + ES_ERF_P4; p = p * x2 + ES_ERF_P5; p = p * x2 + ES_ERF_P6;
+  q = ES_ERF_Q0;
+  q = q * x2 + ES_ERF_Q1; q = q * x2 + ES_ERF_Q2; q = q * x2 + ES_ERF_Q3; q = q * x2 + ES_ERF_Q4;
+  return x * p / q;
+}
+
+void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
+  for (size_t j = 0; j < n; j++) {
+    float v = (float)acc[j] * scale[j];
+    if (act == 1) v = v > 0.0f ? v : 0.0f;
+    else if (act == 2) v = v * 0.5f * (1.0f + es_erf_scalar(v * 0.70710678118654752440f));
+    y[j] = residual ? residual[j] + v : v;
+  }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f")))
+static inline __m512 es_erf_avx512(__m512 v) {
+  const __m512 x = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-4.0f)), _mm512_set1_ps(4.0f));
+  const __m512 x2 = _mm512_mul_ps(x, x);
+#define ES_STEP(acc, c) acc = _mm512_add_ps(_mm512_mul_ps(acc, x2), _mm512_set1_ps(c))
+  __m512 p = _mm512_set1_ps(ES_ERF_P0);
+  ES_STEP(p, ES_ERF_P1); ES_STEP(p, ES_ERF_P2); ES_STEP(p, ES_ERF_P3); ES_STEP(p, ES_ERF_P4); ES_STEP(p, ES_ERF_P5); ES_STEP(p, ES_ERF_P6);
+  __m512 q = _mm512_set1_ps(ES_ERF_Q0);
+  ES_STEP(q, ES_ERF_Q1); ES_STEP(q, ES_ERF_Q2); ES_STEP(q, ES_ERF_Q3); ES_STEP(q, ES_ERF_Q4);
+#undef ES_STEP
+  return _mm512_div_ps(_mm512_mul_ps(x, p), q);
+}
+
+__attribute__((target("avx512f")))
+void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
+  size_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(acc + j))), _mm512_loadu_ps(scale + j));
+    if (act == 1) {
+      v = _mm512_max_ps(v, _mm512_setzero_ps());
+    } else if (act == 2) {
+      const __m512 e = es_erf_avx512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752440f)));
+      v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+    }
+    if (residual) v = _mm512_add_ps(_mm512_loadu_ps(residual + j), v);
+    _mm512_storeu_ps(y + j, v);
+  }
+  if (j < n) es_qs8_epilogue_f32__scalar(n - j, acc + j, scale + j, act, residual ? residual + j : 0, y + j);
+}
+#else
+void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
+  es_qs8_epilogue_f32__scalar(n, acc, scale, act, residual, y);
+}
+#endif
