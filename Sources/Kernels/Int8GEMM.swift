@@ -191,18 +191,17 @@ public enum Int8GEMM {
         }
       }
     case .int8(let out, let ldc, let sIn, let q, let act):
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { buf in
-        let s = buf.baseAddress!, y = s + 16
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { sb in
+        let s = sb.baseAddress!
         for j in 0..<cols { s[j] = sIn * w.scale(c0 + j) }
-        let lo = Float(-128 - q.zeroPoint), hi = Float(127 - q.zeroPoint), magic: Float = 0x1.8p23
+        let code: CInt = act == .identity ? 0 : act == .relu ? 1 : 2
         for (r, i) in rows.enumerated() {
-          for j in 0..<cols { y[j] = Float(tile[r * ldt + j]) * s[j] }
-          act.apply(y, count: cols)
-          let o = out + i * ldc + c0
-          // QuantParams.quantize, vectorizable (as Int8Ops.quantize): clamp, round half to even, add z.
-          for j in 0..<cols {
-            let biased = Swift.min(Swift.max(y[j] / q.scale, lo), hi) + magic
-            o[j] = Int8(truncatingIfNeeded: Int32(bitPattern: biased.bitPattern) &- 0x4B40_0000 &+ q.zeroPoint)
+          let o = UnsafeMutableRawPointer(out + i * ldc + c0).assumingMemoryBound(to: CChar.self)
+          let acc = UnsafeRawPointer(tile + r * ldt).assumingMemoryBound(to: CInt.self)
+          if kernel == .avx512vnni {
+            es_qs8_epilogue_qs8__avx512(cols, acc, s, code, q.scale, q.zeroPoint, o)
+          } else {
+            es_qs8_epilogue_qs8__scalar(cols, acc, s, code, q.scale, q.zeroPoint, o)
           }
         }
       }

@@ -168,6 +168,23 @@ struct QGEMMData {
           }
         }}}
         #expect(scalar == want, "\(act) n=\(n): scalar C differs from the Swift definition")
+        // int8 hand-over: QuantParams.quantize of the same float (no residual).
+        for qp in [QuantParams(scale: 0.013, zeroPoint: -9), QuantParams(scale: 0.5, zeroPoint: 127)] {
+          var qs = [Int8](repeating: 0, count: n), qv = qs
+          acc.withUnsafeBufferPointer { a in scale.withUnsafeBufferPointer { s in
+            let ap = UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: CInt.self)
+            qs.withUnsafeMutableBufferPointer { b in
+              es_qs8_epilogue_qs8__scalar(n, ap, s.baseAddress!, code, qp.scale, qp.zeroPoint, UnsafeMutableRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self))
+            }
+            qv.withUnsafeMutableBufferPointer { b in
+              let o = UnsafeMutableRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self)
+              if CPUFeatures.detect().hasAVX512F { es_qs8_epilogue_qs8__avx512(n, ap, s.baseAddress!, code, qp.scale, qp.zeroPoint, o) }
+              else { es_qs8_epilogue_qs8__scalar(n, ap, s.baseAddress!, code, qp.scale, qp.zeroPoint, o) }
+            }
+          }}
+          let qWant = (0..<n).map { qp.quantize(act.apply(Float(acc[$0]) * scale[$0])) }
+          #expect(qs == qWant && qv == qWant, "\(act) n=\(n) \(qp): int8 epilogue differs from quantize(definition)")
+        }
         #expect(vector == want, "\(act) n=\(n): AVX-512 differs from the Swift definition")
       }
     }

@@ -45,6 +45,11 @@ void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const
 void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y);
 void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y);
 
+/// int8 GEMM epilogue handing int8 to the next layer: v as above (no residual), then
+/// q[j] = clamp(roundHalfEven(v / out_scale) clamped to [-128 - zp, 127 - zp]) + zp (QuantParams.quantize).
+void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q);
+void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q);
+
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);
