@@ -36,20 +36,20 @@ public struct KernelTable: Sendable, Equatable {
   /// The fastest kernels `features` supports.
   public static func best(for features: CPUFeatures) -> KernelTable {
     let f32: [F32GEMMKernel] = [.avx512, .avx2, .portable]
-    let qs8: [QS8GEMMKernel] = [.avx512vnni, .portable]
+    let qs8: [QS8GEMMKernel] = [.avx512vnni, .avx2, .portable]
     return KernelTable(f32GEMM: f32.first { $0.isSupported(on: features) } ?? .portable,
                        qs8GEMM: qs8.first { $0.isSupported(on: features) } ?? .portable)
   }
 
-  /// Kernels forced to one ISA by name (`--isa`): "auto", "reference", "portable", "avx2" (f32 AVX2,
-  /// int8 portable), "avx512" (f32 AVX-512 and int8 VNNI). Nil for an unknown name or a missing ISA.
+  /// Kernels forced to one ISA by name (`--isa`): "auto", "reference", "portable", "avx2",
+  /// "avx512" (f32 AVX-512 and int8 VNNI). Nil for an unknown name or a missing ISA.
   public static func named(_ isa: String, features: CPUFeatures) -> KernelTable? {
     let table: KernelTable
     switch isa {
     case "auto": return best(for: features)
     case "reference": table = KernelTable(f32GEMM: .reference, qs8GEMM: .reference)
     case "portable": table = KernelTable(f32GEMM: .portable, qs8GEMM: .portable)
-    case "avx2": table = KernelTable(f32GEMM: .avx2, qs8GEMM: .portable)
+    case "avx2": table = KernelTable(f32GEMM: .avx2, qs8GEMM: .avx2)
     case "avx512": table = KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni)
     default: return nil
     }

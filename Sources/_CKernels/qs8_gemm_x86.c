@@ -55,7 +55,48 @@ void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const
   }
 }
 
+__attribute__((target("avx2")))
+void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                            size_t ldc, int accumulate) {
+  // Rows in groups of up to 3: 3 rows x 4 accumulators (each holding pair sums of 4 columns) + 4
+  // widened weight vectors fit the 16 ymm registers.
+  for (size_t r0 = 0; r0 < mr; r0 += 3) {
+    const size_t rows = mr - r0 < 3 ? mr - r0 : 3;
+    const signed char *p0 = a[r0], *p1 = a[r0 + (1 < rows ? 1 : 0)], *p2 = a[r0 + (2 < rows ? 2 : 0)];
+    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+    __m256i s20 = s00, s21 = s00, s22 = s00, s23 = s00;
+    for (size_t q = 0; q < kq; q++) {
+      const __m128i *wq = (const __m128i *)(w + q * 64);
+      const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq)), w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq + 1));
+      const __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq + 2)), w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq + 3));
+#define ES_ROW(r) { int v; memcpy(&v, p##r + 4 * q, 4); \
+      const __m256i x = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(v ^ (int)0x80808080u))); \
+      s##r##0 = _mm256_add_epi32(s##r##0, _mm256_madd_epi16(x, w0)); s##r##1 = _mm256_add_epi32(s##r##1, _mm256_madd_epi16(x, w1)); \
+      s##r##2 = _mm256_add_epi32(s##r##2, _mm256_madd_epi16(x, w2)); s##r##3 = _mm256_add_epi32(s##r##3, _mm256_madd_epi16(x, w3)); }
+      ES_ROW(0) ES_ROW(1) ES_ROW(2)
+#undef ES_ROW
+    }
+    __m256i acc[3][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23}};
+    for (size_t r = 0; r < rows; r++) {
+      int *row = c + (r0 + r) * ldc;
+      for (int chunk = 0; chunk < 4; chunk++) {
+        int t[8];
+        _mm256_storeu_si256((__m256i *)t, acc[r][chunk]);
+        for (int j = 0; j < 4; j++) {
+          const int v = t[2 * j] + t[2 * j + 1];
+          row[chunk * 4 + j] = accumulate ? row[chunk * 4 + j] + v : v;
+        }
+      }
+    }
+  }
+}
+
 #else
+void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                            size_t ldc, int accumulate) {
+  (void)mr; (void)kq; (void)a; (void)w; (void)c; (void)ldc; (void)accumulate;
+  __builtin_trap();
+}
 void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
                                   const signed char *w1, int *c, size_t ldc, int accumulate) {
   (void)mr; (void)kq; (void)a; (void)w0; (void)w1; (void)c; (void)ldc; (void)accumulate;

@@ -33,6 +33,11 @@ void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const 
 void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                                   size_t ldc, int accumulate);
 
+/// AVX2 twin of the 8x16 kernel (same contract): (a + 128) and w widened to int16 and multiplied with
+/// vpmaddwd, whose pair sums (at most 2 * 255 * 127) cannot saturate, so the result is exact.
+void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                            size_t ldc, int accumulate);
+
 /// The same over two panels at once (w0 and w1: kq * 64 bytes each; c: [mr][32]): one A broadcast
 /// feeds two vpdpbusd.
 void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
