@@ -1,10 +1,10 @@
 """End-to-end benchmark: edge-seg (float32 checkpoint and int8 file) vs PyTorch (transformers) fp32 and
 ONNX Runtime fp32 and int8 (static QDQ, per-channel weights), same weights, same input.
 
-    ~/hfref/bin/python tools/reference/maskformer_ref.py big swin-tiny-ade /tmp/sta
+    ~/hfref/bin/python tools/reference/maskformer_ref.py big swin-tiny-ade models/sta
     swift build -c release
-    .build/release/edge-seg convert /tmp/sta -o /tmp/sta/model.int8.eseg --samples 8
-    ~/hfref/bin/python bench/e2e.py /tmp/sta --threads 2 --rounds 5
+    .build/release/edge-seg convert models/sta -o models/sta/model.int8.eseg --samples 8
+    ~/hfref/bin/python bench/e2e.py models/sta --threads 2 --rounds 5
 
 ONNX Runtime's int8 model is quantized here with onnxruntime.quantization.quantize_static (QDQ,
 per-channel, MinMax) on the same calibration images (Calibration/*.png through the checkpoint's

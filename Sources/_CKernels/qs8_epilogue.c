@@ -30,11 +30,17 @@ static inline float es_erf_scalar(float v) {
   return x * p / q;
 }
 
+/// act(float(acc) * scale), scalar.
+static inline float es_dequant_act_scalar(int acc, float scale, int act) {
+  float v = (float)acc * scale;
+  if (act == 1) v = v > 0.0f ? v : 0.0f;
+  else if (act == 2) v = v * 0.5f * (1.0f + es_erf_scalar(v * 0.70710678118654752440f));
+  return v;
+}
+
 void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
   for (size_t j = 0; j < n; j++) {
-    float v = (float)acc[j] * scale[j];
-    if (act == 1) v = v > 0.0f ? v : 0.0f;
-    else if (act == 2) v = v * 0.5f * (1.0f + es_erf_scalar(v * 0.70710678118654752440f));
+    const float v = es_dequant_act_scalar(acc[j], scale[j], act);
     y[j] = residual ? residual[j] + v : v;
   }
 }
@@ -42,10 +48,7 @@ void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, i
 void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q) {
   const float lo = (float)(-128 - zp), hi = (float)(127 - zp), magic = 12582912.0f;  /* 1.5 * 2^23 */
   for (size_t j = 0; j < n; j++) {
-    float v = (float)acc[j] * scale[j];
-    if (act == 1) v = v > 0.0f ? v : 0.0f;
-    else if (act == 2) v = v * 0.5f * (1.0f + es_erf_scalar(v * 0.70710678118654752440f));
-    float t = v / out_scale;
+    float t = es_dequant_act_scalar(acc[j], scale[j], act) / out_scale;
     t = t < lo ? lo : t;
     t = t > hi ? hi : t;
     volatile float biased = t + magic;  /* round half to even through the float adder */
@@ -69,17 +72,24 @@ static inline __m512 es_erf_avx512(__m512 v) {
   return _mm512_div_ps(_mm512_mul_ps(x, p), q);
 }
 
+/// act(float(acc) * scale) for 16 lanes, in the order of the Swift definition.
+__attribute__((target("avx512f")))
+static inline __m512 es_dequant_act_avx512(const int *acc, const float *scale, int act) {
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)acc)), _mm512_loadu_ps(scale));
+  if (act == 1) {
+    v = _mm512_max_ps(v, _mm512_setzero_ps());
+  } else if (act == 2) {
+    const __m512 e = es_erf_avx512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752440f)));
+    v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  }
+  return v;
+}
+
 __attribute__((target("avx512f")))
 void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
   size_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(acc + j))), _mm512_loadu_ps(scale + j));
-    if (act == 1) {
-      v = _mm512_max_ps(v, _mm512_setzero_ps());
-    } else if (act == 2) {
-      const __m512 e = es_erf_avx512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752440f)));
-      v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-    }
+    __m512 v = es_dequant_act_avx512(acc + j, scale + j, act);
     if (residual) v = _mm512_add_ps(_mm512_loadu_ps(residual + j), v);
     _mm512_storeu_ps(y + j, v);
   }
@@ -91,13 +101,7 @@ void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const float *scale, i
   const __m512i z = _mm512_set1_epi32(zp);
   size_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(acc + j))), _mm512_loadu_ps(scale + j));
-    if (act == 1) {
-      v = _mm512_max_ps(v, _mm512_setzero_ps());
-    } else if (act == 2) {
-      const __m512 e = es_erf_avx512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752440f)));
-      v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-    }
+    const __m512 v = es_dequant_act_avx512(acc + j, scale + j, act);
     const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(v, os), lo), hi);
     const __m512i r = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
     _mm_storeu_si128((__m128i *)(q + j), _mm512_cvtepi32_epi8(r));

@@ -4,7 +4,7 @@ This is the ground truth of edge-seg's float path. Run it from a venv outside th
 
     python3 -m venv ~/hfref && ~/hfref/bin/pip install -r tools/reference/requirements.txt
     ~/hfref/bin/python tools/reference/maskformer_ref.py fixtures Tests/Fixtures     # small, committed
-    ~/hfref/bin/python tools/reference/maskformer_ref.py big swin-tiny-ade /tmp/sta  # large, never committed
+    ~/hfref/bin/python tools/reference/maskformer_ref.py big swin-tiny-ade models/sta  # large, never committed
 
 A checkpoint folder holds config.json, model.safetensors and preprocessor_config.json, as on the hub.
 Every tensor gets small seeded noise after HF's init (which leaves norms at 1 and biases at 0 and

@@ -1,7 +1,7 @@
 """Compare `edge-seg run --precision float32` with transformers' pipeline("image-segmentation") on photos.
 
     swift build -c release
-    ~/hfref/bin/python tools/reference/pipeline_compare.py /tmp/big/sta Calibration/*.png
+    ~/hfref/bin/python tools/reference/pipeline_compare.py models/sta Calibration/*.png
 
 For each image and subtask, runs the pipeline (with the thresholds below) and edge-seg on the same
 checkpoint folder and compares segment lists (labels, scores) and masks (pixel agreement, exact).
