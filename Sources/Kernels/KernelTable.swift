@@ -44,16 +44,16 @@ public struct KernelTable: Sendable, Equatable {
   /// Kernels forced to one ISA by name (`--isa`): "auto", "reference", "portable", "avx2",
   /// "avx512" (f32 AVX-512 and int8 VNNI). Nil for an unknown name or a missing ISA.
   public static func named(_ isa: String, features: CPUFeatures) -> KernelTable? {
-    let table: KernelTable
-    switch isa {
-    case "auto": return best(for: features)
-    case "reference": table = KernelTable(f32GEMM: .reference, qs8GEMM: .reference)
-    case "portable": table = KernelTable(f32GEMM: .portable, qs8GEMM: .portable)
-    case "avx2": table = KernelTable(f32GEMM: .avx2, qs8GEMM: .avx2)
-    case "avx512": table = KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni)
-    default: return nil
+    if isa == "auto" { return best(for: features) }
+    let candidates: [String: KernelTable] = [
+      "reference": KernelTable(f32GEMM: .reference, qs8GEMM: .reference),
+      "portable": KernelTable(f32GEMM: .portable, qs8GEMM: .portable),
+      "avx2": KernelTable(f32GEMM: .avx2, qs8GEMM: .avx2),
+      "avx512": KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni),
+    ]
+    guard let table = candidates[isa], table.f32GEMM.isSupported(on: features), table.qs8GEMM.isSupported(on: features) else {
+      return nil
     }
-    guard table.f32GEMM.isSupported(on: features), table.qs8GEMM.isSupported(on: features) else { return nil }
     return table
   }
 }

@@ -37,8 +37,9 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     return 64
   }
   let features = CPUFeatures.detect()
-  guard let kernels = KernelTable.named(opts.value("--isa") ?? "auto", features: features) else {
-    printError("run: --isa \(opts.value("--isa")!) is unknown or not supported by this CPU (\(features))")
+  let isa = opts.value("--isa") ?? "auto"
+  guard let kernels = KernelTable.named(isa, features: features) else {
+    printError("run: --isa \(isa) is unknown or not supported by this CPU (\(features))")
     return 64
   }
   let verbose = opts.isSet("--verbose")

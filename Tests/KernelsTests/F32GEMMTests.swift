@@ -187,3 +187,11 @@ import Darwin
     }
   }
 }
+
+@Suite struct KernelTableNamedTests {
+  @Test func autoIsBest() {
+    let f = CPUFeatures.detect()
+    #expect(KernelTable.named("auto", features: f) == KernelTable.best(for: f))
+    #expect(KernelTable.named("avx512", features: f) != nil || !f.hasAVX512VNNI)
+  }
+}
