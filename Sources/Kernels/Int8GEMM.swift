@@ -7,13 +7,14 @@ import _CKernels
 
 /// The int8 GEMM implementations. `.reference` defines the result; every tier equals it exactly.
 public enum QS8GEMMKernel: String, Sendable, CaseIterable {
-  case reference, portable, avx2, avx512vnni
+  case reference, portable, avx2, avx512vnni, neondot
 
   public func isSupported(on f: CPUFeatures) -> Bool {
     switch self {
     case .reference, .portable: true
     case .avx2: f.hasAVX2FMA
     case .avx512vnni: f.hasAVX512VNNI
+    case .neondot: f.hasNEONDotProd
     }
   }
   static let mr = 8
@@ -166,6 +167,14 @@ public enum Int8GEMM {
         w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
           c.withMemoryRebound(to: CInt.self, capacity: mr * ldc) { c in
             es_qs8_gemm_8x16__avx2(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
+          }
+        }
+      }
+    case .neondot:
+      a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
+        w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
+          c.withMemoryRebound(to: CInt.self, capacity: mr * ldc) { c in
+            es_qs8_gemm_8x16__neondot(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
           }
         }
       }

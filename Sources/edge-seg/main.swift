@@ -15,7 +15,7 @@ let usage = """
         pixel_values tensor [1,3,H,W] and writes class_queries_logits [1,Q,K+1] and
         masks_queries_logits [1,Q,ceil(H/4),ceil(W/4)] as safetensors.
           --threads N        worker threads (default: all cores)
-          --isa NAME         auto|avx512|avx2|portable|reference (default: auto)
+          --isa NAME         auto|avx512|avx2|neon|portable|reference (default: auto)
           --runs N           run the forward pass N times, report the median (default: 1)
           --warmup N         untimed forward passes first (default: 0)
           --verbose          timings, kernels and peak memory on stderr

@@ -12,6 +12,7 @@ extern "C" {
 int es_cpu_has_avx2_fma(void);
 int es_cpu_has_avx512f(void);
 int es_cpu_has_avx512vnni(void);
+int es_cpu_has_neon_dotprod(void);
 
 /// f32 GEMM microkernels: C[r][j] (+)= sum_k a[r][k] * b[k*NR + j] for r < mr, j < nr.
 /// - a: MR row pointers (rows >= mr may repeat a[0]; they are computed and discarded), each kc contiguous floats.
@@ -37,6 +38,10 @@ void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const
 /// vpmaddwd, whose pair sums (at most 2 * 255 * 127) cannot saturate, so the result is exact.
 void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                             size_t ldc, int accumulate);
+
+/// arm64 twin (dot-product extension: sdot); same contract. Traps off arm64.
+void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                               size_t ldc, int accumulate);
 
 /// The same over two panels at once (w0 and w1: kq * 64 bytes each; c: [mr][32]): one A broadcast
 /// feeds two vpdpbusd.
