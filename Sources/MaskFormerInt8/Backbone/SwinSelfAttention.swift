@@ -69,30 +69,31 @@ public struct SwinSelfAttention {
       parallelFor((hp / ws) * windowsX, threads: ctx.threads) { win in
         let wy = win / windowsX, wx = win % windowsX
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { ints in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * n * c + 2 * n * n + n * hd) { buf in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 3 * n) { rowBuf in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n * n + hd * n) { buf in
           let src = ints.baseAddress!, label = src + n          // src: real token of slot i, or −1 for padding
-          let qw = buf.baseAddress!, kw = qw + n * c, vw = kw + n * c   // window rows, n × c each
-          let mask = vw + n * c, s = mask + n * n, kT = s + n * n       // kT: one head's keys, hd × n
+          let rq = rowBuf.baseAddress!, rk = rq + n, rv = rk + n  // q/k/v rows of each slot, read in place
+          let mask = buf.baseAddress!, s = mask + n * n, kT = s + n * n   // kT: one head's keys, hd × n
           for i in 0..<n {
             let py = wy * ws + i / ws, px = wx * ws + i % ws        // position in the shifted, padded map
             let sy = (py + shift) % hp, sx = (px + shift) % wp      // where it was before the roll
             label[i] = shift > 0 ? 3 * region(py, hp) + region(px, wp) : 0
             src[i] = sy < h && sx < w ? sy * w + sx : -1
-            for (m, dst) in [qw, kw, vw].enumerated() {
-              let row = src[i] >= 0 ? qkv[m] + src[i] * c : pad + m * c
-              (dst + i * c).update(from: row, count: c)
-            }
+            for m in 0..<3 { (rq + m * n)[i] = src[i] >= 0 ? qkv[m] + src[i] * c : pad + m * c }
           }
-          for i in 0..<n {
-            for j in 0..<n { mask[i * n + j] = label[i] == label[j] ? 0 : -100 }
+          if shift > 0 {
+            for i in 0..<n {
+              for j in 0..<n { mask[i * n + j] = label[i] == label[j] ? 0 : -100 }
+            }
           }
           for head in 0..<numHeads {
             let off = head * hd
-            for d in 0..<hd {
-              for j in 0..<n { kT[d * n + j] = kw[j * c + off + d] }
+            for j in 0..<n {
+              let kj = rk[j] + off
+              for d in 0..<hd { kT[d * n + j] = kj[d] }
             }
             for i in 0..<n where src[i] >= 0 {        // padded queries are cropped away: skip them
-              let si = s + i * n, qi = qw + i * c + off, bi = bp + (head * n + i) * n, mi = mask + i * n
+              let si = s + i * n, qi = rq[i] + off, bi = bp + (head * n + i) * n, mi = mask + i * n
               for j in 0..<n { si[j] = 0 }
               for d in 0..<hd {
                 let x = qi[d], kd = kT + d * n
@@ -106,11 +107,12 @@ public struct SwinSelfAttention {
               Norms.softmaxRows(si, rows: 1, cols: n)
               let dst = op + src[i] * c + off
               for j in 0..<n {
-                let pj = si[j], vj = vw + j * c + off
+                let pj = si[j], vj = rv[j] + off
                 for d in 0..<hd { dst[d] += pj * vj[d] }
               }
             }
           }
+        }
         }
         }
       }
