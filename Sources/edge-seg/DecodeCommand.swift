@@ -1,5 +1,6 @@
 // `edge-seg decode IMAGE [--png OUT.png]`: decode an image as `run` does (EXIF orientation applied,
 // RGB), report size, time and peak memory; optionally write it as PNG. For checking codecs.
+import Converter
 import Foundation
 import ImageCodecs
 
@@ -23,7 +24,7 @@ func decodeCommand(_ args: ArraySlice<String>) -> Int32 {
     let maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
     let image = try ImageDecoder.decode([UInt8](data), limits: DecodeLimits(maxPixels: maxPixels)).oriented().rgb()
     let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-    if let out = opts.value("--png") { try AtomicWrite.write(Data(PNG.encode(image)), to: out) }
+    if let out = opts.value("--png") { try AtomicFile.write(Data(PNG.encode(image)), to: out) }
     let mem = ProcessMemory.status()
     print("\(path): \(image.width)x\(image.height) RGB, decoded in \(String(format: "%.3f", secs)) s, VmHWM \(mem["VmHWM"] ?? 0) KiB")
     return 0
@@ -33,20 +34,5 @@ func decodeCommand(_ args: ArraySlice<String>) -> Int32 {
   } catch {
     printError("\(path): \(error)")
     return 65
-  }
-}
-
-/// Temporary file + rename, so an interrupted write leaves nothing behind.
-enum AtomicWrite {
-  static func write(_ data: Data, to path: String) throws {
-    let tmp = path + ".tmp-\(getpid())"
-    do {
-      try data.write(to: URL(fileURLWithPath: tmp))
-      if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-      try FileManager.default.moveItem(atPath: tmp, toPath: path)
-    } catch {
-      try? FileManager.default.removeItem(atPath: tmp)
-      throw error
-    }
   }
 }
