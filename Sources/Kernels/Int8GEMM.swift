@@ -82,21 +82,39 @@ public enum Int8GEMM {
     precondition(p.segments.reduce(0, +) == p.weights.k, "Int8GEMM: segments \(p.segments) do not sum to K = \(p.weights.k)")
     precondition(p.segments.dropLast().allSatisfy { $0 % 4 == 0 }, "Int8GEMM: inner segments must be multiples of 4: \(p.segments)")
     guard p.m > 0 else { return }
-    let w = p.weights, mr = QS8GEMMKernel.mr
+    let w = p.weights, mr = QS8GEMMKernel.mr, nseg = p.segments.count
+    // Per channel, once per call: the correction acc − (128 + z_a)·Σw + bias (the +128 of the unsigned
+    // operand and the zero point; the reference tile is exact already) and the dequantization scale.
+    let width = w.panels * 16
+    var corr = [Int32](repeating: 0, count: width), scales = [Float](repeating: 0, count: width)
+    if kernel != .reference {
+      for c in 0..<w.n { corr[c] = w.bias(c) &- (128 &+ p.aZeroPoint) &* w.columnSum(c) }
+    }
+    switch p.output {
+    case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
+    case .int32: break
+    }
     let blockRows = mr * 8
     let blocks = (p.m + blockRows - 1) / blockRows
     let groups = Swift.min(w.panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
     let perGroup = (w.panels + groups - 1) / groups
+    corr.withUnsafeBufferPointer { corrBuf in scales.withUnsafeBufferPointer { scaleBuf in
+    let corr = corrBuf.baseAddress!, scales = scaleBuf.baseAddress!
     parallelFor(blocks * groups, threads: threads) { task in
       let m0 = (task / groups) * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
       let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
       guard p0 < p1 else { return }
       withUnsafeTemporaryAllocation(of: Int32.self, capacity: mr * 32) { tileBuf in
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: mr) { rows in
-          let tile = tileBuf.baseAddress!
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: mr * nseg) { rowBuf in
+          let tile = tileBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
           var t = m0
           while t < m1 {
             let rowCount = Swift.min(mr, m1 - t)
+            if kernel != .reference {
+              for s in 0..<nseg {
+                for r in 0..<mr { rowPointers[s * mr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
+              }
+            }
             var panel = p0
             while panel < p1 {
               // Two panels per microkernel call where the kernel has a two-panel form.
@@ -107,26 +125,21 @@ public enum Int8GEMM {
               } else {
                 var kOffset = 0
                 for (s, len) in p.segments.enumerated() {
-                  for r in 0..<rowCount { rows[r] = p.aRow(t + r, s) }
+                  let rows = rowPointers + s * mr
                   let kq = (len + 3) / 4
                   let w0 = (w.panel(panel) + 192 + (kOffset / 4) * 64).assumingMemoryBound(to: Int8.self)
                   if pair {
                     let w1 = (w.panel(panel + 1) + 192 + (kOffset / 4) * 64).assumingMemoryBound(to: Int8.self)
-                    microkernel2(rowCount, kq, rows.baseAddress!, w0, w1, tile, kOffset > 0)
+                    microkernel2(rowCount, kq, rows, w0, w1, tile, kOffset > 0)
                   } else {
-                    microkernel(kernel, rowCount, kq, rows.baseAddress!, w0, tile, width, kOffset > 0)
+                    microkernel(kernel, rowCount, kq, rows, w0, tile, width, kOffset > 0)
                   }
                   kOffset += len
                 }
-                // acc − (128 + z_a)·Σw + bias: the +128 of the unsigned operand and the zero point.
-                for j in 0..<Swift.min(width, w.n - panel * 16) {
-                  let c = panel * 16 + j
-                  let correction = w.bias(c) &- (128 &+ p.aZeroPoint) &* w.columnSum(c)
-                  for r in 0..<rowCount { tile[r * width + j] &+= correction }
-                }
               }
-              epilogue(p, tile: tile, ldt: width, rows: t..<(t + rowCount), panel: panel, kernel: kernel)
-              if pair { epilogue(p, tile: tile + 16, ldt: width, rows: t..<(t + rowCount), panel: panel + 1, kernel: kernel) }
+              let cols = Swift.min(width, w.n - panel * 16)
+              epilogue(p, tile: tile, ldt: width, rows: t..<(t + rowCount), c0: panel * 16, cols: cols,
+                       corr: corr, scales: scales, kernel: kernel)
               panel += pair ? 2 : 1
             }
             t += mr
@@ -134,6 +147,7 @@ public enum Int8GEMM {
         }
       }
     }
+    }}
   }
 
   @inline(__always)
@@ -183,46 +197,29 @@ public enum Int8GEMM {
     }
   }
 
-  /// Converts a finished int32 tile (rows × up to 16 channels of `panel`) to the requested output.
-  static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int = 16, rows: Range<Int>, panel: Int,
-                       kernel: QS8GEMMKernel) {
-    let w = p.weights, c0 = panel * 16, cols = Swift.min(16, w.n - c0)
+  /// Converts a finished int32 tile (rows × `cols` channels from c0, row stride ldt) to the requested
+  /// output, after adding the per-channel correction.
+  static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int, rows: Range<Int>, c0: Int, cols: Int,
+                       corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>, kernel: QS8GEMMKernel) {
+    let avx: CInt = kernel == .avx512vnni ? 1 : 0
+    let acc = UnsafeMutableRawPointer(tile).assumingMemoryBound(to: CInt.self)
+    let cr = UnsafeRawPointer(corr + c0).assumingMemoryBound(to: CInt.self)
     switch p.output {
     case .int32(let out, let ldc):
       for (r, i) in rows.enumerated() {
-        for j in 0..<cols { out[i * ldc + c0 + j] = tile[r * ldt + j] }
+        for j in 0..<cols { out[i * ldc + c0 + j] = tile[r * ldt + j] &+ corr[c0 + j] }
       }
-    case .float(let out, let ldc, let sIn, let act, let residual, let rs):
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { sb in
-        let s = sb.baseAddress!
-        for j in 0..<cols { s[j] = sIn * w.scale(c0 + j) }
-        let code: CInt = act == .identity ? 0 : act == .relu ? 1 : 2
-        for (r, i) in rows.enumerated() {
-          let y = out + i * ldc + c0, acc = UnsafeRawPointer(tile + r * ldt).assumingMemoryBound(to: CInt.self)
-          let res = residual.map { $0 + i * rs + c0 }
-          // Identical bits either way (see es_kernels.h); the AVX-512 one is faster.
-          if kernel == .avx512vnni {
-            es_qs8_epilogue_f32__avx512(cols, acc, s, code, res, y)
-          } else {
-            es_qs8_epilogue_f32__scalar(cols, acc, s, code, res, y)
-          }
-        }
-      }
-    case .int8(let out, let ldc, let sIn, let q, let act):
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { sb in
-        let s = sb.baseAddress!
-        for j in 0..<cols { s[j] = sIn * w.scale(c0 + j) }
-        let code: CInt = act == .identity ? 0 : act == .relu ? 1 : 2
-        for (r, i) in rows.enumerated() {
-          let o = UnsafeMutableRawPointer(out + i * ldc + c0).assumingMemoryBound(to: CChar.self)
-          let acc = UnsafeRawPointer(tile + r * ldt).assumingMemoryBound(to: CInt.self)
-          if kernel == .avx512vnni {
-            es_qs8_epilogue_qs8__avx512(cols, acc, s, code, q.scale, q.zeroPoint, o)
-          } else {
-            es_qs8_epilogue_qs8__scalar(cols, acc, s, code, q.scale, q.zeroPoint, o)
-          }
-        }
-      }
+    case .float(let out, let ldc, _, let act, let residual, let rs):
+      es_qs8_epilogue_f32_tile(avx, rows.count, cols, acc, ldt, cr, scales + c0, act.code,
+                               residual.map { $0 + rows.lowerBound * rs + c0 }, rs, out + rows.lowerBound * ldc + c0, ldc)
+    case .int8(let out, let ldc, _, let q, let act):
+      let o = UnsafeMutableRawPointer(out + rows.lowerBound * ldc + c0).assumingMemoryBound(to: CChar.self)
+      es_qs8_epilogue_qs8_tile(avx, rows.count, cols, acc, ldt, cr, scales + c0, act.code, q.scale, q.zeroPoint, o, ldc)
     }
   }
+}
+
+extension Activation {
+  /// The activation's code in the C epilogues (es_kernels.h).
+  var code: CInt { self == .identity ? 0 : self == .relu ? 1 : 2 }
 }

@@ -117,3 +117,24 @@ void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, i
   es_qs8_epilogue_f32__scalar(n, acc, scale, act, residual, y);
 }
 #endif
+
+void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+                              int act, const float *residual, size_t ldr, float *y, size_t ldy) {
+  for (size_t r = 0; r < rows; r++) {
+    int *a = acc + r * lda;
+    for (size_t j = 0; j < n; j++) a[j] += corr[j];
+    const float *res = residual ? residual + r * ldr : 0;
+    if (avx512) es_qs8_epilogue_f32__avx512(n, a, scale, act, res, y + r * ldy);
+    else es_qs8_epilogue_f32__scalar(n, a, scale, act, res, y + r * ldy);
+  }
+}
+
+void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+                              int act, float out_scale, int zp, signed char *q, size_t ldq) {
+  for (size_t r = 0; r < rows; r++) {
+    int *a = acc + r * lda;
+    for (size_t j = 0; j < n; j++) a[j] += corr[j];
+    if (avx512) es_qs8_epilogue_qs8__avx512(n, a, scale, act, out_scale, zp, q + r * ldq);
+    else es_qs8_epilogue_qs8__scalar(n, a, scale, act, out_scale, zp, q + r * ldq);
+  }
+}

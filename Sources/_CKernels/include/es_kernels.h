@@ -60,6 +60,14 @@ void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, i
 void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q);
 void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q);
 
+/// A whole tile of rows x n accumulators (row stride lda): each row first gets corr[j] added in place
+/// (bias and zero-point correction), then the row epilogue above; avx512 != 0 picks the AVX-512 twin
+/// (identical bits). residual and y, or q, have their own row strides.
+void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+                              int act, const float *residual, size_t ldr, float *y, size_t ldy);
+void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+                              int act, float out_scale, int zp, signed char *q, size_t ldq);
+
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);

@@ -1,0 +1,195 @@
+"""Trains edge-seg's demo model: a small MaskFormer-Swin on the synthetic "shapes" dataset
+(tools/demo/make_dataset.py), on CPU, with transformers' own MaskFormer loss (Hungarian matching,
+cross-entropy + focal mask + dice). Auxiliary decoder losses are off: with use_auxiliary_loss the
+transformers 5.24 forward fails (it adds a tuple of hidden states to a tensor).
+
+    ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/train --count 3000 --seed 1
+    ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/val --count 200 --seed 2
+    ~/hfref/bin/python tools/demo/train.py /tmp/shapes /tmp/shapes-run --minutes 60 --seed 0
+
+Every --eval-every steps it measures panoptic quality (PQ) on the first 100 validation images with
+the image processor's post_process_panoptic_segmentation and keeps the best checkpoint as a
+Hugging Face folder (config.json, model.safetensors, preprocessor_config.json) in OUT/best;
+OUT/log.jsonl holds the learning curve.
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from transformers import MaskFormerConfig, MaskFormerForInstanceSegmentation, MaskFormerImageProcessor
+from transformers.models.maskformer.configuration_maskformer import MaskFormerDetrConfig
+from transformers.models.maskformer.configuration_maskformer_swin import MaskFormerSwinConfig
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def load_split(root):
+    meta = json.loads((root / "panoptic.json").read_text())
+    cats = {c["id"]: c for c in meta["categories"]}
+    items = []
+    for ann in meta["annotations"]:
+        rgb = np.asarray(Image.open(root / "images" / ann["file_name"]).convert("RGB"))
+        p = np.asarray(Image.open(root / "panoptic" / ann["file_name"])).astype(np.int64)
+        ids = p[..., 0] + 256 * p[..., 1] + 65536 * p[..., 2]
+        items.append((rgb, ids, ann["segments_info"]))
+    return meta["categories"], cats, items
+
+
+def pixel_values(rgb):
+    x = (rgb.astype(np.float32) / 255.0 - MEAN) / STD
+    return torch.from_numpy(x.transpose(2, 0, 1).copy())
+
+
+def targets(ids, segments):
+    masks = torch.from_numpy(np.stack([ids == s["id"] for s in segments]).astype(np.float32))
+    labels = torch.tensor([s["category_id"] for s in segments], dtype=torch.long)
+    return masks, labels
+
+
+def build_model(categories, seed):
+    torch.manual_seed(seed)
+    backbone = MaskFormerSwinConfig(embed_dim=32, depths=[1, 1, 3, 1], num_heads=[1, 2, 4, 8], window_size=4,
+                                    image_size=128, drop_path_rate=0.0,
+                                    out_features=["stage1", "stage2", "stage3", "stage4"])
+    decoder = MaskFormerDetrConfig(d_model=128, decoder_layers=3, decoder_attention_heads=4, decoder_ffn_dim=256,
+                                   num_queries=16, dropout=0.0)
+    id2label = {c["id"]: c["name"] for c in categories}
+    config = MaskFormerConfig(backbone_config=backbone, decoder_config=decoder, id2label=id2label,
+                              label2id={v: k for k, v in id2label.items()}, fpn_feature_size=64,
+                              mask_feature_size=64, no_object_weight=0.1)
+    return MaskFormerForInstanceSegmentation(config)
+
+
+def processor(categories):
+    return MaskFormerImageProcessor(size={"shortest_edge": 128, "longest_edge": 512}, size_divisor=32,
+                                    ignore_index=255, do_reduce_labels=False)
+
+
+def panoptic_quality(gt, pred, categories):
+    """COCO PQ over a list of (gt ids, gt segments, pred ids, pred segments). Returns PQ, SQ, RQ (x100)."""
+    stats = {c["id"]: [0.0, 0, 0, 0] for c in categories}  # iou sum, tp, fp, fn
+    for (gids, gsegs), (pids, psegs) in zip(gt, pred):
+        gcat = {s["id"]: s["category_id"] for s in gsegs}
+        pcat = {s["id"]: s["category_id"] for s in psegs}
+        garea = {k: int((gids == k).sum()) for k in gcat}
+        parea = {k: int((pids == k).sum()) for k in pcat}
+        pairs = {}
+        flat = gids.astype(np.int64) * 100000 + pids.astype(np.int64)
+        for key, n in zip(*np.unique(flat, return_counts=True)):
+            pairs[(int(key // 100000), int(key % 100000))] = int(n)
+        gm, pm = set(), set()
+        for (g, p), inter in pairs.items():
+            if g in gcat and p in pcat and gcat[g] == pcat[p]:
+                iou = inter / (garea[g] + parea[p] - inter)
+                if iou > 0.5:
+                    stats[gcat[g]][0] += iou
+                    stats[gcat[g]][1] += 1
+                    gm.add(g)
+                    pm.add(p)
+        for g in gcat:
+            if g not in gm:
+                stats[gcat[g]][3] += 1
+        for p in pcat:
+            if p not in pm:
+                stats[pcat[p]][2] += 1
+    pq, sq, rq = [], [], []
+    for iou, tp, fp, fn in stats.values():
+        if tp + fp + fn == 0:
+            continue
+        pq.append(iou / (tp + 0.5 * fp + 0.5 * fn))
+        sq.append(iou / tp if tp else 0.0)
+        rq.append(tp / (tp + 0.5 * fp + 0.5 * fn))
+    return 100 * np.mean(pq), 100 * np.mean(sq), 100 * np.mean(rq)
+
+
+def evaluate(model, proc, categories, items):
+    model.eval()
+    stuff = {c["id"] for c in categories if not c["isthing"]}
+    gt, pred = [], []
+    with torch.no_grad():
+        for i in range(0, len(items), 20):
+            batch = items[i:i + 20]
+            out = model(pixel_values=torch.stack([pixel_values(rgb) for rgb, _, _ in batch]))
+            res = proc.post_process_panoptic_segmentation(out, threshold=0.8, label_ids_to_fuse=stuff,
+                                                          target_sizes=[(128, 128)] * len(batch))
+            for (rgb, ids, segs), r in zip(batch, res):
+                gt.append((ids, segs))
+                pred.append((r["segmentation"].numpy(),
+                             [dict(id=s["id"], category_id=s["label_id"]) for s in r["segments_info"]]))
+    model.train()
+    return panoptic_quality(gt, pred, categories)
+
+
+def save(model, proc, out):
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    proc.save_pretrained(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data")
+    ap.add_argument("out")
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--eval-every", type=int, default=400)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    data, out = Path(args.data), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    categories, _, train = load_split(data / "train")
+    _, _, val = load_split(data / "val")
+    val = val[:100]
+    model = build_model(categories, args.seed).train()
+    proc = processor(categories)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    rng = np.random.default_rng(args.seed)
+    start, step, best = time.time(), 0, -1.0
+    total = args.minutes * 60
+    log = open(out / "log.jsonl", "a")
+    while time.time() - start < total:
+        frac = (time.time() - start) / total
+        for g in opt.param_groups:                      # linear warm-up, cosine decay over the time budget
+            g["lr"] = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + np.cos(np.pi * frac))
+        idx = rng.choice(len(train), args.batch, replace=False)
+        pv, ml, cl = [], [], []
+        for i in idx:
+            rgb, ids, segs = train[i]
+            if rng.random() < 0.5:                      # horizontal flip
+                rgb, ids = rgb[:, ::-1], ids[:, ::-1]
+            pv.append(pixel_values(np.ascontiguousarray(rgb)))
+            m, c = targets(np.ascontiguousarray(ids), segs)
+            ml.append(m)
+            cl.append(c)
+        loss = model(pixel_values=torch.stack(pv), mask_labels=ml, class_labels=cl).loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            print(json.dumps(dict(step=step, seconds=round(time.time() - start), loss=round(loss.item(), 4))), flush=True)
+        if step % args.eval_every == 0 or time.time() - start >= total:
+            pq, sq, rq = evaluate(model, proc, categories, val)
+            rec = dict(step=step, seconds=round(time.time() - start), loss=round(loss.item(), 4),
+                       pq=round(pq, 2), sq=round(sq, 2), rq=round(rq, 2))
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            if pq > best:
+                best = pq
+                save(model, proc, out / "best")
+    save(model, proc, out / "last")
+    print(json.dumps(dict(done=step, best_pq=round(best, 2))), flush=True)
+
+
+if __name__ == "__main__":
+    main()
