@@ -59,27 +59,31 @@ public struct SwinSelfAttention {
     let bias = relativePositionBias()
     // Shift-mask region of a padded, shifted coordinate: 0 below hp−ws, 1 below hp−shift, else 2.
     func region(_ i: Int, _ size: Int) -> Int { i < size - ws ? 0 : (i < size - shift ? 1 : 2) }
-    let sqrtHd = Float(hd).squareRoot()
     var out = [Float](repeating: 0, count: h * w * c)
     let windowsX = wp / ws
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     padQKV.withUnsafeBufferPointer { pb in bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
       let bp = bb.baseAddress!, op = ob.baseAddress!
+      let scratchCount = WindowAttention.scratchCount(n: n, headDim: hd)
       parallelFor((hp / ws) * windowsX, threads: ctx.threads) { win in
         let wy = win / windowsX, wx = win % windowsX
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { ints in
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 3 * n) { rowBuf in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * n * n + hd * n) { buf in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 6 * n) { rowBuf in
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: 2 * n) { outBuf in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: n * n + scratchCount) { buf in
           let src = ints.baseAddress!, label = src + n          // src: real token of slot i, or −1 for padding
           let rq = rowBuf.baseAddress!, rk = rq + n, rv = rk + n  // q/k/v rows of each slot, read in place
-          let mask = buf.baseAddress!, s = mask + n * n, kT = s + n * n   // kT: one head's keys, hd × n
+          let hq = rv + n, hk = hq + n, hv = hk + n                // the same, offset to one head
+          let ro = outBuf.baseAddress!, ho = ro + n                // output row of each slot (nil: padding, cropped away)
+          let mask = buf.baseAddress!, scratch = mask + n * n
           for i in 0..<n {
             let py = wy * ws + i / ws, px = wx * ws + i % ws        // position in the shifted, padded map
             let sy = (py + shift) % hp, sx = (px + shift) % wp      // where it was before the roll
             label[i] = shift > 0 ? 3 * region(py, hp) + region(px, wp) : 0
             src[i] = sy < h && sx < w ? sy * w + sx : -1
             for m in 0..<3 { (rq + m * n)[i] = src[i] >= 0 ? qkv[m] + src[i] * c : pad + m * c }
+            ro[i] = src[i] >= 0 ? op + src[i] * c : nil
           }
           if shift > 0 {
             for i in 0..<n {
@@ -88,30 +92,14 @@ public struct SwinSelfAttention {
           }
           for head in 0..<numHeads {
             let off = head * hd
-            for j in 0..<n {
-              let kj = rk[j] + off
-              for d in 0..<hd { kT[d * n + j] = kj[d] }
+            for i in 0..<n {
+              hq[i] = rq[i] + off; hk[i] = rk[i] + off; hv[i] = rv[i] + off
+              ho[i] = ro[i].map { $0 + off }
             }
-            for i in 0..<n where src[i] >= 0 {        // padded queries are cropped away: skip them
-              let si = s + i * n, qi = rq[i] + off, bi = bp + (head * n + i) * n, mi = mask + i * n
-              for j in 0..<n { si[j] = 0 }
-              for d in 0..<hd {
-                let x = qi[d], kd = kT + d * n
-                for j in 0..<n { si[j] += x * kd[j] }
-              }
-              if shift > 0 {
-                for j in 0..<n { si[j] = si[j] / sqrtHd + bi[j] + mi[j] }
-              } else {
-                for j in 0..<n { si[j] = si[j] / sqrtHd + bi[j] }
-              }
-              Norms.softmaxRows(si, rows: 1, cols: n)
-              let dst = op + src[i] * c + off
-              for j in 0..<n {
-                let pj = si[j], vj = rv[j] + off
-                for d in 0..<hd { dst[d] += pj * vj[d] }
-              }
-            }
+            WindowAttention.run(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
+                                out: ho, scratch: scratch, kernel: ctx.kernels.f32GEMM)
           }
+        }
         }
         }
         }

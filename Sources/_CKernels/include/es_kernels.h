@@ -68,6 +68,15 @@ void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, int *acc, size_
 void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
                               int act, float out_scale, int zp, signed char *q, size_t ldq);
 
+/// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/WindowAttention.swift):
+/// for each query slot i < n with out[i] != NULL, s_j = (q_i · k_j) / sqrt_d + bias[i*n + j] (+ mask[i*n + j]),
+/// p = softmax(s) (exp as FastMath.exp), out[i][d] = sum_j p_j * v_j[d] for d < hd. q, k, v, out: n row
+/// pointers to hd floats each. scratch: (hd + 4) * roundup(n, 16) floats. Dot products use FMA, so
+/// results agree with the portable twin to float rounding, not bit for bit; deterministic.
+void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q, const float *const *k,
+                                      const float *const *v, const float *bias, const float *mask, float sqrt_d,
+                                      float *const *out, float *scratch);
+
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);
