@@ -22,8 +22,9 @@ let package = Package(
     .target(name: "ImageCodecs"),  // PNG/JPEG/PNM decoders, PNG encoder: stdlib only, fuzzable alone
     .target(name: "MaskFormerInt8", dependencies: ["Kernels", "Quant", "ImageCodecs"]),
     // MARK: - Offline tooling and CLI
-    .target(name: "Converter", dependencies: ["MaskFormerInt8"]),
-    .executableTarget(name: "edge-seg", dependencies: ["Converter", "MaskFormerInt8", "ImageCodecs"]),
+    .target(name: "Evaluation", dependencies: ["MaskFormerInt8", "ImageCodecs"]),  // metrics, datasets, drift: not needed on device
+    .target(name: "Converter", dependencies: ["MaskFormerInt8", "Evaluation"]),
+    .executableTarget(name: "edge-seg", dependencies: ["Converter", "Evaluation", "MaskFormerInt8", "ImageCodecs"]),
     // MARK: - Benchmarks
     .executableTarget(name: "kernel-bench", dependencies: ["Kernels", "_CKernels"], path: "bench/KernelBench"),
     // MARK: - Tests
@@ -31,6 +32,7 @@ let package = Package(
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_CKernels", "MaskFormerInt8", "_TestSupport"]),
     .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "_TestSupport"]),
     .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
+    .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Converter", "MaskFormerInt8", "_TestSupport"]),
     .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "_TestSupport"]),
   ]
 )

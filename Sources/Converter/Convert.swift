@@ -1,5 +1,6 @@
 // Convert: a Hugging Face checkpoint folder → calibration on real images → int8 weights with one scale
 // per output channel and per-tensor activation parameters → one memory-mappable model file.
+import Evaluation
 import Foundation
 import ImageCodecs
 import Kernels
@@ -19,6 +20,9 @@ public struct ConvertOptions: Sendable {
   public var threads = 1
   /// Kernels of the calibration forward passes (tests pin a file digest with `.portable`).
   public var kernels: KernelTable = .best(for: .detect())
+  /// Accuracy-controlled fallback (`--max-drift`): the largest semantic-map pixel disagreement with
+  /// the float model on the calibration images, in percent, that the int8 file may have.
+  public var maxDrift: Double?
   public init() {}
 }
 
@@ -104,21 +108,67 @@ public enum Calibration {
 }
 
 public enum ModelConverter {
-  /// Writes the converted model to `output` atomically. `progress(stage, done, total)`.
+  /// Writes the converted model to `output` atomically. `progress(stage, done, total)`. With
+  /// `options.maxDrift`, returns the drift search's steps (else one step without measurements).
+  @discardableResult
   public static func convert(_ checkpoint: Checkpoint, options: ConvertOptions, to output: String,
-                             progress: (String, Int, Int) -> Void) throws {
-    let policy = PrecisionPolicy(extra: options.keepFloat)
+                             progress: (String, Int, Int) -> Void) throws -> [DriftStep] {
     var stats = CalibrationStats()
+    var images: [String] = []
     if options.precision == .int8 {
       guard let dir = options.calibrationDirectory else {
         throw CheckpointError.unreadable(path: output, reason: "int8 conversion needs calibration images (--calibration DIR)")
       }
-      let images = try Calibration.images(in: dir, samples: options.samples)
+      images = try Calibration.images(in: dir, samples: options.samples)
       stats = try Calibration.run(checkpoint, images: images, method: options.method, threads: options.threads,
                                   kernels: options.kernels) {
         progress("calibrate", $0, $1)
       }
     }
+    var policy = PrecisionPolicy(extra: options.keepFloat)
+    guard options.precision == .int8, let budget = options.maxDrift else {
+      try write(checkpoint, options: options, policy: policy, stats: stats, drift: nil, to: output, progress: progress)
+      return [DriftStep(keptFloat: [], pixelDisagreement: .nan, maskLogitSQNR: .nan)]
+    }
+    // Accuracy-controlled fallback: measure, keep the layers adding the most noise in float, repeat.
+    let inputs = try images.map { path in
+      let image = try ImageDecoder.decode([UInt8](FileManager.default.contents(atPath: path) ?? Data())).oriented().rgb()
+      return ImageProcessor.pixelValues(image, config: checkpoint.preprocessor)
+    }
+    let trial = output + ".drift-trial"
+    defer { try? FileManager.default.removeItem(atPath: trial) }
+    var steps: [DriftStep] = [], extra: [String] = []
+    while true {
+      try write(checkpoint, options: options, policy: policy, stats: stats, drift: nil, to: trial) { _, _, _ in }
+      let file = try ModelFile(path: trial)
+      let report = LayerDrift.measure(reference: checkpoint.model, quantized: try file.model(), inputs: inputs,
+                                      context: InferenceContext(kernels: options.kernels, threads: options.threads))
+      let step = DriftStep(keptFloat: extra, pixelDisagreement: 100 - report.output.pixelAgreement,
+                           maskLogitSQNR: report.output.maskLogits.sqnr)
+      steps.append(step)
+      progress("drift", steps.count, steps.count)
+      let int8 = Set(file.tensors.filter { $0.dtype == .qgemmI8x4N16 }.map { String($0.name.dropLast(".weight".count)) })
+      let candidates = report.layers.filter { int8.contains($0.layer) }.sorted { $0.addedNoise > $1.addedNoise }
+      if step.pixelDisagreement <= budget || candidates.isEmpty { break }
+      // A tenth of the remaining int8 layers (at least one) per round: O(log) rounds, not O(layers).
+      let chosen = candidates.prefix(max(1, candidates.count / 10)).map(\.layer)
+      extra += chosen
+      policy.keepFloat += chosen
+    }
+    try write(checkpoint, options: options, policy: policy, stats: stats, drift: (budget, steps.last!), to: output, progress: progress)
+    return steps
+  }
+
+  /// One round of the drift search: the layers kept float so far and the drift measured with them.
+  public struct DriftStep: Sendable {
+    public var keptFloat: [String]
+    /// Semantic-map pixels that differ from the float model on the calibration images, in percent.
+    public var pixelDisagreement: Double
+    public var maskLogitSQNR: Double
+  }
+
+  static func write(_ checkpoint: Checkpoint, options: ConvertOptions, policy: PrecisionPolicy, stats: CalibrationStats,
+                    drift: (budget: Double, achieved: DriftStep)?, to output: String, progress: (String, Int, Int) -> Void) throws {
     var w = ModelFileWriter()
     MetadataWriter.model(&w, checkpoint.config, checkpoint.preprocessor)
     w.meta("quant.precision", .string(options.precision.rawValue))
@@ -127,6 +177,12 @@ public enum ModelConverter {
     w.meta("quant.bias", .string("int32 at scale input_scale * weight_scale[c]"))
     w.meta("quant.rounding", .string("round half to even; requantize q = clamp(roundHalfEven(acc * scale) + zp)"))
     w.meta("quant.policy.keep_float", .strings(policy.keepFloat))
+    if let drift {
+      w.meta("quant.max_drift", .string("semantic pixel disagreement with float32 on the calibration images <= \(drift.budget) %"))
+      w.meta("quant.drift.pixel_disagreement_percent", .float(drift.achieved.pixelDisagreement))
+      w.meta("quant.drift.mask_logits_sqnr_db", .float(drift.achieved.maskLogitSQNR))
+      w.meta("quant.drift.kept_float", .strings(drift.achieved.keptFloat))
+    }
     if options.precision == .int8 {
       w.meta("calibration.method", .string(options.method.rawValue))
       w.meta("calibration.images", .strings(stats.images))

@@ -44,7 +44,7 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
         i += 1
       }
     }
-    let opts = try OptionParser(rest[...], valueFlags: ["--output", "--calibration", "--method", "--samples", "--precision", "--threads"],
+    let opts = try OptionParser(rest[...], valueFlags: ["--output", "--calibration", "--method", "--samples", "--precision", "--threads", "--max-drift"],
                                 switches: [])
     guard opts.positional.count == 1 else { throw UsageError(description: "expected one MODEL_DIR") }
     model = opts.positional[0]
@@ -59,8 +59,12 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
       options.method = v
     }
     options.samples = try opts.int("--samples", default: 8, range: 1...100_000)
+    if let d = opts.value("--max-drift") {
+      guard let v = Double(d), v >= 0, v <= 100 else { throw UsageError(description: "--max-drift is a percentage of pixels in [0, 100], got '\(d)'") }
+      options.maxDrift = v
+    }
     options.threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
-    options.calibrationDirectory = opts.value("--calibration") ?? defaultCalibrationDirectory()
+    options.calibrationDirectory = opts.value("--calibration") ?? defaultCalibrationDirectory(for: model)
   } catch {
     printError("convert: \(error)", hint: "edge-seg help")
     return 64
@@ -69,7 +73,15 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
   let t0 = DispatchTime.now()
   do {
     let checkpoint = try Checkpoint(directory: model)
-    try ModelConverter.convert(checkpoint, options: options, to: output) { progress.update($0, $1, $2) }
+    let steps = try ModelConverter.convert(checkpoint, options: options, to: output) { progress.update($0, $1, $2) }
+    if let budget = options.maxDrift {
+      for (i, s) in steps.enumerated() {
+        FileHandle.standardError.write("drift round \(i + 1): \(s.keptFloat.count) extra float layers, semantic pixel disagreement \(String(format: "%.3f", s.pixelDisagreement)) % (budget \(budget) %), mask-logit SQNR \(String(format: "%.1f", s.maskLogitSQNR)) dB\n")
+      }
+      if let last = steps.last, !last.keptFloat.isEmpty {
+        FileHandle.standardError.write("kept float: \(last.keptFloat.joined(separator: ", "))\n")
+      }
+    }
     let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
     let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
     FileHandle.standardError.write("\(output): \(options.precision.rawValue), \(String(format: "%.1f", Double(size) / 1e6)) MB in \(String(format: "%.1f", secs)) s, VmHWM \(ProcessMemory.status()["VmHWM"] ?? 0) KiB\n")
@@ -79,9 +91,10 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
   }
 }
 
-/// Calibration/ next to the executable's repository, or in the working directory.
-func defaultCalibrationDirectory() -> String? {
-  for dir in ["Calibration"] where FileManager.default.fileExists(atPath: dir) { return dir }
+/// The checkpoint's own calibration/ folder if it has one, else ./Calibration.
+func defaultCalibrationDirectory(for model: String) -> String? {
+  let own = URL(fileURLWithPath: model).appendingPathComponent("calibration").path
+  for dir in [own, "Calibration"] where FileManager.default.fileExists(atPath: dir) { return dir }
   return nil
 }
 

@@ -7,6 +7,32 @@ import MaskFormerInt8
 
 func defaultThreads() -> Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
+/// The demo model that ships with the repository (issue 7): Models/shapes, its int8 file preferred.
+enum BundledModel {
+  static let relativePath = "Models/shapes/model.int8.eseg"
+
+  /// $EDGE_SEG_MODEL, else Models/shapes/model.int8.eseg under the working directory or the
+  /// executable's directory and its ancestors (a `swift run` binary lives in .build/<triple>/release).
+  static func locate() -> String? {
+    if let env = ProcessInfo.processInfo.environment["EDGE_SEG_MODEL"], !env.isEmpty { return env }
+    for root in searchRoots() {
+      let path = URL(fileURLWithPath: root).appendingPathComponent(relativePath).path
+      if FileManager.default.fileExists(atPath: path) { return path }
+    }
+    return nil
+  }
+
+  static func searchRoots() -> [String] {
+    var roots = [FileManager.default.currentDirectoryPath]
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+    for _ in 0..<5 {
+      roots.append(dir.path)
+      dir = dir.deletingLastPathComponent()
+    }
+    return roots
+  }
+}
+
 func runCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   do {
@@ -18,9 +44,18 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     printError("run: \(error)", hint: "edge-seg help")
     return 64
   }
-  if opts.positional.count == 2 { return runImage(opts) }
+  if opts.positional.count == 2 { return runImage(opts, model: opts.positional[0], image: opts.positional[1]) }
+  if opts.positional.count == 1 && opts.value("--pixel-values") == nil && opts.value("--raw") == nil {
+    // `edge-seg run IMAGE`: the bundled demo model.
+    guard let model = BundledModel.locate() else {
+      printError("run: no MODEL given and the bundled model (\(BundledModel.relativePath)) was not found in \(BundledModel.searchRoots().joined(separator: ", "))",
+                 hint: "edge-seg run MODEL IMAGE, or set EDGE_SEG_MODEL")
+      return 66
+    }
+    return runImage(opts, model: model, image: opts.positional[0])
+  }
   guard opts.positional.count == 1 else {
-    printError("run: expected MODEL_DIR IMAGE (or MODEL_DIR --pixel-values IN --raw OUT), got \(opts.positional.count) positional arguments", hint: "edge-seg help")
+    printError("run: expected [MODEL] IMAGE (or MODEL_DIR --pixel-values IN --raw OUT), got \(opts.positional.count) positional arguments", hint: "edge-seg help")
     return 64
   }
   guard let input = opts.value("--pixel-values"), let output = opts.value("--raw") else {

@@ -5,8 +5,7 @@ import ImageCodecs
 import Kernels
 import MaskFormerInt8
 
-func runImage(_ opts: OptionParser) -> Int32 {
-  let modelPath = opts.positional[0], imagePath = opts.positional[1]
+func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: String) -> Int32 {
   var options = SegmentationOptions.pipeline
   let threads: Int, maxPixels: Int
   do {

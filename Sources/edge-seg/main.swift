@@ -22,8 +22,21 @@ let usage = """
           --times-json       forward times and peak RSS as JSON on stdout (for bench/)
     convert MODEL_DIR -o MODEL_FILE [--precision int8|float16|float32] [--calibration DIR]
             [--method minmax|percentile|entropy|mse] [--samples N] [--keep-float PATTERN]... [--threads N]
+            [--max-drift PERCENT]
         Calibrates on the images in DIR (default ./Calibration, first 8), quantizes weights to int8
         per output channel and writes one memory-mappable model file (docs/FORMAT.md), atomically.
+        --max-drift: keep the layers that add the most quantization noise in float, a tenth of the
+        int8 layers per round, until the semantic map differs from float32's on at most PERCENT of
+        the calibration pixels; the policy and the drift reached go into the file's metadata.
+    eval MODEL_DIR DATASET_DIR [--int8 MODEL_FILE] [--limit N] [--threshold X] [--threads N] [--json]
+        Float32 checkpoint and int8 file side by side on a COCO-panoptic style dataset
+        (tools/demo/make_dataset.py): PQ/SQ/RQ (things, stuff), mIoU, pixel accuracy, and the int8
+        drift against float32 (mask-logit SQNR and cosine, query class agreement, semantic pixel
+        agreement, IoU of matched segments). The int8 file defaults to MODEL_DIR/model.int8.eseg,
+        else a conversion with MODEL_DIR/calibration (or ./Calibration).
+    drift MODEL_FILE --reference MODEL_DIR IMAGE... [--threads N] [--json]
+        Per quantized layer, in graph order, its output against the float checkpoint's same layer
+        (SQNR, cosine, max abs error, noise it adds), then the end-to-end drift.
     verify MODEL_FILE
         Validates the file's structure and every tensor checksum.
     decode IMAGE [--png OUT.png] [--max-pixels N]
@@ -47,6 +60,8 @@ case "compare": status = compareCommand(args.dropFirst())
 case "decode": status = decodeCommand(args.dropFirst())
 case "convert": status = convertCommand(args.dropFirst())
 case "verify": status = verifyCommand(args.dropFirst())
+case "eval": status = evalCommand(args.dropFirst())
+case "drift": status = driftCommand(args.dropFirst())
 case "help", "--help", "-h":
   print(usage)
   status = 0

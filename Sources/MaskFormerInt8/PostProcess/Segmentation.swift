@@ -19,6 +19,13 @@ public struct Segment: Sendable, Equatable {
   /// (x, y, width, height) of those pixels; zeros when the area is 0.
   public var box: (x: Int, y: Int, width: Int, height: Int) = (0, 0, 0, 0)
 
+  public init(id: Int, labelId: Int, score: Double?, wasFused: Bool) {
+    self.id = id
+    self.labelId = labelId
+    self.score = score
+    self.wasFused = wasFused
+  }
+
   public static func == (a: Segment, b: Segment) -> Bool {
     a.id == b.id && a.labelId == b.labelId && a.score == b.score && a.wasFused == b.wasFused && a.area == b.area
       && a.box == b.box
@@ -34,6 +41,14 @@ public struct Segmentation: Sendable, Equatable {
   public var height: Int
   public var map: [Int32]
   public var segments: [Segment]
+
+  public init(task: Task, width: Int, height: Int, map: [Int32], segments: [Segment]) {
+    self.task = task
+    self.width = width
+    self.height = height
+    self.map = map
+    self.segments = segments
+  }
 
   /// Fills each segment's area and bounding box from the map.
   mutating func measureSegments() {

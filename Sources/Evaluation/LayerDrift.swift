@@ -1,0 +1,69 @@
+// LayerDrift: each layer's output in a quantized model against the same layer in the float model, in
+// graph order, plus the end-to-end drift. Both models run on the same pixel_values; the float model's
+// layer outputs are kept (one image at a time) and the quantized model's are compared as they appear.
+// With an observer attached, int8 hand-over between fused layers (q/k/v, MLP) is off: every layer
+// shows its dequantized output, which is what the next float op would see.
+import MaskFormerInt8
+
+public struct LayerDriftRow: Sendable {
+  public var layer: String
+  /// Drift of the layer's input (accumulated upstream) and output.
+  public var input = TensorDrift()
+  public var output = TensorDrift()
+
+  /// Noise-to-signal power the layer itself adds: NSR(output) − NSR(input), floored at 0.
+  public var addedNoise: Double {
+    func nsr(_ d: TensorDrift) -> Double { d.signal > 0 ? d.noise / d.signal : 0 }
+    return max(0, nsr(output) - nsr(input))
+  }
+}
+
+public struct DriftReport: Sendable {
+  public var layers: [LayerDriftRow] = []
+  public var output = OutputDrift()
+  public var images = 0
+}
+
+public enum LayerDrift {
+  /// Post-processing of the end-to-end comparison (panoptic: the processor's defaults).
+  public static func measure(reference: MaskFormer, quantized: MaskFormer, inputs: [PixelValues], context: InferenceContext,
+                             progress: (Int, Int) -> Void = { _, _ in }) -> DriftReport {
+    var report = DriftReport()
+    var index: [String: Int] = [:]
+    for (n, pv) in inputs.enumerated() {
+      var floats: [String: (input: [Float], output: [Float])] = [:]
+      var order: [String] = []
+      var ctx = context
+      ctx.observer = { layer, tap, values in
+        if floats[layer] == nil { order.append(layer); floats[layer] = ([], []) }
+        switch tap {
+        case .input: floats[layer]!.input = Array(values)
+        case .output: floats[layer]!.output = Array(values)
+        }
+      }
+      let f = MaskLogits(reference(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx))
+      for layer in order where index[layer] == nil {
+        index[layer] = report.layers.count
+        report.layers.append(LayerDriftRow(layer: layer))
+      }
+      var rows = report.layers
+      ctx.observer = { layer, tap, values in
+        guard let i = index[layer], let ref = floats[layer] else { return }
+        let r = tap == .input ? ref.input : ref.output
+        guard r.count == values.count else { return }
+        r.withUnsafeBufferPointer { rb in
+          if tap == .input { rows[i].input.add(values, reference: rb) } else { rows[i].output.add(values, reference: rb) }
+        }
+      }
+      let q = MaskLogits(quantized(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx))
+      report.layers = rows
+      floats = [:]
+      let target = (height: pv.height, width: pv.width)
+      report.output.add(int8: q, float: f, int8Semantic: .semantic(q, target: target), floatSemantic: .semantic(f, target: target),
+                        int8Panoptic: .panoptic(q, target: target), floatPanoptic: .panoptic(f, target: target))
+      report.images += 1
+      progress(n + 1, inputs.count)
+    }
+    return report
+  }
+}
