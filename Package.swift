@@ -27,11 +27,14 @@ let package = Package(
     .executableTarget(name: "edge-seg", dependencies: ["Converter", "Evaluation", "MaskFormerInt8", "ImageCodecs"]),
     // MARK: - Benchmarks
     .executableTarget(name: "kernel-bench", dependencies: ["Kernels", "_CKernels"], path: "bench/KernelBench"),
+    // MARK: - Fuzzing (libFuzzer with -DFUZZING, fuzz/run.sh; a replay driver otherwise)
+    .executableTarget(name: "fuzz", dependencies: ["Converter", "MaskFormerInt8", "ImageCodecs"], path: "fuzz/Harness"),
     // MARK: - Tests
     .target(name: "_TestSupport", dependencies: ["Kernels", "Converter"], path: "Tests/_TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_CKernels", "MaskFormerInt8", "_TestSupport"]),
     .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "_TestSupport"]),
     .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["_TestSupport"]),  // runs the built edge-seg and fuzz executables
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Converter", "MaskFormerInt8", "_TestSupport"]),
     .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "_TestSupport"]),
   ]

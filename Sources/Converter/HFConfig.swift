@@ -116,7 +116,7 @@ struct FieldReader {
   }
 }
 
-enum HFConfig {
+public enum HFConfig {
   static func readJSON(_ path: String) throws(CheckpointError) -> JSONValue {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw .unreadable(path: path, reason: "cannot read file")
@@ -141,7 +141,7 @@ enum HFConfig {
   }
 
   /// config.json → MaskFormerConfig. Defaults are transformers' (swin-base backbone when absent).
-  static func maskFormer(path: String) throws(CheckpointError) -> MaskFormerConfig {
+  public static func maskFormer(path: String) throws(CheckpointError) -> MaskFormerConfig {
     let top = FieldReader(path: path, prefix: "", value: try readJSON(path))
     let modelType = try top.string("model_type", default: "maskformer")
     guard modelType == "maskformer" else { throw top.fail("model_type", "\"maskformer\"") }
@@ -203,7 +203,7 @@ enum HFConfig {
 
   /// preprocessor_config.json → PreprocessorConfig (transformers-4 keys `size`/`max_size`/
   /// `size_divisibility` and v5 keys `size: {shortest_edge, longest_edge}`/`size_divisor`).
-  static func preprocessor(path: String) throws(CheckpointError) -> PreprocessorConfig {
+  public static func preprocessor(path: String) throws(CheckpointError) -> PreprocessorConfig {
     let r = FieldReader(path: path, prefix: "", value: try readJSON(path))
     var size: PreprocessorConfig.Size
     if let s = r.object("size") {

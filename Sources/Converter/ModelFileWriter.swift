@@ -98,7 +98,9 @@ struct ModelFileWriter {
 
     let tmp = path + ".tmp-\(getpid())"
     FileManager.default.createFile(atPath: tmp, contents: nil)
-    guard let handle = FileHandle(forWritingAtPath: tmp) else { throw CheckpointError.unreadable(path: tmp, reason: "cannot create the output file") }
+    guard let handle = FileHandle(forWritingAtPath: tmp) else {
+      throw WriteError(path: path, reason: errno != 0 ? String(cString: strerror(errno)) : "cannot create \(tmp)")
+    }
     do {
       try handle.write(contentsOf: Data(count: headerSize))
       var position = headerSize
@@ -123,7 +125,8 @@ struct ModelFileWriter {
     } catch {
       try? handle.close()
       try? FileManager.default.removeItem(atPath: tmp)
-      throw error
+      let domain = (error as NSError).domain
+      throw domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain ? WriteError(path: path, error) : error
     }
   }
 }

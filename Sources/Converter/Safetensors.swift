@@ -178,7 +178,7 @@ public enum AtomicFile {
       try FileManager.default.moveItem(at: tmp, to: url)
     } catch {
       try? FileManager.default.removeItem(at: tmp)
-      throw error
+      throw WriteError(path: path, error)
     }
   }
 }

@@ -5,7 +5,7 @@
 // Memory: coefficients of every block (2 bytes/sample of each component) are held for progressive
 // files; baseline files decode straight to sample planes (1 byte/sample) before colour conversion.
 
-enum JPEG {
+public enum JPEG {
   struct Component {
     var id: Int, h: Int, v: Int, tq: Int
     var bw = 0, bh = 0          // blocks per line / column, covering whole MCUs
@@ -30,7 +30,7 @@ enum JPEG {
                               28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60,
                               61, 54, 47, 55, 62, 63]
 
-  static func decode(_ b: [UInt8], limits: DecodeLimits) throws(ImageError) -> Image {
+  public static func decode(_ b: [UInt8], limits: DecodeLimits) throws(ImageError) -> Image {
     var d = Decoder(data: b, limits: limits)
     return try d.run()
   }

@@ -2,6 +2,7 @@
 // --json), one 0/255 PNG mask per segment at the original size, a COCO-panoptic PNG with its
 // segments_info JSON (panoptic task), and overlay.png. All files are staged in a temporary directory
 // and moved into place at the end, so a failure leaves no partial output.
+import Converter
 import Foundation
 import ImageCodecs
 import MaskFormerInt8
@@ -55,7 +56,11 @@ enum OutputWriter {
     }
     let stage = dir.hasSuffix("/") ? String(dir.dropLast()) + ".tmp-\(getpid())" : dir + ".tmp-\(getpid())"
     try? fm.removeItem(atPath: stage)
-    try fm.createDirectory(atPath: stage, withIntermediateDirectories: true)
+    do {
+      try fm.createDirectory(atPath: stage, withIntermediateDirectories: true)
+    } catch {
+      throw WriteError(path: dir, error)
+    }
     do {
       func save(_ name: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: stage + "/" + name)) }
       var seen = Set<Int>()
@@ -95,7 +100,7 @@ enum OutputWriter {
       return json
     } catch {
       try? fm.removeItem(atPath: stage)
-      throw error
+      throw error is OutputError ? error : WriteError(path: dir, error)
     }
   }
 

@@ -12,6 +12,10 @@ public enum Fixtures {
       .appendingPathComponent("Fixtures").path
   }
   public static func path(_ parts: String...) -> String { ([root] + parts).joined(separator: "/") }
+  /// The repository root (Calibration/, fuzz/, Models/ live there).
+  public static var repository: String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+  }
   /// The checkpoints made by tools/reference/maskformer_ref.py.
   public static let models = ["tiny", "smallmaps", "labels"]
 }

@@ -1,0 +1,164 @@
+// The CLI on broken inputs: each case must exit with its documented code (64 usage, 65 bad input
+// data, 66 unreadable file, 73 cannot write output), print one line naming the file, never crash
+// (a signal would show as a different status), and leave no output file or directory behind.
+import Foundation
+import Testing
+import _TestSupport
+
+/// The edge-seg and fuzz executables built beside the test bundle.
+enum Products {
+  static var directory: URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 where !FileManager.default.fileExists(atPath: dir.appendingPathComponent("edge-seg").path) {
+      dir = dir.deletingLastPathComponent()
+    }
+    return dir
+  }
+  static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+  /// Runs a product; returns (exit status, stderr). A crash (signal) returns 128 + signal.
+  static func run(_ name: String, _ args: [String]) throws -> (status: Int32, stderr: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path(name))
+    p.arguments = args
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+    return (status, String(decoding: data, as: UTF8.self))
+  }
+}
+
+@Suite(.serialized) struct BrokenInputTests {
+  let work: URL
+
+  init() throws {
+    work = FileManager.default.temporaryDirectory.appendingPathComponent("edge-seg-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+  }
+
+  func file(_ name: String, _ bytes: [UInt8]) -> String {
+    let url = work.appendingPathComponent(name)
+    FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+    return url.path
+  }
+
+  /// A PNG header declaring width x height with a valid CRC and no data.
+  func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
+    var ihdr: [UInt8] = Array("IHDR".utf8)
+    for v in [width, height] { ihdr += [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+    ihdr += [8, 2, 0, 0, 0]
+    var crc: UInt32 = 0xFFFF_FFFF
+    for b in ihdr {
+      crc ^= UInt32(b)
+      for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+    }
+    crc ^= 0xFFFF_FFFF
+    return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + ihdr
+      + [UInt8(crc >> 24), UInt8(crc >> 16 & 255), UInt8(crc >> 8 & 255), UInt8(crc & 255)]
+  }
+
+  @Test func brokenImages() throws {
+    let model = Fixtures.path("tiny")
+    let photo = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.repository + "/Calibration/coffee.png")))
+    let jpeg = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.path("jpeg", "exif6.jpg"))))
+    var flipped = jpeg
+    for i in stride(from: 200, to: flipped.count, by: 37) { flipped[i] ^= 0x5A }
+    let cases: [(String, [UInt8], Int32)] = [
+      ("empty.png", [], 65),
+      ("truncated.png", Array(photo.prefix(photo.count / 2)), 65),
+      ("header-only.png", Array(photo.prefix(40)), 65),
+      ("flipped.jpg", flipped, 65),
+      ("truncated.jpg", Array(jpeg.prefix(jpeg.count * 2 / 3)), 65),
+      ("text.png", Array("this is not an image\n".utf8), 65),
+      ("huge.png", pngHeader(width: 100_000, height: 100_000), 65),
+      ("zero.png", pngHeader(width: 0, height: 10), 65),
+    ]
+    for (name, bytes, expected) in cases {
+      let input = file(name, bytes)
+      let out = work.appendingPathComponent("out-\(name)").path
+      let r = try Products.run("edge-seg", ["run", model, input, "--output", out])
+      #expect(r.status == expected, "\(name): exit \(r.status), stderr: \(r.stderr)")
+      #expect(r.stderr.contains(name), "\(name): the message does not name the file: \(r.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: out), "\(name): left \(out) behind")
+    }
+  }
+
+  @Test func missingFilesAndUsage() throws {
+    let model = Fixtures.path("tiny")
+    let out = work.appendingPathComponent("out").path
+    let cases: [([String], Int32)] = [
+      (["run", model, work.appendingPathComponent("nope.png").path, "--output", out], 66),
+      (["run", model, Fixtures.repository + "/Calibration/coffee.png", "--threads", "0", "--output", out], 64),
+      (["run", model, Fixtures.repository + "/Calibration/coffee.png", "--task", "everything", "--output", out], 64),
+      (["run", model, Fixtures.repository + "/Calibration/coffee.png", "--bogus", "--output", out], 64),
+      (["frobnicate"], 64),
+      (["convert", work.appendingPathComponent("no-such-dir").path, "-o", out], 65),
+      (["verify", work.appendingPathComponent("nope.eseg").path], 66),
+    ]
+    for (args, expected) in cases {
+      let r = try Products.run("edge-seg", args)
+      #expect(r.status == expected, "\(args): exit \(r.status), stderr: \(r.stderr)")
+      #expect(!r.stderr.isEmpty, "\(args): no message")
+      #expect(!FileManager.default.fileExists(atPath: out), "\(args): left \(out) behind")
+    }
+  }
+
+  @Test func brokenModelFiles() throws {
+    let good = work.appendingPathComponent("micro.eseg").path
+    let seed = URL(fileURLWithPath: Fixtures.repository + "/fuzz/corpus/modelfile/micro.int8.eseg")
+    let bytes = try [UInt8](Data(contentsOf: seed))
+    FileManager.default.createFile(atPath: good, contents: Data(bytes))
+    let image = Fixtures.path("png", "c2_d8_i0_33x17.png")
+    var badMagic = bytes; badMagic[0] = UInt8(ascii: "X")
+    var badVersion = bytes; badVersion[4] = 99
+    var flippedTensor = bytes; flippedTensor[bytes.count - 100] ^= 0xFF
+    var flippedHeader = bytes; flippedHeader[60] ^= 0x10
+    let cases: [(String, [UInt8], [Int32])] = [
+      ("empty.eseg", [], [65]),
+      ("magic.eseg", badMagic, [65]),
+      ("version.eseg", badVersion, [65]),
+      ("truncated.eseg", Array(bytes.prefix(bytes.count / 2)), [65]),
+      ("header.eseg", flippedHeader, [65]),
+    ]
+    for (name, data, expected) in cases {
+      let path = file(name, data)
+      let out = work.appendingPathComponent("out-\(name)").path
+      let r = try Products.run("edge-seg", ["run", path, image, "--output", out])
+      #expect(expected.contains(r.status), "\(name): exit \(r.status), stderr: \(r.stderr)")
+      #expect(r.stderr.contains(name), "\(name): the message does not name the file: \(r.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: out), "\(name): left \(out) behind")
+    }
+    // A flipped weight byte is found by verify (checksums), not by run (which maps weights lazily).
+    let v = try Products.run("edge-seg", ["verify", file("tensor.eseg", flippedTensor)])
+    #expect(v.status == 65 && v.stderr.contains("checksum"), "verify: exit \(v.status), \(v.stderr)")
+    #expect(try Products.run("edge-seg", ["verify", good]).status == 0)
+  }
+
+  @Test func unwritableOutput() throws {
+    let model = Fixtures.path("tiny")
+    let image = Fixtures.path("png", "c2_d8_i0_33x17.png")
+    let blocker = file("a-file", [1, 2, 3])
+    let r = try Products.run("edge-seg", ["run", model, image, "--output", blocker + "/sub"])
+    #expect(r.status == 73, "exit \(r.status), stderr: \(r.stderr)")
+    let c = try Products.run("edge-seg", ["convert", model, "-o", blocker + "/x.eseg", "--precision", "float32"])
+    #expect(c.status == 73, "convert: exit \(c.status), stderr: \(c.stderr)")
+  }
+
+  /// Every committed fuzz seed and crash reproducer goes through its harness entry without a crash.
+  @Test func fuzzCorpusReplays() throws {
+    let root = URL(fileURLWithPath: Fixtures.repository + "/fuzz")
+    for target in ["png", "jpeg", "image", "safetensors", "config", "modelfile"] {
+      var inputs = [root.appendingPathComponent("corpus/\(target)").path]
+      let crashes = root.appendingPathComponent("crashes")
+      for name in (try? FileManager.default.contentsOfDirectory(atPath: crashes.path)) ?? [] where name.hasPrefix(target + "-") {
+        inputs.append(crashes.appendingPathComponent(name).path)
+      }
+      let r = try Products.run("fuzz", [target] + inputs)
+      #expect(r.status == 0, "\(target): exit \(r.status), \(r.stderr)")
+    }
+  }
+}
