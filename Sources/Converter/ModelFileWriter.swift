@@ -97,7 +97,7 @@ struct ModelFileWriter {
     }
 
     let tmp = path + ".tmp-\(getpid())"
-    FileManager.default.createFile(atPath: tmp, contents: nil)
+    _ = FileManager.default.createFile(atPath: tmp, contents: nil)
     guard let handle = FileHandle(forWritingAtPath: tmp) else {
       throw WriteError(path: path, reason: errno != 0 ? String(cString: strerror(errno)) : "cannot create \(tmp)")
     }

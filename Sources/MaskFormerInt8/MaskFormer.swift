@@ -29,10 +29,10 @@ public struct MaskFormer {
 
   /// pixelValues: one preprocessed image `[3, H, W]` (NCHW floats, any H and W).
   public func callAsFunction(pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
-    let features = backbone(pixelValues, height: height, width: width, in: ctx)
-    let pixelEmbeddings = pixelDecoder(features, in: ctx)
-    let queries = transformer(features[features.count - 1], in: ctx)
-    let (classes, masks) = heads(queries, pixelEmbeddings: pixelEmbeddings, in: ctx)
+    let features = ctx.span("backbone", "stage") { backbone(pixelValues, height: height, width: width, in: ctx) }
+    let pixelEmbeddings = ctx.span("pixel_decoder", "stage", shape: { [$0.height, $0.width, $0.channels] }) { pixelDecoder(features, in: ctx) }
+    let queries = ctx.span("transformer", "stage") { transformer(features[features.count - 1], in: ctx) }
+    let (classes, masks) = ctx.span("heads", "stage") { heads(queries, pixelEmbeddings: pixelEmbeddings, in: ctx) }
     return MaskFormerOutput(classLogits: classes, maskLogits: masks, numQueries: config.detr.numQueries,
                             numClasses: config.numLabels + 1, maskHeight: pixelEmbeddings.height,
                             maskWidth: pixelEmbeddings.width)

@@ -37,6 +37,12 @@ let usage = """
     drift MODEL_FILE --reference MODEL_DIR IMAGE... [--threads N] [--json]
         Per quantized layer, in graph order, its output against the float checkpoint's same layer
         (SQNR, cosine, max abs error, noise it adds), then the end-to-end drift.
+    profile MODEL IMAGE [--runs N] [--threads N] [--isa NAME] [--task T] [--json] [--trace FILE]
+        Per span in graph order (op inside block inside stage): median time over N runs (default 5,
+        after a warm-up), share, MACs, GMAC/s, precision, output shape, bytes moved; per-stage totals
+        (preprocess, backbone stages, pixel decoder, transformer, heads, postprocess); peak RSS and the
+        resident split into mapped weights and anonymous memory, with a timeline. --trace writes
+        Chrome trace-event JSON (Perfetto, chrome://tracing).
     verify MODEL_FILE
         Validates the file's structure and every tensor checksum.
     decode IMAGE [--png OUT.png] [--max-pixels N]
@@ -62,6 +68,7 @@ case "convert": status = convertCommand(args.dropFirst())
 case "verify": status = verifyCommand(args.dropFirst())
 case "eval": status = evalCommand(args.dropFirst())
 case "drift": status = driftCommand(args.dropFirst())
+case "profile": status = profileCommand(args.dropFirst())
 case "help", "--help", "-h":
   print(usage)
   status = 0

@@ -72,7 +72,7 @@ struct Replay {
     var count = 0
     for path in args.dropFirst() {
       var isDir: ObjCBool = false
-      FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+      _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
       let files = isDir.boolValue ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
       for file in files {
         guard let data = FileManager.default.contents(atPath: file) else { continue }

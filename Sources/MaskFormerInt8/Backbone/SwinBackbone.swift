@@ -28,15 +28,21 @@ public struct SwinBackbone {
 
   /// pixelValues `[3, H, W]` → features at strides 4, 8, 16, 32 (`H_s × W_s × C_s`, each normed).
   func callAsFunction(_ pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
-    var x = embeddings(pixelValues, height: height, width: width, in: ctx)
+    var x = ctx.span("encoder.embeddings", "block", shape: { [$0.height, $0.width, $0.channels] }) {
+      embeddings(pixelValues, height: height, width: width, in: ctx)
+    }
     var features: [FeatureMap] = []
     for (s, stage) in stages.enumerated() {
+      ctx.profiler?.begin("encoder.stage\(s)", kind: "stage")
       for block in stage.blocks { x = block(x, in: ctx) }
       var feature = x
       feature.data = ctx.layerNorm(x.data, rows: x.pixels, stageNorms[s])
       ctx.record("encoder.stage\(s)", feature)
       features.append(feature)
-      if let merge = stage.downsample { x = merge(x, in: ctx) }
+      if let merge = stage.downsample {
+        x = ctx.span("encoder.stage\(s).downsample", "block", shape: { [$0.height, $0.width, $0.channels] }) { merge(x, in: ctx) }
+      }
+      ctx.profiler?.end(shape: [feature.height, feature.width, feature.channels])
     }
     return features
   }

@@ -31,6 +31,11 @@ public struct SwinLayer {
   /// x: `H × W × C` tokens → same shape.
   ///   x = x + proj(WindowAttention(LN_before(x)));  x = x + fc2(act(fc1(LN_after(x))))
   func callAsFunction(_ x: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
+    ctx.span(moduleName(attentionOutput.name, droppingLast: 3), "block",
+             shape: { [$0.height, $0.width, $0.channels] }) { forward(x, in: ctx) }
+  }
+
+  private func forward(_ x: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
     let rows = x.pixels
     var normed = x
     normed.data = ctx.layerNorm(x.data, rows: rows, layernormBefore)

@@ -66,6 +66,10 @@ public struct SwinSelfAttention {
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
       let bp = bb.baseAddress!, op = ob.baseAddress!
       let scratchCount = WindowAttention.scratchCount(n: n, headDim: hd)
+      let windows = (hp / ws) * windowsX
+      ctx.profiler?.begin(moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
+                          macs: windows * numHeads * 2 * n * n * hd, bytes: 16 * windows * n * c)
+      defer { ctx.profiler?.end(shape: [h * w, c]) }
       parallelFor((hp / ws) * windowsX, threads: ctx.threads) { win in
         let wy = win / windowsX, wx = win % windowsX
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { ints in

@@ -6,6 +6,15 @@ extension InferenceContext {
   /// `y = act(x·Wᵀ + b) + residual` for every row of x (`rows × l.inFeatures`, row stride `xStride`).
   func linear(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation = .identity,
               residual: UnsafePointer<Float>? = nil) -> [Float] {
+    span(l.name, "linear", macs: rows * l.inFeatures * l.outFeatures, precision: l.quantized == nil ? "f32" : "int8",
+         bytes: rows * (l.inFeatures + l.outFeatures) * 4 + l.inFeatures * l.outFeatures * (l.quantized == nil ? 4 : 1),
+         shape: { _ in [rows, l.outFeatures] }) {
+      linearUnprofiled(x, rows: rows, xStride: xStride, l, activation: activation, residual: residual)
+    }
+  }
+
+  private func linearUnprofiled(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation,
+                                residual: UnsafePointer<Float>?) -> [Float] {
     let n = l.outFeatures
     if observer != nil {
       precondition(xStride == l.inFeatures, "observed Linear inputs must be contiguous")
@@ -47,12 +56,14 @@ extension InferenceContext {
 
   func layerNorm(_ x: [Float], rows: Int, _ n: LayerNorm) -> [Float] {
     precondition(x.count == rows * n.channels, "layerNorm: \(x.count) floats, expected \(rows)x\(n.channels)")
-    return x.withUnsafeBufferPointer { xb in
+    return span(n.name, "layernorm", bytes: 8 * x.count, shape: { _ in [rows, n.channels] }) {
+      x.withUnsafeBufferPointer { xb in
       [Float](unsafeUninitializedCapacity: x.count) { yb, count in
         Norms.layerNorm(xb.baseAddress!, xStride: n.channels, rows: rows, channels: n.channels,
                         gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
                         into: yb.baseAddress!, yStride: n.channels, threads: threads)
         count = x.count
+      }
       }
     }
   }
@@ -60,6 +71,16 @@ extension InferenceContext {
   /// k×k convolution, stride 1, zero padding k/2 ("same"), as an implicit GEMM with one K segment per
   /// tap: tap (ky, kx) of output pixel (y, x) reads input row (y+ky−k/2, x+kx−k/2) or a zero row.
   func conv(_ x: FeatureMap, _ c: Conv2d, activation: Activation = .identity) -> FeatureMap {
+    let k2 = c.kernelSize * c.kernelSize
+    return span(c.name, "conv\(c.kernelSize)x\(c.kernelSize)", macs: x.pixels * c.inChannels * c.outChannels * k2,
+                precision: c.quantized == nil ? "f32" : "int8",
+                bytes: x.pixels * (c.inChannels + c.outChannels) * 4 + c.inChannels * c.outChannels * k2 * (c.quantized == nil ? 4 : 1),
+                shape: { [$0.height, $0.width, $0.channels] }) {
+      convUnprofiled(x, c, activation: activation)
+    }
+  }
+
+  private func convUnprofiled(_ x: FeatureMap, _ c: Conv2d, activation: Activation) -> FeatureMap {
     precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
     if observer != nil { x.data.withUnsafeBufferPointer { observe(c.name, .input, $0) } }
     if let q = c.quantized {
@@ -98,10 +119,12 @@ extension InferenceContext {
   func groupNorm(_ x: inout FeatureMap, _ g: GroupNorm, relu: Bool) {
     precondition(g.weight.count == x.channels, "groupNorm: \(g.weight.count) weights for \(x.channels) channels")
     let (pixels, channels) = (x.pixels, x.channels)
+    profiler?.begin(g.name, kind: "groupnorm", bytes: 12 * pixels * channels)
     x.data.withUnsafeMutableBufferPointer { xb in
       Norms.groupNorm(xb.baseAddress!, pixels: pixels, channels: channels, groups: g.groups,
                       gamma: g.weight.pointer, beta: g.bias.pointer, eps: 1e-5, relu: relu, threads: threads)
     }
+    profiler?.end(shape: [x.height, x.width, channels])
   }
 }
 

@@ -12,6 +12,8 @@ public struct InferenceContext {
   public var releaseWeightsAfterUse = false
   /// Called with the input and the output of every Linear and convolution (calibration, drift).
   public var observer: ((_ layer: String, _ tap: LayerTap, _ values: UnsafeBufferPointer<Float>) -> Void)?
+  /// Records a span per op and block (`edge-seg profile`).
+  public var profiler: Profiler?
 
   public init(kernels: KernelTable, threads: Int, probe: ((String, FeatureMap) -> Void)? = nil) {
     precondition(threads >= 1, "threads must be >= 1, got \(threads)")

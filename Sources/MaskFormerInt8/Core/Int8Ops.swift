@@ -78,8 +78,13 @@ extension InferenceContext {
     guard observer == nil, qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else {
       return layers.map { linear(x, rows: rows, $0) }
     }
-    let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: layers[0].inFeatures, xStride: layers[0].inFeatures, first.input) }
-    return zip(layers, qs).map { l, q in linearInt8(a, q, n: l.outFeatures, activation: .identity, residual: nil) }
+    let k = layers[0].inFeatures, n = layers.reduce(0) { $0 + $1.outFeatures }
+    let prefix = layers[0].name.split(separator: ".").dropLast().joined(separator: ".")
+    let name = prefix + ".{" + layers.map { $0.name.split(separator: ".").last.map(String.init) ?? "" }.joined(separator: ",") + "}"
+    return span(name, "linear", macs: rows * k * n, precision: "int8", bytes: rows * (k + n) * 4 + k * n, shape: { _ in [rows, n] }) {
+      let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: k, xStride: k, first.input) }
+      return zip(layers, qs).map { l, q in linearInt8(a, q, n: l.outFeatures, activation: .identity, residual: nil) }
+    }
   }
 
   /// `fc2(act(fc1(x))) + residual` with the hidden activations handed over in int8 when both are int8.
@@ -87,9 +92,14 @@ extension InferenceContext {
     guard observer == nil, let q1 = fc1.quantized, let q2 = fc2.quantized else {
       return linear(linear(x, rows: rows, fc1, activation: activation), rows: rows, fc2, residual: residual)
     }
-    let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: fc1.inFeatures, xStride: fc1.inFeatures, q1.input) }
-    let hidden = linearInt8(a, q1, n: fc1.outFeatures, activation: activation, next: q2.input)
-    return residual.withUnsafeBufferPointer { linearInt8(hidden, q2, n: fc2.outFeatures, activation: .identity, residual: $0.baseAddress!) }
+    let (k, h, n) = (fc1.inFeatures, fc1.outFeatures, fc2.outFeatures)
+    let hidden = span(fc1.name, "linear", macs: rows * k * h, precision: "int8", bytes: rows * (4 * k + h) + k * h, shape: { _ in [rows, h] }) {
+      let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: k, xStride: k, q1.input) }
+      return linearInt8(a, q1, n: h, activation: activation, next: q2.input)
+    }
+    return span(fc2.name, "linear", macs: rows * h * n, precision: "int8", bytes: rows * (h + 8 * n) + h * n, shape: { _ in [rows, n] }) {
+      residual.withUnsafeBufferPointer { linearInt8(hidden, q2, n: n, activation: .identity, residual: $0.baseAddress!) }
+    }
   }
 
   /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read a row of

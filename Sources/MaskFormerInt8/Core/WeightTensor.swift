@@ -102,6 +102,8 @@ public struct LayerNorm {
   }
 
   public var channels: Int { weight.count }
+  /// The module's name (its weight's, without ".weight").
+  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
 }
 
 /// 2-D convolution weight `[out, in, kh, kw]` with optional bias (stride 1, "same" padding here), or
@@ -149,4 +151,6 @@ public struct GroupNorm {
     self.bias = bias
     self.groups = groups
   }
+
+  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
 }

@@ -25,6 +25,8 @@ public struct Heads {
     let m = pixelEmbeddings.channels, pixels = pixelEmbeddings.pixels
     precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
     var masks = [Float](repeating: 0, count: nq * pixels)
+    ctx.profiler?.begin("mask_logits.einsum", kind: "matmul", macs: nq * pixels * m, bytes: 4 * (nq * m + pixels * m + nq * pixels))
+    defer { ctx.profiler?.end(shape: [nq, pixelEmbeddings.height, pixelEmbeddings.width]) }
     e.withUnsafeBufferPointer { eb in pixelEmbeddings.data.withUnsafeBufferPointer { pb in
       masks.withUnsafeMutableBufferPointer { mb in
         let ep = eb.baseAddress!

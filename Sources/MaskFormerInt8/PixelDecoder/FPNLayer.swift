@@ -34,8 +34,12 @@ public struct FPNLayer {
   func callAsFunction(down: FeatureMap, left: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
     var lateral = ctx.conv(left, projection)
     ctx.groupNorm(&lateral, projectionNorm, relu: false)
-    var merged = nearestResize(down, height: lateral.height, width: lateral.width)
-    for i in merged.data.indices { merged.data[i] += lateral.data[i] }
+    let merged = ctx.span(projection.name + ".merge", "resize+add", bytes: 12 * lateral.data.count,
+                          shape: { [$0.height, $0.width, $0.channels] }) {
+      var merged = nearestResize(down, height: lateral.height, width: lateral.width)
+      for i in merged.data.indices { merged.data[i] += lateral.data[i] }
+      return merged
+    }
     return block(merged, in: ctx)
   }
 }

@@ -18,9 +18,13 @@ public struct PixelDecoder {
   /// features: strides 4, 8, 16, 32 → pixel embeddings `H/4 × W/4 × M`.
   func callAsFunction(_ features: [FeatureMap], in ctx: InferenceContext) -> FeatureMap {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
-    var y = stem(features[features.count - 1], in: ctx)
+    var y = ctx.span("pixel_decoder.fpn.stem", "block", shape: { [$0.height, $0.width, $0.channels] }) {
+      stem(features[features.count - 1], in: ctx)
+    }
     for (i, layer) in layers.enumerated() {
-      y = layer(down: y, left: features[features.count - 2 - i], in: ctx)
+      y = ctx.span("pixel_decoder.fpn.layers.\(i)", "block", shape: { [$0.height, $0.width, $0.channels] }) {
+        layer(down: y, left: features[features.count - 2 - i], in: ctx)
+      }
       ctx.record("pixel_decoder.fpn\(i)", y)
     }
     let embeddings = ctx.conv(y, maskProjection)

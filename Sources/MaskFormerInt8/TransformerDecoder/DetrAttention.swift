@@ -27,6 +27,9 @@ public struct DetrAttention {
     let q = ctx.linear(qIn, rows: nq, qProj), k = ctx.linear(kIn, rows: nk, kProj), v = ctx.linear(vIn, rows: nk, vProj)
     let scale = 1 / Float(hd).squareRoot()
     var context = [Float](repeating: 0, count: nq * d)
+    ctx.profiler?.begin(moduleName(outProj.name, droppingLast: 1) + ".softmax_attention", kind: "attention",
+                        macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d)
+    defer { ctx.profiler?.end(shape: [nq, d]) }
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     context.withUnsafeMutableBufferPointer { cb in
       let (qp, kp, vp, cp) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, cb.baseAddress!)

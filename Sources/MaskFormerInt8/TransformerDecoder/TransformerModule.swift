@@ -25,8 +25,10 @@ public struct TransformerModule {
     let memoryPos = SinePositionEmbedding.embedding(height: memory.height, width: memory.width, features: d / 2)
     let queryPos = Array(UnsafeBufferPointer(start: queryEmbeddings.pointer, count: q * d))
     var tgt = [Float](repeating: 0, count: q * d)
-    for layer in layers {
-      tgt = layer(tgt, queryPos: queryPos, memory: memory.data, memoryPos: memoryPos, in: ctx)
+    for (i, layer) in layers.enumerated() {
+      tgt = ctx.span("transformer.decoder.layers.\(i)", "block", shape: { [$0.count / d, d] }) {
+        layer(tgt, queryPos: queryPos, memory: memory.data, memoryPos: memoryPos, in: ctx)
+      }
     }
     let out = ctx.layerNorm(tgt, rows: q, layernorm)
     ctx.record("transformer.last_hidden_state", FeatureMap(height: 1, width: q, channels: d, data: out))

@@ -1,0 +1,142 @@
+// `edge-seg profile MODEL IMAGE`: where time and memory go, per layer in graph order, per stage, and
+// the resident memory split into mapped file pages (weights) and anonymous pages (activations).
+import Converter
+import Evaluation
+import Foundation
+import ImageCodecs
+import Kernels
+import MaskFormerInt8
+
+func profileCommand(_ args: ArraySlice<String>) -> Int32 {
+  let opts: OptionParser
+  let threads: Int, runs: Int
+  do {
+    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task"], switches: ["--json"])
+    guard opts.positional.count == 2 else { throw UsageError(description: "expected MODEL IMAGE") }
+    threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
+    runs = try opts.int("--runs", default: 5, range: 1...1000)
+  } catch {
+    printError("profile: \(error)", hint: "edge-seg help")
+    return 64
+  }
+  let features = CPUFeatures.detect()
+  guard let kernels = KernelTable.named(opts.value("--isa") ?? "auto", features: features) else {
+    printError("profile: --isa \(opts.value("--isa")!) is unknown or not supported by this CPU (\(features))")
+    return 64
+  }
+  var task = Segmentation.Task.panoptic
+  if let t = opts.value("--task") {
+    guard let v = Segmentation.Task(rawValue: t) else { printError("profile: --task must be panoptic, instance or semantic"); return 64 }
+    task = v
+  }
+  let modelPath = opts.positional[0], imagePath = opts.positional[1]
+  do {
+    guard let data = FileManager.default.contents(atPath: imagePath) else { throw CheckpointError.unreadable(path: imagePath, reason: "cannot read file") }
+    let image: Image
+    do { image = try ImageDecoder.decode([UInt8](data)) } catch { throw CheckpointError.unreadable(path: imagePath, reason: "\(error)") }
+    let before = ProcessMemory.status()
+    let loaded = try ModelLoader.load(modelPath)
+    let afterLoad = ProcessMemory.status()
+    var all: [[Profiler.Span]] = [], walls: [Double] = []
+    for _ in 0..<(runs + 1) {   // the first run warms caches and page tables, and is not counted
+      let profiler = Profiler()
+      var ctx = InferenceContext(kernels: kernels, threads: threads)
+      ctx.profiler = profiler
+      let wallStart = profiler.now()
+      profiler.begin("total", kind: "total")
+      profiler.begin("preprocess", kind: "stage")
+      let rgb = image.oriented().rgb()
+      let pv = ImageProcessor.pixelValues(rgb, config: loaded.preprocessor)
+      profiler.end(shape: [3, pv.height, pv.width])
+      profiler.begin("model", kind: "stage")
+      let out = loaded.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
+      profiler.end()
+      profiler.begin("postprocess", kind: "stage")
+      let logits = MaskLogits(out)
+      let target = (height: rgb.height, width: rgb.width)
+      let seg: Segmentation = switch task {
+      case .semantic: .semantic(logits, target: target)
+      case .instance: .instance(logits, threshold: 0.9, target: target)
+      case .panoptic: .panoptic(logits, threshold: 0.9, maskThreshold: 0.5, overlapMaskAreaThreshold: 0.5, target: target)
+      }
+      profiler.end(shape: [seg.height, seg.width])
+      profiler.end()
+      walls.append(profiler.now() - wallStart)
+      all.append(profiler.spans)
+    }
+    let measured = Array(all.dropFirst()), wall = walls.dropFirst().sorted()[runs / 2] * 1000
+    let rows = ProfileSummary.rows(measured)
+    let end = ProcessMemory.status()
+    if let trace = opts.value("--trace") {
+      try AtomicFile.write(try ChromeTrace.json(measured.last!, process: "edge-seg \(modelPath)"), to: trace)
+    }
+    let memory = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
+                  "load_rss_anon_delta_kb": (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0),
+                  "load_rss_file_delta_kb": (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0)]
+    if opts.isSet("--json") {
+      print(profileJSON(rows, wallMs: wall, memory: memory, model: modelPath, image: imagePath, threads: threads, runs: runs, kernels: kernels))
+    } else {
+      print(profileTable(rows, wallMs: wall, memory: memory, model: modelPath, precision: loaded.precision, threads: threads, runs: runs,
+                         kernels: kernels))
+    }
+    return 0
+  } catch {
+    return report(error, prefix: "profile: ")
+  }
+}
+
+func profileTable(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], model: String, precision: String, threads: Int,
+                  runs: Int, kernels: KernelTable) -> String {
+  func f(_ x: Double, _ d: Int) -> String { String(format: "%.\(d)f", x) }
+  let total = rows.first?.inclusiveMs ?? 0
+  let sum = rows.reduce(0) { $0 + $1.exclusiveMs }
+  var out = ["\(model) (\(precision), kernels \(kernels.f32GEMM.rawValue)+\(kernels.qs8GEMM.rawValue), \(threads) threads): median of \(runs) runs after one warm-up",
+             "", "per span in graph order (indented by nesting; a block's row is its own time outside its children):",
+             "span".padding(toLength: 74, withPad: " ", startingAt: 0) + "     ms   share       MACs  GMAC/s prec  shape              MB moved"]
+  for r in rows {
+    let name = String(repeating: "  ", count: r.depth) + shortName(r.name)
+    let shape = r.shape.map(String.init).joined(separator: "x")
+    out.append(name.padding(toLength: 74, withPad: " ", startingAt: 0) + f(r.exclusiveMs, 3).leftPad(7)
+               + (f(100 * r.exclusiveMs / max(total, 1e-9), 1) + "%").leftPad(8)
+               + (r.macs > 0 ? String(format: "%11.3e", Double(r.macs)) : "-".leftPad(11))
+               + (r.gmacs > 0 ? f(r.gmacs, 1) : "-").leftPad(8) + " " + (r.macs > 0 ? r.precision : "").padding(toLength: 5, withPad: " ", startingAt: 0)
+               + shape.padding(toLength: 19, withPad: " ", startingAt: 0) + (r.bytes > 0 ? f(Double(r.bytes) / 1e6, 2) : "-").leftPad(8))
+  }
+  out += ["", "per stage (inclusive, ms):"]
+  for r in rows where r.kind == "stage" {
+    out.append("  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + f(r.inclusiveMs, 2).leftPad(9)
+               + (f(100 * r.inclusiveMs / max(total, 1e-9), 1) + "%").leftPad(8))
+  }
+  let macs = rows.reduce(0) { $0 + $1.macs }
+  out += ["", "sum of span times \(f(sum, 2)) ms; end-to-end wall time \(f(wallMs, 2)) ms (difference \(f(100 * abs(sum - wallMs) / max(wallMs, 1e-9), 2)) %); \(f(Double(macs) / 1e9, 2)) GMAC",
+          "memory: peak RSS (VmHWM) \(memory["vmhwm_kb"]! / 1024) MB; now anonymous \(memory["rss_anon_kb"]! / 1024) MB, file-backed (mapped weights) \(memory["rss_file_kb"]! / 1024) MB; loading the model added \(memory["load_rss_anon_delta_kb"]!) KiB anonymous, \(memory["load_rss_file_delta_kb"]!) KiB file-backed",
+          "memory timeline (resident MB after each stage, anonymous + file):"]
+  for r in rows where r.kind == "stage" || r.kind == "total" {
+    out.append("  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(r.anonKB / 1024) + \(r.fileKB / 1024)")
+  }
+  return out.joined(separator: "\n")
+}
+
+/// HF module names without the wrapper prefixes, for the table.
+func shortName(_ name: String) -> String {
+  for (prefix, short) in [("model.pixel_level_module.encoder.model.encoder.layers.", "encoder.layers."),
+                          ("model.pixel_level_module.encoder.model.", "encoder."), ("model.pixel_level_module.encoder.", "encoder."),
+                          ("model.pixel_level_module.decoder.", "pixel_decoder."), ("model.transformer_module.", "transformer.")]
+  where name.hasPrefix(prefix) {
+    return short + name.dropFirst(prefix.count)
+  }
+  return name
+}
+
+func profileJSON(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], model: String, image: String, threads: Int, runs: Int,
+                 kernels: KernelTable) -> String {
+  let spans: [[String: Any]] = rows.map { r in
+    ["name": r.name, "kind": r.kind, "depth": r.depth, "ms": r.exclusiveMs, "inclusive_ms": r.inclusiveMs, "macs": r.macs,
+     "gmacs": r.gmacs, "precision": r.precision, "shape": r.shape, "bytes": r.bytes, "rss_anon_kb": r.anonKB, "rss_file_kb": r.fileKB]
+  }
+  let obj: [String: Any] = ["model": model, "image": image, "threads": threads, "runs": runs,
+                            "kernels": "\(kernels.f32GEMM.rawValue)+\(kernels.qs8GEMM.rawValue)", "wall_ms": wallMs,
+                            "sum_ms": rows.reduce(0) { $0 + $1.exclusiveMs }, "memory": memory, "spans": spans]
+  let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+  return String(decoding: data, as: UTF8.self)
+}
