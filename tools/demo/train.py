@@ -1,7 +1,7 @@
 """Trains edge-seg's demo model: a small MaskFormer-Swin on the synthetic "shapes" dataset
 (tools/demo/make_dataset.py), on CPU, with transformers' own MaskFormer loss (Hungarian matching,
-cross-entropy + focal mask + dice). Auxiliary decoder losses are off: with use_auxiliary_loss the
-transformers 5.24 forward fails (it adds a tuple of hidden states to a tensor).
+cross-entropy + focal mask + dice), plus the same loss on every intermediate decoder layer (deep
+supervision, via hooks: see DeepSupervision).
 
     ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/train --count 3000 --seed 1
     ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/val --count 200 --seed 2
@@ -125,6 +125,28 @@ def evaluate(model, proc, categories, items):
     return panoptic_quality(gt, pred, categories)
 
 
+class DeepSupervision:
+    """Auxiliary losses on every decoder layer but the last (DETR's deep supervision), computed from
+    forward hooks: transformers' own use_auxiliary_loss fails in 5.24 and would also feed the
+    normalized states into the next layer, changing the inference graph."""
+
+    def __init__(self, model):
+        self.model, self.states = model, []
+        for layer in model.model.transformer_module.decoder.layers:
+            layer.register_forward_hook(lambda mod, inp, out: self.states.append(out[0] if isinstance(out, tuple) else out))
+
+    def loss(self, out, mask_labels, class_labels):
+        m, total = self.model, 0.0
+        norm = m.model.transformer_module.decoder.layernorm
+        for h in self.states[:-1]:
+            h = norm(h)
+            masks = torch.einsum("bqc,bchw->bqhw", m.mask_embedder(h), out.pixel_decoder_last_hidden_state)
+            d = m.criterion(masks, m.class_predictor(h), mask_labels, class_labels, None)
+            total = total + sum(d[k] * m.weight_dict[k] for k in d)
+        self.states.clear()
+        return total
+
+
 def save(model, proc, out):
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -149,6 +171,7 @@ def main():
     _, _, val = load_split(data / "val")
     val = val[:100]
     model = build_model(categories, args.seed).train()
+    deep = DeepSupervision(model)
     proc = processor(categories)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     rng = np.random.default_rng(args.seed)
@@ -169,7 +192,9 @@ def main():
             m, c = targets(np.ascontiguousarray(ids), segs)
             ml.append(m)
             cl.append(c)
-        loss = model(pixel_values=torch.stack(pv), mask_labels=ml, class_labels=cl).loss
+        deep.states.clear()
+        out_ = model(pixel_values=torch.stack(pv), mask_labels=ml, class_labels=cl)
+        loss = out_.loss + deep.loss(out_, ml, cl)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

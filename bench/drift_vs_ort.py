@@ -1,0 +1,61 @@
+"""int8 drift of edge-seg and of ONNX Runtime, each against its own float32 model, on the same photos
+(outside the calibration set) and the same random-init swin-tiny-ade weights at 512x512.
+
+    ~/hfref/bin/python bench/drift_vs_ort.py /tmp/big/sta      # needs model.int8.eseg and the ONNX files from bench/e2e.py
+
+Prints, per photo, the cosine similarity and SQNR of int8 mask logits (and class logits) against the
+float32 ones: edge-seg int8 vs edge-seg float32, ONNX Runtime int8 (static QDQ) vs ONNX Runtime fp32.
+"""
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import skimage.data
+from PIL import Image
+from safetensors.numpy import load_file, save_file
+from transformers import MaskFormerImageProcessor
+
+REPO = Path(__file__).resolve().parent.parent
+PHOTOS = {"motorcycle": lambda: skimage.data.stereo_motorcycle()[0], "grass": skimage.data.grass, "coins": skimage.data.coins,
+          "immunohistochemistry": skimage.data.immunohistochemistry, "coffee-cup (calibration)": skimage.data.coffee}
+
+
+def metrics(a, r):
+    a, r = a.astype(np.float64).ravel(), r.astype(np.float64).ravel()
+    cos = float(a @ r / (np.linalg.norm(a) * np.linalg.norm(r)))
+    sqnr = float(10 * np.log10((r @ r) / ((a - r) @ (a - r))))
+    return cos, sqnr
+
+
+def main():
+    d = Path(sys.argv[1])
+    proc = MaskFormerImageProcessor.from_pretrained(d)
+    sessions = {k: ort.InferenceSession(str(d / f"model.{k}.onnx"), providers=["CPUExecutionProvider"]) for k in ("fp32", "int8")}
+    tmp = Path(tempfile.mkdtemp())
+    binary = REPO / ".build/release/edge-seg"
+    print("| photo | edge-seg int8 vs float32: mask cosine | SQNR dB | class cosine | ORT int8 vs fp32: mask cosine | SQNR dB | class cosine |")
+    print("|---|---|---|---|---|---|---|")
+    for name, load in PHOTOS.items():
+        img = load()
+        img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
+        pv = proc(images=Image.fromarray(img).resize((512, 512)), return_tensors="np",
+                  size={"height": 512, "width": 512})["pixel_values"].astype(np.float32)
+        save_file({"pixel_values": pv}, str(tmp / "pv.safetensors"))
+        outs = {}
+        for key, model in [("es-int8", d / "model.int8.eseg"), ("es-f32", d)]:
+            subprocess.run([str(binary), "run", str(model), "--pixel-values", str(tmp / "pv.safetensors"), "--raw",
+                            str(tmp / f"{key}.safetensors")], check=True, capture_output=True)
+            o = load_file(str(tmp / f"{key}.safetensors"))
+            outs[key] = (o["class_queries_logits"], o["masks_queries_logits"])
+        for key, s in sessions.items():
+            outs["ort-" + key] = tuple(s.run(None, {"pixel_values": pv}))
+        em, ec = metrics(outs["es-int8"][1], outs["es-f32"][1]), metrics(outs["es-int8"][0], outs["es-f32"][0])
+        om, oc = metrics(outs["ort-int8"][1], outs["ort-fp32"][1]), metrics(outs["ort-int8"][0], outs["ort-fp32"][0])
+        print(f"| {name} | {em[0]:.5f} | {em[1]:.1f} | {ec[0]:.5f} | {om[0]:.5f} | {om[1]:.1f} | {oc[0]:.5f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
