@@ -63,6 +63,7 @@ func report(_ error: any Error, prefix: String = "") -> Int32 {
   case is CheckpointError, is SafetensorsError, is ModelFileError, is ImageError: return 65
   case is MappedFileError: return 66
   case is OutputError, is WriteError: return 73
+  case is UsageError: return 64
   default: return 1
   }
 }

@@ -53,7 +53,11 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
   }
   let tDecode = now()
   do {
-    let loaded = try ModelLoader.load(modelPath)
+    var loaded = try ModelLoader.load(modelPath)
+    if let size = opts.value("--size") {
+      guard let n = Int(size), (32...16384).contains(n) else { throw UsageError(description: "--size must be an integer in 32...16384, got '\(size)'") }
+      loaded.preprocessor = loaded.preprocessor.resized(shortestEdge: n)
+    }
     let tLoad = now()
     let segmenter = Segmenter(model: loaded.model, preprocessor: loaded.preprocessor)
     let ctx = InferenceContext(kernels: kernels, threads: threads)

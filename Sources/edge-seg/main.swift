@@ -10,10 +10,19 @@ let usage = """
   usage: edge-seg <command> [options]
 
   commands:
-    run --precision float32 MODEL_DIR --pixel-values IN.safetensors --raw OUT.safetensors
-        Runs a Hugging Face MaskFormer-Swin checkpoint folder in float32 on a preprocessed
-        pixel_values tensor [1,3,H,W] and writes class_queries_logits [1,Q,K+1] and
-        masks_queries_logits [1,Q,ceil(H/4),ceil(W/4)] as safetensors.
+    run [MODEL] IMAGE [--output DIR] [--json] [--task panoptic|instance|semantic] [--threshold X]
+        [--mask-threshold X] [--overlap X] [--fuse ID,...] [--size N] [--max-pixels N]
+        Segments IMAGE as transformers' image-segmentation pipeline does and writes segments.json,
+        one PNG mask per segment, overlay.png (and panoptic.png + panoptic.json) into DIR (default
+        edge-seg-output). MODEL: a checkpoint folder (float32) or a model file; without MODEL, the
+        bundled demo model (Models/shapes/model.int8.eseg, or $EDGE_SEG_MODEL).
+          --size N           resize the shortest edge to N instead of the checkpoint's size, the
+                             longest-edge cap scaled alike
+    run MODEL IMAGE --raw OUT.safetensors
+    run MODEL --pixel-values IN.safetensors --raw OUT.safetensors
+        The logits only: class_queries_logits [1,Q,K+1] and masks_queries_logits
+        [1,Q,ceil(H/4),ceil(W/4)] as safetensors (from an image, or a pixel_values [1,3,H,W] tensor).
+    common to run:
           --threads N        worker threads (default: all cores)
           --isa NAME         auto|avx512|avx2|neon|portable|reference (default: auto)
           --runs N           run the forward pass N times, report the median (default: 1)
@@ -51,7 +60,8 @@ let usage = """
     compare ACTUAL.safetensors REFERENCE.safetensors
         Per tensor present in both: max abs error, max |reference| and their ratio.
 
-  exit codes: 0 ok, 64 usage error, 65 bad input data, 66 unreadable file, 1 other failure
+  exit codes: 0 ok, 64 usage error, 65 bad input data, 66 unreadable file, 73 cannot write the output,
+  1 internal error
   """
 
 let args = CommandLine.arguments.dropFirst()

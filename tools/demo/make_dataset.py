@@ -1,7 +1,7 @@
 """Synthetic panoptic dataset for edge-seg's demo model ("shapes").
 
-Things (instances): circle, square, triangle, cross - varied colour, fill texture (solid, stripes,
-dots), size, rotation, with occlusion. Stuff (background): plain gradient, stripes, checker - one or
+Things (instances): circle, square, triangle, cross - varied colour, fill (mostly solid, some faint
+stripes or dots), size, rotation, with occlusion. Stuff (background): plain gradient, stripes, checker - one or
 two regions per image, split by a random straight boundary. Every image and annotation follows from
 the seed, so train and validation are disjoint by seed:
 
@@ -75,9 +75,12 @@ def thing_mask(kind, cx, cy, r, rot, size):
 
 
 def thing_fill(rng, size):
+    """Mostly solid colour (with sensor-like noise); a quarter of the things get a faint two-tone
+    stripe or dot texture of nearby colours, so that texture alone never says "stuff"."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    a, b = colour(rng), colour(rng)
-    style = rng.integers(0, 3)
+    a = colour(rng)
+    b = np.clip(a + rng.integers(-40, 41, 3), 0, 255)
+    style = 0 if rng.random() < 0.75 else int(rng.integers(1, 3))
     if style == 0:
         img = np.broadcast_to(a, (size, size, 3)).astype(np.float32)
     elif style == 1:

@@ -57,7 +57,7 @@ def build_model(categories, seed):
                                     image_size=128, drop_path_rate=0.0,
                                     out_features=["stage1", "stage2", "stage3", "stage4"])
     decoder = MaskFormerDetrConfig(d_model=128, decoder_layers=3, decoder_attention_heads=4, decoder_ffn_dim=256,
-                                   num_queries=16, dropout=0.0)
+                                   num_queries=10, dropout=0.0)
     id2label = {c["id"]: c["name"] for c in categories}
     config = MaskFormerConfig(backbone_config=backbone, decoder_config=decoder, id2label=id2label,
                               label2id={v: k for k, v in id2label.items()}, fpn_feature_size=64,

@@ -37,4 +37,22 @@ public struct PreprocessorConfig: Sendable, Equatable {
     self.imageMean = imageMean
     self.imageStd = imageStd
   }
+
+  /// The same rule at another scale (`--size N`): shortest edge N, the longest-edge cap scaled alike
+  /// (512/2048 at N = 1024 becomes 1024/4096); a fixed or max size becomes N on its shorter side.
+  public func resized(shortestEdge n: Int) -> PreprocessorConfig {
+    var c = self
+    c.doResize = true
+    switch size {
+    case .shortestEdge(let s, let l):
+      c.size = .shortestEdge(n, longestEdge: l.map { Int((Double($0) * Double(n) / Double(s)).rounded()) })
+    case .fixed(let h, let w):
+      c.size = h <= w ? .fixed(height: n, width: Int((Double(w) * Double(n) / Double(h)).rounded()))
+                      : .fixed(height: Int((Double(h) * Double(n) / Double(w)).rounded()), width: n)
+    case .maxSize(let h, let w):
+      let s = min(h, w)
+      c.size = .maxSize(height: h * n / s, width: w * n / s)
+    }
+    return c
+  }
 }
