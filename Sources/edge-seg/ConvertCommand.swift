@@ -1,6 +1,7 @@
 // `edge-seg convert` and `edge-seg verify`.
 import Converter
 import Foundation
+import Kernels
 import MaskFormerInt8
 import Quant
 
@@ -44,7 +45,7 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
         i += 1
       }
     }
-    let opts = try OptionParser(rest[...], valueFlags: ["--output", "--calibration", "--method", "--samples", "--precision", "--threads", "--max-drift"],
+    let opts = try OptionParser(rest[...], valueFlags: ["--output", "--calibration", "--method", "--samples", "--precision", "--threads", "--max-drift", "--isa"],
                                 switches: [])
     guard opts.positional.count == 1 else { throw UsageError(description: "expected one MODEL_DIR") }
     model = opts.positional[0]
@@ -59,6 +60,10 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
       options.method = v
     }
     options.samples = try opts.int("--samples", default: 8, range: 1...100_000)
+    if let isa = opts.value("--isa") {
+      guard let k = KernelTable.named(isa, features: .detect()) else { throw UsageError(description: "--isa \(isa) is unknown or not supported by this CPU") }
+      options.kernels = k
+    }
     if let d = opts.value("--max-drift") {
       guard let v = Double(d), v >= 0, v <= 100 else { throw UsageError(description: "--max-drift is a percentage of pixels in [0, 100], got '\(d)'") }
       options.maxDrift = v

@@ -31,12 +31,13 @@ let usage = """
           --times-json       forward times and peak RSS as JSON on stdout (for bench/)
     convert MODEL_DIR -o MODEL_FILE [--precision int8|float16|float32] [--calibration DIR]
             [--method minmax|percentile|entropy|mse] [--samples N] [--keep-float PATTERN]... [--threads N]
-            [--max-drift PERCENT]
+            [--max-drift PERCENT] [--isa NAME]
         Calibrates on the images in DIR (default ./Calibration, first 8), quantizes weights to int8
         per output channel and writes one memory-mappable model file (docs/FORMAT.md), atomically.
         --max-drift: keep the layers that add the most quantization noise in float, a tenth of the
         int8 layers per round, until the semantic map differs from float32's on at most PERCENT of
         the calibration pixels; the policy and the drift reached go into the file's metadata.
+        --isa: kernels of the calibration passes (portable: the same bytes on every CPU).
     eval MODEL_DIR DATASET_DIR [--int8 MODEL_FILE] [--limit N] [--threshold X] [--threads N] [--json]
         Float32 checkpoint and int8 file side by side on a COCO-panoptic style dataset
         (tools/demo/make_dataset.py): PQ/SQ/RQ (things, stuff), mIoU, pixel accuracy, and the int8

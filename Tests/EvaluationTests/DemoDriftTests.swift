@@ -72,6 +72,7 @@ import _TestSupport
     var options = ConvertOptions()
     options.calibrationDirectory = Self.modelDir + "/calibration"
     options.threads = 2
+    options.kernels = KernelTable(f32GEMM: .portable, qs8GEMM: .portable)   // the same bytes on every CPU
     let fresh = FileManager.default.temporaryDirectory.appendingPathComponent("edge-seg-fresh-\(getpid()).eseg").path
     defer { try? FileManager.default.removeItem(atPath: fresh) }
     try ModelConverter.convert(try Checkpoint(directory: Self.modelDir), options: options, to: fresh) { _, _, _ in }
