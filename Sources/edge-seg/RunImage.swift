@@ -60,7 +60,8 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     }
     let tLoad = now()
     let segmenter = Segmenter(model: loaded.model, preprocessor: loaded.preprocessor)
-    let ctx = InferenceContext(kernels: kernels, threads: threads)
+    var ctx = InferenceContext(kernels: kernels, threads: threads)
+    ctx.releaseWeightsAfterUse = true   // one forward pass: each weight is read once (see RunCommand)
     if let raw = opts.value("--raw") {
       // Logits only (for drift checks): preprocessing and the model, no post-processing.
       let pv = ImageProcessor.pixelValues(image.oriented().rgb(), config: loaded.preprocessor)

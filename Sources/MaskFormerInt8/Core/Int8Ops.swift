@@ -44,6 +44,12 @@ extension InferenceContext {
       Int8GEMM.run(Int8GEMMProblem(m: a.rows, weights: q.weights, aRow: { i, _ in ap + i * stride }, aZeroPoint: q.input.zeroPoint, output: output),
                    kernel: kernels.qs8GEMM, threads: threads)
     }
+    releaseIfAsked(q)
+  }
+
+  /// Drops the packed weights' pages after use when asked (they stay in the page cache).
+  func releaseIfAsked(_ q: QuantizedWeights) {
+    if releaseWeightsAfterUse { q.storage.release(q.weights.base, byteCount: q.weights.panels * q.weights.panelBytes) }
   }
 
   /// An int8 layer with a float result (dequantized, activation and residual fused).
@@ -132,6 +138,7 @@ extension InferenceContext {
         Int8GEMM.run(p, kernel: kernels.qs8GEMM, threads: threads)
       }
     }
+    releaseIfAsked(q)
     return out
   }
 }
