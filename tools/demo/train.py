@@ -8,9 +8,10 @@ supervision, via hooks: see DeepSupervision).
     ~/hfref/bin/python tools/demo/train.py /tmp/shapes /tmp/shapes-run --minutes 60 --seed 0
 
 Every --eval-every steps it measures panoptic quality (PQ) on the first 100 validation images with
-the image processor's post_process_panoptic_segmentation and keeps the best checkpoint as a
-Hugging Face folder (config.json, model.safetensors, preprocessor_config.json) in OUT/best;
-OUT/log.jsonl holds the learning curve.
+the image processor's post_process_panoptic_segmentation (threshold 0.8, stuff fused), saves the
+model as a Hugging Face folder (config.json, model.safetensors, preprocessor_config.json) in
+OUT/last and, if PQ improved, OUT/best; OUT/log.jsonl holds the learning curve. --init continues
+from a saved folder (learning-rate schedule restarted).
 """
 import argparse
 import json
@@ -163,6 +164,7 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--init", help="start from this checkpoint folder (continue a run) instead of random init")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data, out = Path(args.data), Path(args.out)
@@ -171,6 +173,8 @@ def main():
     _, _, val = load_split(data / "val")
     val = val[:100]
     model = build_model(categories, args.seed).train()
+    if args.init:
+        model = MaskFormerForInstanceSegmentation.from_pretrained(args.init).train()
     deep = DeepSupervision(model)
     proc = processor(categories)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -209,6 +213,7 @@ def main():
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
             log.flush()
+            save(model, proc, out / "last")
             if pq > best:
                 best = pq
                 save(model, proc, out / "best")
