@@ -131,6 +131,7 @@ def main():
     ap.add_argument("--runs", type=int, default=1, help="forward passes per engine per round")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default="swin-tiny-ade,swin-base-coco")
+    ap.add_argument("--prepare-only", action="store_true", help="build, convert, export and quantize; no timing")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     configs = []
@@ -138,6 +139,8 @@ def main():
         for label, (d, h, w) in prepare(a.work, name, MODELS[name]).items():
             for t in a.threads.split(","):
                 configs.append((name, label, d, h, w, t))
+    if a.prepare_only:
+        return
     results = {}
     for r in range(a.rounds):
         for (name, label, d, h, w, t) in configs:

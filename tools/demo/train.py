@@ -1,7 +1,8 @@
 """Trains edge-seg's demo model: a small MaskFormer-Swin on the synthetic "shapes" dataset
 (tools/demo/make_dataset.py), on CPU, with transformers' own MaskFormer loss (Hungarian matching,
 cross-entropy + focal mask + dice), plus the same loss on every intermediate decoder layer (deep
-supervision, via hooks: see DeepSupervision).
+supervision, via hooks: see DeepSupervision) and an auxiliary per-pixel class loss on the pixel
+decoder's output (SemanticAux; training only).
 
     ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/train --count 3000 --seed 1
     ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/val --count 200 --seed 2
@@ -148,6 +149,29 @@ class DeepSupervision:
         return total
 
 
+class SemanticAux(torch.nn.Module):
+    """A per-pixel class head on the pixel decoder's embeddings, trained with cross-entropy against the
+    semantic map (thing and stuff classes): dense supervision that teaches the backbone and pixel
+    decoder the classes from the first steps, while the set-prediction loss is still matching
+    queries. Used only in training; the saved checkpoint is the plain MaskFormer."""
+
+    def __init__(self, channels, classes):
+        super().__init__()
+        self.head = torch.nn.Conv2d(channels, classes, 1)
+
+    def loss(self, out, semantic):
+        logits = torch.nn.functional.interpolate(self.head(out.pixel_decoder_last_hidden_state), size=semantic.shape[-2:],
+                                                 mode="bilinear", align_corners=False)
+        return torch.nn.functional.cross_entropy(logits, semantic, ignore_index=255)
+
+
+def semantic_map(ids, segments):
+    sem = np.full(ids.shape, 255, np.int64)
+    for seg in segments:
+        sem[ids == seg["id"]] = seg["category_id"]
+    return torch.from_numpy(sem)
+
+
 def save(model, proc, out):
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
@@ -164,6 +188,7 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--semantic-weight", type=float, default=1.0, help="weight of the auxiliary per-pixel class loss")
     ap.add_argument("--init", help="start from this checkpoint folder (continue a run) instead of random init")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -176,8 +201,9 @@ def main():
     if args.init:
         model = MaskFormerForInstanceSegmentation.from_pretrained(args.init).train()
     deep = DeepSupervision(model)
+    aux = SemanticAux(model.config.mask_feature_size, len(categories))
     proc = processor(categories)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=args.lr, weight_decay=1e-4)
     rng = np.random.default_rng(args.seed)
     start, step, best = time.time(), 0, -1.0
     total = args.minutes * 60
@@ -187,18 +213,19 @@ def main():
         for g in opt.param_groups:                      # linear warm-up, cosine decay over the time budget
             g["lr"] = args.lr * min(1.0, (step + 1) / 200) * 0.5 * (1 + np.cos(np.pi * frac))
         idx = rng.choice(len(train), args.batch, replace=False)
-        pv, ml, cl = [], [], []
+        pv, ml, cl, sem = [], [], [], []
         for i in idx:
             rgb, ids, segs = train[i]
             if rng.random() < 0.5:                      # horizontal flip
                 rgb, ids = rgb[:, ::-1], ids[:, ::-1]
             pv.append(pixel_values(np.ascontiguousarray(rgb)))
             m, c = targets(np.ascontiguousarray(ids), segs)
+            sem.append(semantic_map(np.ascontiguousarray(ids), segs))
             ml.append(m)
             cl.append(c)
         deep.states.clear()
         out_ = model(pixel_values=torch.stack(pv), mask_labels=ml, class_labels=cl)
-        loss = out_.loss + deep.loss(out_, ml, cl)
+        loss = out_.loss + deep.loss(out_, ml, cl) + args.semantic_weight * aux.loss(out_, torch.stack(sem))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
