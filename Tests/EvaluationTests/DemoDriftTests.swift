@@ -2,9 +2,10 @@
 // checkpoint on held-out images (Tests/Fixtures/shapes-val: the first 20 images of the validation
 // split, seed 2), and proof that the check catches a broken quantization.
 //
-// Thresholds, from the measured full validation split (closing note of issue 7) with a margin for 20
-// images: semantic-map pixel agreement >= 99 %, int8 PQ within 3 points of float PQ (one missed
-// segment out of ~80 moves PQ by ~1.5), mask-logit SQNR >= 20 dB (measured ~30 dB).
+// Thresholds, from measurements with a margin (on these 20 images: pixel agreement 99.29 %, PQ float
+// 30.46 / int8 30.46, mIoU 46.77 / 46.64, mask-logit SQNR 33.8 dB): semantic-map pixel agreement
+// >= 99 %, int8 PQ within 3 points of float PQ (one missed segment out of ~80 moves PQ by ~1.5),
+// mIoU within 2, mask-logit SQNR >= 25 dB.
 import Converter
 import Evaluation
 import Foundation
@@ -33,13 +34,15 @@ import _TestSupport
     #expect(r.drift.pixelAgreement >= 99, "semantic pixel agreement \(r.drift.pixelAgreement) %")
     #expect(abs(f.pq - q.pq) <= 3, "PQ float \(f.pq) vs int8 \(q.pq)")
     #expect(abs(f.mIoU - q.mIoU) <= 2, "mIoU float \(f.mIoU) vs int8 \(q.mIoU)")
-    #expect(r.drift.maskLogits.sqnr >= 20, "mask-logit SQNR \(r.drift.maskLogits.sqnr) dB")
+    #expect(r.drift.maskLogits.sqnr >= 25, "mask-logit SQNR \(r.drift.maskLogits.sqnr) dB")
   }
 
-  /// The float model is good enough for the drift figures to mean something.
+  /// The float model segments well enough for the drift figures to mean something (measured on
+  /// these images: PQ 30.5, stuff PQ 64.4, mIoU 46.8; a random-init model scores ~0-5).
   @Test func floatModelSegments() throws {
     let r = try evaluate(int8: Self.int8File)
-    #expect(r.accuracy[0].scores.pq >= 50, "float PQ \(r.accuracy[0].scores.pq) on the fixture images")
+    #expect(r.accuracy[0].scores.pq >= 25 && r.accuracy[0].scores.mIoU >= 40,
+            "float PQ \(r.accuracy[0].scores.pq), mIoU \(r.accuracy[0].scores.mIoU) on the fixture images")
   }
 
   /// A planted bug: the per-channel weight scales of one Swin MLP layer rotated by one channel (each
@@ -62,7 +65,7 @@ import _TestSupport
     try Data(bytes).write(to: URL(fileURLWithPath: planted))
     defer { try? FileManager.default.removeItem(atPath: planted) }
     let r = try evaluate(int8: planted)
-    let caught = r.drift.pixelAgreement < 99 || r.drift.maskLogits.sqnr < 20
+    let caught = r.drift.pixelAgreement < 99 || r.drift.maskLogits.sqnr < 25
       || abs(r.accuracy[0].scores.pq - r.accuracy[1].scores.pq) > 3
     #expect(caught, "planted wrong-channel scales not caught: agreement \(r.drift.pixelAgreement) %, SQNR \(r.drift.maskLogits.sqnr) dB")
   }
