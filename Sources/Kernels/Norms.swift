@@ -83,35 +83,53 @@ public enum Norms {
     }
   }
 
-  /// Σ (x[i] − minus) in float64 with four accumulators (a fixed order, so deterministic).
+  /// Σ (x[i] − minus) in float64 with 16 independent accumulators (lanes j = i mod 16, which the
+  /// compiler keeps in vector registers), combined pairwise: a fixed order for any input length.
   @inline(__always)
   static func sumDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double {
-    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, i = 0
-    while i + 4 <= n {
-      s0 += Double(x[i]) - minus; s1 += Double(x[i + 1]) - minus
-      s2 += Double(x[i + 2]) - minus; s3 += Double(x[i + 3]) - minus
-      i += 4
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+      let acc = buf.baseAddress!
+      for j in 0..<16 { acc[j] = 0 }
+      var i = 0
+      while i + 16 <= n {
+        for j in 0..<16 { acc[j] += Double(x[i + j]) - minus }
+        i += 16
+      }
+      var j = 0
+      while i < n { acc[j] += Double(x[i]) - minus; i += 1; j += 1 }
+      return combine16(acc)
     }
-    while i < n { s0 += Double(x[i]) - minus; i += 1 }
-    return (s0 + s1) + (s2 + s3)
   }
 
-  /// Σ (x[i] − minus)² in float64 with four accumulators.
+  /// Σ (x[i] − minus)² in float64, accumulated as `sumDouble`.
   @inline(__always)
   static func sumSquaresDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double {
-    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, i = 0
-    while i + 4 <= n {
-      let d0 = Double(x[i]) - minus, d1 = Double(x[i + 1]) - minus
-      let d2 = Double(x[i + 2]) - minus, d3 = Double(x[i + 3]) - minus
-      s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3
-      i += 4
+    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+      let acc = buf.baseAddress!
+      for j in 0..<16 { acc[j] = 0 }
+      var i = 0
+      while i + 16 <= n {
+        for j in 0..<16 {
+          let d = Double(x[i + j]) - minus
+          acc[j] += d * d
+        }
+        i += 16
+      }
+      var j = 0
+      while i < n {
+        let d = Double(x[i]) - minus
+        acc[j] += d * d
+        i += 1; j += 1
+      }
+      return combine16(acc)
     }
-    while i < n {
-      let d = Double(x[i]) - minus
-      s0 += d * d
-      i += 1
-    }
-    return (s0 + s1) + (s2 + s3)
+  }
+
+  @inline(__always)
+  static func combine16(_ a: UnsafeMutablePointer<Double>) -> Double {
+    for j in 0..<8 { a[j] += a[j + 8] }
+    for j in 0..<4 { a[j] += a[j + 4] }
+    return (a[0] + a[2]) + (a[1] + a[3])
   }
 
   /// Softmax over each row of `rows × cols` in place, max-subtracted (`FastMath.softmax`).

@@ -65,17 +65,6 @@ let usage = """
   1 internal error
   """
 
-#if canImport(Glibc)
-// Large buffers (activations) straight from mmap and back to the OS when freed: a fixed threshold
-// stops glibc from raising it after the first large free and serving later maps from a heap that
-// never shrinks (measured: peak RSS 8 MB lower at 512x512).
-// mallopt is not in Swift's Glibc module: look it up (M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3).
-if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
-  let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
-  _ = mallopt(-3, 256 * 1024)
-  _ = mallopt(-1, 1024 * 1024)
-}
-#endif
 
 let args = CommandLine.arguments.dropFirst()
 guard let command = args.first else {
