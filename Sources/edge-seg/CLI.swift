@@ -2,6 +2,7 @@
 import Converter
 import Foundation
 import ImageCodecs
+import Kernels
 import MaskFormerInt8
 
 /// A command-line mistake: exit code 64.
@@ -49,6 +50,16 @@ struct OptionParser {
     guard let n = Int(v), range.contains(n) else { throw UsageError(description: "\(flag) must be an integer in \(range), got '\(v)'") }
     return n
   }
+}
+
+/// The kernels `--isa` names (default auto), or nil after printing why not (the caller exits 64).
+func kernelTable(_ opts: OptionParser, command: String) -> KernelTable? {
+  let features = CPUFeatures.detect(), isa = opts.value("--isa") ?? "auto"
+  guard let table = KernelTable.named(isa, features: features) else {
+    printError("\(command): --isa \(isa) is unknown or not supported by this CPU (\(features))")
+    return nil
+  }
+  return table
 }
 
 extension FileHandle {

@@ -19,11 +19,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     printError("profile: \(error)", hint: "edge-seg help")
     return 64
   }
-  let features = CPUFeatures.detect()
-  guard let kernels = KernelTable.named(opts.value("--isa") ?? "auto", features: features) else {
-    printError("profile: --isa \(opts.value("--isa")!) is unknown or not supported by this CPU (\(features))")
-    return 64
-  }
+  guard let kernels = kernelTable(opts, command: "profile") else { return 64 }
   var task = Segmentation.Task.panoptic
   if let t = opts.value("--task") {
     guard let v = Segmentation.Task(rawValue: t) else { printError("profile: --task must be panoptic, instance or semantic"); return 64 }

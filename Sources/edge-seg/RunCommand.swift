@@ -71,12 +71,8 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     printError("run: \(error)")
     return 64
   }
+  guard let kernels = kernelTable(opts, command: "run") else { return 64 }
   let features = CPUFeatures.detect()
-  let isa = opts.value("--isa") ?? "auto"
-  guard let kernels = KernelTable.named(isa, features: features) else {
-    printError("run: --isa \(isa) is unknown or not supported by this CPU (\(features))")
-    return 64
-  }
   let verbose = opts.isSet("--verbose")
 
   do {

@@ -32,11 +32,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     printError("run: \(error)", hint: "edge-seg help")
     return 64
   }
-  let features = CPUFeatures.detect()
-  guard let kernels = KernelTable.named(opts.value("--isa") ?? "auto", features: features) else {
-    printError("run: --isa \(opts.value("--isa")!) is unknown or not supported by this CPU (\(features))")
-    return 64
-  }
+  guard let kernels = kernelTable(opts, command: "run") else { return 64 }
   let output = opts.value("--output") ?? "edge-seg-output"
   func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
   let t0 = now()

@@ -46,21 +46,6 @@ enum Products {
     return url.path
   }
 
-  /// A PNG header declaring width x height with a valid CRC and no data.
-  func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
-    var ihdr: [UInt8] = Array("IHDR".utf8)
-    for v in [width, height] { ihdr += [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
-    ihdr += [8, 2, 0, 0, 0]
-    var crc: UInt32 = 0xFFFF_FFFF
-    for b in ihdr {
-      crc ^= UInt32(b)
-      for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
-    }
-    crc ^= 0xFFFF_FFFF
-    return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + ihdr
-      + [UInt8(crc >> 24), UInt8(crc >> 16 & 255), UInt8(crc >> 8 & 255), UInt8(crc & 255)]
-  }
-
   @Test func brokenImages() throws {
     let model = Fixtures.path("tiny")
     let photo = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Fixtures.repository + "/Calibration/coffee.png")))
@@ -74,8 +59,8 @@ enum Products {
       ("flipped.jpg", flipped, 65),
       ("truncated.jpg", Array(jpeg.prefix(jpeg.count * 2 / 3)), 65),
       ("text.png", Array("this is not an image\n".utf8), 65),
-      ("huge.png", pngHeader(width: 100_000, height: 100_000), 65),
-      ("zero.png", pngHeader(width: 0, height: 10), 65),
+      ("huge.png", TestImages.pngHeader(width: 100_000, height: 100_000), 65),
+      ("zero.png", TestImages.pngHeader(width: 0, height: 10), 65),
     ]
     for (name, bytes, expected) in cases {
       let input = file(name, bytes)
