@@ -65,6 +65,7 @@ import _TestSupport
     try Data(bytes).write(to: URL(fileURLWithPath: planted))
     defer { try? FileManager.default.removeItem(atPath: planted) }
     let r = try evaluate(int8: planted)
+    print("planted wrong-channel scales: semantic pixel agreement \(r.drift.pixelAgreement) %, mask-logit SQNR \(r.drift.maskLogits.sqnr) dB, PQ float \(r.accuracy[0].scores.pq) int8 \(r.accuracy[1].scores.pq), mIoU float \(r.accuracy[0].scores.mIoU) int8 \(r.accuracy[1].scores.mIoU)")
     let caught = r.drift.pixelAgreement < 99 || r.drift.maskLogits.sqnr < 25
       || abs(r.accuracy[0].scores.pq - r.accuracy[1].scores.pq) > 3
     #expect(caught, "planted wrong-channel scales not caught: agreement \(r.drift.pixelAgreement) %, SQNR \(r.drift.maskLogits.sqnr) dB")
