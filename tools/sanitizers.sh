@@ -6,6 +6,9 @@
 #   bash tools/sanitizers.sh thread     # one
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Leaks inside the toolchain's libraries are suppressed (tools/lsan.supp says which and why); the
+# CLI processes the tests start inherit the same options.
+export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
 for s in ${*:-address thread}; do
   echo "== swift test --sanitize=$s"
   swift test --sanitize="$s" --build-path ".build-$s" 2>&1 | tee ".build-$s.log" | grep -E "^(✔|✘) (Suite|Test run)|ERROR: |WARNING: ThreadSanitizer|SUMMARY" | tail -n 40
