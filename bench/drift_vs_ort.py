@@ -1,7 +1,7 @@
 """int8 drift of edge-seg and of ONNX Runtime, each against its own float32 model, on the same photos
 (outside the calibration set) and the same random-init swin-tiny-ade weights at 512x512.
 
-    ~/hfref/bin/python bench/drift_vs_ort.py /tmp/big/sta      # needs model.int8.eseg and the ONNX files from bench/e2e.py
+    ~/hfref/bin/python bench/drift_vs_ort.py work/big/sta      # needs model.int8.eseg and the ONNX files from bench/e2e.py
 
 Prints, per photo, the cosine similarity and SQNR of int8 mask logits (and class logits) against the
 float32 ones: edge-seg int8 vs edge-seg float32, ONNX Runtime int8 (static QDQ) vs ONNX Runtime fp32.

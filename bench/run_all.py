@@ -3,7 +3,7 @@
 section (bench/results/peers.md), bench/results/peers.json and bench/results/chart.svg.
 
     swift build -c release
-    ~/hfref/bin/python bench/run_all.py /tmp/edge-seg-bench --rounds 5
+    ~/hfref/bin/python bench/run_all.py work/edge-seg-bench --rounds 5
 
 Steps (each cached in WORK): build the random-init swin-tiny-ade and swin-base-coco shaped checkpoints
 (tools/reference/maskformer_ref.py), convert them with edge-seg (int8, 8 calibration images), and per

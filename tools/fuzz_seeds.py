@@ -1,8 +1,8 @@
 """Seed inputs for the fuzz targets that need generated files (fuzz/corpus/safetensors, modelfile).
 
-    ~/hfref/bin/python tools/fuzz_seeds.py /tmp/fuzz-seed
-    .build/release/edge-seg convert /tmp/fuzz-seed/micro -o fuzz/corpus/modelfile/micro.int8.eseg --calibration fuzz/corpus/png
-    cp /tmp/fuzz-seed/tensors.safetensors fuzz/corpus/safetensors/
+    ~/hfref/bin/python tools/fuzz_seeds.py work/fuzz-seed
+    .build/release/edge-seg convert work/fuzz-seed/micro -o fuzz/corpus/modelfile/micro.int8.eseg --calibration fuzz/corpus/png
+    cp work/fuzz-seed/tensors.safetensors fuzz/corpus/safetensors/
 
 A micro MaskFormer (every dimension minimal, seeded) keeps the model-file seed a few tens of KB so
 that the fuzzer mutates structure, not bulk weights.

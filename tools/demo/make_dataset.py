@@ -5,8 +5,8 @@ stripes or dots), size, rotation, with occlusion. Stuff (background): plain grad
 two regions per image, split by a random straight boundary. Every image and annotation follows from
 the seed, so train and validation are disjoint by seed:
 
-    ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/train --count 3000 --seed 1
-    ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/val --count 200 --seed 2
+    ~/hfref/bin/python tools/demo/make_dataset.py work/shapes/train --count 3000 --seed 1
+    ~/hfref/bin/python tools/demo/make_dataset.py work/shapes/val --count 200 --seed 2
 
 Output (COCO panoptic layout): images/NNNNN.png (RGB), panoptic/NNNNN.png (segment id = R + 256 G +
 65536 B, 0 = void), panoptic.json with images, annotations (segments_info: id, category_id, area,

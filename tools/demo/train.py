@@ -4,9 +4,9 @@ cross-entropy + focal mask + dice), plus the same loss on every intermediate dec
 supervision, via hooks: see DeepSupervision) and an auxiliary per-pixel class loss on the pixel
 decoder's output (SemanticAux; training only).
 
-    ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/train --count 3000 --seed 1
-    ~/hfref/bin/python tools/demo/make_dataset.py /tmp/shapes/val --count 200 --seed 2
-    ~/hfref/bin/python tools/demo/train.py /tmp/shapes /tmp/shapes-run --minutes 60 --seed 0
+    ~/hfref/bin/python tools/demo/make_dataset.py work/shapes/train --count 3000 --seed 1
+    ~/hfref/bin/python tools/demo/make_dataset.py work/shapes/val --count 200 --seed 2
+    ~/hfref/bin/python tools/demo/train.py work/shapes work/shapes-run --minutes 60 --seed 0
 
 Every --eval-every steps it measures panoptic quality (PQ) on the first 100 validation images with
 the image processor's post_process_panoptic_segmentation (threshold 0.8, stuff fused), saves the
