@@ -10,6 +10,13 @@ struct LoadedModel {
   var precision: String
   /// Keeps the mapping alive.
   var owner: AnyObject
+
+  /// `--size N`: the shortest edge is resized to N instead of the checkpoint's size.
+  mutating func applySize(_ opts: OptionParser) throws {
+    guard let size = opts.value("--size") else { return }
+    guard let n = Int(size), (32...16384).contains(n) else { throw UsageError(description: "--size must be an integer in 32...16384, got '\(size)'") }
+    preprocessor = preprocessor.resized(shortestEdge: n)
+  }
 }
 
 enum ModelLoader {

@@ -11,7 +11,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   let threads: Int, runs: Int
   do {
-    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task"], switches: ["--json"])
+    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size"], switches: ["--json"])
     guard opts.positional.count == 2 else { throw UsageError(description: "expected MODEL IMAGE") }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     runs = try opts.int("--runs", default: 5, range: 1...1000)
@@ -31,7 +31,8 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     let image: Image
     do { image = try ImageDecoder.decode([UInt8](data)) } catch { throw CheckpointError.unreadable(path: imagePath, reason: "\(error)") }
     let before = ProcessMemory.status()
-    let loaded = try ModelLoader.load(modelPath)
+    var loaded = try ModelLoader.load(modelPath)
+    try loaded.applySize(opts)
     let afterLoad = ProcessMemory.status()
     var all: [[Profiler.Span]] = [], walls: [Double] = []
     for _ in 0..<(runs + 1) {   // the first run warms caches and page tables, and is not counted

@@ -50,10 +50,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
   let tDecode = now()
   do {
     var loaded = try ModelLoader.load(modelPath)
-    if let size = opts.value("--size") {
-      guard let n = Int(size), (32...16384).contains(n) else { throw UsageError(description: "--size must be an integer in 32...16384, got '\(size)'") }
-      loaded.preprocessor = loaded.preprocessor.resized(shortestEdge: n)
-    }
+    try loaded.applySize(opts)
     let tLoad = now()
     let segmenter = Segmenter(model: loaded.model, preprocessor: loaded.preprocessor)
     var ctx = InferenceContext(kernels: kernels, threads: threads)

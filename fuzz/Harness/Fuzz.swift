@@ -28,18 +28,18 @@ enum FuzzTarget: String, CaseIterable {
         _ = try? HFConfig.preprocessor(path: path)
       }
     case .modelfile:
-      withTemporaryFile(bytes) { path in
-        guard let f = try? ModelFile(path: path) else { return }
-        _ = try? f.verify()
-        guard let config = try? f.config(), (try? f.validateShapes(config)) != nil else { return }
-        _ = try? f.preprocessor()
-        _ = try? f.model()
-      }
+      // In memory, not through a file: the parser after mmap is the same code, ~10x the executions.
+      let mapping = bytes.withUnsafeBytes { MappedFile(copying: $0, name: "fuzz-input") }
+      guard let f = try? ModelFile(mapping: mapping) else { return }
+      _ = try? f.verify()
+      guard let config = try? f.config(), (try? f.validateShapes(config)) != nil else { return }
+      _ = try? f.preprocessor()
+      _ = try? f.model()
     }
   }
 }
 
-/// The parsers that take paths (mmap) get the input through a file in the temporary directory.
+/// The parsers that take paths get the input through a file in the temporary directory.
 func withTemporaryFile(_ bytes: [UInt8], _ body: (String) -> Void) {
   let path = NSTemporaryDirectory() + "edge-seg-fuzz-\(getpid())"
   guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }

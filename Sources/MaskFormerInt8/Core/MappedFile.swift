@@ -23,6 +23,7 @@ public final class MappedFile: WeightStorage, @unchecked Sendable {  // immutabl
   public let path: String
   public let base: UnsafeRawPointer
   public let byteCount: Int
+  private let onHeap: Bool
 
   public init(path: String) throws(MappedFileError) {
     let fd = open(path, O_RDONLY)
@@ -36,16 +37,29 @@ public final class MappedFile: WeightStorage, @unchecked Sendable {  // immutabl
     if byteCount == 0 {
       // mmap rejects length 0; an empty file maps to nothing and is rejected by the parsers.
       self.base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))
+      self.onHeap = true
       return
     }
+    self.onHeap = false
     guard let p = mmap(nil, byteCount, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
       throw .cannotMap(path: path, errno: errno)
     }
     self.base = UnsafeRawPointer(p)
   }
 
+  /// A copy of `bytes` on the heap, page-aligned like a mapping, named `name` in error messages:
+  /// for inputs that never were files (the fuzzer, tests). `release` is a no-op on it.
+  public init(copying bytes: UnsafeRawBufferPointer, name: String) {
+    self.path = name
+    self.byteCount = bytes.count
+    self.onHeap = true
+    let p = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes.count, 1), alignment: 4096)
+    if let src = bytes.baseAddress, bytes.count > 0 { p.copyMemory(from: src, byteCount: bytes.count) }
+    self.base = UnsafeRawPointer(p)
+  }
+
   deinit {
-    if byteCount == 0 {
+    if onHeap {
       UnsafeMutableRawPointer(mutating: base).deallocate()
     } else {
       munmap(UnsafeMutableRawPointer(mutating: base), byteCount)
@@ -57,7 +71,7 @@ public final class MappedFile: WeightStorage, @unchecked Sendable {  // immutabl
   /// Drops the pages of [start, start + byteCount) from memory (MADV_DONTNEED on a read-only mapping:
   /// they are read back from the file if touched again).
   public func release(_ start: UnsafeRawPointer, byteCount n: Int) {
-    guard self.byteCount > 0, n > 0 else { return }
+    guard !onHeap, n > 0 else { return }
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     let lo = max(Int(bitPattern: base), (Int(bitPattern: start)) / page * page)
     let hi = min(Int(bitPattern: base) + self.byteCount, (Int(bitPattern: start) + n + page - 1) / page * page)

@@ -101,8 +101,13 @@ public final class ModelFile: @unchecked Sendable {  // immutable after init
   public let metadata: [(key: String, value: MetadataValue)]
   public let tensors: [TensorEntry]
 
-  public init(path: String) throws {
-    let file = try MappedFile(path: path)
+  public convenience init(path: String) throws {
+    try self.init(mapping: try MappedFile(path: path))
+  }
+
+  /// Parses a model already in memory (`MappedFile(copying:name:)`), as the fuzzer does.
+  public init(mapping file: MappedFile) throws {
+    let path = file.path
     self.path = path
     self.mapping = file
     var r = ByteReader(bytes: file.bytes, path: path)
