@@ -1,4 +1,4 @@
-// Profile: per-span statistics over several profiled runs (median exclusive time per span, matched
+// Profile: per-span statistics over several profiled runs (median exclusive time per span path, matched
 // by position: every run of one model on one input records the same spans in the same order), and
 // the Chrome trace-event JSON that Perfetto and chrome://tracing open.
 import Foundation
@@ -23,21 +23,52 @@ public struct ProfileRow: Sendable {
 }
 
 public enum ProfileSummary {
-  /// One row per span of the first run, with the median of each span's times across runs.
+  /// One row per distinct span path (names from the root down) of the first run, in order of first
+  /// appearance, with the median of each row's times across runs. A streamed op runs once per chunk
+  /// and records a span each time: those spans fold into one row (times, MACs and bytes summed, the
+  /// shapes' leading dimension summed when the rest agree, the largest resident memory kept).
   public static func rows(_ runs: [[Profiler.Span]]) -> [ProfileRow] {
-    guard let first = runs.first else { return [] }
+    guard !runs.isEmpty else { return [] }
     func median(_ xs: [Double]) -> Double {
       let s = xs.sorted()
       return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
-    let consistent = runs.filter { $0.count == first.count && zip($0, first).allSatisfy { $0.name == $1.name } }
-    return first.indices.map { i in
-      let s = first[i]
-      return ProfileRow(name: s.name, kind: s.kind, depth: s.depth,
-                        exclusiveMs: 1000 * median(consistent.map { $0[i].exclusive }),
-                        inclusiveMs: 1000 * median(consistent.map { $0[i].end - $0[i].start }),
-                        macs: s.macs, precision: s.precision, shape: s.shape, bytes: s.bytes, anonKB: s.anonKB, fileKB: s.fileKB)
+    let merged = runs.map(fold)
+    let reference = merged[0]
+    let consistent = merged.filter { $0.count == reference.count && zip($0, reference).allSatisfy { $0.name == $1.name } }
+    return reference.indices.map { i in
+      var row = reference[i]
+      row.exclusiveMs = median(consistent.map { $0[i].exclusiveMs })
+      row.inclusiveMs = median(consistent.map { $0[i].inclusiveMs })
+      return row
     }
+  }
+
+  /// One run's spans folded by path.
+  static func fold(_ spans: [Profiler.Span]) -> [ProfileRow] {
+    var rows: [ProfileRow] = [], index: [String: Int] = [:], path: [String] = []
+    for s in spans {
+      path.removeLast(Swift.max(0, path.count - s.depth))
+      path.append(s.name)
+      let key = path.joined(separator: "\u{1}")
+      let ms = 1000 * s.exclusive, inclusive = 1000 * (s.end - s.start)
+      guard let i = index[key] else {
+        index[key] = rows.count
+        rows.append(ProfileRow(name: s.name, kind: s.kind, depth: s.depth, exclusiveMs: ms, inclusiveMs: inclusive, macs: s.macs,
+                               precision: s.precision, shape: s.shape, bytes: s.bytes, anonKB: s.anonKB, fileKB: s.fileKB))
+        continue
+      }
+      rows[i].exclusiveMs += ms
+      rows[i].inclusiveMs += inclusive
+      rows[i].macs += s.macs
+      rows[i].bytes += s.bytes
+      rows[i].anonKB = Swift.max(rows[i].anonKB, s.anonKB)
+      rows[i].fileKB = Swift.max(rows[i].fileKB, s.fileKB)
+      if let a = rows[i].shape.first, let b = s.shape.first, rows[i].shape.dropFirst() == s.shape.dropFirst() {
+        rows[i].shape[0] = a + b
+      }
+    }
+    return rows
   }
 }
 

@@ -27,11 +27,18 @@ public struct MaskFormer {
     self.heads = heads
   }
 
-  /// pixelValues: one preprocessed image `[3, H, W]` (NCHW floats, any H and W).
-  public func callAsFunction(pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
-    let features = ctx.span("backbone", "stage") { backbone(pixelValues, height: height, width: width, in: ctx) }
-    let pixelEmbeddings = ctx.span("pixel_decoder", "stage", shape: { [$0.height, $0.width, $0.channels] }) { pixelDecoder(features, in: ctx) }
-    let queries = ctx.span("transformer", "stage") { transformer(features[features.count - 1], in: ctx) }
+  /// pixelValues: one preprocessed image `[3, H, W]` (NCHW floats, any H and W). Handed over with
+  /// `consume`, it is freed once embedded.
+  public func callAsFunction(pixelValues: consuming [Float], height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
+    ctx.profiler?.begin("backbone", kind: "stage")
+    let features = backbone(consume pixelValues, height: height, width: width, in: ctx)
+    ctx.profiler?.end()
+    let top = features[features.count - 1]
+    // The pixel decoder owns the features from here and frees each after its FPN level.
+    ctx.profiler?.begin("pixel_decoder", kind: "stage")
+    let pixelEmbeddings = pixelDecoder(consume features, in: ctx)
+    ctx.profiler?.end(shape: [pixelEmbeddings.height, pixelEmbeddings.width, pixelEmbeddings.channels])
+    let queries = ctx.span("transformer", "stage") { transformer(top, in: ctx) }
     let (classes, masks) = ctx.span("heads", "stage") { heads(queries, pixelEmbeddings: pixelEmbeddings, in: ctx) }
     return MaskFormerOutput(classLogits: classes, maskLogits: masks, numQueries: config.detr.numQueries,
                             numClasses: config.numLabels + 1, maskHeight: pixelEmbeddings.height,

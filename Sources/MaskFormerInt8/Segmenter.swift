@@ -61,9 +61,11 @@ public struct Segmenter {
       t = now
     }
     let rgb = image.oriented().rgb()
-    let pv = ImageProcessor.pixelValues(rgb, config: preprocessor)
+    var pv = ImageProcessor.pixelValues(rgb, config: preprocessor)
     lap("preprocess")
-    let out = model(pixelValues: pv.data, height: pv.height, width: pv.width, in: context)
+    let pixels = pv.data
+    pv.data = []   // the model gets the only reference and frees the image once embedded
+    let out = model(pixelValues: consume pixels, height: pv.height, width: pv.width, in: context)
     lap("model")
     let logits = MaskLogits(out)
     let target = (height: rgb.height, width: rgb.width)

@@ -62,6 +62,13 @@ func kernelTable(_ opts: OptionParser, command: String) -> KernelTable? {
   return table
 }
 
+/// `--token-chunk N` (tuning): Swin blocks process at most N tokens at a time; 0 = whole maps.
+func applyTiling(_ opts: OptionParser, to ctx: inout InferenceContext) throws {
+  guard opts.value("--token-chunk") != nil else { return }
+  let n = try opts.int("--token-chunk", default: 0, range: 0...(1 << 30))
+  ctx.tokenChunk = n == 0 ? .max : n
+}
+
 extension FileHandle {
   func write(_ s: String) { write(Data(s.utf8)) }
 }

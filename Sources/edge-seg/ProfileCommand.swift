@@ -11,7 +11,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   let threads: Int, runs: Int
   do {
-    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size"], switches: ["--json"])
+    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size", "--token-chunk"], switches: ["--json"])
     guard opts.positional.count == 2 else { throw UsageError(description: "expected MODEL IMAGE") }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     runs = try opts.int("--runs", default: 5, range: 1...1000)
@@ -39,14 +39,17 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
       let profiler = Profiler()
       var ctx = InferenceContext(kernels: kernels, threads: threads)
       ctx.profiler = profiler
+      try applyTiling(opts, to: &ctx)
       let wallStart = profiler.now()
       profiler.begin("total", kind: "total")
       profiler.begin("preprocess", kind: "stage")
       let rgb = image.oriented().rgb()
-      let pv = ImageProcessor.pixelValues(rgb, config: loaded.preprocessor)
+      var pv = ImageProcessor.pixelValues(rgb, config: loaded.preprocessor)
       profiler.end(shape: [3, pv.height, pv.width])
       profiler.begin("model", kind: "stage")
-      let out = loaded.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
+      let pixels = pv.data
+      pv.data = []   // as Segmenter: the model frees the image once embedded
+      let out = loaded.model(pixelValues: consume pixels, height: pv.height, width: pv.width, in: ctx)
       profiler.end()
       profiler.begin("postprocess", kind: "stage")
       let logits = MaskLogits(out)

@@ -38,7 +38,7 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   do {
     opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup",
                                                "--output", "--task", "--threshold", "--mask-threshold", "--overlap",
-                                               "--fuse", "--max-pixels", "--size"],
+                                               "--fuse", "--max-pixels", "--size", "--token-chunk"],
                             switches: ["--verbose", "--times-json", "--json"])
   } catch {
     printError("run: \(error)", hint: "edge-seg help")
@@ -106,6 +106,7 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     // One forward pass reads each weight once: drop its pages after use (they stay in the page
     // cache), so that resident memory holds one layer's weights at a time, not the whole model.
     ctx.releaseWeightsAfterUse = runs + warmup == 1
+    do { try applyTiling(opts, to: &ctx) } catch { printError("run: \(error)"); return 64 }
     var times: [Double] = []
     var result: MaskFormerOutput?
     for _ in 0..<warmup { _ = checkpoint.model(pixelValues: pixels, height: h, width: w, in: ctx) }

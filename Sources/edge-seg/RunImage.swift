@@ -54,6 +54,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     let tLoad = now()
     let segmenter = Segmenter(model: loaded.model, preprocessor: loaded.preprocessor)
     var ctx = InferenceContext(kernels: kernels, threads: threads)
+    try applyTiling(opts, to: &ctx)
     ctx.releaseWeightsAfterUse = true   // one forward pass: each weight is read once (see RunCommand)
     if let raw = opts.value("--raw") {
       // Logits only (for drift checks): preprocessing and the model, no post-processing.

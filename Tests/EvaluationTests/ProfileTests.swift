@@ -43,6 +43,31 @@ import _TestSupport
     }
   }
 
+  /// A forward in small chunks (one span per chunk and op) folds into one row per op: the same rows,
+  /// MACs and exclusive-time total as the whole-map run, with the rows' shapes summed.
+  @Test func chunkedSpansFoldIntoOneRowPerOp() throws {
+    let checkpoint = try Checkpoint(directory: Fixtures.path("tiny"))
+    func rows(chunk: Int) -> (rows: [ProfileRow], spans: Int) {
+      let profiler = Profiler()
+      var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
+      ctx.profiler = profiler
+      ctx.tokenChunk = chunk
+      profiler.begin("total", kind: "total")
+      _ = checkpoint.model(pixelValues: [Float](repeating: 0.25, count: 3 * 64 * 96), height: 64, width: 96, in: ctx)
+      profiler.end()
+      return (ProfileSummary.rows([profiler.spans]), profiler.spans.count)
+    }
+    let whole = rows(chunk: .max), chunked = rows(chunk: 1)
+    #expect(chunked.spans > whole.spans + 100, "chunking should record more spans: \(chunked.spans) vs \(whole.spans)")
+    #expect(chunked.rows.map(\.name) == whole.rows.map(\.name))
+    #expect(chunked.rows.map(\.macs) == whole.rows.map(\.macs))
+    for (a, b) in zip(chunked.rows, whole.rows) where a.kind == "layernorm" || a.kind == "linear" {
+      #expect(a.shape == b.shape, "\(a.name): \(a.shape) vs \(b.shape)")
+    }
+    let exclusive = chunked.rows.reduce(0) { $0 + $1.exclusiveMs }
+    #expect(abs(exclusive - chunked.rows[0].inclusiveMs) <= 1e-6 * exclusive, "exclusive \(exclusive) vs total \(chunked.rows[0].inclusiveMs)")
+  }
+
   /// Every backbone Linear appears once per forward: their span MACs add up to the config's count.
   @Test func everyLayerOnce() throws {
     let (p, checkpoint) = try profiledRun()

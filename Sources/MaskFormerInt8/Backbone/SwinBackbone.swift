@@ -27,14 +27,15 @@ public struct SwinBackbone {
   }
 
   /// pixelValues `[3, H, W]` → features at strides 4, 8, 16, 32 (`H_s × W_s × C_s`, each normed).
-  func callAsFunction(_ pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
-    var x = ctx.span("encoder.embeddings", "block", shape: { [$0.height, $0.width, $0.channels] }) {
-      embeddings(pixelValues, height: height, width: width, in: ctx)
-    }
+  /// The image is handed to the patch embedding and freed there.
+  func callAsFunction(_ pixelValues: consuming [Float], height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
+    ctx.profiler?.begin("encoder.embeddings", kind: "block")
+    var x = embeddings(consume pixelValues, height: height, width: width, in: ctx)
+    ctx.profiler?.end(shape: [x.height, x.width, x.channels])
     var features: [FeatureMap] = []
     for (s, stage) in stages.enumerated() {
       ctx.profiler?.begin("encoder.stage\(s)", kind: "stage")
-      for block in stage.blocks { x = block(x, in: ctx) }
+      for block in stage.blocks { block(&x, in: ctx) }
       var feature = x
       feature.data = ctx.layerNorm(x.data, rows: x.pixels, stageNorms[s])
       ctx.record("encoder.stage\(s)", feature)

@@ -28,22 +28,58 @@ public struct SwinLayer {
     self.shift = shift
   }
 
-  /// x: `H × W × C` tokens → same shape.
+  /// x: `H × W × C` tokens, updated in place.
   ///   x = x + proj(WindowAttention(LN_before(x)));  x = x + fc2(act(fc1(LN_after(x))))
-  func callAsFunction(_ x: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
-    ctx.span(moduleName(attentionOutput.name, droppingLast: 3), "block",
-             shape: { [$0.height, $0.width, $0.channels] }) { forward(x, in: ctx) }
+  /// Streamed: the attention half runs on whole windows and the MLP half on token rows, at most
+  /// `ctx.tokenChunk` tokens at a time, so that q, k, v and the MLP's hidden activations exist for one
+  /// chunk only. Each token belongs to exactly one window and every op is row-wise or per window,
+  /// so the result does not depend on the chunk size.
+  func callAsFunction(_ x: inout FeatureMap, in ctx: InferenceContext) {
+    let shape = [x.height, x.width, x.channels]
+    ctx.span(moduleName(attentionOutput.name, droppingLast: 3), "block", shape: { _ in shape }) { forward(&x, in: ctx) }
   }
 
-  private func forward(_ x: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
-    let rows = x.pixels
-    var normed = x
-    normed.data = ctx.layerNorm(x.data, rows: rows, layernormBefore)
-    let context = attention(normed, shift: shift, in: ctx)
-    let afterAttention = ctx.linear(context, rows: rows, attentionOutput, residual: x.data)
-    var y = x
-    y.data = ctx.mlp(ctx.layerNorm(afterAttention, rows: rows, layernormAfter), rows: rows, intermediate, output,
-                     activation: activation, residual: afterAttention)
-    return y
+  private func forward(_ x: inout FeatureMap, in ctx: InferenceContext) {
+    let (h, w, c) = (x.height, x.width, x.channels)
+    let windows = SwinSelfAttention.Windows(h: h, w: w, size: attention.windowSize, shift: shift)
+    let n = windows.tokens
+    // Under an observer (calibration, drift) every layer is seen whole, in one chunk.
+    let chunk = ctx.observer == nil ? Swift.max(ctx.tokenChunk, n) : Int.max
+    let windowsPerChunk = Swift.min(windows.count, chunk / n)
+    x.data.withUnsafeMutableBufferPointer { xb in
+      let xp = xb.baseAddress!
+      for first in stride(from: 0, to: windows.count, by: windowsPerChunk) {
+        let last = Swift.min(windows.count, first + windowsPerChunk)
+        var slotRow = [Int32](repeating: -1, count: (last - first) * n)
+        var tokens: [Int] = []
+        tokens.reserveCapacity(slotRow.count)
+        for win in first..<last {
+          for i in 0..<n {
+            let t = windows.token(win, i)
+            guard t >= 0 else { continue }
+            slotRow[(win - first) * n + i] = Int32(tokens.count)
+            tokens.append(t)
+          }
+        }
+        let rows = tokens.count
+        let xs = [Float](unsafeUninitializedCapacity: rows * c) { b, count in
+          for (r, t) in tokens.enumerated() { (b.baseAddress! + r * c).update(from: xp + t * c, count: c) }
+          count = rows * c
+        }
+        let normed = ctx.layerNorm(xs, rows: rows, layernormBefore)
+        let context = attention(normed, rows: rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
+        let y = ctx.linear(context, rows: rows, attentionOutput, residual: xs)
+        y.withUnsafeBufferPointer { yb in
+          for (r, t) in tokens.enumerated() { (xp + t * c).update(from: yb.baseAddress! + r * c, count: c) }
+        }
+      }
+      let total = h * w
+      for a in stride(from: 0, to: total, by: Swift.min(chunk, total)) {
+        let rows = Swift.min(chunk, total - a), row = xp + a * c
+        let normed = ctx.layerNorm(row, rows: rows, layernormAfter)
+        let y = ctx.mlp(normed, rows: rows, intermediate, output, activation: activation, residual: row)
+        y.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: rows * c) }
+      }
+    }
   }
 }

@@ -14,32 +14,46 @@ public struct SwinPatchEmbeddings {
   }
 
   /// pixelValues: `[3, H, W]` NCHW → tokens `(ceil(H/p)·ceil(W/p)) × C`. H, W are zero-padded at the
-  /// right and bottom to a multiple of the patch first.
-  func callAsFunction(_ pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> FeatureMap {
+  /// right and bottom to a multiple of the patch first. Streamed in bands of patch rows (at most
+  /// `ctx.tokenChunk` tokens): each band's patch vectors, projection and norm exist for that band only.
+  /// The image is taken by value and freed on return when handed over.
+  func callAsFunction(_ pixelValues: consuming [Float], height: Int, width: Int, in ctx: InferenceContext) -> FeatureMap {
     let p = projection.kernelSize, cin = projection.inChannels
     precondition(pixelValues.count == cin * height * width, "pixel_values: \(pixelValues.count) floats for \(cin)x\(height)x\(width)")
     let gh = (height + p - 1) / p, gw = (width + p - 1) / p, k = cin * p * p
-    // Patch vectors in the weight's [in, kh, kw] order: a reshape of the image, not a 3×3 im2col.
-    var patches = [Float](repeating: 0, count: gh * gw * k)
-    for gy in 0..<gh {
-      for gx in 0..<gw {
-        let dst = (gy * gw + gx) * k
-        for c in 0..<cin {
-          for ky in 0..<p {
-            let y = gy * p + ky
-            guard y < height else { continue }
-            for kx in 0..<p {
-              let x = gx * p + kx
-              if x < width { patches[dst + (c * p + ky) * p + kx] = pixelValues[(c * height + y) * width + x] }
-            }
-          }
-        }
-      }
-    }
     let c = projection.outChannels
     guard let w = projection.weight else { preconditionFailure("patch embedding must be float (its input is the image)") }
     let weight = Linear(weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name), bias: projection.bias)
-    let tokens = ctx.linear(patches, rows: gh * gw, weight)
-    return FeatureMap(height: gh, width: gw, channels: c, data: ctx.layerNorm(tokens, rows: gh * gw, norm))
+    var out = FeatureMap(height: gh, width: gw, channels: c)
+    let bandRows = ctx.observer == nil ? Swift.max(1, Swift.min(gh, ctx.tokenChunk / gw)) : gh
+    pixelValues.withUnsafeBufferPointer { pb in
+      out.data.withUnsafeMutableBufferPointer { ob in
+        let px = pb.baseAddress!
+        for first in stride(from: 0, to: gh, by: bandRows) {
+          let rows = Swift.min(bandRows, gh - first)
+          // Patch vectors in the weight's [in, kh, kw] order: a reshape of the image, not a 3×3 im2col.
+          var patches = [Float](repeating: 0, count: rows * gw * k)
+          for gy in first..<(first + rows) {
+            for gx in 0..<gw {
+              let dst = ((gy - first) * gw + gx) * k
+              for ch in 0..<cin {
+                for ky in 0..<p {
+                  let y = gy * p + ky
+                  guard y < height else { continue }
+                  for kx in 0..<p {
+                    let x = gx * p + kx
+                    if x < width { patches[dst + (ch * p + ky) * p + kx] = px[(ch * height + y) * width + x] }
+                  }
+                }
+              }
+            }
+          }
+          let tokens = ctx.linear(patches, rows: rows * gw, weight)
+          let normed = ctx.layerNorm(tokens, rows: rows * gw, norm)
+          normed.withUnsafeBufferPointer { (ob.baseAddress! + first * gw * c).update(from: $0.baseAddress!, count: rows * gw * c) }
+        }
+      }
+    }
+    return out
   }
 }

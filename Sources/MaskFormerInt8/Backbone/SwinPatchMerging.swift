@@ -11,24 +11,33 @@ public struct SwinPatchMerging {
   }
 
   /// x: `H × W × C` → `ceil(H/2) × ceil(W/2) × 2C`. Odd sizes get a zero row/column (before the norm);
-  /// the concat order is (row, col) offsets (0,0), (1,0), (0,1), (1,1).
+  /// the concat order is (row, col) offsets (0,0), (1,0), (0,1), (1,1). Streamed in bands of output
+  /// rows (at most `ctx.tokenChunk` tokens): the 4C concat exists for one band at a time.
   func callAsFunction(_ x: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
     let (h, w, c) = (x.height, x.width, x.channels)
     let ho = (h + 1) / 2, wo = (w + 1) / 2
-    var cat = [Float](repeating: 0, count: ho * wo * 4 * c)
     let offsets = [(0, 0), (1, 0), (0, 1), (1, 1)]
-    for i in 0..<ho {
-      for j in 0..<wo {
-        for (part, (dy, dx)) in offsets.enumerated() {
-          let y = 2 * i + dy, xx = 2 * j + dx
-          guard y < h && xx < w else { continue }
-          let src = (y * w + xx) * c, dst = ((i * wo + j) * 4 + part) * c
-          for ch in 0..<c { cat[dst + ch] = x.data[src + ch] }
+    var out = FeatureMap(height: ho, width: wo, channels: reduction.outFeatures)
+    let bandRows = ctx.observer == nil ? Swift.max(1, Swift.min(ho, ctx.tokenChunk / wo)) : ho
+    for first in stride(from: 0, to: ho, by: bandRows) {
+      let rows = Swift.min(bandRows, ho - first)
+      var cat = [Float](repeating: 0, count: rows * wo * 4 * c)
+      for i in first..<(first + rows) {
+        for j in 0..<wo {
+          for (part, (dy, dx)) in offsets.enumerated() {
+            let y = 2 * i + dy, xx = 2 * j + dx
+            guard y < h && xx < w else { continue }
+            let src = (y * w + xx) * c, dst = (((i - first) * wo + j) * 4 + part) * c
+            for ch in 0..<c { cat[dst + ch] = x.data[src + ch] }
+          }
         }
       }
+      let normed = ctx.layerNorm(cat, rows: rows * wo, norm)
+      let y = ctx.linear(normed, rows: rows * wo, reduction)
+      out.data.withUnsafeMutableBufferPointer { ob in
+        y.withUnsafeBufferPointer { (ob.baseAddress! + first * wo * out.channels).update(from: $0.baseAddress!, count: y.count) }
+      }
     }
-    let normed = ctx.layerNorm(cat, rows: ho * wo, norm)
-    return FeatureMap(height: ho, width: wo, channels: reduction.outFeatures,
-                      data: ctx.linear(normed, rows: ho * wo, reduction))
+    return out
   }
 }

@@ -42,52 +42,73 @@ public struct SwinSelfAttention {
     return out
   }
 
-  /// normed: the LayerNorm output `H × W × C` (unpadded). Returns the attention context (before the
-  /// output projection) at each real token, `H·W × C`.
+  /// The windows of an `h × w` map: padded up to whole windows, rolled by `shift` (torch.roll by −shift).
+  struct Windows {
+    let h: Int, w: Int, size: Int, shift: Int
+    var hp: Int { (h + size - 1) / size * size }
+    var wp: Int { (w + size - 1) / size * size }
+    var perRow: Int { wp / size }
+    var count: Int { (hp / size) * perRow }
+    var tokens: Int { size * size }
+
+    /// The real token (`y·w + x`) at slot `i` of window `win`, or −1 for padding.
+    func token(_ win: Int, _ i: Int) -> Int {
+      let py = (win / perRow) * size + i / size, px = (win % perRow) * size + i % size   // shifted, padded map
+      let sy = (py + shift) % hp, sx = (px + shift) % wp                                 // before the roll
+      return sy < h && sx < w ? sy * w + sx : -1
+    }
+
+    /// Shift-mask region label of slot `i` (same label: may attend; torch's img_mask with 3×3 regions).
+    func label(_ win: Int, _ i: Int) -> Int {
+      guard shift > 0 else { return 0 }
+      let py = (win / perRow) * size + i / size, px = (win % perRow) * size + i % size
+      func region(_ v: Int, _ n: Int) -> Int { v < n - size ? 0 : (v < n - shift ? 1 : 2) }
+      return 3 * region(py, hp) + region(px, wp)
+    }
+  }
+
+  /// Attention over the windows `first ..< first + slotRow.count / n` of `windows`. `normed` holds the
+  /// LayerNorm output of their real tokens (`rows × C`), row `slotRow[(win − first)·n + i]` for slot
+  /// `i` (−1: padding). Returns the context (before the output projection) in the same rows.
   ///
   /// Per window and head: `S = Q·Kᵀ/√d + bias (+ mask)`, `P = softmax_j(S)`, `O = P·V`, over the
   /// `w²` tokens of the shifted, padded map. Padded tokens have q, k, v = the projection biases.
-  func callAsFunction(_ normed: FeatureMap, shift: Int, in ctx: InferenceContext) -> [Float] {
-    let (h, w, c) = (normed.height, normed.width, normed.channels)
-    let ws = windowSize, n = ws * ws, hd = c / numHeads
-    let hp = (h + ws - 1) / ws * ws, wp = (w + ws - 1) / ws * ws
-    let qkv = ctx.linears(normed.data, rows: h * w, [query, key, value])
+  func callAsFunction(_ normed: [Float], rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: [Int32],
+                      in ctx: InferenceContext) -> [Float] {
+    let n = windows.tokens, hd = c / numHeads, shift = windows.shift
+    let qkv = ctx.linears(normed, rows: rows, [query, key, value])
     let (q, k, v) = (qkv[0], qkv[1], qkv[2])
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     let zeros = [Float](repeating: 0, count: c)
     let padQKV = [query, key, value].flatMap { l in l.bias.map { Array(UnsafeBufferPointer(start: $0.pointer, count: c)) } ?? zeros }
     let bias = relativePositionBias()
-    // Shift-mask region of a padded, shifted coordinate: 0 below hp−ws, 1 below hp−shift, else 2.
-    func region(_ i: Int, _ size: Int) -> Int { i < size - ws ? 0 : (i < size - shift ? 1 : 2) }
-    var out = [Float](repeating: 0, count: h * w * c)
-    let windowsX = wp / ws
+    var out = [Float](repeating: 0, count: rows * c)
+    let count = slotRow.count / n
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     padQKV.withUnsafeBufferPointer { pb in bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
+    slotRow.withUnsafeBufferPointer { sb in
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
-      let bp = bb.baseAddress!, op = ob.baseAddress!
+      let bp = bb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
       let scratchCount = WindowAttention.scratchCount(n: n, headDim: hd)
-      let windows = (hp / ws) * windowsX
       ctx.profiler?.begin(moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
-                          macs: windows * numHeads * 2 * n * n * hd, bytes: 16 * windows * n * c)
-      defer { ctx.profiler?.end(shape: [h * w, c]) }
-      parallelFor((hp / ws) * windowsX, threads: ctx.threads) { win in
-        let wy = win / windowsX, wx = win % windowsX
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * n) { ints in
+                          macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c)
+      defer { ctx.profiler?.end(shape: [rows, c]) }
+      parallelFor(count, threads: ctx.threads) { local in
+        let win = first + local
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { labels in
         withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 6 * n) { rowBuf in
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: 2 * n) { outBuf in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: n * n + scratchCount) { buf in
-          let src = ints.baseAddress!, label = src + n          // src: real token of slot i, or −1 for padding
+          let label = labels.baseAddress!
           let rq = rowBuf.baseAddress!, rk = rq + n, rv = rk + n  // q/k/v rows of each slot, read in place
           let hq = rv + n, hk = hq + n, hv = hk + n                // the same, offset to one head
           let ro = outBuf.baseAddress!, ho = ro + n                // output row of each slot (nil: padding, cropped away)
           let mask = buf.baseAddress!, scratch = mask + n * n
           for i in 0..<n {
-            let py = wy * ws + i / ws, px = wx * ws + i % ws        // position in the shifted, padded map
-            let sy = (py + shift) % hp, sx = (px + shift) % wp      // where it was before the roll
-            label[i] = shift > 0 ? 3 * region(py, hp) + region(px, wp) : 0
-            src[i] = sy < h && sx < w ? sy * w + sx : -1
-            for m in 0..<3 { (rq + m * n)[i] = src[i] >= 0 ? qkv[m] + src[i] * c : pad + m * c }
-            ro[i] = src[i] >= 0 ? op + src[i] * c : nil
+            let row = Int(slots[local * n + i])
+            label[i] = windows.label(win, i)
+            for m in 0..<3 { (rq + m * n)[i] = row >= 0 ? qkv[m] + row * c : pad + m * c }
+            ro[i] = row >= 0 ? op + row * c : nil
           }
           if shift > 0 {
             for i in 0..<n {
@@ -108,7 +129,7 @@ public struct SwinSelfAttention {
         }
         }
       }
-    }}}}}}
+    }}}}}}}
     return out
   }
 }

@@ -56,35 +56,40 @@ extension InferenceContext {
 
   func layerNorm(_ x: [Float], rows: Int, _ n: LayerNorm) -> [Float] {
     precondition(x.count == rows * n.channels, "layerNorm: \(x.count) floats, expected \(rows)x\(n.channels)")
-    return span(n.name, "layernorm", bytes: 8 * x.count, shape: { _ in [rows, n.channels] }) {
-      x.withUnsafeBufferPointer { xb in
-      [Float](unsafeUninitializedCapacity: x.count) { yb, count in
-        Norms.layerNorm(xb.baseAddress!, xStride: n.channels, rows: rows, channels: n.channels,
+    return x.withUnsafeBufferPointer { layerNorm($0.baseAddress!, rows: rows, n) }
+  }
+
+  /// LayerNorm of `rows` contiguous rows of `n.channels` floats.
+  func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ n: LayerNorm) -> [Float] {
+    span(n.name, "layernorm", bytes: 8 * rows * n.channels, shape: { _ in [rows, n.channels] }) {
+      [Float](unsafeUninitializedCapacity: rows * n.channels) { yb, count in
+        Norms.layerNorm(x, xStride: n.channels, rows: rows, channels: n.channels,
                         gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
                         into: yb.baseAddress!, yStride: n.channels, threads: threads)
-        count = x.count
-      }
+        count = rows * n.channels
       }
     }
   }
 
   /// k×k convolution, stride 1, zero padding k/2 ("same"), as an implicit GEMM with one K segment per
   /// tap: tap (ky, kx) of output pixel (y, x) reads input row (y+ky−k/2, x+kx−k/2) or a zero row.
-  func conv(_ x: FeatureMap, _ c: Conv2d, activation: Activation = .identity) -> FeatureMap {
-    let k2 = c.kernelSize * c.kernelSize
-    return span(c.name, "conv\(c.kernelSize)x\(c.kernelSize)", macs: x.pixels * c.inChannels * c.outChannels * k2,
-                precision: c.quantized == nil ? "f32" : "int8",
-                bytes: x.pixels * (c.inChannels + c.outChannels) * 4 + c.inChannels * c.outChannels * k2 * (c.quantized == nil ? 4 : 1),
-                shape: { [$0.height, $0.width, $0.channels] }) {
-      convUnprofiled(x, c, activation: activation)
-    }
+  /// Takes its input by value: handed over with `consume`, an int8 conv frees it once quantized,
+  /// before its output is allocated.
+  func conv(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation = .identity) -> FeatureMap {
+    let k2 = c.kernelSize * c.kernelSize, pixels = x.pixels
+    profiler?.begin(c.name, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * c.inChannels * c.outChannels * k2,
+                    precision: c.quantized == nil ? "f32" : "int8",
+                    bytes: pixels * (c.inChannels + c.outChannels) * 4 + c.inChannels * c.outChannels * k2 * (c.quantized == nil ? 4 : 1))
+    let y = convUnprofiled(consume x, c, activation: activation)
+    profiler?.end(shape: [y.height, y.width, y.channels])
+    return y
   }
 
-  private func convUnprofiled(_ x: FeatureMap, _ c: Conv2d, activation: Activation) -> FeatureMap {
+  private func convUnprofiled(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation) -> FeatureMap {
     precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
     if observer != nil { x.data.withUnsafeBufferPointer { observe(c.name, .input, $0) } }
     if let q = c.quantized {
-      let y = convInt8(x, c, q, activation: activation)
+      let y = convInt8(consume x, c, q, activation: activation)
       if observer != nil { y.data.withUnsafeBufferPointer { observe(c.name, .output, $0) } }
       return y
     }

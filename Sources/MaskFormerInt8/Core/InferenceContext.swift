@@ -12,6 +12,9 @@ public struct InferenceContext {
   public var releaseWeightsAfterUse = false
   /// Called with the input and the output of every Linear and convolution (calibration, drift).
   public var observer: ((_ layer: String, _ tap: LayerTap, _ values: UnsafeBufferPointer<Float>) -> Void)?
+  /// Swin blocks run on at most this many tokens at a time (whole windows for attention), which
+  /// bounds their transient buffers; the result does not depend on it. `Int.max`: whole maps.
+  public var tokenChunk = 4096
   /// Records a span per op and block (`edge-seg profile`).
   public var profiler: Profiler?
 

@@ -94,9 +94,11 @@ extension InferenceContext {
   }
 
   /// `fc2(act(fc1(x))) + residual` with the hidden activations handed over in int8 when both are int8.
-  func mlp(_ x: [Float], rows: Int, _ fc1: Linear, _ fc2: Linear, activation: Activation, residual: [Float]) -> [Float] {
+  func mlp(_ x: [Float], rows: Int, _ fc1: Linear, _ fc2: Linear, activation: Activation, residual: UnsafePointer<Float>) -> [Float] {
     guard observer == nil, let q1 = fc1.quantized, let q2 = fc2.quantized else {
-      return linear(linear(x, rows: rows, fc1, activation: activation), rows: rows, fc2, residual: residual)
+      return linear(x, rows: rows, fc1, activation: activation).withUnsafeBufferPointer {
+        linear($0.baseAddress!, rows: rows, xStride: fc1.outFeatures, fc2, residual: residual)
+      }
     }
     let (k, h, n) = (fc1.inFeatures, fc1.outFeatures, fc2.outFeatures)
     let hidden = span(fc1.name, "linear", macs: rows * k * h, precision: "int8", bytes: rows * (4 * k + h) + k * h, shape: { _ in [rows, h] }) {
@@ -104,13 +106,13 @@ extension InferenceContext {
       return linearInt8(a, q1, n: h, activation: activation, next: q2.input)
     }
     return span(fc2.name, "linear", macs: rows * h * n, precision: "int8", bytes: rows * (h + 8 * n) + h * n, shape: { _ in [rows, n] }) {
-      residual.withUnsafeBufferPointer { linearInt8(hidden, q2, n: n, activation: .identity, residual: $0.baseAddress!) }
+      linearInt8(hidden, q2, n: n, activation: .identity, residual: residual)
     }
   }
 
   /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read a row of
   /// zero points (real zeros).
-  func convInt8(_ x: FeatureMap, _ c: Conv2d, _ q: QuantizedWeights, activation: Activation) -> FeatureMap {
+  func convInt8(_ x: consuming FeatureMap, _ c: Conv2d, _ q: QuantizedWeights, activation: Activation) -> FeatureMap {
     let k = c.kernelSize, taps = k * k, pad = k / 2, cin = c.inChannels
     precondition(cin % 4 == 0 || taps == 1, "\(c.name): int8 conv needs input channels in multiples of 4, has \(cin)")
     let (h, w) = (x.height, x.width), stride = (cin + 3) / 4 * 4
@@ -123,6 +125,7 @@ extension InferenceContext {
         }
       }
     }
+    _ = consume x   // the float input is dead once quantized
     var out = FeatureMap(height: h, width: w, channels: c.outChannels)
     a.withUnsafeBufferPointer { ab in
       out.data.withUnsafeMutableBufferPointer { ob in

@@ -11,8 +11,8 @@ public struct FPNConvLayer {
     self.norm = norm
   }
 
-  func callAsFunction(_ x: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
-    var y = ctx.conv(x, conv)
+  func callAsFunction(_ x: consuming FeatureMap, in ctx: InferenceContext) -> FeatureMap {
+    var y = ctx.conv(consume x, conv)
     ctx.groupNorm(&y, norm, relu: true)
     return y
   }
@@ -30,16 +30,36 @@ public struct FPNLayer {
     self.block = block
   }
 
-  /// down: the coarser FPN map; left: the backbone feature at this stride.
-  func callAsFunction(down: FeatureMap, left: FeatureMap, in ctx: InferenceContext) -> FeatureMap {
-    var lateral = ctx.conv(left, projection)
-    ctx.groupNorm(&lateral, projectionNorm, relu: false)
-    let merged = ctx.span(projection.name + ".merge", "resize+add", bytes: 12 * lateral.data.count,
-                          shape: { [$0.height, $0.width, $0.channels] }) {
-      var merged = nearestResize(down, height: lateral.height, width: lateral.width)
-      for i in merged.data.indices { merged.data[i] += lateral.data[i] }
-      return merged
+  /// down: the coarser FPN map; left: the backbone feature at this stride. Both are handed over:
+  /// the sum is built in the lateral map's buffer and each input dies at its last use.
+  func callAsFunction(down: consuming FeatureMap, left: consuming FeatureMap, in ctx: InferenceContext) -> FeatureMap {
+    var merged = ctx.conv(consume left, projection)
+    ctx.groupNorm(&merged, projectionNorm, relu: false)
+    ctx.profiler?.begin(projection.name + ".merge", kind: "resize+add", bytes: 12 * merged.data.count)
+    addNearest(down, into: &merged)
+    _ = consume down
+    ctx.profiler?.end(shape: [merged.height, merged.width, merged.channels])
+    return block(consume merged, in: ctx)
+  }
+}
+
+/// `x += nearest(down)` resized to x's size (torch legacy "nearest", as `nearestResize`), without
+/// materializing the resized map.
+func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap) {
+  precondition(down.channels == x.channels, "addNearest: \(down.channels) vs \(x.channels) channels")
+  let (height, width, c) = (x.height, x.width, x.channels)
+  let sh = Float(down.height) / Float(height), sw = Float(down.width) / Float(width)
+  let srcX = (0..<width).map { Swift.min(Int((Float($0) * sw).rounded(.down)), down.width - 1) }
+  down.data.withUnsafeBufferPointer { db in
+    x.data.withUnsafeMutableBufferPointer { xb in
+      let dp = db.baseAddress!, xp = xb.baseAddress!
+      for y in 0..<height {
+        let sy = Swift.min(Int((Float(y) * sh).rounded(.down)), down.height - 1)
+        for xx in 0..<width {
+          let src = dp + (sy * down.width + srcX[xx]) * c, dst = xp + (y * width + xx) * c
+          for ch in 0..<c { dst[ch] += src[ch] }
+        }
+      }
     }
-    return block(merged, in: ctx)
   }
 }

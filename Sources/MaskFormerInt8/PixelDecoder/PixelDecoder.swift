@@ -15,19 +15,21 @@ public struct PixelDecoder {
     self.maskProjection = maskProjection
   }
 
-  /// features: strides 4, 8, 16, 32 → pixel embeddings `H/4 × W/4 × M`.
-  func callAsFunction(_ features: [FeatureMap], in ctx: InferenceContext) -> FeatureMap {
+  /// features: strides 4, 8, 16, 32 → pixel embeddings `H/4 × W/4 × M`. Each feature is taken out of
+  /// the array when its level runs, so that it is freed there (if the caller handed the array over).
+  func callAsFunction(_ features: consuming [FeatureMap], in ctx: InferenceContext) -> FeatureMap {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
-    var y = ctx.span("pixel_decoder.fpn.stem", "block", shape: { [$0.height, $0.width, $0.channels] }) {
-      stem(features[features.count - 1], in: ctx)
-    }
+    var pending = consume features
+    ctx.profiler?.begin("pixel_decoder.fpn.stem", kind: "block")
+    var y = stem(pending.removeLast(), in: ctx)
+    ctx.profiler?.end(shape: [y.height, y.width, y.channels])
     for (i, layer) in layers.enumerated() {
-      y = ctx.span("pixel_decoder.fpn.layers.\(i)", "block", shape: { [$0.height, $0.width, $0.channels] }) {
-        layer(down: y, left: features[features.count - 2 - i], in: ctx)
-      }
+      ctx.profiler?.begin("pixel_decoder.fpn.layers.\(i)", kind: "block")
+      y = layer(down: consume y, left: pending.removeLast(), in: ctx)
+      ctx.profiler?.end(shape: [y.height, y.width, y.channels])
       ctx.record("pixel_decoder.fpn\(i)", y)
     }
-    let embeddings = ctx.conv(y, maskProjection)
+    let embeddings = ctx.conv(consume y, maskProjection)
     ctx.record("pixel_decoder.pixel_embeddings", embeddings)
     return embeddings
   }

@@ -22,21 +22,24 @@ extension Segmentation {
     guard !kept.isEmpty else {
       return Segmentation(task: .panoptic, width: ow, height: oh, map: [Int32](repeating: -1, count: oh * ow), segments: [])
     }
-    // Low-resolution probabilities of the kept queries.
-    var sig = [Float](repeating: 0, count: kept.count * hw)
-    for (i, k) in kept.enumerated() {
-      for p in 0..<hw { sig[i * hw + p] = sigmoid(m.maskLogits[k.query * hw + p]) }
-    }
     // Pass over target rows: owner = argmax_i(score_i · prob_i), and per query the owned area and the
     // "original" area (score-weighted prob >= mask_threshold: transformers tests the weighted value).
+    // The kept queries' probabilities are computed per mask row, two rows at a time.
     var owner = [Int32](repeating: 0, count: oh * ow)
     var area = [Int](repeating: 0, count: kept.count), original = [Int](repeating: 0, count: kept.count)
     let resample = BilinearRows(h: m.height, w: m.width, outH: oh, outW: ow)
+    var cache = MaskRowCache(planes: kept.count, w: m.width)
+    func probabilityRow(_ r: Int, _ out: UnsafeMutablePointer<Float>) {
+      for (i, k) in kept.enumerated() {
+        let src = k.query * hw + r * m.width
+        for x in 0..<m.width { out[i * m.width + x] = sigmoid(m.maskLogits[src + x]) }
+      }
+    }
     var best = [Float](repeating: 0, count: ow), row = [Float](repeating: 0, count: ow)
-    sig.withUnsafeBufferPointer { sb in
-      for y in 0..<oh {
+    for y in 0..<oh {
+      cache.rows(y, of: resample, compute: probabilityRow) { r0, r1 in
         for (i, k) in kept.enumerated() {
-          row.withUnsafeMutableBufferPointer { resample.row(y, of: sb.baseAddress! + i * hw, into: $0.baseAddress!) }
+          row.withUnsafeMutableBufferPointer { resample.row(y, r0: r0 + i * m.width, r1: r1 + i * m.width, into: $0.baseAddress!) }
           for x in 0..<ow {
             let v = row[x] * k.score
             if Double(v) >= maskThreshold { original[i] += 1 }

@@ -166,7 +166,11 @@ struct BilinearRows {
 
   /// Row `y` of the resampled `plane` into `out` (outW floats): `(x00·λx0 + x01·λx1)·λy0 + (x10·λx0 + x11·λx1)·λy1`.
   func row(_ y: Int, of plane: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
-    let r0 = plane + ys.i0[y] * w, r1 = plane + ys.i1[y] * w
+    row(y, r0: plane + ys.i0[y] * w, r1: plane + ys.i1[y] * w, into: out)
+  }
+
+  /// The same from the plane's source rows `ys.i0[y]` (r0) and `ys.i1[y]` (r1).
+  func row(_ y: Int, r0: UnsafePointer<Float>, r1: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
     let ly0 = ys.l0[y], ly1 = ys.l1[y]
     for x in 0..<xs.i0.count {
       let a = xs.i0[x], b = xs.i1[x], lx0 = xs.l0[x], lx1 = xs.l1[x]
@@ -174,6 +178,38 @@ struct BilinearRows {
       let t1 = r1[a] * lx0 + r1[b] * lx1
       out[x] = t0 * ly0 + t1 * ly1
     }
+  }
+}
+
+/// Rows of `planes` derived planes at mask resolution, computed on demand, for the bilinear resize
+/// of output rows in increasing order: it keeps the two source rows an output row reads, so each row
+/// is computed once and the full `planes × h × w` stack never exists. Row `r` holds plane `p` at
+/// `p·w`; `compute(r, into)` fills all planes of mask row r.
+struct MaskRowCache {
+  let planes: Int, w: Int
+  private var index = [-1, -1]
+  private var slots: [[Float]]
+
+  init(planes: Int, w: Int) {
+    self.planes = planes
+    self.w = w
+    slots = [[Float](repeating: 0, count: planes * w), [Float](repeating: 0, count: planes * w)]
+  }
+
+  /// Source rows `ys.i0[y]` and `ys.i1[y]` of output row y, each as planes × w floats.
+  mutating func rows(_ y: Int, of resample: BilinearRows, compute: (Int, UnsafeMutablePointer<Float>) -> Void,
+                     _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
+    let a = resample.ys.i0[y], b = resample.ys.i1[y]
+    let sa = slot(a, keep: b, compute), sb = slot(b, keep: a, compute)
+    slots[sa].withUnsafeBufferPointer { pa in slots[sb].withUnsafeBufferPointer { pb in body(pa.baseAddress!, pb.baseAddress!) } }
+  }
+
+  private mutating func slot(_ r: Int, keep other: Int, _ compute: (Int, UnsafeMutablePointer<Float>) -> Void) -> Int {
+    if let s = index.firstIndex(of: r) { return s }
+    let s = index[0] == other ? 1 : 0
+    index[s] = r
+    slots[s].withUnsafeMutableBufferPointer { compute(r, $0.baseAddress!) }
+    return s
   }
 }
 
