@@ -20,56 +20,27 @@ public enum Norms {
     }
   }
 
-  /// GroupNorm on an NHWC map of `pixels` positions: `groups` groups of consecutive channels, statistics
-  /// over (channels/groups)·pixels values each, then the affine transform and an optional ReLU. In place.
-  /// Statistics are two-pass (mean, then centred squares) in float64, summed per fixed pixel chunk and
-  /// combined in chunk order, so the result does not depend on the thread count.
-  public static func groupNorm(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, groups: Int,
+  /// GroupNorm on an NHWC map of `rows × width` pixels: `groups` groups of consecutive channels,
+  /// statistics over (channels/groups)·pixels values each, then the affine transform and an optional
+  /// ReLU. In place. Statistics as `GroupNormStatistics` (so a map normalized whole and the same map
+  /// gathered band by band get identical results).
+  public static func groupNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, channels: Int, groups: Int,
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                relu: Bool, threads: Int) {
-    precondition(channels % groups == 0, "groupNorm: \(channels) channels not divisible by \(groups) groups")
-    let per = channels / groups, chunk = 256, chunks = (pixels + chunk - 1) / chunk
-    let count = Double(pixels * per)
-    // Per-chunk, per-channel sums of f(x) where f is x − centre[channel].
-    func channelSums(squaredAround centre: [Double]?) -> [Double] {
-      var partial = [Double](repeating: 0, count: chunks * channels)
-      partial.withUnsafeMutableBufferPointer { pb in
-        let pp = pb.baseAddress!
-        parallelFor(chunks, threads: threads) { ch in
-          let acc = pp + ch * channels
-          for p in (ch * chunk)..<Swift.min(pixels, ch * chunk + chunk) {
-            let row = x + p * channels
-            if let centre {
-              for c in 0..<channels {
-                let d = Double(row[c]) - centre[c]
-                acc[c] += d * d
-              }
-            } else {
-              for c in 0..<channels { acc[c] += Double(row[c]) }
-            }
-          }
-        }
-      }
-      var total = [Double](repeating: 0, count: groups)
-      for ch in 0..<chunks {
-        for c in 0..<channels { total[c / per] += partial[ch * channels + c] }
-      }
-      return total
-    }
-    let means = channelSums(squaredAround: nil).map { $0 / count }
-    let centre = (0..<channels).map { means[$0 / per] }
-    let rstd = channelSums(squaredAround: centre).map { 1 / ($0 / count + Double(eps)).squareRoot() }
-    // y = (x − μ)·rstd·γ + β, folded per channel into y = x·a + b.
-    var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
-    for c in 0..<channels {
-      let r = Float(rstd[c / per]), m = Float(means[c / per])
-      scale[c] = r * gamma[c]
-      shift[c] = beta[c] - m * r * gamma[c]
-    }
+    var stats = GroupNormStatistics(channels: channels, groups: groups)
+    stats.add(x, rows: rows, width: width, threads: threads)
+    let (scale, shift) = stats.affine(gamma: gamma, beta: beta, eps: eps)
+    applyAffine(x, pixels: rows * width, channels: channels, scale: scale, shift: shift, relu: relu, threads: threads)
+  }
+
+  /// `x = x·scale[c] + shift[c]` (then max(·, 0) if relu) for every pixel of an NHWC map, in place.
+  public static func applyAffine(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, scale: [Float], shift: [Float],
+                                 relu: Bool, threads: Int) {
+    let chunk = 256
     scale.withUnsafeBufferPointer { a in
       shift.withUnsafeBufferPointer { b in
         let a = a.baseAddress!, b = b.baseAddress!
-        parallelFor(chunks, threads: threads) { blk in
+        parallelFor((pixels + chunk - 1) / chunk, threads: threads) { blk in
           for p in (blk * chunk)..<Swift.min(pixels, blk * chunk + chunk) {
             let row = x + p * channels
             if relu {
@@ -143,3 +114,86 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+/// GroupNorm statistics of an NHWC map, gathered row by row (a row: the map's `width` pixels) in map
+/// order, whole or in bands: per row and group a two-pass mean and centred sum of squares in float64,
+/// merged into the running totals in row order (Chan et al.'s pairwise update). The result depends
+/// only on the map, not on how its rows were banded or on the thread count.
+public struct GroupNormStatistics: Sendable {
+  public let channels: Int
+  public let groups: Int
+  public private(set) var count: Double = 0
+  private var mean: [Double]
+  private var m2: [Double]
+
+  public init(channels: Int, groups: Int) {
+    precondition(channels % groups == 0, "groupNorm: \(channels) channels not divisible by \(groups) groups")
+    self.channels = channels
+    self.groups = groups
+    mean = [Double](repeating: 0, count: groups)
+    m2 = [Double](repeating: 0, count: groups)
+  }
+
+  /// Adds `rows` consecutive map rows of `width` pixels (`rows·width·channels` floats).
+  public mutating func add(_ x: UnsafePointer<Float>, rows: Int, width: Int, threads: Int) {
+    let (channels, groups) = (self.channels, self.groups), per = channels / groups
+    // Per row and group: (mean, M2) of its width·per values.
+    var partial = [Double](repeating: 0, count: rows * groups * 2)
+    partial.withUnsafeMutableBufferPointer { pb in
+      let pp = pb.baseAddress!
+      parallelFor(rows, threads: threads) { r in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { accBuf in
+          let acc = accBuf.baseAddress!, row = x + r * width * channels, out = pp + r * groups * 2
+          let n = Double(width * per)
+          acc.update(repeating: 0, count: channels)
+          for p in 0..<width {
+            let px = row + p * channels
+            for c in 0..<channels { acc[c] += Double(px[c]) }
+          }
+          for g in 0..<groups {
+            var s = 0.0
+            for c in (g * per)..<(g * per + per) { s += acc[c] }
+            out[2 * g] = s / n
+          }
+          acc.update(repeating: 0, count: channels)
+          for p in 0..<width {
+            let px = row + p * channels
+            for c in 0..<channels {
+              let d = Double(px[c]) - out[2 * (c / per)]
+              acc[c] += d * d
+            }
+          }
+          for g in 0..<groups {
+            var s = 0.0
+            for c in (g * per)..<(g * per + per) { s += acc[c] }
+            out[2 * g + 1] = s
+          }
+        }
+      }
+    }
+    let nb = Double(width * per)
+    for r in 0..<rows {
+      let na = count, total = na + nb
+      for g in 0..<groups {
+        let mb = partial[(r * groups + g) * 2], m2b = partial[(r * groups + g) * 2 + 1]
+        let delta = mb - mean[g]
+        mean[g] += delta * (nb / total)
+        m2[g] += m2b + delta * delta * (na * nb / total)
+      }
+      count = total
+    }
+  }
+
+  /// Per channel `(scale, shift)` with `y = x·scale + shift = (x − μ)/√(σ² + eps)·γ + β` (biased variance).
+  public func affine(gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) -> (scale: [Float], shift: [Float]) {
+    let per = channels / groups
+    var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
+    for c in 0..<channels {
+      let g = c / per
+      let r = Float(1 / (m2[g] / count + Double(eps)).squareRoot()), m = Float(mean[g])
+      scale[c] = r * gamma[c]
+      shift[c] = beta[c] - m * r * gamma[c]
+    }
+    return (scale, shift)
+  }
+}

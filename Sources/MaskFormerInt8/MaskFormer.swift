@@ -36,12 +36,16 @@ public struct MaskFormer {
     let top = features[features.count - 1]
     // The pixel decoder owns the features from here and frees each after its FPN level.
     ctx.profiler?.begin("pixel_decoder", kind: "stage")
-    let pixelEmbeddings = pixelDecoder(consume features, in: ctx)
-    ctx.profiler?.end(shape: [pixelEmbeddings.height, pixelEmbeddings.width, pixelEmbeddings.channels])
+    let (down, left) = pixelDecoder.coarseLevels(consume features, in: ctx)
+    ctx.profiler?.end(shape: [down.height, down.width, down.channels])
     let queries = ctx.span("transformer", "stage") { transformer(top, in: ctx) }
-    let (classes, masks) = ctx.span("heads", "stage") { heads(queries, pixelEmbeddings: pixelEmbeddings, in: ctx) }
-    return MaskFormerOutput(classLogits: classes, maskLogits: masks, numQueries: config.detr.numQueries,
-                            numClasses: config.numLabels + 1, maskHeight: pixelEmbeddings.height,
-                            maskWidth: pixelEmbeddings.width)
+    let (classes, embeddings) = ctx.span("heads", "stage") { heads(queries, in: ctx) }
+    // The stride-4 level last: its maps are the largest, and streamed they go straight into logits.
+    ctx.profiler?.begin("mask_decoder", kind: "stage")
+    let masks = pixelDecoder.maskLogits(down: consume down, left: consume left, embeddings: embeddings,
+                                        queries: config.detr.numQueries, in: ctx)
+    ctx.profiler?.end(shape: [config.detr.numQueries, masks.height, masks.width])
+    return MaskFormerOutput(classLogits: classes, maskLogits: masks.masks, numQueries: config.detr.numQueries,
+                            numClasses: config.numLabels + 1, maskHeight: masks.height, maskWidth: masks.width)
   }
 }

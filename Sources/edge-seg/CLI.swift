@@ -62,11 +62,17 @@ func kernelTable(_ opts: OptionParser, command: String) -> KernelTable? {
   return table
 }
 
-/// `--token-chunk N` (tuning): Swin blocks process at most N tokens at a time; 0 = whole maps.
+/// Tuning: `--token-chunk N` (Swin blocks process at most N tokens at a time) and `--band-rows N`
+/// (the stride-4 pixel-decoder maps are streamed in bands of N rows); 0 = whole maps.
 func applyTiling(_ opts: OptionParser, to ctx: inout InferenceContext) throws {
-  guard opts.value("--token-chunk") != nil else { return }
-  let n = try opts.int("--token-chunk", default: 0, range: 0...(1 << 30))
-  ctx.tokenChunk = n == 0 ? .max : n
+  if opts.value("--token-chunk") != nil {
+    let n = try opts.int("--token-chunk", default: 0, range: 0...(1 << 30))
+    ctx.tokenChunk = n == 0 ? .max : n
+  }
+  if opts.value("--band-rows") != nil {
+    let n = try opts.int("--band-rows", default: 0, range: 0...(1 << 30))
+    ctx.bandRows = n == 0 ? .max : n
+  }
 }
 
 extension FileHandle {

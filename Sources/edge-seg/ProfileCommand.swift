@@ -11,7 +11,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   let threads: Int, runs: Int
   do {
-    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size", "--token-chunk"], switches: ["--json"])
+    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size", "--token-chunk", "--band-rows"], switches: ["--json"])
     guard opts.positional.count == 2 else { throw UsageError(description: "expected MODEL IMAGE") }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     runs = try opts.int("--runs", default: 5, range: 1...1000)

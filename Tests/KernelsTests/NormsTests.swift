@@ -35,7 +35,7 @@ import _TestSupport
     var y = x
     g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in
       y.withUnsafeMutableBufferPointer { yp in
-        Norms.groupNorm(yp.baseAddress!, pixels: pixels, channels: channels, groups: groups, gamma: gp.baseAddress!,
+        Norms.groupNorm(yp.baseAddress!, rows: 1, width: pixels, channels: channels, groups: groups, gamma: gp.baseAddress!,
                         beta: bp.baseAddress!, eps: 1e-5, relu: relu, threads: 2)
       }
     }}
@@ -53,6 +53,42 @@ import _TestSupport
           #expect(abs(Double(y[p * channels + ch]) - want) <= 1e-5 * max(1, abs(want)), "pixel \(p) channel \(ch)")
         }
       }
+    }
+  }
+
+  /// Statistics gathered in bands of rows equal the whole map's bit for bit (issue 6: the stride-4 FPN
+  /// map is normalized band by band), and agree with the float64 definition.
+  @Test func groupNormStatisticsDoNotDependOnBanding() {
+    let (rows, width, channels, groups) = (23, 9, 64, 32)
+    var rng = SplitMix64(seed: 7)
+    let x = rng.floats(rows * width * channels).map { $0 * 6 + 3 }, g = rng.floats(channels), b = rng.floats(channels)
+    func affine(bands: [Int], threads: Int) -> ([Float], [Float]) {
+      var stats = GroupNormStatistics(channels: channels, groups: groups)
+      var r0 = 0
+      x.withUnsafeBufferPointer { xp in
+        for n in bands {
+          stats.add(xp.baseAddress! + r0 * width * channels, rows: n, width: width, threads: threads)
+          r0 += n
+        }
+      }
+      #expect(r0 == rows)
+      return g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in stats.affine(gamma: gp.baseAddress!, beta: bp.baseAddress!, eps: 1e-5) } }
+    }
+    let whole = affine(bands: [rows], threads: 1)
+    for (bands, threads) in [([1, 22], 2), ([5, 5, 5, 5, 3], 3), (Array(repeating: 1, count: rows), 1)] {
+      let banded = affine(bands: bands, threads: threads)
+      #expect(banded.0 == whole.0 && banded.1 == whole.1, "bands \(bands)")
+    }
+    let per = channels / groups
+    for grp in 0..<groups {
+      var vals: [Double] = []
+      for p in 0..<(rows * width) { for c in 0..<per { vals.append(Double(x[p * channels + grp * per + c])) } }
+      let mean = vals.reduce(0, +) / Double(vals.count)
+      let variance = vals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(vals.count)
+      let ch = grp * per, rstd = 1 / (variance + 1e-5).squareRoot()
+      #expect(abs(Double(whole.0[ch]) - rstd * Double(g[ch])) <= 1e-6 * abs(rstd * Double(g[ch])), "group \(grp) scale")
+      let shift = Double(b[ch]) - mean * rstd * Double(g[ch])
+      #expect(abs(Double(whole.1[ch]) - shift) <= 1e-5 * max(1, abs(shift)), "group \(grp) shift")
     }
   }
 }

@@ -53,30 +53,34 @@ import _TestSupport
     }
   }
 
-  /// Streaming (issue 6): Swin blocks in chunks of tokens give the same output as whole maps:
-  /// bit-identical for int8 (integer GEMMs, row-wise epilogues), and for float as well (the f32 GEMM
-  /// sums each row's K in the same order whatever M is); checked to 1e-5 for float in case a future
-  /// kernel's tail rows sum differently.
-  @Test func streamedBlocksMatchWholeMaps() throws {
+  /// Streaming (issue 6): Swin blocks in chunks of tokens and the stride-4 pixel-decoder maps in bands
+  /// of rows give the same output as whole maps: bit-identical for int8 (integer GEMMs, row-wise
+  /// epilogues, GroupNorm statistics gathered in row order), and for float as well (the f32 GEMM sums
+  /// each output's K in the same order whatever M and N are); checked to 1e-5 for float in case a
+  /// future kernel's tail tiles sum differently.
+  @Test func streamedMatchesWholeMaps() throws {
     let (file, checkpoint, path) = try Self.convertTiny()
     defer { try? FileManager.default.removeItem(atPath: path) }
     let model = try file.model()
     let image = try ImageDecoder.decode(try readBytes(Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg"))).oriented().rgb()
     let pv = ImageProcessor.pixelValues(image, config: try file.preprocessor())
     let best = KernelTable.best(for: CPUFeatures.detect())
-    func run(_ m: MaskFormer, chunk: Int) -> MaskFormerOutput {
+    func run(_ m: MaskFormer, chunk: Int, band: Int) -> MaskFormerOutput {
       var ctx = InferenceContext(kernels: best, threads: 2)
       ctx.tokenChunk = chunk
+      ctx.bandRows = band
       return m(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
     }
-    let whole = run(model, chunk: .max), wholeFloat = run(checkpoint.model, chunk: .max)
-    // 1: one window per chunk; 100 and 1000: chunks that split the stage-0 map unevenly.
-    for chunk in [1, 100, 1000] {
-      let int8 = run(model, chunk: chunk)
-      #expect(int8.maskLogits == whole.maskLogits && int8.classLogits == whole.classLogits, "int8, chunk \(chunk)")
-      let float = run(checkpoint.model, chunk: chunk)
+    let whole = run(model, chunk: .max, band: .max), wholeFloat = run(checkpoint.model, chunk: .max, band: .max)
+    #expect(whole.maskHeight >= 8, "the stride-4 map must be tall enough to band: \(whole.maskHeight) rows")
+    // chunk 1: one window per chunk; 100 and 1000 split the stage-0 map unevenly. band 1: a halo on
+    // both sides of every row; 3: bands that do not divide the height.
+    for (chunk, band) in [(1, 1), (100, 3), (1000, .max), (.max, 2)] {
+      let int8 = run(model, chunk: chunk, band: band)
+      #expect(int8.maskLogits == whole.maskLogits && int8.classLogits == whole.classLogits, "int8, chunk \(chunk), band \(band)")
+      let float = run(checkpoint.model, chunk: chunk, band: band)
       let err = zip(float.maskLogits, wholeFloat.maskLogits).map { abs($0 - $1) }.max() ?? 0
-      #expect(err <= 1e-5, "float, chunk \(chunk): max abs difference \(err)")
+      #expect(err <= 1e-5, "float, chunk \(chunk), band \(band): max abs difference \(err)")
     }
   }
 }

@@ -74,22 +74,25 @@ extension InferenceContext {
   /// k×k convolution, stride 1, zero padding k/2 ("same"), as an implicit GEMM with one K segment per
   /// tap: tap (ky, kx) of output pixel (y, x) reads input row (y+ky−k/2, x+kx−k/2) or a zero row.
   /// Takes its input by value: handed over with `consume`, an int8 conv frees it once quantized,
-  /// before its output is allocated.
-  func conv(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation = .identity) -> FeatureMap {
-    let k2 = c.kernelSize * c.kernelSize, pixels = x.pixels
+  /// before its output is allocated. With a `window`, x is a band of a taller map and only the
+  /// window's output rows are computed.
+  func conv(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation = .identity, window: RowWindow? = nil) -> FeatureMap {
+    let window = window ?? .whole(x.height)
+    let k2 = c.kernelSize * c.kernelSize, pixels = window.output.count * x.width
     profiler?.begin(c.name, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * c.inChannels * c.outChannels * k2,
                     precision: c.quantized == nil ? "f32" : "int8",
                     bytes: pixels * (c.inChannels + c.outChannels) * 4 + c.inChannels * c.outChannels * k2 * (c.quantized == nil ? 4 : 1))
-    let y = convUnprofiled(consume x, c, activation: activation)
+    let y = convUnprofiled(consume x, c, activation: activation, window: window)
     profiler?.end(shape: [y.height, y.width, y.channels])
     return y
   }
 
-  private func convUnprofiled(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation) -> FeatureMap {
+  private func convUnprofiled(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation, window: RowWindow) -> FeatureMap {
     precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
+    window.check(inputHeight: x.height, kernel: c.kernelSize)
     if observer != nil { x.data.withUnsafeBufferPointer { observe(c.name, .input, $0) } }
     if let q = c.quantized {
-      let y = convInt8(consume x, c, q, activation: activation)
+      let y = convInt8(quantize(consume x, q.input), c, q, activation: activation, window: window)
       if observer != nil { y.data.withUnsafeBufferPointer { observe(c.name, .output, $0) } }
       return y
     }
@@ -98,18 +101,19 @@ extension InferenceContext {
     let segments = (0..<taps).map { t in
       F32MatrixView(base: weight.pointer + t, rows: c.outChannels, cols: cin, rowStride: cin * taps, colStride: taps)
     }
-    var out = FeatureMap(height: x.height, width: x.width, channels: c.outChannels)
+    let w = x.width, first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
+    var out = FeatureMap(height: window.output.count, width: w, channels: c.outChannels)
+    let outPixels = out.pixels
     let zeros = [Float](repeating: 0, count: cin)
-    let (h, w) = (x.height, x.width)
     x.data.withUnsafeBufferPointer { xb in
       zeros.withUnsafeBufferPointer { zb in
         out.data.withUnsafeMutableBufferPointer { ob in
           let base = xb.baseAddress!, zero = zb.baseAddress!
           let p = F32GEMMProblem(
-            m: h * w, n: c.outChannels, segments: segments,
+            m: outPixels, n: c.outChannels, segments: segments,
             aRow: { i, t in
-              let sy = i / w + t / k - pad, sx = i % w + t % k - pad
-              return sy >= 0 && sy < h && sx >= 0 && sx < w ? base + (sy * w + sx) * cin : zero
+              let sy = y0 + i / w + t / k - pad, sx = i % w + t % k - pad
+              return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? base + ((sy - first) * w + sx) * cin : zero
             },
             bias: c.bias?.pointer, activation: activation, c: ob.baseAddress!, ldc: c.outChannels)
           F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
@@ -126,10 +130,37 @@ extension InferenceContext {
     let (pixels, channels) = (x.pixels, x.channels)
     profiler?.begin(g.name, kind: "groupnorm", bytes: 12 * pixels * channels)
     x.data.withUnsafeMutableBufferPointer { xb in
-      Norms.groupNorm(xb.baseAddress!, pixels: pixels, channels: channels, groups: g.groups,
+      Norms.groupNorm(xb.baseAddress!, rows: x.height, width: x.width, channels: channels, groups: g.groups,
                       gamma: g.weight.pointer, beta: g.bias.pointer, eps: 1e-5, relu: relu, threads: threads)
     }
     profiler?.end(shape: [x.height, x.width, channels])
+  }
+
+  /// A GroupNorm whose statistics were gathered beforehand (`GroupNormStatistics.affine`), on a band.
+  func applyAffine(_ x: inout FeatureMap, _ affine: (scale: [Float], shift: [Float]), relu: Bool, name: String) {
+    let (pixels, channels) = (x.pixels, x.channels)
+    profiler?.begin(name, kind: "groupnorm", bytes: 8 * pixels * channels)
+    x.data.withUnsafeMutableBufferPointer { xb in
+      Norms.applyAffine(xb.baseAddress!, pixels: pixels, channels: channels, scale: affine.scale, shift: affine.shift,
+                        relu: relu, threads: threads)
+    }
+    profiler?.end(shape: [x.height, x.width, channels])
+  }
+
+  /// Mask logits of a band of pixel embeddings: `out[q·ldc + p] = Σ_c e[q][c]·pixel[p][c]`, a GEMM whose
+  /// "weight" is the embedding map.
+  func maskEinsum(_ e: [Float], queries nq: Int, _ pixels: FeatureMap, into out: UnsafeMutablePointer<Float>, ldc: Int) {
+    let m = pixels.channels, n = pixels.pixels
+    precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
+    profiler?.begin("mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n))
+    defer { profiler?.end(shape: [nq, pixels.height, pixels.width]) }
+    e.withUnsafeBufferPointer { eb in pixels.data.withUnsafeBufferPointer { pb in
+      let ep = eb.baseAddress!
+      let p = F32GEMMProblem(
+        m: nq, n: n, segments: [F32MatrixView(base: pb.baseAddress!, rows: n, cols: m, rowStride: m, colStride: 1)],
+        aRow: { i, _ in ep + i * m }, bias: nil, c: out, ldc: ldc)
+      F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
+    }}
   }
 }
 
@@ -147,4 +178,33 @@ func nearestResize(_ x: FeatureMap, height: Int, width: Int) -> FeatureMap {
     }
   }
   return out
+}
+
+/// The rows a convolution reads and writes when its input is a band of a taller map (streaming):
+/// the input holds map rows `first ..< first + height`, zero padding lies only outside the map's
+/// `0 ..< mapHeight`, and the output holds map rows `output`.
+public struct RowWindow: Sendable, Equatable {
+  public var first: Int
+  public var mapHeight: Int
+  public var output: Range<Int>
+
+  public init(first: Int, mapHeight: Int, output: Range<Int>) {
+    self.first = first
+    self.mapHeight = mapHeight
+    self.output = output
+  }
+
+  public static func whole(_ height: Int) -> RowWindow { RowWindow(first: 0, mapHeight: height, output: 0..<height) }
+
+  /// The input rows a k×k "same" conv needs for `output` rows of a `mapHeight`-row map.
+  public static func inputRows(for output: Range<Int>, kernel k: Int, mapHeight: Int) -> Range<Int> {
+    Swift.max(0, output.lowerBound - k / 2)..<Swift.min(mapHeight, output.upperBound + k / 2)
+  }
+
+  /// Every map row the output reads is inside the band.
+  func check(inputHeight: Int, kernel k: Int) {
+    let need = Self.inputRows(for: output, kernel: k, mapHeight: mapHeight)
+    precondition(output.lowerBound >= 0 && output.upperBound <= mapHeight && need.lowerBound >= first && need.upperBound <= first + inputHeight,
+                 "conv band: rows \(first)..<\(first + inputHeight) of \(mapHeight) cannot give rows \(output) (k = \(k))")
+  }
 }

@@ -15,6 +15,10 @@ public struct InferenceContext {
   /// Swin blocks run on at most this many tokens at a time (whole windows for attention), which
   /// bounds their transient buffers; the result does not depend on it. `Int.max`: whole maps.
   public var tokenChunk = 4096
+  /// The stride-4 pixel-decoder maps are streamed in bands of this many rows when the map is taller
+  /// (costs a recompute of the lateral and 3×3 convs for the GroupNorm statistics); the result does
+  /// not depend on it. `Int.max`: whole maps.
+  public var bandRows = Int.max
   /// Records a span per op and block (`edge-seg profile`).
   public var profiler: Profiler?
 

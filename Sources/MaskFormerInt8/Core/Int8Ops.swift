@@ -110,31 +110,48 @@ extension InferenceContext {
     }
   }
 
-  /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read a row of
-  /// zero points (real zeros).
-  func convInt8(_ x: consuming FeatureMap, _ c: Conv2d, _ q: QuantizedWeights, activation: Activation) -> FeatureMap {
-    let k = c.kernelSize, taps = k * k, pad = k / 2, cin = c.inChannels
-    precondition(cin % 4 == 0 || taps == 1, "\(c.name): int8 conv needs input channels in multiples of 4, has \(cin)")
-    let (h, w) = (x.height, x.width), stride = (cin + 3) / 4 * 4
-    var a = [Int8](repeating: Int8(clamping: q.input.zeroPoint), count: h * w * stride + stride)   // + one zero-point row
+  /// A map quantized for an int8 conv: each pixel's channels padded to a multiple of 4, plus one row
+  /// of zero points (real zeros) after the last pixel, read by out-of-image taps.
+  struct QuantizedMap {
+    var data: [Int8]
+    var height: Int
+    var width: Int
+    var stride: Int
+    var params: QuantParams
+  }
+
+  func quantize(_ x: consuming FeatureMap, _ params: QuantParams) -> QuantizedMap {
+    let (h, w, cin) = (x.height, x.width, x.channels), stride = (cin + 3) / 4 * 4
+    var a = [Int8](repeating: Int8(clamping: params.zeroPoint), count: h * w * stride + stride)
     x.data.withUnsafeBufferPointer { xb in
       a.withUnsafeMutableBufferPointer { ab in
         let xp = xb.baseAddress!, ap = ab.baseAddress!
         parallelFor((h * w + 255) / 256, threads: threads) { blk in
-          for i in (blk * 256)..<Swift.min(h * w, blk * 256 + 256) { Self.quantize(xp + i * cin, count: cin, q.input, into: ap + i * stride) }
+          for i in (blk * 256)..<Swift.min(h * w, blk * 256 + 256) { Self.quantize(xp + i * cin, count: cin, params, into: ap + i * stride) }
         }
       }
     }
-    _ = consume x   // the float input is dead once quantized
-    var out = FeatureMap(height: h, width: w, channels: c.outChannels)
-    a.withUnsafeBufferPointer { ab in
+    return QuantizedMap(data: a, height: h, width: w, stride: stride, params: params)
+  }
+
+  /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read the row
+  /// of zero points. `window` as in `conv`: the map may be a band of a taller one.
+  func convInt8(_ a: QuantizedMap, _ c: Conv2d, _ q: QuantizedWeights, activation: Activation, window: RowWindow) -> FeatureMap {
+    let k = c.kernelSize, taps = k * k, pad = k / 2, cin = c.inChannels
+    precondition(cin % 4 == 0 || taps == 1, "\(c.name): int8 conv needs input channels in multiples of 4, has \(cin)")
+    precondition(a.params == q.input, "\(c.name): input quantized with \(a.params), layer expects \(q.input)")
+    let (h, w, stride) = (a.height, a.width, a.stride)
+    let first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
+    var out = FeatureMap(height: window.output.count, width: w, channels: c.outChannels)
+    let outPixels = out.pixels
+    a.data.withUnsafeBufferPointer { ab in
       out.data.withUnsafeMutableBufferPointer { ob in
         let ap = ab.baseAddress!, zero = ap + h * w * stride
         let p = Int8GEMMProblem(
-          m: h * w, weights: q.weights, segments: [Int](repeating: cin, count: taps),
+          m: outPixels, weights: q.weights, segments: [Int](repeating: cin, count: taps),
           aRow: { i, t in
-            let sy = i / w + t / k - pad, sx = i % w + t % k - pad
-            return sy >= 0 && sy < h && sx >= 0 && sx < w ? ap + (sy * w + sx) * stride : zero
+            let sy = y0 + i / w + t / k - pad, sx = i % w + t % k - pad
+            return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? ap + ((sy - first) * w + sx) * stride : zero
           },
           aZeroPoint: q.input.zeroPoint,
           output: .float(ob.baseAddress!, ldc: c.outChannels, inputScale: q.input.scale, activation: activation, residual: nil, residualStride: 0))

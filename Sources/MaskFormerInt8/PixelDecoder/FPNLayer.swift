@@ -43,18 +43,19 @@ public struct FPNLayer {
   }
 }
 
-/// `x += nearest(down)` resized to x's size (torch legacy "nearest", as `nearestResize`), without
-/// materializing the resized map.
-func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap) {
+/// `x += nearest(down)` resized to the map's size (torch legacy "nearest", as `nearestResize`), without
+/// materializing the resized map. x holds rows `firstRow ..< firstRow + x.height` of a map
+/// `mapHeight` rows tall (nil: x is the whole map).
+func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow: Int = 0, mapHeight: Int? = nil) {
   precondition(down.channels == x.channels, "addNearest: \(down.channels) vs \(x.channels) channels")
-  let (height, width, c) = (x.height, x.width, x.channels)
-  let sh = Float(down.height) / Float(height), sw = Float(down.width) / Float(width)
+  let (height, width, c) = (x.height, x.width, x.channels), mapHeight = mapHeight ?? x.height
+  let sh = Float(down.height) / Float(mapHeight), sw = Float(down.width) / Float(width)
   let srcX = (0..<width).map { Swift.min(Int((Float($0) * sw).rounded(.down)), down.width - 1) }
   down.data.withUnsafeBufferPointer { db in
     x.data.withUnsafeMutableBufferPointer { xb in
       let dp = db.baseAddress!, xp = xb.baseAddress!
       for y in 0..<height {
-        let sy = Swift.min(Int((Float(y) * sh).rounded(.down)), down.height - 1)
+        let sy = Swift.min(Int((Float(firstRow + y) * sh).rounded(.down)), down.height - 1)
         for xx in 0..<width {
           let src = dp + (sy * down.width + srcX[xx]) * c, dst = xp + (y * width + xx) * c
           for ch in 0..<c { dst[ch] += src[ch] }

@@ -1,5 +1,6 @@
 // PixelDecoder: simple FPN over the four backbone features, then the mask projection to pixel
 // embeddings. Mirrors MaskFormerFPNModel and MaskFormerPixelDecoder (transformers, modeling_maskformer.py).
+import Kernels
 
 public struct PixelDecoder {
   /// `fpn.stem`: conv layer on the stride-32 feature.
@@ -15,22 +16,112 @@ public struct PixelDecoder {
     self.maskProjection = maskProjection
   }
 
-  /// features: strides 4, 8, 16, 32 → pixel embeddings `H/4 × W/4 × M`. Each feature is taken out of
-  /// the array when its level runs, so that it is freed there (if the caller handed the array over).
-  func callAsFunction(_ features: consuming [FeatureMap], in ctx: InferenceContext) -> FeatureMap {
+  /// The FPN levels at strides 32, 16 and 8 (all but the last layer). Takes the features (strides 4,
+  /// 8, 16, 32) and frees each after its level; returns the stride-8 map and the stride-4 feature.
+  func coarseLevels(_ features: consuming [FeatureMap], in ctx: InferenceContext) -> (down: FeatureMap, left: FeatureMap) {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
     var pending = consume features
     ctx.profiler?.begin("pixel_decoder.fpn.stem", kind: "block")
     var y = stem(pending.removeLast(), in: ctx)
     ctx.profiler?.end(shape: [y.height, y.width, y.channels])
-    for (i, layer) in layers.enumerated() {
+    for (i, layer) in layers.enumerated().dropLast() {
       ctx.profiler?.begin("pixel_decoder.fpn.layers.\(i)", kind: "block")
       y = layer(down: consume y, left: pending.removeLast(), in: ctx)
       ctx.profiler?.end(shape: [y.height, y.width, y.channels])
       ctx.record("pixel_decoder.fpn\(i)", y)
     }
-    let embeddings = ctx.conv(consume y, maskProjection)
-    ctx.record("pixel_decoder.pixel_embeddings", embeddings)
-    return embeddings
+    return (y, pending.removeLast())
+  }
+
+  /// The last FPN level (stride 4), the mask projection and the mask logits
+  /// `masks[q][p] = Σ_c embedding[q][c]·pixel[p][c]` (`Q × h·w`) for mask embeddings `Q × M`.
+  ///
+  /// With `ctx.bandRows` below the map's height (and no probe or observer), the stride-4 maps are
+  /// streamed in bands of rows: the 256-channel maps exist for one band (plus halos) at a time,
+  /// never whole. Their GroupNorms need statistics of the whole map first, so the lateral conv runs
+  /// three times and the 3×3 conv twice: one pass for each norm's statistics, one to produce. Results
+  /// are identical to the whole-map path (same row-wise ops, statistics gathered in row order).
+  func maskLogits(down: consuming FeatureMap, left: consuming FeatureMap, embeddings e: [Float], queries nq: Int,
+                  in ctx: InferenceContext) -> (masks: [Float], height: Int, width: Int) {
+    let layer = layers[layers.count - 1], (h, w) = (left.height, left.width)
+    let i = layers.count - 1
+    if ctx.bandRows >= h || ctx.probe != nil || ctx.observer != nil {
+      ctx.profiler?.begin("pixel_decoder.fpn.layers.\(i)", kind: "block")
+      let y = layer(down: consume down, left: consume left, in: ctx)
+      ctx.profiler?.end(shape: [y.height, y.width, y.channels])
+      ctx.record("pixel_decoder.fpn\(i)", y)
+      let embeddings = ctx.conv(consume y, maskProjection)
+      ctx.record("pixel_decoder.pixel_embeddings", embeddings)
+      var masks = [Float](repeating: 0, count: nq * h * w)
+      masks.withUnsafeMutableBufferPointer { ctx.maskEinsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w) }
+      return (masks, h, w)
+    }
+    let band = Swift.max(1, ctx.bandRows)
+    let bands = stride(from: 0, to: h, by: band).map { $0..<Swift.min(h, $0 + band) }
+    // The stride-4 feature, quantized once when the lateral conv is int8 (it would be anyway).
+    let lateralInput: FeatureMapSource
+    if let q = layer.projection.quantized { lateralInput = .quantized(ctx.quantize(consume left, q.input)) } else { lateralInput = .float(consume left) }
+    let down = consume down
+    func lateral(_ rows: Range<Int>) -> FeatureMap {
+      let window = RowWindow(first: rows.lowerBound, mapHeight: h, output: rows)
+      switch lateralInput {
+      case .quantized(let a):
+        var whole = window
+        whole.first = 0
+        ctx.profiler?.begin(layer.projection.name, kind: "conv1x1", macs: rows.count * w * layer.projection.inChannels * layer.projection.outChannels,
+                            precision: "int8", bytes: rows.count * w * (layer.projection.inChannels + 4 * layer.projection.outChannels))
+        defer { ctx.profiler?.end(shape: [rows.count, w, layer.projection.outChannels]) }
+        return ctx.convInt8(a, layer.projection, layer.projection.quantized!, activation: .identity, window: whole)
+      case .float(let f):
+        return ctx.conv(f.rows(rows), layer.projection, window: window)
+      }
+    }
+    func statistics(_ norm: GroupNorm, _ produce: (Range<Int>) -> FeatureMap) -> (scale: [Float], shift: [Float]) {
+      var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
+      for rows in bands {
+        let y = produce(rows)
+        y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads) }
+      }
+      return stats.affine(gamma: norm.weight.pointer, beta: norm.bias.pointer, eps: 1e-5)
+    }
+    let lateralNorm = statistics(layer.projectionNorm, lateral)
+    func merged(_ rows: Range<Int>) -> FeatureMap {
+      var m = lateral(rows)
+      ctx.applyAffine(&m, lateralNorm, relu: false, name: layer.projectionNorm.name)
+      ctx.profiler?.begin(layer.projection.name + ".merge", kind: "resize+add", bytes: 12 * m.data.count)
+      addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h)
+      ctx.profiler?.end(shape: [m.height, m.width, m.channels])
+      return m
+    }
+    func blockConv(_ rows: Range<Int>) -> FeatureMap {
+      let input = RowWindow.inputRows(for: rows, kernel: layer.block.conv.kernelSize, mapHeight: h)
+      return ctx.conv(merged(input), layer.block.conv, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
+    }
+    let blockNorm = statistics(layer.block.norm, blockConv)
+    var masks = [Float](repeating: 0, count: nq * h * w)
+    masks.withUnsafeMutableBufferPointer { mb in
+      for rows in bands {
+        let input = RowWindow.inputRows(for: rows, kernel: maskProjection.kernelSize, mapHeight: h)
+        var y = blockConv(input)
+        ctx.applyAffine(&y, blockNorm, relu: true, name: layer.block.norm.name)
+        let embeddings = ctx.conv(consume y, maskProjection, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
+        ctx.maskEinsum(e, queries: nq, embeddings, into: mb.baseAddress! + rows.lowerBound * w, ldc: h * w)
+      }
+    }
+    return (masks, h, w)
+  }
+}
+
+/// The stride-4 feature as the lateral conv reads it.
+enum FeatureMapSource {
+  case float(FeatureMap)
+  case quantized(InferenceContext.QuantizedMap)
+}
+
+extension FeatureMap {
+  /// Rows `r` of this map as a map of their own.
+  func rows(_ r: Range<Int>) -> FeatureMap {
+    FeatureMap(height: r.count, width: width, channels: channels,
+               data: Array(data[(r.lowerBound * width * channels)..<(r.upperBound * width * channels)]))
   }
 }
