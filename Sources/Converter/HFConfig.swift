@@ -117,8 +117,8 @@ struct FieldReader {
 }
 
 public enum HFConfig {
-  static func readJSON(_ path: String) throws(CheckpointError) -> JSONValue {
-    guard let data = FileManager.default.contents(atPath: path) else {
+  static func readJSON(_ path: String, contents: Data? = nil) throws(CheckpointError) -> JSONValue {
+    guard let data = contents ?? FileManager.default.contents(atPath: path) else {
       throw .unreadable(path: path, reason: "cannot read file")
     }
     do {
@@ -141,8 +141,9 @@ public enum HFConfig {
   }
 
   /// config.json → MaskFormerConfig. Defaults are transformers' (swin-base backbone when absent).
-  public static func maskFormer(path: String) throws(CheckpointError) -> MaskFormerConfig {
-    let top = FieldReader(path: path, prefix: "", value: try readJSON(path))
+  /// `contents`: the file's bytes when already in memory (`path` then only names it in errors).
+  public static func maskFormer(path: String, contents: Data? = nil) throws(CheckpointError) -> MaskFormerConfig {
+    let top = FieldReader(path: path, prefix: "", value: try readJSON(path, contents: contents))
     let modelType = try top.string("model_type", default: "maskformer")
     guard modelType == "maskformer" else { throw top.fail("model_type", "\"maskformer\"") }
     if try top.bool("use_auxiliary_loss", default: false) { throw top.fail("use_auxiliary_loss", "false") }
@@ -203,8 +204,8 @@ public enum HFConfig {
 
   /// preprocessor_config.json → PreprocessorConfig (transformers-4 keys `size`/`max_size`/
   /// `size_divisibility` and v5 keys `size: {shortest_edge, longest_edge}`/`size_divisor`).
-  public static func preprocessor(path: String) throws(CheckpointError) -> PreprocessorConfig {
-    let r = FieldReader(path: path, prefix: "", value: try readJSON(path))
+  public static func preprocessor(path: String, contents: Data? = nil) throws(CheckpointError) -> PreprocessorConfig {
+    let r = FieldReader(path: path, prefix: "", value: try readJSON(path, contents: contents))
     var size: PreprocessorConfig.Size
     if let s = r.object("size") {
       if s.value["shortest_edge"] != nil {

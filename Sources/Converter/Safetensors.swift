@@ -57,8 +57,13 @@ public final class SafetensorsFile: @unchecked Sendable {  // immutable after in
   public let metadata: [String: String]
   let dataStart: Int
 
-  public init(path: String) throws {
-    let file = try MappedFile(path: path)
+  public convenience init(path: String) throws {
+    try self.init(mapping: try MappedFile(path: path))
+  }
+
+  /// Parses a file already in memory (`MappedFile(copying:name:)`), as the fuzzer does.
+  public init(mapping file: MappedFile) throws {
+    let path = file.path
     let bytes = file.bytes
     guard bytes.count >= 8 else { throw SafetensorsError.malformed(path: path, reason: "file is \(bytes.count) bytes, shorter than its 8-byte header length") }
     let n = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian

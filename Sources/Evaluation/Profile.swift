@@ -17,6 +17,8 @@ public struct ProfileRow: Sendable {
   public var bytes: Int
   public var anonKB: Int
   public var fileKB: Int
+  /// The process's peak resident memory when the span ended (0: not read for this span).
+  public var peakKB: Int = 0
 
   /// Achieved GMAC/s over the span's own time (0 without MACs).
   public var gmacs: Double { macs > 0 && exclusiveMs > 0 ? Double(macs) / (exclusiveMs * 1e6) : 0 }
@@ -55,7 +57,8 @@ public enum ProfileSummary {
       guard let i = index[key] else {
         index[key] = rows.count
         rows.append(ProfileRow(name: s.name, kind: s.kind, depth: s.depth, exclusiveMs: ms, inclusiveMs: inclusive, macs: s.macs,
-                               precision: s.precision, shape: s.shape, bytes: s.bytes, anonKB: s.anonKB, fileKB: s.fileKB))
+                               precision: s.precision, shape: s.shape, bytes: s.bytes, anonKB: s.anonKB, fileKB: s.fileKB,
+                               peakKB: s.peakKB))
         continue
       }
       rows[i].exclusiveMs += ms
@@ -64,6 +67,7 @@ public enum ProfileSummary {
       rows[i].bytes += s.bytes
       rows[i].anonKB = Swift.max(rows[i].anonKB, s.anonKB)
       rows[i].fileKB = Swift.max(rows[i].fileKB, s.fileKB)
+      rows[i].peakKB = Swift.max(rows[i].peakKB, s.peakKB)
       if let a = rows[i].shape.first, let b = s.shape.first, rows[i].shape.dropFirst() == s.shape.dropFirst() {
         rows[i].shape[0] = a + b
       }

@@ -31,9 +31,11 @@ public struct MaskFormer {
   /// `consume`, it is freed once embedded.
   public func callAsFunction(pixelValues: consuming [Float], height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
     ctx.profiler?.begin("backbone", kind: "stage")
-    let features = backbone(consume pixelValues, height: height, width: width, in: ctx)
+    // Features read by int8 lateral convs come out of the backbone already quantized for them.
+    let laterals = pixelDecoder.layers.reversed().map { $0.projection.quantized?.input } + [nil]
+    let features = backbone(consume pixelValues, height: height, width: width, quantizeFor: laterals, in: ctx)
     ctx.profiler?.end()
-    let top = features[features.count - 1]
+    guard case .float(let top) = features[features.count - 1] else { preconditionFailure("the stride-32 feature is read in float") }
     // The pixel decoder owns the features from here and frees each after its FPN level.
     ctx.profiler?.begin("pixel_decoder", kind: "stage")
     let (down, left) = pixelDecoder.coarseLevels(consume features, in: ctx)

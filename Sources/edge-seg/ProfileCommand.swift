@@ -40,6 +40,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
       var ctx = InferenceContext(kernels: kernels, threads: threads)
       ctx.profiler = profiler
       try applyTiling(opts, to: &ctx)
+      Profiler.resetPeakResident()   // each span then reads the peak of this run so far
       let wallStart = profiler.now()
       profiler.begin("total", kind: "total")
       profiler.begin("preprocess", kind: "stage")
@@ -110,9 +111,10 @@ func profileTable(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], m
   let macs = rows.reduce(0) { $0 + $1.macs }
   out += ["", "sum of span times \(f(sum, 2)) ms; end-to-end wall time \(f(wallMs, 2)) ms (difference \(f(100 * abs(sum - wallMs) / max(wallMs, 1e-9), 2)) %); \(f(Double(macs) / 1e9, 2)) GMAC",
           "memory: peak RSS (VmHWM) \(memory["vmhwm_kb"]! / 1024) MB; now anonymous \(memory["rss_anon_kb"]! / 1024) MB, file-backed (mapped weights) \(memory["rss_file_kb"]! / 1024) MB; loading the model added \(memory["load_rss_anon_delta_kb"]!) KiB anonymous, \(memory["load_rss_file_delta_kb"]!) KiB file-backed",
-          "memory timeline (resident MB after each stage, anonymous + file):"]
+          "memory timeline (MB: resident after each stage, anonymous + file; peak RSS of the run so far):"]
   for r in rows where r.kind == "stage" || r.kind == "total" {
-    out.append("  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(r.anonKB / 1024) + \(r.fileKB / 1024)")
+    out.append("  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(r.anonKB / 1024) + \(r.fileKB / 1024)".padding(toLength: 12, withPad: " ", startingAt: 0)
+               + (r.peakKB > 0 ? "peak \(r.peakKB / 1024)" : ""))
   }
   return out.joined(separator: "\n")
 }
@@ -132,7 +134,7 @@ func profileJSON(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], mo
                  kernels: KernelTable) -> String {
   let spans: [[String: Any]] = rows.map { r in
     ["name": r.name, "kind": r.kind, "depth": r.depth, "ms": r.exclusiveMs, "inclusive_ms": r.inclusiveMs, "macs": r.macs,
-     "gmacs": r.gmacs, "precision": r.precision, "shape": r.shape, "bytes": r.bytes, "rss_anon_kb": r.anonKB, "rss_file_kb": r.fileKB]
+     "gmacs": r.gmacs, "precision": r.precision, "shape": r.shape, "bytes": r.bytes, "rss_anon_kb": r.anonKB, "rss_file_kb": r.fileKB, "peak_kb": r.peakKB]
   }
   let obj: [String: Any] = ["model": model, "image": image, "threads": threads, "runs": runs,
                             "kernels": "\(kernels.f32GEMM.rawValue)+\(kernels.qs8GEMM.rawValue)", "wall_ms": wallMs,

@@ -22,17 +22,14 @@ enum FuzzTarget: String, CaseIterable {
     case .jpeg: _ = try? JPEG.decode(bytes, limits: Self.limits)
     case .image: _ = try? ImageDecoder.decode(bytes, limits: Self.limits).oriented().rgb()
     case .safetensors:
-      withTemporaryFile(bytes) { path in
-        guard let f = try? SafetensorsFile(path: path) else { return }
-        for name in f.entries.keys.sorted() { _ = try? f.tensor(name) }
-      }
+      // The parsers take their input in memory here: the same code as after mmap, without a file per input.
+      let mapping = bytes.withUnsafeBytes { MappedFile(copying: $0, name: "fuzz-input") }
+      guard let f = try? SafetensorsFile(mapping: mapping) else { return }
+      for name in f.entries.keys.sorted() { _ = try? f.tensor(name) }
     case .config:
-      withTemporaryFile(bytes) { path in
-        _ = try? HFConfig.maskFormer(path: path)
-        _ = try? HFConfig.preprocessor(path: path)
-      }
+      _ = try? HFConfig.maskFormer(path: "fuzz-input", contents: Data(bytes))
+      _ = try? HFConfig.preprocessor(path: "fuzz-input", contents: Data(bytes))
     case .modelfile:
-      // In memory, not through a file: the parser after mmap is the same code, ~10x the executions.
       let mapping = bytes.withUnsafeBytes { MappedFile(copying: $0, name: "fuzz-input") }
       guard let f = try? ModelFile(mapping: mapping) else { return }
       _ = try? f.verify()
@@ -41,14 +38,6 @@ enum FuzzTarget: String, CaseIterable {
       _ = try? f.model()
     }
   }
-}
-
-/// The parsers that take paths get the input through a file in the temporary directory.
-func withTemporaryFile(_ bytes: [UInt8], _ body: (String) -> Void) {
-  let path = NSTemporaryDirectory() + "edge-seg-fuzz-\(getpid())"
-  guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }
-  body(path)
-  unlink(path)
 }
 
 #if FUZZING

@@ -1,6 +1,7 @@
 // SwinBackbone: patch embedding, four stages of Swin blocks with patch merging between them, and a
 // LayerNorm on each stage's output taken BEFORE merging. Mirrors MaskFormerSwinStage, MaskFormerSwinEncoder
 // and MaskFormerSwinBackbone (transformers, modeling_maskformer_swin.py). `model.layernorm` is unused.
+import Quant
 
 public struct SwinStage {
   public let blocks: [SwinLayer]
@@ -27,24 +28,52 @@ public struct SwinBackbone {
   }
 
   /// pixelValues `[3, H, W]` → features at strides 4, 8, 16, 32 (`H_s × W_s × C_s`, each normed).
-  /// The image is handed to the patch embedding and freed there.
-  func callAsFunction(_ pixelValues: consuming [Float], height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
+  /// The image is handed to the patch embedding and freed there. `quantizeFor[s]`: when set (and no
+  /// probe or observer is attached), stage s's feature is produced directly in int8 with these
+  /// parameters, chunk by chunk, for the int8 FPN lateral conv that reads it (and would quantize it
+  /// anyway): the float feature never exists whole.
+  func callAsFunction(_ pixelValues: consuming [Float], height: Int, width: Int, quantizeFor: [QuantParams?] = [],
+                      in ctx: InferenceContext) -> [StageFeature] {
     ctx.profiler?.begin("encoder.embeddings", kind: "block")
     var x = embeddings(consume pixelValues, height: height, width: width, in: ctx)
     ctx.profiler?.end(shape: [x.height, x.width, x.channels])
-    var features: [FeatureMap] = []
+    var features: [StageFeature] = []
     for (s, stage) in stages.enumerated() {
       ctx.profiler?.begin("encoder.stage\(s)", kind: "stage")
       for block in stage.blocks { block(&x, in: ctx) }
-      var feature = x
-      feature.data = ctx.layerNorm(x.data, rows: x.pixels, stageNorms[s])
-      ctx.record("encoder.stage\(s)", feature)
-      features.append(feature)
+      if s < quantizeFor.count, let params = quantizeFor[s], ctx.probe == nil, ctx.observer == nil {
+        features.append(.quantized(ctx.layerNormQuantized(x, stageNorms[s], params)))
+      } else {
+        var feature = x
+        feature.data = ctx.layerNorm(x.data, rows: x.pixels, stageNorms[s])
+        ctx.record("encoder.stage\(s)", feature)
+        features.append(.float(feature))
+      }
       if let merge = stage.downsample {
         x = ctx.span("encoder.stage\(s).downsample", "block", shape: { [$0.height, $0.width, $0.channels] }) { merge(x, in: ctx) }
       }
-      ctx.profiler?.end(shape: [feature.height, feature.width, feature.channels])
+      ctx.profiler?.end(shape: [x.height, x.width, x.channels])
     }
     return features
+  }
+}
+
+/// A backbone feature as the pixel decoder reads it: float, or already quantized for an int8 conv.
+enum StageFeature {
+  case float(FeatureMap)
+  case quantized(InferenceContext.QuantizedMap)
+
+  var height: Int {
+    switch self {
+    case .float(let f): f.height
+    case .quantized(let q): q.height
+    }
+  }
+
+  var width: Int {
+    switch self {
+    case .float(let f): f.width
+    case .quantized(let q): q.width
+    }
   }
 }

@@ -87,6 +87,22 @@ extension InferenceContext {
     return y
   }
 
+  /// A conv on a backbone feature, float or already quantized for it.
+  func conv(_ x: consuming StageFeature, _ c: Conv2d, window: RowWindow? = nil) -> FeatureMap {
+    switch consume x {
+    case .float(let f): return conv(f, c, window: window)
+    case .quantized(let a):
+      guard let q = c.quantized else { preconditionFailure("\(c.name): a quantized input needs an int8 conv") }
+      let window = window ?? .whole(a.height)
+      let pixels = window.output.count * a.width
+      profiler?.begin(c.name, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * c.inChannels * c.outChannels * c.kernelSize * c.kernelSize,
+                      precision: "int8", bytes: pixels * (c.inChannels + 4 * c.outChannels) + c.inChannels * c.outChannels * c.kernelSize * c.kernelSize)
+      let y = convInt8(a, c, q, activation: .identity, window: window)
+      profiler?.end(shape: [y.height, y.width, y.channels])
+      return y
+    }
+  }
+
   private func convUnprofiled(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation, window: RowWindow) -> FeatureMap {
     precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
     window.check(inputHeight: x.height, kernel: c.kernelSize)

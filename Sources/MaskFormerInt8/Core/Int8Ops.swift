@@ -134,6 +134,29 @@ extension InferenceContext {
     return QuantizedMap(data: a, height: h, width: w, stride: stride, params: params)
   }
 
+  /// LayerNorm of every pixel of x, quantized with `params` as it is produced (`tokenChunk` rows at
+  /// a time): the normalized float map never exists whole.
+  func layerNormQuantized(_ x: FeatureMap, _ n: LayerNorm, _ params: QuantParams) -> QuantizedMap {
+    let (pixels, c) = (x.pixels, x.channels), rowBytes = (c + 3) / 4 * 4
+    var a = [Int8](repeating: Int8(clamping: params.zeroPoint), count: pixels * rowBytes + rowBytes)
+    let chunk = Swift.min(pixels, Swift.max(1, tokenChunk))
+    x.data.withUnsafeBufferPointer { xb in
+      a.withUnsafeMutableBufferPointer { ab in
+        for first in stride(from: 0, to: pixels, by: chunk) {
+          let rows = Swift.min(chunk, pixels - first)
+          let normed = layerNorm(xb.baseAddress! + first * c, rows: rows, n)
+          normed.withUnsafeBufferPointer { nb in
+            let np = nb.baseAddress!, ap = ab.baseAddress! + first * rowBytes
+            parallelFor((rows + 255) / 256, threads: threads) { blk in
+              for i in (blk * 256)..<Swift.min(rows, blk * 256 + 256) { Self.quantize(np + i * c, count: c, params, into: ap + i * rowBytes) }
+            }
+          }
+        }
+      }
+    }
+    return QuantizedMap(data: a, height: x.height, width: x.width, stride: rowBytes, params: params)
+  }
+
   /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read the row
   /// of zero points. `window` as in `conv`: the map may be a band of a taller one.
   func convInt8(_ a: QuantizedMap, _ c: Conv2d, _ q: QuantizedWeights, activation: Activation, window: RowWindow) -> FeatureMap {

@@ -27,6 +27,9 @@ public final class Profiler: @unchecked Sendable {  // used from the thread runn
     /// Resident anonymous and file-backed memory when the span ended, KiB (Linux; 0 elsewhere).
     public var anonKB: Int
     public var fileKB: Int
+    /// Peak resident memory of the process (VmHWM, KiB) when the span ended; spans of depth <= 3
+    /// only (a /proc read each), 0 for deeper spans and off Linux.
+    public var peakKB: Int = 0
   }
 
   public private(set) var spans: [Span] = []
@@ -58,6 +61,7 @@ public final class Profiler: @unchecked Sendable {  // used from the thread runn
     spans[top.index].exclusive = total - top.childTime
     spans[top.index].shape = shape
     (spans[top.index].anonKB, spans[top.index].fileKB) = Self.resident()
+    if spans[top.index].depth <= 3 { spans[top.index].peakKB = Self.peakResident() }
     if !open.isEmpty { open[open.count - 1].childTime += total }
   }
 
@@ -76,6 +80,44 @@ public final class Profiler: @unchecked Sendable {  // used from the thread runn
     return ((fields[1] - fields[2]) * page, fields[2] * page)
     #else
     return (0, 0)
+    #endif
+  }
+}
+
+extension Profiler {
+  /// VmHWM from /proc/self/status, KiB (Linux; 0 elsewhere).
+  public static func peakResident() -> Int {
+    #if os(Linux)
+    let fd = Glibc.open("/proc/self/status", O_RDONLY)
+    guard fd >= 0 else { return 0 }
+    defer { close(fd) }
+    var buf = [UInt8](repeating: 0, count: 4096)
+    let n = read(fd, &buf, 4095)
+    guard n > 0 else { return 0 }
+    let key = Array("VmHWM:".utf8)
+    guard let at = (0...(n - key.count)).first(where: { i in key.indices.allSatisfy { buf[i + $0] == key[$0] } }) else { return 0 }
+    var kb = 0
+    for b in buf[(at + key.count)..<n] {
+      if b == UInt8(ascii: "\n") { break }
+      if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { kb = kb * 10 + Int(b - UInt8(ascii: "0")) }
+    }
+    return kb
+    #else
+    return 0
+    #endif
+  }
+
+  /// Resets the process's peak resident memory to its current resident memory (Linux: writes 5 to
+  /// /proc/self/clear_refs), so that a run's own peak can be read afterwards. False if unsupported.
+  @discardableResult
+  public static func resetPeakResident() -> Bool {
+    #if os(Linux)
+    let fd = Glibc.open("/proc/self/clear_refs", O_WRONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    return write(fd, "5", 1) == 1
+    #else
+    return false
     #endif
   }
 }

@@ -32,7 +32,7 @@ public struct FPNLayer {
 
   /// down: the coarser FPN map; left: the backbone feature at this stride. Both are handed over:
   /// the sum is built in the lateral map's buffer and each input dies at its last use.
-  func callAsFunction(down: consuming FeatureMap, left: consuming FeatureMap, in ctx: InferenceContext) -> FeatureMap {
+  func callAsFunction(down: consuming FeatureMap, left: consuming StageFeature, in ctx: InferenceContext) -> FeatureMap {
     var merged = ctx.conv(consume left, projection)
     ctx.groupNorm(&merged, projectionNorm, relu: false)
     ctx.profiler?.begin(projection.name + ".merge", kind: "resize+add", bytes: 12 * merged.data.count)

@@ -18,11 +18,12 @@ public struct PixelDecoder {
 
   /// The FPN levels at strides 32, 16 and 8 (all but the last layer). Takes the features (strides 4,
   /// 8, 16, 32) and frees each after its level; returns the stride-8 map and the stride-4 feature.
-  func coarseLevels(_ features: consuming [FeatureMap], in ctx: InferenceContext) -> (down: FeatureMap, left: FeatureMap) {
+  func coarseLevels(_ features: consuming [StageFeature], in ctx: InferenceContext) -> (down: FeatureMap, left: StageFeature) {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
     var pending = consume features
     ctx.profiler?.begin("pixel_decoder.fpn.stem", kind: "block")
-    var y = stem(pending.removeLast(), in: ctx)
+    guard case .float(let top) = pending.removeLast() else { preconditionFailure("the stride-32 feature is read in float") }
+    var y = stem(top, in: ctx)
     ctx.profiler?.end(shape: [y.height, y.width, y.channels])
     for (i, layer) in layers.enumerated().dropLast() {
       ctx.profiler?.begin("pixel_decoder.fpn.layers.\(i)", kind: "block")
@@ -41,7 +42,7 @@ public struct PixelDecoder {
   /// never whole. Their GroupNorms need statistics of the whole map first, so the lateral conv runs
   /// three times and the 3×3 conv twice: one pass for each norm's statistics, one to produce. Results
   /// are identical to the whole-map path (same row-wise ops, statistics gathered in row order).
-  func maskLogits(down: consuming FeatureMap, left: consuming FeatureMap, embeddings e: [Float], queries nq: Int,
+  func maskLogits(down: consuming FeatureMap, left: consuming StageFeature, embeddings e: [Float], queries nq: Int,
                   in ctx: InferenceContext) -> (masks: [Float], height: Int, width: Int) {
     let layer = layers[layers.count - 1], (h, w) = (left.height, left.width)
     let i = layers.count - 1
@@ -59,21 +60,16 @@ public struct PixelDecoder {
     let band = Swift.max(1, ctx.bandRows)
     let bands = stride(from: 0, to: h, by: band).map { $0..<Swift.min(h, $0 + band) }
     // The stride-4 feature, quantized once when the lateral conv is int8 (it would be anyway).
-    let lateralInput: FeatureMapSource
-    if let q = layer.projection.quantized { lateralInput = .quantized(ctx.quantize(consume left, q.input)) } else { lateralInput = .float(consume left) }
+    let source: StageFeature
+    switch consume left {
+    case .float(let f): source = layer.projection.quantized.map { .quantized(ctx.quantize(f, $0.input)) } ?? .float(f)
+    case .quantized(let a): source = .quantized(a)
+    }
     let down = consume down
     func lateral(_ rows: Range<Int>) -> FeatureMap {
-      let window = RowWindow(first: rows.lowerBound, mapHeight: h, output: rows)
-      switch lateralInput {
-      case .quantized(let a):
-        var whole = window
-        whole.first = 0
-        ctx.profiler?.begin(layer.projection.name, kind: "conv1x1", macs: rows.count * w * layer.projection.inChannels * layer.projection.outChannels,
-                            precision: "int8", bytes: rows.count * w * (layer.projection.inChannels + 4 * layer.projection.outChannels))
-        defer { ctx.profiler?.end(shape: [rows.count, w, layer.projection.outChannels]) }
-        return ctx.convInt8(a, layer.projection, layer.projection.quantized!, activation: .identity, window: whole)
-      case .float(let f):
-        return ctx.conv(f.rows(rows), layer.projection, window: window)
+      switch source {
+      case .quantized: ctx.conv(source, layer.projection, window: RowWindow(first: 0, mapHeight: h, output: rows))
+      case .float(let f): ctx.conv(f.rows(rows), layer.projection, window: RowWindow(first: rows.lowerBound, mapHeight: h, output: rows))
       }
     }
     func statistics(_ norm: GroupNorm, _ produce: (Range<Int>) -> FeatureMap) -> (scale: [Float], shift: [Float]) {
@@ -110,12 +106,6 @@ public struct PixelDecoder {
     }
     return (masks, h, w)
   }
-}
-
-/// The stride-4 feature as the lateral conv reads it.
-enum FeatureMapSource {
-  case float(FeatureMap)
-  case quantized(InferenceContext.QuantizedMap)
 }
 
 extension FeatureMap {
