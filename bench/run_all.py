@@ -58,8 +58,8 @@ def prepare(work, name, short):
         d = ckpt / f"{h}x{w}"
         d.mkdir(exist_ok=True)
         for f in ["config.json", "model.safetensors", "preprocessor_config.json", "model.int8.eseg"]:
-            if not (d / f).exists():
-                (d / f).symlink_to(ckpt / f)
+            if not (d / f).exists() and not (d / f).is_symlink():
+                (d / f).symlink_to(Path("..") / f)   # relative to the link's folder
         save_file({"pixel_values": pv.contiguous()}, str(d / "pixel_values.safetensors"))
         onnx = d / "model.fp32.onnx"
         if not onnx.exists():

@@ -75,6 +75,39 @@ func applyTiling(_ opts: OptionParser, to ctx: inout InferenceContext) throws {
   }
 }
 
+/// `--max-memory SIZE` (bytes, or with K/M/G[B]/KiB/MiB/GiB, powers of 1024): picks the streaming
+/// parameters whose predicted peak RSS fits, or throws a usage error naming the budget and what this
+/// input needs. `baselineKB`: resident memory before the image and model (binary, runtime); the
+/// weights count in full unless their pages are released after use.
+func memoryPlan(_ opts: OptionParser, _ loaded: LoadedModel, image: (height: Int, width: Int), baselineKB: Int,
+                weightsReleased: Bool) throws -> (plan: MemoryPlan, budget: Int, overhead: Int)? {
+  guard let text = opts.value("--max-memory") else { return nil }
+  guard let budget = parseByteSize(text) else {
+    throw UsageError(description: "--max-memory takes a size like 256M, 1G or 300000000, got '\(text)'")
+  }
+  let input = ImageProcessor.outputSize(height: image.height, width: image.width, config: loaded.preprocessor)
+  let weights = loaded.weightBytes
+  let overhead = baselineKB * 1024 + (weightsReleased ? Swift.min(weights, 8 << 20) : weights)
+  switch MemoryPlan.choose(loaded.model.config, input: input, image: image, int8: loaded.precision != "float32", budget: budget - overhead) {
+  case .success(let plan): return (plan, budget, overhead)
+  case .failure(let e):
+    throw UsageError(description: "--max-memory \(text) cannot be met for a \(image.width)x\(image.height) image (model input \(input.width)x\(input.height)): "
+                     + "\(e.leanest.predictedBytes >> 20) MiB of activations at the least (peak in \(e.leanest.phase)) on top of \(overhead >> 20) MiB for the program and weights")
+  }
+}
+
+func parseByteSize(_ text: String) -> Int? {
+  let t = text.trimmingCharacters(in: .whitespaces).uppercased()
+  let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10),
+                                ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
+  for (suffix, scale) in units where t.hasSuffix(suffix) {
+    guard let v = Double(t.dropLast(suffix.count)), v > 0, v * Double(scale) < 1e15 else { return nil }
+    return Int(v * Double(scale))
+  }
+  guard let v = Int(t), v > 0 else { return nil }
+  return v
+}
+
 extension FileHandle {
   func write(_ s: String) { write(Data(s.utf8)) }
 }

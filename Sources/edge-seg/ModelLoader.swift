@@ -11,6 +11,13 @@ struct LoadedModel {
   /// Keeps the mapping alive.
   var owner: AnyObject
 
+  /// Bytes of weights the model reads (the file or the checkpoint's tensors).
+  var weightBytes: Int {
+    if let f = owner as? ModelFile { return f.mapping.byteCount }
+    if let w = owner as? SafetensorsFile { return w.file.byteCount }
+    return 0
+  }
+
   /// `--size N`: the shortest edge is resized to N instead of the checkpoint's size.
   mutating func applySize(_ opts: OptionParser) throws {
     guard let size = opts.value("--size") else { return }

@@ -40,6 +40,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
       var ctx = InferenceContext(kernels: kernels, threads: threads)
       ctx.profiler = profiler
       try applyTiling(opts, to: &ctx)
+      trimHeap()   // each run starts from a trimmed heap, as a single run does
       Profiler.resetPeakResident()   // each span then reads the peak of this run so far
       let wallStart = profiler.now()
       profiler.begin("total", kind: "total")
@@ -141,4 +142,15 @@ func profileJSON(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], mo
                             "sum_ms": rows.reduce(0) { $0 + $1.exclusiveMs }, "memory": memory, "spans": spans]
   let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])) ?? Data()
   return String(decoding: data, as: UTF8.self)
+}
+
+#if os(Linux)
+@_silgen_name("malloc_trim") private func glibcMallocTrim(_ pad: Int) -> Int32
+#endif
+
+/// Returns the allocator's free pages to the OS (glibc `malloc_trim`; a no-op elsewhere).
+func trimHeap() {
+  #if os(Linux)
+  _ = glibcMallocTrim(0)
+  #endif
 }

@@ -38,7 +38,7 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   do {
     opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup",
                                                "--output", "--task", "--threshold", "--mask-threshold", "--overlap",
-                                               "--fuse", "--max-pixels", "--size", "--token-chunk", "--band-rows"],
+                                               "--fuse", "--max-pixels", "--size", "--token-chunk", "--band-rows", "--max-memory"],
                             switches: ["--verbose", "--times-json", "--json"])
   } catch {
     printError("run: \(error)", hint: "edge-seg help")

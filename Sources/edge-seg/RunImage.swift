@@ -36,6 +36,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
   let output = opts.value("--output") ?? "edge-seg-output"
   func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
   let t0 = now()
+  let baselineKB = ProcessMemory.status()["VmRSS"] ?? 0
   let image: Image
   do {
     guard let data = FileManager.default.contents(atPath: imagePath) else {
@@ -56,6 +57,13 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     var ctx = InferenceContext(kernels: kernels, threads: threads)
     try applyTiling(opts, to: &ctx)
     ctx.releaseWeightsAfterUse = true   // one forward pass: each weight is read once (see RunCommand)
+    let swaps = image.orientation >= 5   // EXIF 5-8 transpose
+    let oriented = (height: swaps ? image.width : image.height, width: swaps ? image.height : image.width)
+    let plan = try memoryPlan(opts, loaded, image: oriented, baselineKB: baselineKB, weightsReleased: true)
+    if let plan {
+      ctx.tokenChunk = plan.plan.tokenChunk
+      ctx.bandRows = plan.plan.bandRows
+    }
     if let raw = opts.value("--raw") {
       // Logits only (for drift checks): preprocessing and the model, no post-processing.
       let pv = ImageProcessor.pixelValues(image.oriented().rgb(), config: loaded.preprocessor)
@@ -94,6 +102,11 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
       overlay_png: "overlay.png")
     let json = try OutputWriter.write(result: result, photo: photo, report: report, to: output)
     if opts.isSet("--json") { FileHandle.standardOutput.write(json + Data([10])) }
+    if let plan {
+      let band = plan.plan.bandRows == .max ? "whole maps" : "\(plan.plan.bandRows)-row bands"
+      FileHandle.standardError.write("memory: --max-memory \(plan.budget >> 20) MiB: \(plan.plan.tokenChunk)-token chunks, \(band); predicted peak "
+                                     + "\((plan.plan.predictedBytes + plan.overhead) >> 20) MiB (\(plan.plan.phase)), measured \((ProcessMemory.status()["VmHWM"] ?? 0) >> 10) MiB\n")
+    }
     if opts.isSet("--verbose") || !opts.isSet("--json") {
       FileHandle.standardError.write("\(imagePath): \(s.segments.count) segments (\(options.task.rawValue)) in \(String(format: "%.0f", timings["total"]!)) ms -> \(output)/\n")
     }

@@ -1,0 +1,95 @@
+// MemoryPlan: the activation memory of one image (pre-processing, forward pass, post-processing)
+// predicted from the shapes alone, and the streaming parameters (`tokenChunk`, `bandRows`) that keep
+// it under a budget (`edge-seg run --max-memory`). The prediction lists the large buffers alive in
+// each phase, as the runtime allocates them, and takes the largest phase; weights and the process's
+// own baseline (binary, runtime) are the caller's to add.
+
+public struct MemoryPlan: Sendable, Equatable {
+  public var tokenChunk: Int
+  /// `Int.max`: the stride-4 maps whole.
+  public var bandRows: Int
+  /// Predicted peak of the activations, bytes, and the phase where it lies.
+  public var predictedBytes: Int
+  public var phase: String
+
+  /// Candidate settings from fastest (whole maps) to leanest.
+  static let candidates: [(tokenChunk: Int, bandRows: Int)] = [
+    (4096, .max), (4096, 64), (4096, 32), (2048, 16), (1024, 8), (512, 4),
+  ]
+
+  /// The fastest candidate whose predicted activations fit `budget` bytes, or nil (with the leanest
+  /// plan's prediction) when none does.
+  public static func choose(_ config: MaskFormerConfig, input: (height: Int, width: Int), image: (height: Int, width: Int),
+                            int8: Bool, budget: Int) -> Result<MemoryPlan, MemoryPlanError> {
+    var leanest: MemoryPlan?
+    for c in candidates {
+      let plan = predict(config, input: input, image: image, int8: int8, tokenChunk: c.tokenChunk, bandRows: c.bandRows)
+      if plan.predictedBytes <= budget { return .success(plan) }
+      leanest = plan
+    }
+    return .failure(MemoryPlanError(budget: budget, leanest: leanest!))
+  }
+
+  /// The predicted peak for given streaming parameters.
+  public static func predict(_ config: MaskFormerConfig, input: (height: Int, width: Int), image: (height: Int, width: Int),
+                             int8: Bool, tokenChunk: Int, bandRows: Int) -> MemoryPlan {
+    let f = 4  // bytes per float
+    let s = config.swin, fpn = config.fpnFeatureSize, m = config.maskFeatureSize, q = config.detr.numQueries
+    let (hh, ww) = (input.height, input.width)
+    let imageBytes = 3 * image.height * image.width
+    let pixelValues = 3 * hh * ww * f
+    // Stage maps: stride 4·2^i, embed·2^i channels.
+    var h = (hh + s.patchSize - 1) / s.patchSize, w = (ww + s.patchSize - 1) / s.patchSize
+    var phases: [(String, Int)] = [("preprocess", imageBytes + 2 * pixelValues)]
+    let (h0, w0) = (h, w)
+    var kept = 0           // stage features held for the pixel decoder
+    var c = s.embedDim
+    let chunk0 = Swift.min(tokenChunk, h * w)
+    phases.append(("embeddings", imageBytes + pixelValues + h * w * c * f + chunk0 * (3 * s.patchSize * s.patchSize + 2 * c) * f))
+    for stage in 0..<s.stageCount {
+      let tokens = h * w, chunk = Swift.min(tokenChunk, tokens)
+      let x = tokens * c * f
+      let hidden = Int(s.mlpRatio * Double(c))
+      // Per chunk: gathered rows, norm, q/k/v, context, projection out (floats) and the MLP's hidden
+      // activations (int8 when quantized, float otherwise).
+      let transient = chunk * (7 * c * f + hidden * (int8 ? 1 : f) + c * f)
+      phases.append(("encoder.stage\(stage)", imageBytes + kept + x + transient))
+      let feature = (int8 && stage < s.stageCount - 1) ? tokens * ((c + 3) / 4 * 4) : tokens * c * f
+      kept += feature
+      if stage < s.stageCount - 1 {
+        let (ho, wo) = ((h + 1) / 2, (w + 1) / 2)
+        let band = Swift.min(ho * wo, Swift.max(wo, tokenChunk))
+        phases.append(("encoder.stage\(stage).downsample", imageBytes + kept + x + ho * wo * 2 * c * f + band * 4 * c * f * 2))
+        (h, w, c) = (ho, wo, 2 * c)
+      }
+    }
+    // Coarse FPN levels: the largest is stride 8 (lateral, its int8 copy, conv out), with the
+    // features of strides 4 and 8 still held.
+    let a8 = ((h0 + 1) / 2) * ((w0 + 1) / 2), a0 = h0 * w0
+    let f0 = int8 ? a0 * ((s.embedDim + 3) / 4 * 4) : a0 * s.embedDim * f
+    phases.append(("pixel_decoder", imageBytes + kept + a8 * fpn * (2 * f + 1)))
+    let y8 = a8 * fpn * f, masks = q * a0 * f
+    if bandRows >= h0 {
+      phases.append(("mask_decoder", imageBytes + Swift.max(f0 + y8 + a0 * fpn * f + a0 * fpn,
+                                                            a0 * fpn * (1 + f) + a0 * m * f + masks)))
+    } else {
+      let rows = bandRows + 4
+      phases.append(("mask_decoder", imageBytes + f0 + y8 + masks + rows * w0 * (3 * fpn * f + 2 * fpn + m * f)))
+    }
+    // Post-processing: the logits, the output map and the overlay at the image's size, row caches.
+    phases.append(("postprocess", masks + imageBytes + 4 * image.height * image.width + 2 * imageBytes
+                   + 2 * (config.numLabels + q) * w0 * f))
+    let peak = phases.max { $0.1 < $1.1 }!
+    return MemoryPlan(tokenChunk: tokenChunk, bandRows: bandRows, predictedBytes: peak.1, phase: peak.0)
+  }
+}
+
+public struct MemoryPlanError: Error, Sendable, CustomStringConvertible {
+  public var budget: Int
+  public var leanest: MemoryPlan
+
+  public var description: String {
+    "needs at least \(leanest.predictedBytes >> 20) MiB for activations (streamed as far as edge-seg can, peak in \(leanest.phase)); "
+      + "the budget leaves \(Swift.max(0, budget) >> 20) MiB"
+  }
+}
