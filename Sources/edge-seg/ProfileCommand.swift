@@ -11,7 +11,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   let threads: Int, runs: Int
   do {
-    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size", "--token-chunk", "--band-rows"], switches: ["--json"])
+    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size", "--token-chunk", "--band-rows", "--max-memory"], switches: ["--json"])
     guard opts.positional.count == 2 else { throw UsageError(description: "expected MODEL IMAGE") }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     runs = try opts.int("--runs", default: 5, range: 1...1000)
@@ -26,6 +26,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     task = v
   }
   let modelPath = opts.positional[0], imagePath = opts.positional[1]
+  let baselineKB = ProcessMemory.status()["VmRSS"] ?? 0
   do {
     guard let data = FileManager.default.contents(atPath: imagePath) else { throw CheckpointError.unreadable(path: imagePath, reason: "cannot read file") }
     let image: Image
@@ -34,12 +35,26 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     var loaded = try ModelLoader.load(modelPath)
     try loaded.applySize(opts)
     let afterLoad = ProcessMemory.status()
+    // The streaming settings: chosen for --max-memory, else the tuning flags or the defaults; and the
+    // peak MemoryPlan predicts for them (weights counted whole: repeated runs keep them resident).
+    var tiling = InferenceContext(kernels: kernels, threads: threads)
+    try applyTiling(opts, to: &tiling)
+    let oriented = image.orientation >= 5 ? (height: image.width, width: image.height) : (height: image.height, width: image.width)
+    let predicted: (plan: MemoryPlan, overhead: Int)
+    if let chosen = try memoryPlan(opts, loaded, image: oriented, baselineKB: baselineKB, weightsReleased: false) {
+      (tiling.tokenChunk, tiling.bandRows) = (chosen.plan.tokenChunk, chosen.plan.bandRows)
+      predicted = (chosen.plan, chosen.overhead)
+    } else {
+      let input = ImageProcessor.outputSize(height: oriented.height, width: oriented.width, config: loaded.preprocessor)
+      predicted = (MemoryPlan.predict(loaded.model.config, input: input, image: oriented, int8: loaded.precision != "float32",
+                                      tokenChunk: tiling.tokenChunk, bandRows: tiling.bandRows), baselineKB * 1024 + loaded.weightBytes)
+    }
     var all: [[Profiler.Span]] = [], walls: [Double] = []
     for _ in 0..<(runs + 1) {   // the first run warms caches and page tables, and is not counted
       let profiler = Profiler()
       var ctx = InferenceContext(kernels: kernels, threads: threads)
       ctx.profiler = profiler
-      try applyTiling(opts, to: &ctx)
+      (ctx.tokenChunk, ctx.bandRows) = (tiling.tokenChunk, tiling.bandRows)
       trimHeap()   // each run starts from a trimmed heap, as a single run does
       Profiler.resetPeakResident()   // each span then reads the peak of this run so far
       let wallStart = profiler.now()
@@ -74,7 +89,10 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     }
     let memory = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
                   "load_rss_anon_delta_kb": (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0),
-                  "load_rss_file_delta_kb": (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0)]
+                  "load_rss_file_delta_kb": (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0),
+                  "predicted_peak_kb": (predicted.plan.predictedBytes + predicted.overhead) >> 10,
+                  "run_peak_kb": rows.first?.peakKB ?? 0, "token_chunk": tiling.tokenChunk == .max ? 0 : tiling.tokenChunk,
+                  "band_rows": tiling.bandRows == .max ? 0 : tiling.bandRows]
     if opts.isSet("--json") {
       print(profileJSON(rows, wallMs: wall, memory: memory, model: modelPath, image: imagePath, threads: threads, runs: runs, kernels: kernels))
     } else {
@@ -112,6 +130,8 @@ func profileTable(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], m
   let macs = rows.reduce(0) { $0 + $1.macs }
   out += ["", "sum of span times \(f(sum, 2)) ms; end-to-end wall time \(f(wallMs, 2)) ms (difference \(f(100 * abs(sum - wallMs) / max(wallMs, 1e-9), 2)) %); \(f(Double(macs) / 1e9, 2)) GMAC",
           "memory: peak RSS (VmHWM) \(memory["vmhwm_kb"]! / 1024) MB; now anonymous \(memory["rss_anon_kb"]! / 1024) MB, file-backed (mapped weights) \(memory["rss_file_kb"]! / 1024) MB; loading the model added \(memory["load_rss_anon_delta_kb"]!) KiB anonymous, \(memory["load_rss_file_delta_kb"]!) KiB file-backed",
+          "memory: predicted peak \(memory["predicted_peak_kb"]! >> 10) MB (MemoryPlan: \(memory["token_chunk"]! == 0 ? "whole maps" : "\(memory["token_chunk"]!)-token chunks"), "
+            + "\(memory["band_rows"]! == 0 ? "stride-4 maps whole" : "\(memory["band_rows"]!)-row bands")); measured peak of one run \(memory["run_peak_kb"]! >> 10) MB (heap trimmed and VmHWM reset before each run)",
           "memory timeline (MB: resident after each stage, anonymous + file; peak RSS of the run so far):"]
   for r in rows where r.kind == "stage" || r.kind == "total" {
     out.append("  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(r.anonKB / 1024) + \(r.fileKB / 1024)".padding(toLength: 12, withPad: " ", startingAt: 0)

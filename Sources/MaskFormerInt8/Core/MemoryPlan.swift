@@ -13,7 +13,7 @@ public struct MemoryPlan: Sendable, Equatable {
   public var phase: String
 
   /// Candidate settings from fastest (whole maps) to leanest.
-  static let candidates: [(tokenChunk: Int, bandRows: Int)] = [
+  public static let candidates: [(tokenChunk: Int, bandRows: Int)] = [
     (4096, .max), (4096, 64), (4096, 32), (2048, 16), (1024, 8), (512, 4),
   ]
 
