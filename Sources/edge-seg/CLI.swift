@@ -96,6 +96,18 @@ func memoryPlan(_ opts: OptionParser, _ loaded: LoadedModel, image: (height: Int
   }
 }
 
+/// Without `--max-memory`: whole maps unless they would take more than half of the machine's
+/// physical memory, then the fastest streaming that fits (or the leanest): a large image on a small
+/// device streams instead of being killed.
+func defaultMemoryPlan(_ loaded: LoadedModel, image: (height: Int, width: Int), baselineKB: Int) -> MemoryPlan {
+  let input = ImageProcessor.outputSize(height: image.height, width: image.width, config: loaded.preprocessor)
+  let budget = Int(ProcessInfo.processInfo.physicalMemory / 2) - baselineKB * 1024 - loaded.weightBytes
+  switch MemoryPlan.choose(loaded.model.config, input: input, image: image, int8: loaded.precision != "float32", budget: budget) {
+  case .success(let plan): return plan
+  case .failure(let e): return e.leanest
+  }
+}
+
 func parseByteSize(_ text: String) -> Int? {
   let t = text.trimmingCharacters(in: .whitespaces).uppercased()
   let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10),

@@ -63,6 +63,9 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     if let plan {
       ctx.tokenChunk = plan.plan.tokenChunk
       ctx.bandRows = plan.plan.bandRows
+    } else if opts.value("--token-chunk") == nil && opts.value("--band-rows") == nil {
+      let auto = defaultMemoryPlan(loaded, image: oriented, baselineKB: baselineKB)
+      (ctx.tokenChunk, ctx.bandRows) = (auto.tokenChunk, auto.bandRows)
     }
     if let raw = opts.value("--raw") {
       // Logits only (for drift checks): preprocessing and the model, no post-processing.
