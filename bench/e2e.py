@@ -122,6 +122,26 @@ def quantize_onnx(model_dir, fp32_path, int8_path):
                     extra_options={"CalibMaxIntermediateOutputs": 1})
 
 
+def quantize_in_child(model_dir, fp32_path, int8_path):
+    """quantize_onnx in a child process, once: ORT's calibration of a large fixed-size graph keeps every
+    intermediate tensor of a forward pass as an output and can be OOM-killed, which must not end the
+    caller. Returns None on success, else the reason (also left in INT8_PATH.failed for later runs)."""
+    import subprocess
+    failed = Path(str(int8_path) + ".failed")
+    if Path(int8_path).exists():
+        return None
+    if failed.exists():
+        return failed.read_text().strip()
+    code = (f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import e2e; "
+            f"e2e.quantize_onnx({str(model_dir)!r}, {str(fp32_path)!r}, {str(int8_path)!r})")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if p.returncode == 0:
+        return None
+    reason = "killed (out of memory)" if p.returncode in (-9, 137) else (p.stderr.strip().splitlines() or ["?"])[-1]
+    failed.write_text(f"onnxruntime quantize_static failed: {reason}\n")
+    return failed.read_text().strip()
+
+
 def run_child(args):
     out = subprocess.run(args, check=True, capture_output=True, text=True)
     return out

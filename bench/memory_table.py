@@ -57,8 +57,7 @@ def prepare(ckpt, n):
     onnx = d / "model.fp32.onnx"
     if not onnx.exists():
         e2e.export_onnx(str(d), str(onnx))
-    if not (d / "model.int8.onnx").exists():
-        e2e.quantize_onnx(str(d), str(onnx), str(d / "model.int8.onnx"))
+    e2e.quantize_in_child(d, onnx, d / "model.int8.onnx")
     return d
 
 
@@ -75,7 +74,7 @@ def main():
     rows = []
     for n in [int(s) for s in a.sizes.split(",")]:
         d = prepare(ckpt, n)
-        configs = [("edge-seg int8", b) for b in a.budgets.split(",")] + [("onnxruntime int8", None)]
+        configs = [("edge-seg int8", b) for b in a.budgets.split(",")] + [("onnxruntime int8", None), ("onnxruntime fp32", None)]
         samples = {c: {"ms": [], "mb": [], "status": 0, "err": ""} for c in configs}
         for _ in range(a.rounds):
             for c in configs:
@@ -89,8 +88,12 @@ def main():
                         continue
                     samples[c]["ms"].append(json.loads(out)["timings_ms"]["model"])
                 else:
+                    if engine == "onnxruntime int8" and (d / "model.int8.onnx.failed").exists():
+                        samples[c]["status"], samples[c]["err"] = -1, (d / "model.int8.onnx.failed").read_text().strip()
+                        continue
+                    worker = "onnxruntime-int8" if engine == "onnxruntime int8" else "onnxruntime"
                     out, mb, code, err = child([sys.executable, REPO / "bench/e2e.py", d, "--threads", a.threads, "--runs", "1",
-                                                "--worker", "onnxruntime-int8", "--onnx", d / "model.fp32.onnx"])
+                                                "--worker", worker, "--onnx", d / "model.fp32.onnx"])
                     if code != 0:
                         samples[c]["status"], samples[c]["err"] = code, (err.strip().splitlines() or [""])[-1]
                         continue
@@ -109,7 +112,8 @@ def main():
              "time = median of the model's forward time: edge-seg's `timings_ms.model`, ONNX Runtime's session.run).", "",
              "| input | engine | --max-memory | model time (ms) | peak RSS (MiB) |", "|---|---|---|---|---|"]
     for r in rows:
-        t = f"{r['median_ms']:.0f}" if r["median_ms"] is not None else f"refused (exit {r['status']})"
+        t = (f"{r['median_ms']:.0f}" if r["median_ms"] is not None else
+             f"not run: {r['error']}" if r["status"] == -1 else f"failed (exit {r['status']}): {r['error']}")
         m = f"{r['peak_mib']:.0f}" if r["peak_mib"] is not None else "-"
         lines.append(f"| {r['size']}x{r['size']} | {r['engine']} | {r['max_memory'] or '-'} | {t} | {m} |")
     (out / "memory.md").write_text("\n".join(lines) + "\n")

@@ -64,15 +64,7 @@ def prepare(work, name, short):
         onnx = d / "model.fp32.onnx"
         if not onnx.exists():
             e2e.export_onnx(str(d), str(onnx))
-        failed = d / "model.int8.onnx.failed"
-        if not (d / "model.int8.onnx").exists() and not failed.exists():
-            # In a child: ORT's calibration of a large fixed-size graph can be OOM-killed (it keeps every
-            # intermediate tensor of a forward pass as an output), which must not end the whole run.
-            code = f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import e2e; e2e.quantize_onnx({str(d)!r}, {str(onnx)!r}, {str(d / 'model.int8.onnx')!r})"
-            p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-            if p.returncode != 0:
-                reason = "killed (out of memory)" if p.returncode in (-9, 137) else (p.stderr.strip().splitlines() or ["?"])[-1]
-                failed.write_text(f"onnxruntime quantize_static failed: {reason}\n")
+        e2e.quantize_in_child(d, onnx, d / "model.int8.onnx")
         sizes[label] = (d, int(h), int(w))
     return sizes
 
