@@ -134,10 +134,16 @@ def quantize_in_child(model_dir, fp32_path, int8_path):
         return failed.read_text().strip()
     code = (f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import e2e; "
             f"e2e.quantize_onnx({str(model_dir)!r}, {str(fp32_path)!r}, {str(int8_path)!r})")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    def limit():   # address space capped at 60 % of RAM: a MemoryError, not an OOM kill that stalls the machine
+        import resource
+        cap = int(0.6 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=limit)
     if p.returncode == 0:
         return None
-    reason = "killed (out of memory)" if p.returncode in (-9, 137) else (p.stderr.strip().splitlines() or ["?"])[-1]
+    last = (p.stderr.strip().splitlines() or ["?"])[-1]
+    reason = ("killed (out of memory)" if p.returncode in (-9, 137) else
+              "out of memory (over 60 % of RAM)" if "MemoryError" in p.stderr or "bad_alloc" in p.stderr or "Failed to allocate" in p.stderr else last)
     failed.write_text(f"onnxruntime quantize_static failed: {reason}\n")
     return failed.read_text().strip()
 

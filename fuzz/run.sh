@@ -21,6 +21,6 @@ for t in $targets; do
   limit=(-max_total_time="$secs")
   if [ -n "${FUZZ_RUNS:-}" ]; then limit+=(-runs="$FUZZ_RUNS"); fi
   echo "== $t"
-  EDGE_SEG_FUZZ=$t "$bin" ".fuzz-work/$t" "fuzz/corpus/$t" "${limit[@]}" -rss_limit_mb=2048 -timeout=10 \
+  EDGE_SEG_FUZZ=$t "$bin" ".fuzz-work/$t" "fuzz/corpus/$t" "${limit[@]}" -rss_limit_mb=2048 -timeout=25 \
     -artifact_prefix="fuzz/crashes/$t-" -print_final_stats=1 2>&1 | tee ".fuzz-work/$t.log" | grep -E "^#[0-9]+ +(DONE|INITED)|stat::number_of_executed_units|stat::peak_rss|cov:|ERROR|SUMMARY" | tail -n 6
 done
