@@ -68,10 +68,15 @@ def main():
     ap.add_argument("--sizes", default="512,1024,2048")
     ap.add_argument("--budgets", default="none,256M,100M", help="edge-seg --max-memory values ('none': whole maps)")
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--prepare-only", action="store_true", help="export and quantize the ONNX models; no timing")
     a = ap.parse_args()
     ckpt = (a.work / "sta").resolve()
     exe = REPO / ".build/release/edge-seg"
     rows = []
+    if a.prepare_only:
+        for n in [int(s) for s in a.sizes.split(",")]:
+            prepare(ckpt, n)
+        return
     for n in [int(s) for s in a.sizes.split(",")]:
         d = prepare(ckpt, n)
         configs = [("edge-seg int8", b) for b in a.budgets.split(",")] + [("onnxruntime int8", None), ("onnxruntime fp32", None)]
