@@ -122,9 +122,8 @@ def quantize_onnx(model_dir, fp32_path, int8_path):
 
 
 def quantize_in_child(model_dir, fp32_path, int8_path):
-    """quantize_onnx in a child process, once: ORT's calibration of a large fixed-size graph keeps every
-    intermediate tensor of a forward pass as an output and can be OOM-killed, which must not end the
-    caller. Returns None on success, else the reason (also left in INT8_PATH.failed for later runs)."""
+    """quantize_onnx in a child process, once: ORT's calibration of a large fixed-size graph can grow past
+    the machine's memory (swin-base at 800x1088: 23 GB), which must not end or stall the caller. Returns None on success, else the reason (also left in INT8_PATH.failed for later runs)."""
     import subprocess
     failed = Path(str(int8_path) + ".failed")
     if Path(int8_path).exists():
