@@ -11,11 +11,11 @@ Per size N (512, 1024, 2048): a photo (Calibration/chelsea.png) resized to N x N
 output files: the whole job) and reports the model's own time from its JSON report; ONNX Runtime runs
 the fixed-size int8 graph on the same pixel values (forward only), exported and quantized per size
 (bench/e2e.py; 8 calibration images at that size). Every run is its own process; peak RSS is that
-process's ru_maxrss (the kernel's VmHWM); latency is the median over rounds.
+process's VmHWM as it reports it; latency is the median over rounds.
 """
 import argparse
 import json
-import os
+import re
 import statistics
 import subprocess
 import sys
@@ -29,13 +29,18 @@ PHOTO = REPO / "Calibration" / "chelsea.png"
 
 
 def child(args):
-    """Runs a process; returns (stdout, peak RSS in MiB)."""
-    p = subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(p.pid, 0)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return out, usage.ru_maxrss / 1024, p.returncode, err
+    """Runs a process; returns (stdout, its peak RSS in MiB as it reports it, exit code, stderr). Not
+    wait4's ru_maxrss: on Linux a child forked from this Python process inherits its high-water mark."""
+    p = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    m = re.search(r"peak RSS (\d+) KiB", p.stderr)
+    if m:
+        mb = int(m.group(1)) / 1024
+    else:
+        try:
+            mb = json.loads(p.stdout.strip().splitlines()[-1])["vmhwm_kib"] / 1024
+        except (ValueError, KeyError, IndexError):
+            mb = None
+    return p.stdout, mb, p.returncode, p.stderr
 
 
 def prepare(ckpt, n):
@@ -86,7 +91,7 @@ def main():
                 engine, budget = c
                 if engine.startswith("edge-seg"):
                     args = [exe, "run", d / "model.int8.eseg", d / "photo.png", "--size", n, "--threads", a.threads,
-                            "--output", d / "out", "--json"] + ([] if budget == "none" else ["--max-memory", budget])
+                            "--output", d / "out", "--json", "--verbose"] + ([] if budget == "none" else ["--max-memory", budget])
                     out, mb, code, err = child(args)
                     if code != 0:
                         samples[c]["status"], samples[c]["err"] = code, err.strip().splitlines()[-1] if err.strip() else ""
@@ -113,7 +118,7 @@ def main():
     out.mkdir(exist_ok=True)
     (out / "memory.json").write_text(json.dumps(rows, indent=1) + "\n")
     lines = [f"Command: `~/hfref/bin/python bench/memory_table.py {a.work} --rounds {a.rounds} --sizes {a.sizes} --budgets {a.budgets}` "
-             f"(swin-tiny-ade shape, int8, {a.threads} threads; peak RSS = ru_maxrss of each run's own process, max over rounds; "
+             f"(swin-tiny-ade shape, int8, {a.threads} threads; peak RSS = VmHWM of each run's own process as it reports it, max over rounds; "
              "time = median of the model's forward time: edge-seg's `timings_ms.model`, ONNX Runtime's session.run).", "",
              "| input | engine | --max-memory | model time (ms) | peak RSS (MiB) |", "|---|---|---|---|---|"]
     for r in rows:

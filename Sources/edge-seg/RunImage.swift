@@ -111,7 +111,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
                                      + "\((plan.plan.predictedBytes + plan.overhead) >> 20) MiB (\(plan.plan.phase)), measured \((ProcessMemory.status()["VmHWM"] ?? 0) >> 10) MiB\n")
     }
     if opts.isSet("--verbose") || !opts.isSet("--json") {
-      FileHandle.standardError.write("\(imagePath): \(s.segments.count) segments (\(options.task.rawValue)) in \(String(format: "%.0f", timings["total"]!)) ms -> \(output)/\n")
+      FileHandle.standardError.write("\(imagePath): \(s.segments.count) segments (\(options.task.rawValue)) in \(String(format: "%.0f", timings["total"]!)) ms -> \(output)/ (peak RSS \(ProcessMemory.status()["VmHWM"] ?? 0) KiB)\n")
     }
     return 0
   } catch {
