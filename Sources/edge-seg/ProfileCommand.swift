@@ -129,10 +129,10 @@ func profileTable(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], m
   }
   let macs = rows.reduce(0) { $0 + $1.macs }
   out += ["", "sum of span times \(f(sum, 2)) ms; end-to-end wall time \(f(wallMs, 2)) ms (difference \(f(100 * abs(sum - wallMs) / max(wallMs, 1e-9), 2)) %); \(f(Double(macs) / 1e9, 2)) GMAC",
-          "memory: peak RSS (VmHWM) \(memory["vmhwm_kb"]! / 1024) MB; now anonymous \(memory["rss_anon_kb"]! / 1024) MB, file-backed (mapped weights) \(memory["rss_file_kb"]! / 1024) MB; loading the model added \(memory["load_rss_anon_delta_kb"]!) KiB anonymous, \(memory["load_rss_file_delta_kb"]!) KiB file-backed",
-          "memory: predicted peak \(memory["predicted_peak_kb"]! >> 10) MB (MemoryPlan: \(memory["token_chunk"]! == 0 ? "whole maps" : "\(memory["token_chunk"]!)-token chunks"), "
-            + "\(memory["band_rows"]! == 0 ? "stride-4 maps whole" : "\(memory["band_rows"]!)-row bands")); measured peak of one run \(memory["run_peak_kb"]! >> 10) MB (heap trimmed and VmHWM reset before each run)",
-          "memory timeline (MB: resident after each stage, anonymous + file; peak RSS of the run so far):"]
+          "memory: peak RSS (VmHWM) \(memory["vmhwm_kb"]! / 1024) MiB; now anonymous \(memory["rss_anon_kb"]! / 1024) MiB, file-backed (mapped weights) \(memory["rss_file_kb"]! / 1024) MiB; loading the model added \(memory["load_rss_anon_delta_kb"]!) KiB anonymous, \(memory["load_rss_file_delta_kb"]!) KiB file-backed",
+          "memory: predicted peak \(memory["predicted_peak_kb"]! >> 10) MiB (MemoryPlan: \(memory["token_chunk"]! == 0 ? "whole maps" : "\(memory["token_chunk"]!)-token chunks"), "
+            + "\(memory["band_rows"]! == 0 ? "stride-4 maps whole" : "\(memory["band_rows"]!)-row bands")); measured peak of one run \(memory["run_peak_kb"]! >> 10) MiB (heap trimmed and VmHWM reset before each run)",
+          "memory timeline (MiB: resident after each stage, anonymous + file; peak RSS of the run so far):"]
   for r in rows where r.kind == "stage" || r.kind == "total" {
     out.append("  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(r.anonKB / 1024) + \(r.fileKB / 1024)".padding(toLength: 12, withPad: " ", startingAt: 0)
                + (r.peakKB > 0 ? "peak \(r.peakKB / 1024)" : ""))
