@@ -88,7 +88,7 @@ public enum ChromeTrace {
       events.append(["name": s.name, "cat": s.kind, "ph": "X", "ts": s.start * 1e6, "dur": (s.end - s.start) * 1e6,
                      "pid": 1, "tid": 1, "args": args])
       if s.anonKB > 0 || s.fileKB > 0 {
-        events.append(["name": "resident memory (MB)", "ph": "C", "ts": s.end * 1e6, "pid": 1, "tid": 1,
+        events.append(["name": "resident memory (MiB)", "ph": "C", "ts": s.end * 1e6, "pid": 1, "tid": 1,
                        "args": ["anonymous": Double(s.anonKB) / 1024, "file": Double(s.fileKB) / 1024]])
       }
     }
