@@ -94,7 +94,7 @@ def thing_fill(rng, size):
     return img + rng.normal(0, 4, img.shape)
 
 
-def make_image(rng, size=SIZE):
+def make_image(rng, size=SIZE, radius=(10, 28)):
     """Returns (rgb uint8 HxWx3, segment id map int32 HxW, segments_info)."""
     ids = np.zeros((size, size), np.int32)
     segments = []
@@ -115,7 +115,7 @@ def make_image(rng, size=SIZE):
     for _ in range(int(rng.integers(1, 6))):
         for _attempt in range(20):
             kind = int(rng.integers(0, len(THINGS)))
-            r = rng.uniform(10, 28)
+            r = rng.uniform(*radius)
             cx, cy = rng.uniform(r * 0.6, size - r * 0.6), rng.uniform(r * 0.6, size - r * 0.6)
             m = thing_mask(THINGS[kind], cx, cy, r, rng.uniform(0, 2 * math.pi), size)
             if m.sum() < 120:
@@ -151,21 +151,25 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--count", type=int, default=200)
     ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--size", type=int, default=SIZE, help="image side (the bundled model's data: 128)")
+    ap.add_argument("--radius", default="10,28", help="thing radius range MIN,MAX in pixels (bundled: 10,28)")
     args = ap.parse_args()
+    radius = tuple(float(v) for v in args.radius.split(","))
     out = Path(args.out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "panoptic").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     images, annotations = [], []
     for i in range(args.count):
-        rgb, ids, segs = make_image(rng)
+        rgb, ids, segs = make_image(rng, args.size, radius)
         name = f"{i:05d}.png"
         Image.fromarray(rgb).save(out / "images" / name)
         Image.fromarray(encode_ids(ids)).save(out / "panoptic" / name)
-        images.append(dict(id=i, file_name=name, width=SIZE, height=SIZE))
+        images.append(dict(id=i, file_name=name, width=args.size, height=args.size))
         annotations.append(dict(image_id=i, file_name=name, segments_info=segs))
     meta = dict(images=images, annotations=annotations, categories=CATEGORIES,
-                info=dict(generator="tools/demo/make_dataset.py", seed=args.seed, count=args.count))
+                info=dict(generator="tools/demo/make_dataset.py", seed=args.seed, count=args.count, size=args.size,
+                          radius=list(radius)))
     (out / "panoptic.json").write_text(json.dumps(meta, indent=1) + "\n")
 
 

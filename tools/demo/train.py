@@ -53,13 +53,13 @@ def targets(ids, segments):
     return masks, labels
 
 
-def build_model(categories, seed):
+def build_model(categories, seed, embed_dim=32, image_size=128, queries=10):
     torch.manual_seed(seed)
-    backbone = MaskFormerSwinConfig(embed_dim=32, depths=[1, 1, 3, 1], num_heads=[1, 2, 4, 8], window_size=4,
-                                    image_size=128, drop_path_rate=0.0,
+    backbone = MaskFormerSwinConfig(embed_dim=embed_dim, depths=[1, 1, 3, 1], num_heads=[1, 2, 4, 8], window_size=4,
+                                    image_size=image_size, drop_path_rate=0.0,
                                     out_features=["stage1", "stage2", "stage3", "stage4"])
     decoder = MaskFormerDetrConfig(d_model=128, decoder_layers=3, decoder_attention_heads=4, decoder_ffn_dim=256,
-                                   num_queries=10, dropout=0.0)
+                                   num_queries=queries, dropout=0.0)
     id2label = {c["id"]: c["name"] for c in categories}
     config = MaskFormerConfig(backbone_config=backbone, decoder_config=decoder, id2label=id2label,
                               label2id={v: k for k, v in id2label.items()}, fpn_feature_size=64,
@@ -67,8 +67,8 @@ def build_model(categories, seed):
     return MaskFormerForInstanceSegmentation(config)
 
 
-def processor(categories):
-    return MaskFormerImageProcessor(size={"shortest_edge": 128, "longest_edge": 512}, size_divisor=32,
+def processor(categories, image_size=128):
+    return MaskFormerImageProcessor(size={"shortest_edge": image_size, "longest_edge": 4 * image_size}, size_divisor=32,
                                     ignore_index=255, do_reduce_labels=False)
 
 
@@ -189,6 +189,9 @@ def main():
     ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--semantic-weight", type=float, default=1.0, help="weight of the auxiliary per-pixel class loss")
+    ap.add_argument("--image-size", type=int, default=128, help="shortest edge the model sees (bundled: 128)")
+    ap.add_argument("--embed-dim", type=int, default=32, help="Swin embed dim (bundled: 32)")
+    ap.add_argument("--queries", type=int, default=10, help="object queries (bundled: 10)")
     ap.add_argument("--init", help="start from this checkpoint folder (continue a run) instead of random init")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -197,12 +200,12 @@ def main():
     categories, _, train = load_split(data / "train")
     _, _, val = load_split(data / "val")
     val = val[:100]
-    model = build_model(categories, args.seed).train()
+    model = build_model(categories, args.seed, args.embed_dim, args.image_size, args.queries).train()
     if args.init:
         model = MaskFormerForInstanceSegmentation.from_pretrained(args.init).train()
     deep = DeepSupervision(model)
     aux = SemanticAux(model.config.mask_feature_size, len(categories))
-    proc = processor(categories)
+    proc = processor(categories, args.image_size)
     opt = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=args.lr, weight_decay=1e-4)
     rng = np.random.default_rng(args.seed)
     start, step, best = time.time(), 0, -1.0
