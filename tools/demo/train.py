@@ -118,7 +118,7 @@ def evaluate(model, proc, categories, items):
             batch = items[i:i + 20]
             out = model(pixel_values=torch.stack([pixel_values(rgb) for rgb, _, _ in batch]))
             res = proc.post_process_panoptic_segmentation(out, threshold=0.8, label_ids_to_fuse=stuff,
-                                                          target_sizes=[(128, 128)] * len(batch))
+                                                          target_sizes=[ids.shape for _, ids, _ in batch])
             for (rgb, ids, segs), r in zip(batch, res):
                 gt.append((ids, segs))
                 pred.append((r["segmentation"].numpy(),
