@@ -1,7 +1,7 @@
 """Rasterizes the plain SVG charts bench/ writes (rect, line, polyline, circle, text) to PNG with Pillow,
 to look at them where no SVG renderer is installed:
 
-    ~/hfref/bin/python bench/svg_preview.py bench/results/chart.svg /tmp/chart.png
+    ~/hfref/bin/python bench/svg_preview.py bench/results/chart.svg chart.png
 """
 import sys
 import xml.etree.ElementTree as ET
