@@ -41,6 +41,11 @@ public struct Image: Equatable, Sendable {
   }
 
   /// The image with its EXIF orientation applied (Pillow's `ImageOps.exif_transpose`); orientation 1.
+  /// The size `oriented()` returns, without orienting: EXIF orientations 5-8 transpose.
+  public var orientedSize: (height: Int, width: Int) {
+    (2...8).contains(orientation) && orientation >= 5 ? (width, height) : (height, width)
+  }
+
   public func oriented() -> Image {
     guard (2...8).contains(orientation) else {
       var copy = self
@@ -48,8 +53,7 @@ public struct Image: Equatable, Sendable {
       return copy
     }
     // Orientation → where output pixel (x, y) comes from, for an output of size (ow, oh).
-    let swap = orientation >= 5
-    let ow = swap ? height : width, oh = swap ? width : height, c = layout.channels
+    let (oh, ow) = orientedSize, c = layout.channels
     var out = [UInt8](repeating: 0, count: pixels.count)
     for y in 0..<oh {
       for x in 0..<ow {

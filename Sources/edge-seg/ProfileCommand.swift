@@ -39,7 +39,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     // peak MemoryPlan predicts for them (weights counted whole: repeated runs keep them resident).
     var tiling = InferenceContext(kernels: kernels, threads: threads)
     try applyTiling(opts, to: &tiling)
-    let oriented = image.orientation >= 5 ? (height: image.width, width: image.height) : (height: image.height, width: image.width)
+    let oriented = image.orientedSize
     let predicted: (plan: MemoryPlan, overhead: Int)
     if let chosen = try memoryPlan(opts, loaded, image: oriented, baselineKB: baselineKB, weightsReleased: false) {
       (tiling.tokenChunk, tiling.bandRows) = (chosen.plan.tokenChunk, chosen.plan.bandRows)

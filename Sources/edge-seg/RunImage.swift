@@ -57,8 +57,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     var ctx = InferenceContext(kernels: kernels, threads: threads)
     try applyTiling(opts, to: &ctx)
     ctx.releaseWeightsAfterUse = true   // one forward pass: each weight is read once (see RunCommand)
-    let swaps = image.orientation >= 5   // EXIF 5-8 transpose
-    let oriented = (height: swaps ? image.width : image.height, width: swaps ? image.height : image.width)
+    let oriented = image.orientedSize
     let plan = try memoryPlan(opts, loaded, image: oriented, baselineKB: baselineKB, weightsReleased: true)
     if let plan {
       ctx.tokenChunk = plan.plan.tokenChunk
