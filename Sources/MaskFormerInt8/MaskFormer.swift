@@ -35,7 +35,7 @@ public struct MaskFormer {
     let laterals = pixelDecoder.layers.reversed().map { $0.projection.quantized?.input } + [nil]
     let features = backbone(consume pixelValues, height: height, width: width, quantizeFor: laterals, in: ctx)
     ctx.profiler?.end()
-    guard case .float(let top) = features[features.count - 1] else { preconditionFailure("the stride-32 feature is read in float") }
+    guard case .float(let top) = features[features.count - 1] else { preconditionFailure("the coarsest feature is read in float") }
     // The pixel decoder owns the features from here and frees each after its FPN level.
     ctx.profiler?.begin("pixel_decoder", kind: "stage")
     let (down, left) = pixelDecoder.coarseLevels(consume features, in: ctx)

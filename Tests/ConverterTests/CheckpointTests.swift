@@ -96,6 +96,11 @@ func editDecoder(_ key: String, _ value: Any) -> (inout [String: Any]) -> Void {
     (Refusal(name: "missing tensor", mustMention: ["missing tensor", "layers.2.blocks.2"]), { json in editBackbone("depths", [2, 2, 3, 2])(&json) }),
     (Refusal(name: "mis-shaped tensor", mustMention: ["patch_embeddings.projection.weight", "[8, 3, 4, 4]", "[12, 3, 4, 4]"]),
      { json in editBackbone("embed_dim", 12)(&json); editBackbone("num_heads", [1, 1, 1, 1])(&json) }),
+    (Refusal(name: "one stage", mustMention: ["backbone_config.depths", "2 to 6 stages"]),
+     { json in editBackbone("depths", [2])(&json); editBackbone("num_heads", [1])(&json) }),
+    (Refusal(name: "heads per stage", mustMention: ["backbone_config.num_heads", "4 entries"]), { json in editBackbone("num_heads", [1, 2, 2])(&json) }),
+    (Refusal(name: "a subset of stages out", mustMention: ["backbone_config.out_features", "stage4"]),
+     { json in editBackbone("out_features", ["stage2", "stage3", "stage4"])(&json) }),
     (Refusal(name: "wrong label count", mustMention: ["class_predictor.weight", "[7, 64]", "[6, 64]"]),
      { json in json["id2label"] = Dictionary(uniqueKeysWithValues: (0..<6).map { ("\($0)", "c\($0)") }) }),
   ]

@@ -40,7 +40,9 @@ struct GoldenCase: CustomTestStringConvertible, Sendable {
       #expect(mismatch == nil, "\(c): \(mismatch?.description ?? "")")
     }
     // Feature maps are NHWC here, NCHW in transformers.
-    for name in (0..<4).map({ "encoder.stage\($0)" }) + (0..<3).map({ "pixel_decoder.fpn\($0)" }) + ["pixel_decoder.pixel_embeddings"] {
+    let stages = checkpoint.config.swin.stageCount
+    for name in (0..<stages).map({ "encoder.stage\($0)" }) + (0..<stages - 1).map({ "pixel_decoder.fpn\($0)" })
+      + ["pixel_decoder.pixel_embeddings"] {
       let map = try #require(seen[name], "\(name) was not produced")
       try check(name, map.nchw)
     }

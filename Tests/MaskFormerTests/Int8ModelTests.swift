@@ -9,8 +9,8 @@ import Testing
 import _TestSupport
 
 @Suite struct Int8ModelTests {
-  static func convertTiny() throws -> (file: ModelFile, checkpoint: Checkpoint, path: String) {
-    let checkpoint = try Checkpoint(directory: Fixtures.path("tiny"))
+  static func convertTiny(_ model: String = "tiny") throws -> (file: ModelFile, checkpoint: Checkpoint, path: String) {
+    let checkpoint = try Checkpoint(directory: Fixtures.path(model))
     var options = ConvertOptions()
     options.calibrationDirectory = URL(fileURLWithPath: Fixtures.root).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("Calibration").path
@@ -26,9 +26,13 @@ import _TestSupport
     return d / (na * nb).squareRoot()
   }
 
-  @Test func int8TracksFloatAndIsDeterministic() throws {
-    let (file, checkpoint, path) = try Self.convertTiny()
+  /// threestage: a three-stage Swin (FPN of two laterals) through convert, the file's shape
+  /// validation and the int8 graph.
+  @Test(arguments: ["tiny", "threestage"])
+  func int8TracksFloatAndIsDeterministic(_ name: String) throws {
+    let (file, checkpoint, path) = try Self.convertTiny(name)
     defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(try file.config() == checkpoint.config, "metadata round-trips the configuration")
     let model = try file.model()
     // An image that was not among the calibration images.
     let image = try ImageDecoder.decode(try readBytes(Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg"))).oriented().rgb()
@@ -40,8 +44,9 @@ import _TestSupport
     // Budget: the tiny random model measures ~0.999 (mask logits) and ~0.999 (class logits); a scale
     // applied to the wrong channel or a zero point dropped takes it far below 0.98.
     let maskCos = Self.cosine(int8.maskLogits, float.maskLogits), classCos = Self.cosine(int8.classLogits, float.classLogits)
-    #expect(maskCos >= 0.98, "mask-logit cosine int8 vs float \(maskCos)")
-    #expect(classCos >= 0.98, "class-logit cosine int8 vs float \(classCos)")
+    #expect(maskCos >= 0.98, "\(name): mask-logit cosine int8 vs float \(maskCos)")
+    #expect(classCos >= 0.98, "\(name): class-logit cosine int8 vs float \(classCos)")
+    print("\(name): int8 vs float cosine: mask logits \(maskCos), class logits \(classCos)")
     #expect(int8.maskLogits != float.maskLogits, "the int8 path must actually quantize")
     // Bit-identical across int8 kernel tiers (same f32 tier) and thread counts.
     for qs8 in QS8GEMMKernel.allCases where qs8.isSupported(on: features) && qs8 != .reference {

@@ -17,7 +17,7 @@ public enum Fixtures {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
   }
   /// The checkpoints made by tools/reference/maskformer_ref.py.
-  public static let models = ["tiny", "smallmaps", "labels"]
+  public static let models = ["tiny", "smallmaps", "labels", "threestage"]
 }
 
 /// The first element where |actual − expected| exceeds `tolerance · max(1, max|expected|)`, or nil.

@@ -53,11 +53,12 @@ def targets(ids, segments):
     return masks, labels
 
 
-def build_model(categories, seed, embed_dim=32, image_size=128, queries=10):
+def build_model(categories, seed, embed_dim=32, image_size=128, queries=10, depths=(1, 1, 3, 1)):
     torch.manual_seed(seed)
-    backbone = MaskFormerSwinConfig(embed_dim=embed_dim, depths=[1, 1, 3, 1], num_heads=[1, 2, 4, 8], window_size=4,
+    heads = [2 ** i for i in range(len(depths))]
+    backbone = MaskFormerSwinConfig(embed_dim=embed_dim, depths=list(depths), num_heads=heads, window_size=4,
                                     image_size=image_size, drop_path_rate=0.0,
-                                    out_features=["stage1", "stage2", "stage3", "stage4"])
+                                    out_features=[f"stage{i + 1}" for i in range(len(depths))])
     decoder = MaskFormerDetrConfig(d_model=128, decoder_layers=3, decoder_attention_heads=4, decoder_ffn_dim=256,
                                    num_queries=queries, dropout=0.0)
     id2label = {c["id"]: c["name"] for c in categories}
@@ -192,6 +193,8 @@ def main():
     ap.add_argument("--image-size", type=int, default=128, help="shortest edge the model sees (bundled: 128)")
     ap.add_argument("--embed-dim", type=int, default=32, help="Swin embed dim (bundled: 32)")
     ap.add_argument("--queries", type=int, default=10, help="object queries (bundled: 10)")
+    ap.add_argument("--depths", default="1,1,3,1",
+                    help="Swin blocks per stage (bundled: 1,1,3,1); three stages make the coarsest map stride 16")
     ap.add_argument("--init", help="start from this checkpoint folder (continue a run) instead of random init")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -200,7 +203,8 @@ def main():
     categories, _, train = load_split(data / "train")
     _, _, val = load_split(data / "val")
     val = val[:100]
-    model = build_model(categories, args.seed, args.embed_dim, args.image_size, args.queries).train()
+    model = build_model(categories, args.seed, args.embed_dim, args.image_size, args.queries,
+                        tuple(int(d) for d in args.depths.split(","))).train()
     if args.init:
         model = MaskFormerForInstanceSegmentation.from_pretrained(args.init).train()
     deep = DeepSupervision(model)

@@ -3,7 +3,7 @@
 This is the ground truth of edge-seg's float path. Run it from a venv outside the repo:
 
     python3 -m venv ~/hfref && ~/hfref/bin/pip install -r tools/reference/requirements.txt
-    ~/hfref/bin/python tools/reference/maskformer_ref.py fixtures Tests/Fixtures     # small, committed
+    ~/hfref/bin/python tools/reference/maskformer_ref.py fixtures Tests/Fixtures [NAME...]  # small, committed
     ~/hfref/bin/python tools/reference/maskformer_ref.py big swin-tiny-ade models/sta  # large, never committed
 
 A checkpoint folder holds config.json, model.safetensors and preprocessor_config.json, as on the hub.
@@ -46,6 +46,13 @@ FIXTURES = {
                      num_queries=9, activation_function="gelu"),
         top=dict(fpn_feature_size=32, mask_feature_size=32), labels=21, size=(70, 161), seed=3,
         options=dict(preprocessor="v5", mixed_dtypes=True)),
+    # - threestage: a Swin of three stages (the coarsest map stride 16, as in the bundled demo model).
+    "threestage": dict(
+        backbone=dict(embed_dim=8, depths=[1, 2, 2], num_heads=[1, 2, 4], window_size=4),
+        decoder=dict(d_model=32, decoder_layers=2, decoder_attention_heads=4, decoder_ffn_dim=64,
+                     num_queries=7),
+        top=dict(fpn_feature_size=32, mask_feature_size=32), labels=6, size=(60, 84), seed=4,
+        options=dict(preprocessor="v5")),
 }
 
 BIG = {
@@ -62,8 +69,8 @@ BIG = {
 
 def build(spec):
     torch.manual_seed(spec["seed"])
-    backbone = MaskFormerSwinConfig(
-        out_features=["stage1", "stage2", "stage3", "stage4"], drop_path_rate=0.0, **spec["backbone"])
+    stages = [f"stage{i + 1}" for i in range(len(spec["backbone"]["depths"]))]
+    backbone = MaskFormerSwinConfig(out_features=stages, drop_path_rate=0.0, **spec["backbone"])
     decoder = MaskFormerDetrConfig(**spec["decoder"])
     id2label = {i: f"class_{i}" for i in range(spec["labels"])}
     config = MaskFormerConfig(backbone_config=backbone, decoder_config=decoder, id2label=id2label,
@@ -127,9 +134,11 @@ def goldens(model, spec):
 
 
 def main(argv):
-    if len(argv) == 3 and argv[1] == "fixtures":
+    if len(argv) >= 3 and argv[1] == "fixtures":
         root = Path(argv[2])
         for name, spec in FIXTURES.items():
+            if argv[3:] and name not in argv[3:]:
+                continue
             model = save_checkpoint(build(spec), spec, root / name)
             save_file(goldens(model, spec), root / name / "golden.safetensors")
             print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters")

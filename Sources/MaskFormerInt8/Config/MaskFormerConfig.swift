@@ -28,7 +28,13 @@ public struct SwinConfig: Sendable, Equatable {
     self.hiddenAct = hiddenAct
   }
 
+  /// At most this many stages (Swin checkpoints have 4; the demo model has 3): a bound on the
+  /// `embedDim << stage` widths a hostile config can ask for.
+  public static let maxStages = 6
+
   public var stageCount: Int { depths.count }
+  /// Channels of the coarsest stage, which feeds the FPN stem and the transformer decoder.
+  public var lastChannels: Int { channels(stage: stageCount - 1) }
   /// Channels of stage s: `embedDim · 2^s`.
   public func channels(stage s: Int) -> Int { embedDim << s }
   public func mlpHidden(stage s: Int) -> Int { Int(mlpRatio * Double(channels(stage: s))) }

@@ -96,13 +96,14 @@ public struct MaskFormerBuilder {
 
   func pixelDecoder() throws -> PixelDecoder {
     let p = Self.decoder, f = config.fpnFeatureSize, s = config.swin
-    let stem = FPNConvLayer(conv: try conv(p + "fpn.stem.0", out: f, in: s.channels(stage: 3), k: 3, bias: false),
+    let stem = FPNConvLayer(conv: try conv(p + "fpn.stem.0", out: f, in: s.lastChannels, k: 3, bias: false),
                             norm: try groupNorm(p + "fpn.stem.1", f))
-    // fpn.layers.0 is the stride-16 lateral (stage 2), then stride 8, then stride 4.
-    let layers = try (0..<3).map { i in
+    // fpn.layers.0 is the lateral of the second-coarsest stage (stride 16 in a 4-stage Swin), the last
+    // one that of stage 0 (stride 4).
+    let layers = try (0..<s.stageCount - 1).map { i in
       let l = p + "fpn.layers.\(i)."
       return FPNLayer(
-        projection: try conv(l + "proj.0", out: f, in: s.channels(stage: 2 - i), k: 1, bias: false),
+        projection: try conv(l + "proj.0", out: f, in: s.channels(stage: s.stageCount - 2 - i), k: 1, bias: false),
         projectionNorm: try groupNorm(l + "proj.1", f),
         block: FPNConvLayer(conv: try conv(l + "block.0", out: f, in: f, k: 3, bias: false), norm: try groupNorm(l + "block.1", f)))
     }
@@ -111,7 +112,7 @@ public struct MaskFormerBuilder {
   }
 
   func transformerModule() throws -> TransformerModule {
-    let t = Self.transformer, d = config.detr, dm = d.dModel, inC = config.swin.channels(stage: 3)
+    let t = Self.transformer, d = config.detr, dm = d.dModel, inC = config.swin.lastChannels
     func attention(_ p: String) throws -> DetrAttention {
       DetrAttention(qProj: try linear(p + ".q_proj", out: dm, in: dm), kProj: try linear(p + ".k_proj", out: dm, in: dm),
                     vProj: try linear(p + ".v_proj", out: dm, in: dm), outProj: try linear(p + ".out_proj", out: dm, in: dm),

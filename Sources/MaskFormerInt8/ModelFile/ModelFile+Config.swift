@@ -32,8 +32,9 @@ extension ModelFile {
   /// The model configuration stored by `edge-seg convert`.
   public func config() throws -> MaskFormerConfig {
     let depths = try ints("swin.depths"), heads = try ints("swin.num_heads"), embed = try int("swin.embed_dim")
-    guard depths.count == 4, heads.count == 4, embed > 0, heads.allSatisfy({ $0 > 0 }),
-          (0..<4).allSatisfy({ (embed << $0) % heads[$0] == 0 }) else {
+    guard (2...SwinConfig.maxStages).contains(depths.count), heads.count == depths.count, embed > 0,
+          depths.allSatisfy({ $0 > 0 }), heads.allSatisfy({ $0 > 0 }),
+          heads.indices.allSatisfy({ (embed << $0) % heads[$0] == 0 }) else {
       throw ModelFileError.malformed(path: path, reason: "inconsistent Swin configuration")
     }
     let swin = SwinConfig(embedDim: embed, depths: depths, numHeads: heads, windowSize: try int("swin.window_size"),
@@ -64,7 +65,7 @@ extension ModelFile {
     let e = "model.pixel_level_module.encoder.", s = c.swin
     conv(e + "model.embeddings.patch_embeddings.projection", s.embedDim, 3, s.patchSize, bias: true)
     norm(e + "model.embeddings.norm", s.embedDim)
-    for st in 0..<4 {
+    for st in 0..<s.stageCount {
       let ch = s.channels(stage: st), w2 = s.windowSize * s.windowSize
       for b in 0..<s.depths[st] {
         let p = e + "model.encoder.layers.\(st).blocks.\(b)."
@@ -76,24 +77,24 @@ extension ModelFile {
         linear(p + "intermediate.dense", s.mlpHidden(stage: st), ch)
         linear(p + "output.dense", ch, s.mlpHidden(stage: st))
       }
-      if st < 3 {
+      if st < s.stageCount - 1 {
         norm(e + "model.encoder.layers.\(st).downsample.norm", 4 * ch)
         linear(e + "model.encoder.layers.\(st).downsample.reduction", 2 * ch, 4 * ch, bias: false)
       }
     }
-    for st in 0..<4 { norm(e + "hidden_states_norms.\(st)", s.channels(stage: st)) }
+    for st in 0..<s.stageCount { norm(e + "hidden_states_norms.\(st)", s.channels(stage: st)) }
     let d = "model.pixel_level_module.decoder.", f = c.fpnFeatureSize
-    conv(d + "fpn.stem.0", f, s.channels(stage: 3), 3, bias: false)
+    conv(d + "fpn.stem.0", f, s.lastChannels, 3, bias: false)
     norm(d + "fpn.stem.1", f)
-    for i in 0..<3 {
-      conv(d + "fpn.layers.\(i).proj.0", f, s.channels(stage: 2 - i), 1, bias: false)
+    for i in 0..<s.stageCount - 1 {
+      conv(d + "fpn.layers.\(i).proj.0", f, s.channels(stage: s.stageCount - 2 - i), 1, bias: false)
       norm(d + "fpn.layers.\(i).proj.1", f)
       conv(d + "fpn.layers.\(i).block.0", f, f, 3, bias: false)
       norm(d + "fpn.layers.\(i).block.1", f)
     }
     conv(d + "mask_projection", c.maskFeatureSize, f, 3, bias: true)
     let t = "model.transformer_module.", dm = c.detr.dModel
-    if s.channels(stage: 3) != dm { conv(t + "input_projection", dm, s.channels(stage: 3), 1, bias: true) }
+    if s.lastChannels != dm { conv(t + "input_projection", dm, s.lastChannels, 1, bias: true) }
     expected.append((t + "queries_embedder.weight", [c.detr.numQueries, dm]))
     for l in 0..<c.detr.layers {
       let p = t + "decoder.layers.\(l)."

@@ -22,7 +22,7 @@ public struct PixelDecoder {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
     var pending = consume features
     ctx.profiler?.begin("pixel_decoder.fpn.stem", kind: "block")
-    guard case .float(let top) = pending.removeLast() else { preconditionFailure("the stride-32 feature is read in float") }
+    guard case .float(let top) = pending.removeLast() else { preconditionFailure("the coarsest feature is read in float") }
     var y = stem(top, in: ctx)
     ctx.profiler?.end(shape: [y.height, y.width, y.channels])
     for (i, layer) in layers.enumerated().dropLast() {
