@@ -195,6 +195,8 @@ def main():
     ap.add_argument("--queries", type=int, default=10, help="object queries (bundled: 10)")
     ap.add_argument("--depths", default="1,1,3,1",
                     help="Swin blocks per stage (bundled: 1,1,3,1); three stages make the coarsest map stride 16")
+    ap.add_argument("--class-weight", type=float, default=1.0,
+                    help="weight of the query classification loss (transformers' cross_entropy_weight; bundled: 1)")
     ap.add_argument("--init", help="start from this checkpoint folder (continue a run) instead of random init")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -207,6 +209,10 @@ def main():
                         tuple(int(d) for d in args.depths.split(","))).train()
     if args.init:
         model = MaskFormerForInstanceSegmentation.from_pretrained(args.init).train()
+    # The criterion reads its weights from weight_dict (built from the config at init): set both, so
+    # that --init runs get the new weight too and the saved config records it.
+    model.config.cross_entropy_weight = args.class_weight
+    model.weight_dict["loss_cross_entropy"] = args.class_weight
     deep = DeepSupervision(model)
     aux = SemanticAux(model.config.mask_feature_size, len(categories))
     proc = processor(categories, args.image_size)

@@ -1,6 +1,7 @@
-// SwinBackbone: patch embedding, four stages of Swin blocks with patch merging between them, and a
-// LayerNorm on each stage's output taken BEFORE merging. Mirrors MaskFormerSwinStage, MaskFormerSwinEncoder
-// and MaskFormerSwinBackbone (transformers, modeling_maskformer_swin.py). `model.layernorm` is unused.
+// SwinBackbone: patch embedding, the stages of Swin blocks (four in published checkpoints, three in
+// the demo model) with patch merging between them, and a LayerNorm on each stage's output taken BEFORE
+// merging. Mirrors MaskFormerSwinStage, MaskFormerSwinEncoder and MaskFormerSwinBackbone (transformers,
+// modeling_maskformer_swin.py). `model.layernorm` is unused.
 import Quant
 
 public struct SwinStage {

@@ -3,7 +3,7 @@
 import Kernels
 
 public struct PixelDecoder {
-  /// `fpn.stem`: conv layer on the stride-32 feature.
+  /// `fpn.stem`: conv layer on the coarsest feature (stride 32 with four Swin stages).
   public let stem: FPNConvLayer
   /// `fpn.layers.{0,1,2}`: strides 16, 8, 4 (in that order).
   public let layers: [FPNLayer]

@@ -1,6 +1,6 @@
-// TransformerModule: input projection of the stride-32 backbone feature, sine positions, learned query
-// positions, the DETR decoder from zero targets, and the final LayerNorm. Mirrors
-// MaskFormerTransformerModule and MaskFormerDetrDecoder (transformers, modeling_maskformer.py).
+// TransformerModule: input projection of the coarsest backbone feature (stride 32 with four stages),
+// sine positions, learned query positions, the DETR decoder from zero targets, and the final LayerNorm.
+// Mirrors MaskFormerTransformerModule and MaskFormerDetrDecoder (transformers, modeling_maskformer.py).
 
 public struct TransformerModule {
   /// `input_projection` (1×1 conv with bias); nil when the backbone width already equals d_model.
@@ -18,7 +18,7 @@ public struct TransformerModule {
     self.layernorm = layernorm
   }
 
-  /// feature: the normed stride-32 backbone map → decoder output `Q × D`.
+  /// feature: the normed coarsest backbone map → decoder output `Q × D`.
   func callAsFunction(_ feature: FeatureMap, in ctx: InferenceContext) -> [Float] {
     let memory = inputProjection.map { ctx.conv(feature, $0) } ?? feature
     let (q, d) = (queryEmbeddings.shape[0], queryEmbeddings.shape[1])
