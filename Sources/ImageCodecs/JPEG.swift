@@ -98,7 +98,9 @@ public enum JPEG {
           throw .unsupported("JPEG process SOF\(marker - 0xC0) (lossless, hierarchical or arithmetic coding)")
         case 0xC4: try readHuffman(body, end)
         case 0xDB: try readQuant(body, end)
-        case 0xDD: restartInterval = try u16(body)
+        case 0xDD:
+          guard len >= 4 else { throw .malformed("JPEG restart interval segment of \(len) bytes (4 expected)") }
+          restartInterval = try u16(body)
         case 0xDA:
           guard sawFrame else { throw .malformed("JPEG scan before frame header") }
           pos = end
@@ -186,6 +188,8 @@ public enum JPEG {
     }
 
     mutating func readScan(_ p: Int, _ end: Int) throws(ImageError) {
+      // An empty scan header (length 2) may end the file: read nothing before checking (fuzz crash jpeg-crash-c7e14939).
+      guard end > p else { throw .malformed("JPEG scan header is empty") }
       let n = Int(data[p])
       guard n >= 1, n <= frame.components.count, end - p >= 4 + 2 * n else { throw .malformed("JPEG scan header invalid") }
       var comps: [Int] = []

@@ -42,6 +42,18 @@ import _TestSupport
     if name.hasSuffix(".png") { #expect(refused + unchanged == rounds, "PNG has CRCs: every flip must be caught, \(refused)/\(rounds)") }
   }
 
+  /// Found by the jpeg fuzz target (fuzz/crashes/jpeg-crash-c7e14939...): a scan header of length 2
+  /// as the file's last bytes made the decoder read one byte past the end. Also a 2-byte DRI segment.
+  @Test func emptyScanAndRestartSegmentsAreRefused() throws {
+    let crash = try readBytes(Fixtures.repository + "/fuzz/crashes/jpeg-crash-c7e14939521a064b9982d1812e51c5039ae66a9d")
+    #expect(crash.suffix(4) == [0xFF, 0xDA, 0x00, 0x02], "the reproducer ends in an empty SOS")
+    #expect(throws: ImageError.self) { _ = try ImageDecoder.decode(crash) }
+    let good = try readBytes(Fixtures.path("jpeg/s120x77_q90_sub2_base.jpg"))
+    // An empty DRI right after SOI, followed by the rest of the file.
+    let dri = Array(good.prefix(2)) + [0xFF, 0xDD, 0x00, 0x02] + Array(good.dropFirst(2))
+    #expect(throws: ImageError.self) { _ = try ImageDecoder.decode(dri) }
+  }
+
   @Test func zeroAndHugeDimensionsAreRefusedBeforeAllocating() throws {
     func png(width: UInt32, height: UInt32) -> [UInt8] { TestImages.pngHeader(width: width, height: height) }
     #expect(throws: ImageError.malformed("zero dimension 0x10")) { _ = try ImageDecoder.decode(png(width: 0, height: 10)) }
