@@ -43,7 +43,7 @@ public struct Image: Equatable, Sendable {
   /// The image with its EXIF orientation applied (Pillow's `ImageOps.exif_transpose`); orientation 1.
   /// The size `oriented()` returns, without orienting: EXIF orientations 5-8 transpose.
   public var orientedSize: (height: Int, width: Int) {
-    (2...8).contains(orientation) && orientation >= 5 ? (width, height) : (height, width)
+    (5...8).contains(orientation) ? (width, height) : (height, width)
   }
 
   public func oriented() -> Image {
