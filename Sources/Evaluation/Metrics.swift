@@ -128,6 +128,10 @@ public struct TensorDrift: Sendable, Codable, Equatable {
     a.withUnsafeBufferPointer { ab in r.withUnsafeBufferPointer { rb in add(ab, reference: rb) } }
   }
 
+  public mutating func add(_ a: ArenaArray<Float>, reference r: ArenaArray<Float>) {
+    a.withUnsafeBufferPointer { ab in r.withUnsafeBufferPointer { rb in add(ab, reference: rb) } }
+  }
+
   public var sqnr: Double { noise > 0 ? 10 * log10(signal / noise) : .infinity }
   public var cosine: Double { signal > 0 && actual > 0 ? dot / (signal.squareRoot() * actual.squareRoot()) : 1 }
 }
@@ -148,7 +152,7 @@ public struct OutputDrift: Sendable {
     classLogits.add(q.classLogits, reference: f.classLogits)
     let k = f.classes
     for i in 0..<f.queries {
-      func argmax(_ l: [Float]) -> Int { (0..<k).max { l[i * k + $0] < l[i * k + $1] }! }
+      func argmax(_ l: ArenaArray<Float>) -> Int { (0..<k).max { l[i * k + $0] < l[i * k + $1] }! }
       queriesAgreeing += argmax(q.classLogits) == argmax(f.classLogits) ? 1 : 0
     }
     queries += f.queries

@@ -3,8 +3,8 @@
 /// What the model returns: `class_queries_logits [Q, K+1]` and `masks_queries_logits [Q, h, w]`
 /// with h, w = ceil(H/4), ceil(W/4) of the input.
 public struct MaskFormerOutput: Sendable {
-  public var classLogits: [Float]
-  public var maskLogits: [Float]
+  public var classLogits: ArenaArray<Float>
+  public var maskLogits: ArenaArray<Float>
   public var numQueries: Int
   public var numClasses: Int
   public var maskHeight: Int
@@ -27,9 +27,17 @@ public struct MaskFormer {
     self.heads = heads
   }
 
+  /// Whether the Swin blocks run in int8 (a model file from `convert`), as MemoryPlan needs to know.
+  public var isQuantized: Bool { backbone.stages.first?.blocks.first?.intermediate.quantized != nil }
+
+  /// A copy of `pixelValues` in the context's arena, run.
+  public func callAsFunction(pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
+    self(pixelValues: ArenaArray(pixelValues, in: ctx.arena), height: height, width: width, in: ctx)
+  }
+
   /// pixelValues: one preprocessed image `[3, H, W]` (NCHW floats, any H and W). Handed over with
   /// `consume`, it is freed once embedded.
-  public func callAsFunction(pixelValues: consuming [Float], height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
+  public func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
     ctx.profiler?.begin("backbone", kind: "stage")
     // Features read by int8 lateral convs come out of the backbone already quantized for them.
     let laterals = pixelDecoder.layers.reversed().map { $0.projection.quantized?.input } + [nil]

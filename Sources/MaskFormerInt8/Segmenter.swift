@@ -50,6 +50,16 @@ public struct Segmenter {
     self.preprocessor = preprocessor
   }
 
+  /// An arena for images of `size` (oriented: `Image.orientedSize`) under `context`'s streaming
+  /// settings: MemoryPlan's predicted peak, whose pages the OS commits only when first written. Kept
+  /// in the context for image after image of that size, it is reused: nothing is allocated again.
+  public func arena(forImage size: (height: Int, width: Int), context: InferenceContext) -> Arena {
+    let input = ImageProcessor.outputSize(height: size.height, width: size.width, config: preprocessor)
+    let plan = MemoryPlan.predict(model.config, input: input, image: size, int8: model.isQuantized,
+                                  tokenChunk: context.tokenChunk, bandRows: context.bandRows)
+    return Arena(capacity: plan.predictedBytes)
+  }
+
   /// Segments a decoded image (any layout; EXIF orientation applied here).
   public func segment(_ image: Image, options: SegmentationOptions = .pipeline, context: InferenceContext,
                       clock: () -> Double) -> SegmentationResult {
@@ -61,11 +71,12 @@ public struct Segmenter {
       t = now
     }
     let rgb = image.oriented().rgb()
-    var pv = ImageProcessor.pixelValues(rgb, config: preprocessor)
+    let pv = ImageProcessor.pixelValues(rgb, config: preprocessor, in: context.arena)
     lap("preprocess")
-    let pixels = pv.data
-    pv.data = []   // the model gets the only reference and frees the image once embedded
-    let out = model(pixelValues: consume pixels, height: pv.height, width: pv.width, in: context)
+    // The model gets the only reference and frees the image once embedded.
+    let (height, width, pixels) = (pv.height, pv.width, pv.data)
+    _ = consume pv
+    let out = model(pixelValues: consume pixels, height: height, width: width, in: context)
     lap("model")
     let logits = MaskLogits(out)
     let target = (height: rgb.height, width: rgb.width)
@@ -80,6 +91,6 @@ public struct Segmenter {
     }
     lap("postprocess")
     return SegmentationResult(segmentation: seg, labels: model.config.labels, timings: timings,
-                              inputHeight: pv.height, inputWidth: pv.width)
+                              inputHeight: height, inputWidth: width)
   }
 }

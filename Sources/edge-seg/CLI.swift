@@ -108,6 +108,12 @@ func defaultMemoryPlan(_ loaded: LoadedModel, image: (height: Int, width: Int), 
   }
 }
 
+/// The arena for one image under `ctx`'s streaming settings, as large as MemoryPlan predicts the
+/// activations to be at their peak (the OS commits its pages only when they are first written).
+func activationArena(_ loaded: LoadedModel, image: (height: Int, width: Int), for ctx: InferenceContext) -> Arena {
+  Segmenter(model: loaded.model, preprocessor: loaded.preprocessor).arena(forImage: image, context: ctx)
+}
+
 func parseByteSize(_ text: String) -> Int? {
   let t = text.trimmingCharacters(in: .whitespaces).uppercased()
   let units: [(String, Int)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10),

@@ -49,11 +49,15 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
       predicted = (MemoryPlan.predict(loaded.model.config, input: input, image: oriented, int8: loaded.precision != "float32",
                                       tokenChunk: tiling.tokenChunk, bandRows: tiling.bandRows), baselineKB * 1024 + loaded.weightBytes)
     }
-    var all: [[Profiler.Span]] = [], walls: [Double] = []
+    // One arena for every run, as an app that segments image after image keeps one.
+    let arena = activationArena(loaded, image: oriented, for: tiling)
+    var all: [[Profiler.Span]] = [], walls: [Double] = [], arenaRuns: [Arena.Statistics] = []
     for _ in 0..<(runs + 1) {   // the first run warms caches and page tables, and is not counted
       let profiler = Profiler()
       var ctx = InferenceContext(kernels: kernels, threads: threads)
       ctx.profiler = profiler
+      ctx.arena = arena
+      arena.resetStatistics()
       (ctx.tokenChunk, ctx.bandRows) = (tiling.tokenChunk, tiling.bandRows)
       trimHeap()   // each run starts from a trimmed heap, as a single run does
       Profiler.resetPeakResident()   // each span then reads the peak of this run so far
@@ -61,12 +65,12 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
       profiler.begin("total", kind: "total")
       profiler.begin("preprocess", kind: "stage")
       let rgb = image.oriented().rgb()
-      var pv = ImageProcessor.pixelValues(rgb, config: loaded.preprocessor)
+      let pv = ImageProcessor.pixelValues(rgb, config: loaded.preprocessor, in: arena)
       profiler.end(shape: [3, pv.height, pv.width])
       profiler.begin("model", kind: "stage")
-      let pixels = pv.data
-      pv.data = []   // as Segmenter: the model frees the image once embedded
-      let out = loaded.model(pixelValues: consume pixels, height: pv.height, width: pv.width, in: ctx)
+      let (height, width, pixels) = (pv.height, pv.width, pv.data)
+      _ = consume pv   // as Segmenter: the model frees the image once embedded
+      let out = loaded.model(pixelValues: consume pixels, height: height, width: width, in: ctx)
       profiler.end()
       profiler.begin("postprocess", kind: "stage")
       let logits = MaskLogits(out)
@@ -79,6 +83,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
       profiler.end(shape: [seg.height, seg.width])
       profiler.end()
       walls.append(profiler.now() - wallStart)
+      arenaRuns.append(arena.statistics)
       all.append(profiler.spans)
     }
     let measured = Array(all.dropFirst()), wall = walls.dropFirst().sorted()[runs / 2] * 1000
@@ -87,12 +92,13 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     if let trace = opts.value("--trace") {
       try AtomicFile.write(try ChromeTrace.json(measured.last!, process: "edge-seg \(modelPath)"), to: trace)
     }
-    let memory = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
+    var memory = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
                   "load_rss_anon_delta_kb": (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0),
                   "load_rss_file_delta_kb": (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0),
                   "predicted_peak_kb": (predicted.plan.predictedBytes + predicted.overhead) >> 10,
                   "run_peak_kb": rows.first?.peakKB ?? 0, "token_chunk": tiling.tokenChunk == .max ? 0 : tiling.tokenChunk,
                   "band_rows": tiling.bandRows == .max ? 0 : tiling.bandRows]
+    memory.merge(arenaReport(arena, runs: arenaRuns)) { $1 }
     if opts.isSet("--json") {
       print(profileJSON(rows, wallMs: wall, memory: memory, model: modelPath, image: imagePath, threads: threads, runs: runs, kernels: kernels))
     } else {
@@ -103,6 +109,17 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
   } catch {
     return report(error, prefix: "profile: ")
   }
+}
+
+/// The arena's figures for `profile`: its size, the pages touched, the peak in use, and the requests
+/// that fell back to the heap in the warm-up run and in the measured ones (0 in the steady state).
+func arenaReport(_ arena: Arena, runs: [Arena.Statistics]) -> [String: Int] {
+  let measured = runs.dropFirst()
+  let fallbacks = measured.reduce(0) { $0 + $1.fallbacks }, fallbackBytes = measured.reduce(0) { $0 + $1.fallbackBytes }
+  let peak = runs.map(\.peakInUse).max() ?? 0
+  return ["arena_capacity_kb": arena.capacity >> 10, "arena_high_water_kb": arena.statistics.highWater >> 10,
+          "arena_peak_in_use_kb": peak >> 10, "arena_allocations_per_run": runs.last?.allocations ?? 0,
+          "arena_fallbacks_first_run": runs.first?.fallbacks ?? 0, "arena_fallbacks": fallbacks, "arena_fallback_kb": fallbackBytes >> 10]
 }
 
 func profileTable(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], model: String, precision: String, threads: Int,
@@ -132,6 +149,8 @@ func profileTable(_ rows: [ProfileRow], wallMs: Double, memory: [String: Int], m
           "memory: peak RSS (VmHWM) \(memory["vmhwm_kb"]! / 1024) MiB; now anonymous \(memory["rss_anon_kb"]! / 1024) MiB, file-backed (mapped weights) \(memory["rss_file_kb"]! / 1024) MiB; loading the model added \(memory["load_rss_anon_delta_kb"]!) KiB anonymous, \(memory["load_rss_file_delta_kb"]!) KiB file-backed",
           "memory: predicted peak \(memory["predicted_peak_kb"]! >> 10) MiB (MemoryPlan: \(memory["token_chunk"]! == 0 ? "whole maps" : "\(memory["token_chunk"]!)-token chunks"), "
             + "\(memory["band_rows"]! == 0 ? "stride-4 maps whole" : "\(memory["band_rows"]!)-row bands")); measured peak of one run \(memory["run_peak_kb"]! >> 10) MiB (heap trimmed and VmHWM reset before each run)",
+          "memory: arena \(memory["arena_capacity_kb"]! >> 10) MiB reserved, \(memory["arena_high_water_kb"]! >> 10) MiB touched, \(memory["arena_peak_in_use_kb"]! >> 10) MiB in use at the peak; "
+            + "\(memory["arena_allocations_per_run"]!) buffers per run, heap fallbacks: \(memory["arena_fallbacks_first_run"]!) in the warm-up run, \(memory["arena_fallbacks"]!) (\(memory["arena_fallback_kb"]!) KiB) in the measured runs",
           "memory timeline (MiB: resident after each stage, anonymous + file; peak RSS of the run so far):"]
   for r in rows where r.kind == "stage" || r.kind == "total" {
     out.append("  " + r.name.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(r.anonKB / 1024) + \(r.fileKB / 1024)".padding(toLength: 12, withPad: " ", startingAt: 0)

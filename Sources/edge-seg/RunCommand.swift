@@ -119,8 +119,8 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     }
     let out = result!
     try SafetensorsWriter.write([
-      ("class_queries_logits", [1, out.numQueries, out.numClasses], out.classLogits),
-      ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], out.maskLogits),
+      ("class_queries_logits", [1, out.numQueries, out.numClasses], Array(out.classLogits)),
+      ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], Array(out.maskLogits)),
     ], to: output)
     if opts.isSet("--times-json") {
       // For bench/: forward times and peak RSS, machine-readable, on stdout.

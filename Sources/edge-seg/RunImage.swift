@@ -66,13 +66,14 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
       let auto = defaultMemoryPlan(loaded, image: oriented, baselineKB: baselineKB)
       (ctx.tokenChunk, ctx.bandRows) = (auto.tokenChunk, auto.bandRows)
     }
+    ctx.arena = activationArena(loaded, image: oriented, for: ctx)
     if let raw = opts.value("--raw") {
       // Logits only (for drift checks): preprocessing and the model, no post-processing.
-      let pv = ImageProcessor.pixelValues(image.oriented().rgb(), config: loaded.preprocessor)
+      let pv = ImageProcessor.pixelValues(image.oriented().rgb(), config: loaded.preprocessor, in: ctx.arena)
       let out = loaded.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
       try SafetensorsWriter.write([
-        ("class_queries_logits", [1, out.numQueries, out.numClasses], out.classLogits),
-        ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], out.maskLogits),
+        ("class_queries_logits", [1, out.numQueries, out.numClasses], Array(out.classLogits)),
+        ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], Array(out.maskLogits)),
       ], to: raw)
       return 0
     }

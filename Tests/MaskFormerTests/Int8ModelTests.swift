@@ -20,7 +20,7 @@ import _TestSupport
     return (try ModelFile(path: path), checkpoint, path)
   }
 
-  static func cosine(_ a: [Float], _ b: [Float]) -> Double {
+  static func cosine(_ a: ArenaArray<Float>, _ b: ArenaArray<Float>) -> Double {
     var d = 0.0, na = 0.0, nb = 0.0
     for i in a.indices { d += Double(a[i]) * Double(b[i]); na += Double(a[i] * a[i]); nb += Double(b[i] * b[i]) }
     return d / (na * nb).squareRoot()

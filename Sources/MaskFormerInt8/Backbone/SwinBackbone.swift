@@ -33,7 +33,7 @@ public struct SwinBackbone {
   /// probe or observer is attached), stage s's feature is produced directly in int8 with these
   /// parameters, chunk by chunk, for the int8 FPN lateral conv that reads it (and would quantize it
   /// anyway): the float feature never exists whole.
-  func callAsFunction(_ pixelValues: consuming [Float], height: Int, width: Int, quantizeFor: [QuantParams?] = [],
+  func callAsFunction(_ pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, quantizeFor: [QuantParams?] = [],
                       in ctx: InferenceContext) -> [StageFeature] {
     ctx.profiler?.begin("encoder.embeddings", kind: "block")
     var x = embeddings(consume pixelValues, height: height, width: width, in: ctx)

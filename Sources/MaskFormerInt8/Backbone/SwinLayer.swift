@@ -50,27 +50,36 @@ public struct SwinLayer {
       let xp = xb.baseAddress!
       for first in stride(from: 0, to: windows.count, by: windowsPerChunk) {
         let last = Swift.min(windows.count, first + windowsPerChunk)
-        var slotRow = [Int32](repeating: -1, count: (last - first) * n)
-        var tokens: [Int] = []
-        tokens.reserveCapacity(slotRow.count)
-        for win in first..<last {
-          for i in 0..<n {
-            let t = windows.token(win, i)
-            guard t >= 0 else { continue }
-            slotRow[(win - first) * n + i] = Int32(tokens.count)
-            tokens.append(t)
+        // slotRow[(win − first)·n + i]: the chunk row of slot i of window win (−1: padding);
+        // tokens[r]: the map token of chunk row r.
+        var slotRow = ArenaArray(repeating: Int32(-1), count: (last - first) * n, in: ctx.arena)
+        var tokens = ArenaArray(repeating: 0, count: slotRow.count, in: ctx.arena)
+        var rows = 0
+        slotRow.withUnsafeMutableBufferPointer { sb in
+          tokens.withUnsafeMutableBufferPointer { tb in
+            for win in first..<last {
+              for i in 0..<n {
+                let t = windows.token(win, i)
+                guard t >= 0 else { continue }
+                sb[(win - first) * n + i] = Int32(rows)
+                tb[rows] = t
+                rows += 1
+              }
+            }
           }
         }
-        let rows = tokens.count
-        let xs = [Float](unsafeUninitializedCapacity: rows * c) { b, count in
-          for (r, t) in tokens.enumerated() { (b.baseAddress! + r * c).update(from: xp + t * c, count: c) }
-          count = rows * c
+        let xs = tokens.withUnsafeBufferPointer { tb in
+          ctx.floats(rows * c) { b in
+            for r in 0..<rows { (b.baseAddress! + r * c).update(from: xp + tb[r] * c, count: c) }
+          }
         }
         let normed = ctx.layerNorm(xs, rows: rows, layernormBefore)
         let context = attention(normed, rows: rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
         let y = ctx.linear(context, rows: rows, attentionOutput, residual: xs)
         y.withUnsafeBufferPointer { yb in
-          for (r, t) in tokens.enumerated() { (xp + t * c).update(from: yb.baseAddress! + r * c, count: c) }
+          tokens.withUnsafeBufferPointer { tb in
+            for r in 0..<rows { (xp + tb[r] * c).update(from: yb.baseAddress! + r * c, count: c) }
+          }
         }
       }
       let total = h * w

@@ -17,14 +17,14 @@ public struct SwinPatchEmbeddings {
   /// right and bottom to a multiple of the patch first. Streamed in bands of patch rows (at most
   /// `ctx.tokenChunk` tokens): each band's patch vectors, projection and norm exist for that band only.
   /// The image is taken by value and freed on return when handed over.
-  func callAsFunction(_ pixelValues: consuming [Float], height: Int, width: Int, in ctx: InferenceContext) -> FeatureMap {
+  func callAsFunction(_ pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> FeatureMap {
     let p = projection.kernelSize, cin = projection.inChannels
     precondition(pixelValues.count == cin * height * width, "pixel_values: \(pixelValues.count) floats for \(cin)x\(height)x\(width)")
     let gh = (height + p - 1) / p, gw = (width + p - 1) / p, k = cin * p * p
     let c = projection.outChannels
     guard let w = projection.weight else { preconditionFailure("patch embedding must be float (its input is the image)") }
     let weight = Linear(weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name), bias: projection.bias)
-    var out = FeatureMap(height: gh, width: gw, channels: c)
+    var out = FeatureMap(height: gh, width: gw, channels: c, in: ctx.arena)
     let bandRows = ctx.observer == nil ? Swift.max(1, Swift.min(gh, ctx.tokenChunk / gw)) : gh
     pixelValues.withUnsafeBufferPointer { pb in
       out.data.withUnsafeMutableBufferPointer { ob in
@@ -32,7 +32,9 @@ public struct SwinPatchEmbeddings {
         for first in stride(from: 0, to: gh, by: bandRows) {
           let rows = Swift.min(bandRows, gh - first)
           // Patch vectors in the weight's [in, kh, kw] order: a reshape of the image, not a 3×3 im2col.
-          var patches = [Float](repeating: 0, count: rows * gw * k)
+          var patches = ctx.zeros(rows * gw * k)
+          patches.withUnsafeMutableBufferPointer { patchBuffer in
+          let patch = patchBuffer.baseAddress!
           for gy in first..<(first + rows) {
             for gx in 0..<gw {
               let dst = ((gy - first) * gw + gx) * k
@@ -42,11 +44,12 @@ public struct SwinPatchEmbeddings {
                   guard y < height else { continue }
                   for kx in 0..<p {
                     let x = gx * p + kx
-                    if x < width { patches[dst + (ch * p + ky) * p + kx] = px[(ch * height + y) * width + x] }
+                    if x < width { patch[dst + (ch * p + ky) * p + kx] = px[(ch * height + y) * width + x] }
                   }
                 }
               }
             }
+          }
           }
           let tokens = ctx.linear(patches, rows: rows * gw, weight)
           let normed = ctx.layerNorm(tokens, rows: rows * gw, norm)

@@ -17,18 +17,21 @@ public struct SwinPatchMerging {
     let (h, w, c) = (x.height, x.width, x.channels)
     let ho = (h + 1) / 2, wo = (w + 1) / 2
     let offsets = [(0, 0), (1, 0), (0, 1), (1, 1)]
-    var out = FeatureMap(height: ho, width: wo, channels: reduction.outFeatures)
+    var out = FeatureMap(height: ho, width: wo, channels: reduction.outFeatures, in: ctx.arena)
     let bandRows = ctx.observer == nil ? Swift.max(1, Swift.min(ho, ctx.tokenChunk / wo)) : ho
     for first in stride(from: 0, to: ho, by: bandRows) {
       let rows = Swift.min(bandRows, ho - first)
-      var cat = [Float](repeating: 0, count: rows * wo * 4 * c)
-      for i in first..<(first + rows) {
-        for j in 0..<wo {
-          for (part, (dy, dx)) in offsets.enumerated() {
-            let y = 2 * i + dy, xx = 2 * j + dx
-            guard y < h && xx < w else { continue }
-            let src = (y * w + xx) * c, dst = (((i - first) * wo + j) * 4 + part) * c
-            for ch in 0..<c { cat[dst + ch] = x.data[src + ch] }
+      var cat = ctx.zeros(rows * wo * 4 * c)
+      x.data.withUnsafeBufferPointer { xb in
+        cat.withUnsafeMutableBufferPointer { cb in
+          for i in first..<(first + rows) {
+            for j in 0..<wo {
+              for (part, (dy, dx)) in offsets.enumerated() {
+                let y = 2 * i + dy, xx = 2 * j + dx
+                guard y < h && xx < w else { continue }
+                (cb.baseAddress! + (((i - first) * wo + j) * 4 + part) * c).update(from: xb.baseAddress! + (y * w + xx) * c, count: c)
+              }
+            }
           }
         }
       }

@@ -73,22 +73,27 @@ public struct SwinSelfAttention {
   ///
   /// Per window and head: `S = Q·Kᵀ/√d + bias (+ mask)`, `P = softmax_j(S)`, `O = P·V`, over the
   /// `w²` tokens of the shifted, padded map. Padded tokens have q, k, v = the projection biases.
-  func callAsFunction(_ normed: [Float], rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: [Int32],
-                      in ctx: InferenceContext) -> [Float] {
+  func callAsFunction(_ normed: ArenaArray<Float>, rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
+                      in ctx: InferenceContext) -> ArenaArray<Float> {
     let n = windows.tokens, hd = c / numHeads, shift = windows.shift
     let qkv = ctx.linears(normed, rows: rows, [query, key, value])
     let (q, k, v) = (qkv[0], qkv[1], qkv[2])
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
-    let zeros = [Float](repeating: 0, count: c)
-    let padQKV = [query, key, value].flatMap { l in l.bias.map { Array(UnsafeBufferPointer(start: $0.pointer, count: c)) } ?? zeros }
-    let bias = relativePositionBias()
-    var out = [Float](repeating: 0, count: rows * c)
+    var padQKV = ctx.zeros(3 * c)
+    padQKV.withUnsafeMutableBufferPointer { pb in
+      for (m, l) in [query, key, value].enumerated() {
+        if let b = l.bias { (pb.baseAddress! + m * c).update(from: b.pointer, count: c) }
+      }
+    }
+    // A model file's gathered bias is read in place; a checkpoint's is gathered here.
+    let gathered = gatheredBias == nil ? ArenaArray(relativePositionBias(), in: ctx.arena) : ArenaArray(repeating: 0, count: 0, in: nil)
+    var out = ctx.zeros(rows * c)
     let count = slotRow.count / n
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-    padQKV.withUnsafeBufferPointer { pb in bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
+    padQKV.withUnsafeBufferPointer { pb in gathered.withUnsafeBufferPointer { gb in out.withUnsafeMutableBufferPointer { ob in
     slotRow.withUnsafeBufferPointer { sb in
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
-      let bp = bb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
+      let bp = gatheredBias?.pointer ?? gb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
       let scratchCount = WindowAttention.scratchCount(n: n, headDim: hd)
       ctx.profiler?.begin(moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
                           macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c)

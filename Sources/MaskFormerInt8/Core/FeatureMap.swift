@@ -1,13 +1,13 @@
-// FeatureMap: an activation owned on the heap, channels last (NHWC with N = 1): element (y, x, c) is
+// FeatureMap: an activation in an arena (or on the heap), channels last (NHWC with N = 1): element (y, x, c) is
 // data[(y·width + x)·channels + c]. Token sequences are maps of height 1.
 
 public struct FeatureMap: Equatable, Sendable {
   public var height: Int
   public var width: Int
   public var channels: Int
-  public var data: [Float]
+  public var data: ArenaArray<Float>
 
-  public init(height: Int, width: Int, channels: Int, data: [Float]) {
+  public init(height: Int, width: Int, channels: Int, data: ArenaArray<Float>) {
     precondition(data.count == height * width * channels,
                  "FeatureMap \(height)x\(width)x\(channels) needs \(height * width * channels) floats, got \(data.count)")
     self.height = height
@@ -16,9 +16,15 @@ public struct FeatureMap: Equatable, Sendable {
     self.data = data
   }
 
-  public init(height: Int, width: Int, channels: Int) {
+  /// A copy of `data` on the heap.
+  public init(height: Int, width: Int, channels: Int, data: [Float]) {
+    self.init(height: height, width: width, channels: channels, data: ArenaArray(data))
+  }
+
+  /// Zeros.
+  public init(height: Int, width: Int, channels: Int, in arena: Arena? = nil) {
     self.init(height: height, width: width, channels: channels,
-              data: [Float](repeating: 0, count: height * width * channels))
+              data: ArenaArray(repeating: 0, count: height * width * channels, in: arena))
   }
 
   public var pixels: Int { height * width }

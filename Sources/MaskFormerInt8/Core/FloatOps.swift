@@ -5,7 +5,7 @@ import Kernels
 extension InferenceContext {
   /// `y = act(x·Wᵀ + b) + residual` for every row of x (`rows × l.inFeatures`, row stride `xStride`).
   func linear(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation = .identity,
-              residual: UnsafePointer<Float>? = nil) -> [Float] {
+              residual: UnsafePointer<Float>? = nil) -> ArenaArray<Float> {
     span(l.name, "linear", macs: rows * l.inFeatures * l.outFeatures, precision: l.quantized == nil ? "f32" : "int8",
          bytes: rows * (l.inFeatures + l.outFeatures) * 4 + l.inFeatures * l.outFeatures * (l.quantized == nil ? 4 : 1),
          shape: { _ in [rows, l.outFeatures] }) {
@@ -14,7 +14,7 @@ extension InferenceContext {
   }
 
   private func linearUnprofiled(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation,
-                                residual: UnsafePointer<Float>?) -> [Float] {
+                                residual: UnsafePointer<Float>?) -> ArenaArray<Float> {
     let n = l.outFeatures
     if observer != nil {
       precondition(xStride == l.inFeatures, "observed Linear inputs must be contiguous")
@@ -26,12 +26,11 @@ extension InferenceContext {
       return y
     }
     // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
-    let y = [Float](unsafeUninitializedCapacity: rows * n) { yb, count in
+    let y = floats(rows * n) { yb in
       let p = F32GEMMProblem(
         m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
         activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n)
       F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
-      count = rows * n
     }
     // The output observed is what the next op consumes: after a fused activation and residual.
     if observer != nil { y.withUnsafeBufferPointer { observe(l.name, .output, $0) } }
@@ -40,8 +39,8 @@ extension InferenceContext {
   }
 
   /// Linear on every row of a contiguous `rows × in` array.
-  func linear(_ x: [Float], rows: Int, _ l: Linear, activation: Activation = .identity,
-              residual: [Float]? = nil) -> [Float] {
+  func linear(_ x: ArenaArray<Float>, rows: Int, _ l: Linear, activation: Activation = .identity,
+              residual: ArenaArray<Float>? = nil) -> ArenaArray<Float> {
     precondition(x.count == rows * l.inFeatures, "linear: input \(x.count) floats, expected \(rows)x\(l.inFeatures)")
     return x.withUnsafeBufferPointer { xb in
       if let residual {
@@ -54,19 +53,18 @@ extension InferenceContext {
     }
   }
 
-  func layerNorm(_ x: [Float], rows: Int, _ n: LayerNorm) -> [Float] {
+  func layerNorm(_ x: ArenaArray<Float>, rows: Int, _ n: LayerNorm) -> ArenaArray<Float> {
     precondition(x.count == rows * n.channels, "layerNorm: \(x.count) floats, expected \(rows)x\(n.channels)")
     return x.withUnsafeBufferPointer { layerNorm($0.baseAddress!, rows: rows, n) }
   }
 
   /// LayerNorm of `rows` contiguous rows of `n.channels` floats.
-  func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ n: LayerNorm) -> [Float] {
+  func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ n: LayerNorm) -> ArenaArray<Float> {
     span(n.name, "layernorm", bytes: 8 * rows * n.channels, shape: { _ in [rows, n.channels] }) {
-      [Float](unsafeUninitializedCapacity: rows * n.channels) { yb, count in
+      floats(rows * n.channels) { yb in
         Norms.layerNorm(x, xStride: n.channels, rows: rows, channels: n.channels,
                         gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
                         into: yb.baseAddress!, yStride: n.channels, threads: threads)
-        count = rows * n.channels
       }
     }
   }
@@ -118,9 +116,9 @@ extension InferenceContext {
       F32MatrixView(base: weight.pointer + t, rows: c.outChannels, cols: cin, rowStride: cin * taps, colStride: taps)
     }
     let w = x.width, first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
-    var out = FeatureMap(height: window.output.count, width: w, channels: c.outChannels)
+    var out = FeatureMap(height: window.output.count, width: w, channels: c.outChannels, in: arena)
     let outPixels = out.pixels
-    let zeros = [Float](repeating: 0, count: cin)
+    let zeros = zeros(cin)
     x.data.withUnsafeBufferPointer { xb in
       zeros.withUnsafeBufferPointer { zb in
         out.data.withUnsafeMutableBufferPointer { ob in
@@ -165,7 +163,7 @@ extension InferenceContext {
 
   /// Mask logits of a band of pixel embeddings: `out[q·ldc + p] = Σ_c e[q][c]·pixel[p][c]`, a GEMM whose
   /// "weight" is the embedding map.
-  func maskEinsum(_ e: [Float], queries nq: Int, _ pixels: FeatureMap, into out: UnsafeMutablePointer<Float>, ldc: Int) {
+  func maskEinsum(_ e: ArenaArray<Float>, queries nq: Int, _ pixels: FeatureMap, into out: UnsafeMutablePointer<Float>, ldc: Int) {
     let m = pixels.channels, n = pixels.pixels
     precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
     profiler?.begin("mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n))
@@ -178,22 +176,6 @@ extension InferenceContext {
       F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
     }}
   }
-}
-
-/// torch's legacy `"nearest"` resize to a given size: `src = min(floor(dst·Float(in/out)), in−1)` per axis.
-func nearestResize(_ x: FeatureMap, height: Int, width: Int) -> FeatureMap {
-  let sh = Float(x.height) / Float(height), sw = Float(x.width) / Float(width)
-  var out = FeatureMap(height: height, width: width, channels: x.channels)
-  let c = x.channels
-  for y in 0..<height {
-    let sy = Swift.min(Int((Float(y) * sh).rounded(.down)), x.height - 1)
-    for xx in 0..<width {
-      let sx = Swift.min(Int((Float(xx) * sw).rounded(.down)), x.width - 1)
-      let src = (sy * x.width + sx) * c, dst = (y * width + xx) * c
-      for ch in 0..<c { out.data[dst + ch] = x.data[src + ch] }
-    }
-  }
-  return out
 }
 
 /// The rows a convolution reads and writes when its input is a band of a taller map (streaming):

@@ -21,6 +21,8 @@ public struct InferenceContext {
   public var bandRows = Int.max
   /// Records a span per op and block (`edge-seg profile`).
   public var profiler: Profiler?
+  /// Where activation buffers come from (`Arena.sized(for:)`); nil: the heap.
+  public var arena: Arena?
 
   public init(kernels: KernelTable, threads: Int, probe: ((String, FeatureMap) -> Void)? = nil) {
     precondition(threads >= 1, "threads must be >= 1, got \(threads)")
@@ -35,6 +37,21 @@ public struct InferenceContext {
 
   func record(_ name: String, _ map: @autoclosure () -> FeatureMap) {
     if let probe { probe(name, map()) }
+  }
+
+  /// `count` floats from the arena, every one written by `initialize`.
+  func floats(_ count: Int, _ initialize: (UnsafeMutableBufferPointer<Float>) -> Void) -> ArenaArray<Float> {
+    ArenaArray(unsafeUninitializedCount: count, in: arena, initializingWith: initialize)
+  }
+
+  func zeros(_ count: Int) -> ArenaArray<Float> { ArenaArray(repeating: 0, count: count, in: arena) }
+
+  /// `a + b`, element by element.
+  func sum(_ a: ArenaArray<Float>, _ b: ArenaArray<Float>) -> ArenaArray<Float> {
+    precondition(a.count == b.count, "sum: \(a.count) vs \(b.count) floats")
+    return a.withUnsafeBufferPointer { ab in
+      b.withUnsafeBufferPointer { bb in floats(a.count) { for i in 0..<a.count { $0[i] = ab[i] + bb[i] } } }
+    }
   }
 }
 

@@ -19,7 +19,7 @@ extension InferenceContext {
 
   /// Rows of int8 activations, padded to a multiple of 4, with their quantization.
   struct QuantizedRows {
-    var data: [Int8]
+    var data: ArenaArray<Int8>
     var rows: Int
     var stride: Int
     var params: QuantParams
@@ -27,7 +27,7 @@ extension InferenceContext {
 
   func quantizeRows(_ x: UnsafePointer<Float>, rows: Int, k: Int, xStride: Int, _ params: QuantParams) -> QuantizedRows {
     let kp = (k + 3) / 4 * 4
-    var a = [Int8](repeating: Int8(clamping: params.zeroPoint), count: rows * kp)
+    var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: rows * kp, in: arena)
     a.withUnsafeMutableBufferPointer { ab in
       let ap = ab.baseAddress!
       parallelFor((rows + 255) / 256, threads: threads) { blk in
@@ -53,10 +53,9 @@ extension InferenceContext {
   }
 
   /// An int8 layer with a float result (dequantized, activation and residual fused).
-  func linearInt8(_ a: QuantizedRows, _ q: QuantizedWeights, n: Int, activation: Activation, residual: UnsafePointer<Float>?) -> [Float] {
-    [Float](unsafeUninitializedCapacity: a.rows * n) { yb, count in
+  func linearInt8(_ a: QuantizedRows, _ q: QuantizedWeights, n: Int, activation: Activation, residual: UnsafePointer<Float>?) -> ArenaArray<Float> {
+    floats(a.rows * n) { yb in
       gemm(a, q, output: .float(yb.baseAddress!, ldc: n, inputScale: q.input.scale, activation: activation, residual: residual, residualStride: n))
-      count = a.rows * n
     }
   }
 
@@ -64,7 +63,8 @@ extension InferenceContext {
   /// the next layer's input parameters, never written as float.
   func linearInt8(_ a: QuantizedRows, _ q: QuantizedWeights, n: Int, activation: Activation, next: QuantParams) -> QuantizedRows {
     let np = (n + 3) / 4 * 4
-    var out = QuantizedRows(data: [Int8](repeating: Int8(clamping: next.zeroPoint), count: a.rows * np), rows: a.rows, stride: np, params: next)
+    var out = QuantizedRows(data: ArenaArray(repeating: Int8(clamping: next.zeroPoint), count: a.rows * np, in: arena), rows: a.rows, stride: np,
+                            params: next)
     out.data.withUnsafeMutableBufferPointer { ob in
       gemm(a, q, output: .int8(ob.baseAddress!, ldc: np, inputScale: q.input.scale, output: next, activation: activation))
     }
@@ -72,14 +72,14 @@ extension InferenceContext {
   }
 
   func linearInt8(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, _ q: QuantizedWeights,
-                  activation: Activation, residual: UnsafePointer<Float>?) -> [Float] {
+                  activation: Activation, residual: UnsafePointer<Float>?) -> ArenaArray<Float> {
     linearInt8(quantizeRows(x, rows: rows, k: l.inFeatures, xStride: xStride, q.input), q, n: l.outFeatures,
                activation: activation, residual: residual)
   }
 
   /// Several layers reading the same float input: quantized once when their input parameters agree
   /// (q, k and v of a Swin block are calibrated on identical data).
-  func linears(_ x: [Float], rows: Int, _ layers: [Linear]) -> [[Float]] {
+  func linears(_ x: ArenaArray<Float>, rows: Int, _ layers: [Linear]) -> [ArenaArray<Float>] {
     let qs = layers.compactMap(\.quantized)
     guard observer == nil, qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else {
       return layers.map { linear(x, rows: rows, $0) }
@@ -94,7 +94,7 @@ extension InferenceContext {
   }
 
   /// `fc2(act(fc1(x))) + residual` with the hidden activations handed over in int8 when both are int8.
-  func mlp(_ x: [Float], rows: Int, _ fc1: Linear, _ fc2: Linear, activation: Activation, residual: UnsafePointer<Float>) -> [Float] {
+  func mlp(_ x: ArenaArray<Float>, rows: Int, _ fc1: Linear, _ fc2: Linear, activation: Activation, residual: UnsafePointer<Float>) -> ArenaArray<Float> {
     guard observer == nil, let q1 = fc1.quantized, let q2 = fc2.quantized else {
       return linear(x, rows: rows, fc1, activation: activation).withUnsafeBufferPointer {
         linear($0.baseAddress!, rows: rows, xStride: fc1.outFeatures, fc2, residual: residual)
@@ -113,7 +113,7 @@ extension InferenceContext {
   /// A map quantized for an int8 conv: each pixel's channels padded to a multiple of 4, plus one row
   /// of zero points (real zeros) after the last pixel, read by out-of-image taps.
   struct QuantizedMap {
-    var data: [Int8]
+    var data: ArenaArray<Int8>
     var height: Int
     var width: Int
     var stride: Int
@@ -122,7 +122,7 @@ extension InferenceContext {
 
   func quantize(_ x: consuming FeatureMap, _ params: QuantParams) -> QuantizedMap {
     let (h, w, cin) = (x.height, x.width, x.channels), stride = (cin + 3) / 4 * 4
-    var a = [Int8](repeating: Int8(clamping: params.zeroPoint), count: h * w * stride + stride)
+    var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: h * w * stride + stride, in: arena)
     x.data.withUnsafeBufferPointer { xb in
       a.withUnsafeMutableBufferPointer { ab in
         let xp = xb.baseAddress!, ap = ab.baseAddress!
@@ -138,7 +138,7 @@ extension InferenceContext {
   /// a time): the normalized float map never exists whole.
   func layerNormQuantized(_ x: FeatureMap, _ n: LayerNorm, _ params: QuantParams) -> QuantizedMap {
     let (pixels, c) = (x.pixels, x.channels), rowBytes = (c + 3) / 4 * 4
-    var a = [Int8](repeating: Int8(clamping: params.zeroPoint), count: pixels * rowBytes + rowBytes)
+    var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: pixels * rowBytes + rowBytes, in: arena)
     let chunk = Swift.min(pixels, Swift.max(1, tokenChunk))
     x.data.withUnsafeBufferPointer { xb in
       a.withUnsafeMutableBufferPointer { ab in
@@ -165,7 +165,7 @@ extension InferenceContext {
     precondition(a.params == q.input, "\(c.name): input quantized with \(a.params), layer expects \(q.input)")
     let (h, w, stride) = (a.height, a.width, a.stride)
     let first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
-    var out = FeatureMap(height: window.output.count, width: w, channels: c.outChannels)
+    var out = FeatureMap(height: window.output.count, width: w, channels: c.outChannels, in: arena)
     let outPixels = out.pixels
     a.data.withUnsafeBufferPointer { ab in
       out.data.withUnsafeMutableBufferPointer { ob in

@@ -15,7 +15,7 @@ public struct Heads {
 
   /// queries `Q × D` → class logits `Q × (K+1)` and mask embeddings `Q × M` (the mask logits are
   /// made with the pixel decoder's last level: `PixelDecoder.maskLogits`).
-  func callAsFunction(_ queries: [Float], in ctx: InferenceContext) -> (classes: [Float], embeddings: [Float]) {
+  func callAsFunction(_ queries: ArenaArray<Float>, in ctx: InferenceContext) -> (classes: ArenaArray<Float>, embeddings: ArenaArray<Float>) {
     let nq = queries.count / classPredictor.inFeatures
     let classes = ctx.linear(queries, rows: nq, classPredictor)
     var e = queries

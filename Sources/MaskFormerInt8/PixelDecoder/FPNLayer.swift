@@ -43,8 +43,8 @@ public struct FPNLayer {
   }
 }
 
-/// `x += nearest(down)` resized to the map's size (torch legacy "nearest", as `nearestResize`), without
-/// materializing the resized map. x holds rows `firstRow ..< firstRow + x.height` of a map
+/// `x += nearest(down)` resized to the map's size (torch's legacy `"nearest"`: `src = min(floor(dst·Float(in/out)), in−1)`
+/// per axis), without materializing the resized map. x holds rows `firstRow ..< firstRow + x.height` of a map
 /// `mapHeight` rows tall (nil: x is the whole map).
 func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow: Int = 0, mapHeight: Int? = nil) {
   precondition(down.channels == x.channels, "addNearest: \(down.channels) vs \(x.channels) channels")

@@ -42,8 +42,8 @@ public struct PixelDecoder {
   /// never whole. Their GroupNorms need statistics of the whole map first, so the lateral conv runs
   /// three times and the 3×3 conv twice: one pass for each norm's statistics, one to produce. Results
   /// are identical to the whole-map path (same row-wise ops, statistics gathered in row order).
-  func maskLogits(down: consuming FeatureMap, left: consuming StageFeature, embeddings e: [Float], queries nq: Int,
-                  in ctx: InferenceContext) -> (masks: [Float], height: Int, width: Int) {
+  func maskLogits(down: consuming FeatureMap, left: consuming StageFeature, embeddings e: ArenaArray<Float>, queries nq: Int,
+                  in ctx: InferenceContext) -> (masks: ArenaArray<Float>, height: Int, width: Int) {
     let layer = layers[layers.count - 1], (h, w) = (left.height, left.width)
     let i = layers.count - 1
     if ctx.bandRows >= h || ctx.probe != nil || ctx.observer != nil {
@@ -53,8 +53,7 @@ public struct PixelDecoder {
       ctx.record("pixel_decoder.fpn\(i)", y)
       let embeddings = ctx.conv(consume y, maskProjection)
       ctx.record("pixel_decoder.pixel_embeddings", embeddings)
-      var masks = [Float](repeating: 0, count: nq * h * w)
-      masks.withUnsafeMutableBufferPointer { ctx.maskEinsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w) }
+      let masks = ctx.floats(nq * h * w) { ctx.maskEinsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w) }
       return (masks, h, w)
     }
     let band = Swift.max(1, ctx.bandRows)
@@ -94,8 +93,7 @@ public struct PixelDecoder {
       return ctx.conv(merged(input), layer.block.conv, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
     }
     let blockNorm = statistics(layer.block.norm, blockConv)
-    var masks = [Float](repeating: 0, count: nq * h * w)
-    masks.withUnsafeMutableBufferPointer { mb in
+    let masks = ctx.floats(nq * h * w) { mb in
       for rows in bands {
         let input = RowWindow.inputRows(for: rows, kernel: maskProjection.kernelSize, mapHeight: h)
         var y = blockConv(input)
@@ -111,7 +109,12 @@ public struct PixelDecoder {
 extension FeatureMap {
   /// Rows `r` of this map as a map of their own.
   func rows(_ r: Range<Int>) -> FeatureMap {
-    FeatureMap(height: r.count, width: width, channels: channels,
-               data: Array(data[(r.lowerBound * width * channels)..<(r.upperBound * width * channels)]))
+    let row = width * channels
+    return FeatureMap(height: r.count, width: width, channels: channels,
+                      data: data.withUnsafeBufferPointer { src in
+                        ArenaArray(unsafeUninitializedCount: r.count * row, in: data.arena) {
+                          $0.baseAddress!.update(from: src.baseAddress! + r.lowerBound * row, count: r.count * row)
+                        }
+                      })
   }
 }

@@ -76,15 +76,15 @@ public struct Segmentation: Sendable, Equatable {
 /// Model outputs for one image, as post-processing reads them.
 public struct MaskLogits: Sendable {
   /// `[Q, K+1]`.
-  public var classLogits: [Float]
+  public var classLogits: ArenaArray<Float>
   /// `[Q, h, w]`.
-  public var maskLogits: [Float]
+  public var maskLogits: ArenaArray<Float>
   public var queries: Int
   public var classes: Int   // K + 1
   public var height: Int
   public var width: Int
 
-  public init(classLogits: [Float], maskLogits: [Float], queries: Int, classes: Int, height: Int, width: Int) {
+  public init(classLogits: ArenaArray<Float>, maskLogits: ArenaArray<Float>, queries: Int, classes: Int, height: Int, width: Int) {
     precondition(classLogits.count == queries * classes && maskLogits.count == queries * height * width,
                  "MaskLogits: \(classLogits.count) class and \(maskLogits.count) mask values for Q=\(queries) K+1=\(classes) \(height)x\(width)")
     self.classLogits = classLogits
@@ -95,6 +95,12 @@ public struct MaskLogits: Sendable {
     self.width = width
   }
 
+  /// Copies of the arrays on the heap.
+  public init(classLogits: [Float], maskLogits: [Float], queries: Int, classes: Int, height: Int, width: Int) {
+    self.init(classLogits: ArenaArray(classLogits), maskLogits: ArenaArray(maskLogits), queries: queries, classes: classes,
+              height: height, width: width)
+  }
+
   public init(_ o: MaskFormerOutput) {
     self.init(classLogits: o.classLogits, maskLogits: o.maskLogits, queries: o.numQueries, classes: o.numClasses,
               height: o.maskHeight, width: o.maskWidth)
@@ -102,7 +108,7 @@ public struct MaskLogits: Sendable {
 
   /// softmax over the K+1 classes of each query, in float32 (max-subtracted, as torch).
   func classProbabilities() -> [Float] {
-    var p = classLogits
+    var p = Array(classLogits)
     for q in 0..<queries {
       let row = q * classes
       var m = -Float.infinity

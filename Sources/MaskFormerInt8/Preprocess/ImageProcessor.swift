@@ -8,7 +8,7 @@ import ImageCodecs
 public struct PixelValues: Sendable, Equatable {
   public var height: Int
   public var width: Int
-  public var data: [Float]
+  public var data: ArenaArray<Float>
 }
 
 public enum ImageProcessor {
@@ -53,19 +53,20 @@ public enum ImageProcessor {
   }
 
   /// `pixel_values` of an RGB image, oriented already (`Image.oriented().rgb()`).
-  public static func pixelValues(_ image: Image, config: PreprocessorConfig) -> PixelValues {
+  public static func pixelValues(_ image: Image, config: PreprocessorConfig, in arena: Arena? = nil) -> PixelValues {
     precondition(image.layout == .rgb, "ImageProcessor expects RGB, got \(image.layout)")
     let (oh, ow) = outputSize(height: image.height, width: image.width, config: config)
     let resized = oh == image.height && ow == image.width ? image : PillowResize.bilinear(image, width: ow, height: oh)
-    var out = [Float](repeating: 0, count: 3 * oh * ow)
     let plane = oh * ow
-    for c in 0..<3 {
-      let mean = config.imageMean[c], std = config.imageStd[c]
-      for p in 0..<plane {
-        var x = Float(resized.pixels[3 * p + c])
-        if config.doRescale { x = Float(Double(resized.pixels[3 * p + c]) * config.rescaleFactor) }
-        if config.doNormalize { x = (x - mean) / std }
-        out[c * plane + p] = x
+    let out = ArenaArray<Float>(unsafeUninitializedCount: 3 * plane, in: arena) { out in
+      for c in 0..<3 {
+        let mean = config.imageMean[c], std = config.imageStd[c]
+        for p in 0..<plane {
+          var x = Float(resized.pixels[3 * p + c])
+          if config.doRescale { x = Float(Double(resized.pixels[3 * p + c]) * config.rescaleFactor) }
+          if config.doNormalize { x = (x - mean) / std }
+          out[c * plane + p] = x
+        }
       }
     }
     return PixelValues(height: oh, width: ow, data: out)

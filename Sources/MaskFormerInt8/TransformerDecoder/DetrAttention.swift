@@ -21,12 +21,12 @@ public struct DetrAttention {
 
   /// `out_proj(concat_h softmax(Q_h K_hᵀ/√d) V_h) + residual`, with Q from qIn (nq rows), K from kIn and
   /// V from vIn (nk rows each).
-  func callAsFunction(qIn: [Float], nq: Int, kIn: [Float], vIn: [Float], nk: Int, residual: [Float],
-                      in ctx: InferenceContext) -> [Float] {
+  func callAsFunction(qIn: ArenaArray<Float>, nq: Int, kIn: ArenaArray<Float>, vIn: ArenaArray<Float>, nk: Int,
+                      residual: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = qProj.outFeatures, hd = d / heads
     let q = ctx.linear(qIn, rows: nq, qProj), k = ctx.linear(kIn, rows: nk, kProj), v = ctx.linear(vIn, rows: nk, vProj)
     let scale = 1 / Float(hd).squareRoot()
-    var context = [Float](repeating: 0, count: nq * d)
+    var context = ctx.zeros(nq * d)
     ctx.profiler?.begin(moduleName(outProj.name, droppingLast: 1) + ".softmax_attention", kind: "attention",
                         macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d)
     defer { ctx.profiler?.end(shape: [nq, d]) }

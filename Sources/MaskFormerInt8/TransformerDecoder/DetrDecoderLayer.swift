@@ -25,16 +25,18 @@ public struct DetrDecoderLayer {
   }
 
   /// tgt `Q × D`; queryPos `Q × D`; memory and memoryPos `Hm·Wm × D`.
-  func callAsFunction(_ tgt: [Float], queryPos: [Float], memory: [Float], memoryPos: [Float], in ctx: InferenceContext) -> [Float] {
+  func callAsFunction(_ tgt: ArenaArray<Float>, queryPos: ArenaArray<Float>, memory: ArenaArray<Float>, memoryPos: ArenaArray<Float>,
+                      in ctx: InferenceContext) -> ArenaArray<Float> {
     let nq = queryPos.count / selfAttention.qProj.inFeatures
     let nk = memory.count / selfAttention.qProj.inFeatures
-    let withPos = zip(tgt, queryPos).map { $0 + $1 }
+    let withPos = ctx.sum(tgt, queryPos)
     var x = selfAttention(qIn: withPos, nq: nq, kIn: withPos, vIn: tgt, nk: nq, residual: tgt, in: ctx)
     x = ctx.layerNorm(x, rows: nq, selfAttentionNorm)
-    let q = zip(x, queryPos).map { $0 + $1 }
-    let k = zip(memory, memoryPos).map { $0 + $1 }
+    let q = ctx.sum(x, queryPos)
+    let k = ctx.sum(memory, memoryPos)
     x = ctx.layerNorm(crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: x, in: ctx), rows: nq,
                       crossAttentionNorm)
-    return ctx.layerNorm(ctx.mlp(x, rows: nq, fc1, fc2, activation: activation, residual: x), rows: nq, finalNorm)
+    let y = x.withUnsafeBufferPointer { ctx.mlp(x, rows: nq, fc1, fc2, activation: activation, residual: $0.baseAddress!) }
+    return ctx.layerNorm(y, rows: nq, finalNorm)
   }
 }

@@ -19,12 +19,12 @@ public struct TransformerModule {
   }
 
   /// feature: the normed coarsest backbone map → decoder output `Q × D`.
-  func callAsFunction(_ feature: FeatureMap, in ctx: InferenceContext) -> [Float] {
+  func callAsFunction(_ feature: FeatureMap, in ctx: InferenceContext) -> ArenaArray<Float> {
     let memory = inputProjection.map { ctx.conv(feature, $0) } ?? feature
     let (q, d) = (queryEmbeddings.shape[0], queryEmbeddings.shape[1])
-    let memoryPos = SinePositionEmbedding.embedding(height: memory.height, width: memory.width, features: d / 2)
-    let queryPos = Array(UnsafeBufferPointer(start: queryEmbeddings.pointer, count: q * d))
-    var tgt = [Float](repeating: 0, count: q * d)
+    let memoryPos = SinePositionEmbedding.embedding(height: memory.height, width: memory.width, features: d / 2, in: ctx.arena)
+    let queryPos = ArenaArray(UnsafeBufferPointer(start: queryEmbeddings.pointer, count: q * d), in: ctx.arena)
+    var tgt = ctx.zeros(q * d)
     for (i, layer) in layers.enumerated() {
       tgt = ctx.span("transformer.decoder.layers.\(i)", "block", shape: { [$0.count / d, d] }) {
         layer(tgt, queryPos: queryPos, memory: memory.data, memoryPos: memoryPos, in: ctx)

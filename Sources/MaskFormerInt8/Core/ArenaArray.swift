@@ -1,0 +1,93 @@
+// ArenaArray: a fixed-size array of activations whose storage comes from an Arena (or the heap when
+// there is none) and goes back to it when the last copy is dropped. Value semantics as Array: a write
+// to a shared copy copies first (into the same arena). Hot loops use the unsafe-pointer accessors, as
+// with Array.
+
+public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, MutableCollection {
+  final class Storage: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
+    let arena: Arena?
+
+    init(byteCount: Int, arena: Arena?) {
+      self.byteCount = byteCount
+      self.arena = arena
+      base = arena?.allocate(byteCount: byteCount)
+        ?? UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, byteCount), alignment: Arena.alignment)
+    }
+
+    deinit {
+      if let arena { arena.deallocate(base, byteCount: byteCount) } else { base.deallocate() }
+    }
+  }
+
+  private var storage: Storage
+  public let count: Int
+
+  /// `count` elements left for `initialize` to write, every one of them.
+  public init(unsafeUninitializedCount count: Int, in arena: Arena?,
+              initializingWith initialize: (UnsafeMutableBufferPointer<Element>) throws -> Void) rethrows {
+    precondition(count >= 0, "ArenaArray count \(count)")
+    self.count = count
+    storage = Storage(byteCount: count * MemoryLayout<Element>.stride, arena: arena)
+    try initialize(UnsafeMutableBufferPointer(start: storage.base.assumingMemoryBound(to: Element.self), count: count))
+  }
+
+  public init(repeating value: Element, count: Int, in arena: Arena?) {
+    self.init(unsafeUninitializedCount: count, in: arena) { $0.initialize(repeating: value) }
+  }
+
+  /// A copy of `elements`.
+  public init<C: Collection>(_ elements: C, in arena: Arena? = nil) where C.Element == Element {
+    self.init(unsafeUninitializedCount: elements.count, in: arena) { b in
+      var i = 0
+      for e in elements {
+        b[i] = e
+        i += 1
+      }
+    }
+  }
+
+  public var startIndex: Int { 0 }
+  public var endIndex: Int { count }
+  /// The arena the storage came from (nil: the heap).
+  public var arena: Arena? { storage.arena }
+
+  public subscript(i: Int) -> Element {
+    get {
+      precondition(i >= 0 && i < count, "ArenaArray index \(i) out of 0..<\(count)")
+      return storage.base.assumingMemoryBound(to: Element.self)[i]
+    }
+    set {
+      precondition(i >= 0 && i < count, "ArenaArray index \(i) out of 0..<\(count)")
+      makeUnique()
+      storage.base.assumingMemoryBound(to: Element.self)[i] = newValue
+    }
+  }
+
+  public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Element>) throws -> R) rethrows -> R {
+    try body(UnsafeBufferPointer(start: storage.base.assumingMemoryBound(to: Element.self), count: count))
+  }
+
+  public mutating func withUnsafeMutableBufferPointer<R>(_ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+    makeUnique()
+    return try body(UnsafeMutableBufferPointer(start: storage.base.assumingMemoryBound(to: Element.self), count: count))
+  }
+
+  private mutating func makeUnique() {
+    if isKnownUniquelyReferenced(&storage) { return }
+    let copy = Storage(byteCount: storage.byteCount, arena: storage.arena)
+    copy.base.copyMemory(from: storage.base, byteCount: count * MemoryLayout<Element>.stride)
+    storage = copy
+  }
+}
+
+extension ArenaArray: Equatable where Element: Equatable {
+  public static func == (a: Self, b: Self) -> Bool { a.elementsEqual(b) }
+}
+
+extension ArenaArray: @unchecked Sendable where Element: Sendable {}
+
+extension ArenaArray: CustomStringConvertible {
+  public var description: String { "ArenaArray(\(Array(self)))" }
+}
