@@ -108,9 +108,17 @@ public enum F32GEMM {
   /// K is processed in chunks of at most this many: a chunk of A rows and one packed B panel stay in cache.
   static let kChunk = 256
 
+  /// Bytes of the packed B that `run` builds for `p` (0 for the reference kernel), 64-byte aligned.
+  public static func scratchBytes(_ p: F32GEMMProblem, kernel: F32GEMMKernel) -> Int {
+    guard kernel != .reference && p.m > 0 && p.n > 0 else { return 0 }
+    let nr = kernel.tile.nr
+    return (p.n + nr - 1) / nr * p.segments.reduce(0) { $0 + $1.cols } * nr * 4
+  }
+
   /// Runs `p` with `kernel` on up to `threads` threads. Rows are split in fixed blocks, so the result is
-  /// identical for every thread count.
-  public static func run(_ p: F32GEMMProblem, kernel: F32GEMMKernel, threads: Int) {
+  /// identical for every thread count. B is packed into `scratch` (at least `scratchBytes`, 64-byte
+  /// aligned) when given, else into a buffer of its own.
+  public static func run(_ p: F32GEMMProblem, kernel: F32GEMMKernel, threads: Int, scratch: UnsafeMutableRawPointer? = nil) {
     for s in p.segments {
       precondition(s.rows == p.n && s.cols > 0, "F32GEMM: segment \(s.rows)x\(s.cols) does not match n=\(p.n)")
     }
@@ -123,8 +131,9 @@ public enum F32GEMM {
     let (mr, nr) = kernel.tile
     let kTotal = p.segments.reduce(0) { $0 + $1.cols }
     let panels = (p.n + nr - 1) / nr
-    let packed = UnsafeMutableRawPointer.allocate(byteCount: panels * kTotal * nr * 4, alignment: 64)
-    defer { packed.deallocate() }
+    let owned = scratch == nil ? UnsafeMutableRawPointer.allocate(byteCount: panels * kTotal * nr * 4, alignment: 64) : nil
+    defer { owned?.deallocate() }
+    let packed = scratch ?? owned!
     let b = packed.bindMemory(to: Float.self, capacity: panels * kTotal * nr)
     let segments = p.segments
     parallelFor(panels, threads: threads) { panel in

@@ -49,6 +49,9 @@ public struct MaskFormer {
     let (down, left) = pixelDecoder.coarseLevels(consume features, in: ctx)
     ctx.profiler?.end(shape: [down.height, down.width, down.channels])
     let queries = ctx.span("transformer", "stage") { transformer(top, in: ctx) }
+    // An ArenaArray's storage has a deinit, so a binding lives to the end of its scope unless consumed:
+    // the coarsest feature must not stay through the mask decoder.
+    _ = consume top
     let (classes, embeddings) = ctx.span("heads", "stage") { heads(queries, in: ctx) }
     // The stride-4 level last: its maps are the largest, and streamed they go straight into logits.
     ctx.profiler?.begin("mask_decoder", kind: "stage")

@@ -51,13 +51,14 @@ public struct Segmenter {
   }
 
   /// An arena for images of `size` (oriented: `Image.orientedSize`) under `context`'s streaming
-  /// settings: MemoryPlan's predicted peak, whose pages the OS commits only when first written. Kept
+  /// settings, as MemoryPlan sizes it; the OS commits its pages only when they are first written. Kept
   /// in the context for image after image of that size, it is reused: nothing is allocated again.
-  public func arena(forImage size: (height: Int, width: Int), context: InferenceContext) -> Arena {
+  /// `returnsFreedPages` for a single image under a memory budget (`Arena.returnsFreedPages`).
+  public func arena(forImage size: (height: Int, width: Int), context: InferenceContext, returnsFreedPages: Bool = false) -> Arena {
     let input = ImageProcessor.outputSize(height: size.height, width: size.width, config: preprocessor)
     let plan = MemoryPlan.predict(model.config, input: input, image: size, int8: model.isQuantized,
                                   tokenChunk: context.tokenChunk, bandRows: context.bandRows)
-    return Arena(capacity: plan.predictedBytes)
+    return Arena(capacity: plan.arenaBytes, returnsFreedPages: returnsFreedPages)
   }
 
   /// Segments a decoded image (any layout; EXIF orientation applied here).

@@ -108,10 +108,10 @@ func defaultMemoryPlan(_ loaded: LoadedModel, image: (height: Int, width: Int), 
   }
 }
 
-/// The arena for one image under `ctx`'s streaming settings, as large as MemoryPlan predicts the
-/// activations to be at their peak (the OS commits its pages only when they are first written).
-func activationArena(_ loaded: LoadedModel, image: (height: Int, width: Int), for ctx: InferenceContext) -> Arena {
-  Segmenter(model: loaded.model, preprocessor: loaded.preprocessor).arena(forImage: image, context: ctx)
+/// The arena for images of this size under `ctx`'s streaming settings (`Segmenter.arena`).
+func activationArena(_ loaded: LoadedModel, image: (height: Int, width: Int), for ctx: InferenceContext,
+                     returnsFreedPages: Bool) -> Arena {
+  Segmenter(model: loaded.model, preprocessor: loaded.preprocessor).arena(forImage: image, context: ctx, returnsFreedPages: returnsFreedPages)
 }
 
 func parseByteSize(_ text: String) -> Int? {

@@ -50,7 +50,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
                                       tokenChunk: tiling.tokenChunk, bandRows: tiling.bandRows), baselineKB * 1024 + loaded.weightBytes)
     }
     // One arena for every run, as an app that segments image after image keeps one.
-    let arena = activationArena(loaded, image: oriented, for: tiling)
+    let arena = activationArena(loaded, image: oriented, for: tiling, returnsFreedPages: false)
     var all: [[Profiler.Span]] = [], walls: [Double] = [], arenaRuns: [Arena.Statistics] = []
     for _ in 0..<(runs + 1) {   // the first run warms caches and page tables, and is not counted
       let profiler = Profiler()

@@ -66,7 +66,8 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
       let auto = defaultMemoryPlan(loaded, image: oriented, baselineKB: baselineKB)
       (ctx.tokenChunk, ctx.bandRows) = (auto.tokenChunk, auto.bandRows)
     }
-    ctx.arena = activationArena(loaded, image: oriented, for: ctx)
+    // One image: freed blocks give their pages back, so that peak RSS follows the live buffers.
+    ctx.arena = activationArena(loaded, image: oriented, for: ctx, returnsFreedPages: true)
     if let raw = opts.value("--raw") {
       // Logits only (for drift checks): preprocessing and the model, no post-processing.
       let pv = ImageProcessor.pixelValues(image.oriented().rgb(), config: loaded.preprocessor, in: ctx.arena)
@@ -78,6 +79,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
       return 0
     }
     let result = segmenter.segment(image, options: options, context: ctx, clock: now)
+    ctx.arena = nil   // a single image: the activations' pages go back to the OS before the output is written
     let s = result.segmentation
     var timings = ["decode": (tDecode - t0) * 1000, "load": (tLoad - tDecode) * 1000]
     for (step, secs) in result.timings { timings[step] = secs * 1000 }

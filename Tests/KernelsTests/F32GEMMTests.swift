@@ -52,7 +52,8 @@ struct GEMMProblemData {
     residual = rng.floats(c.m * c.n)
   }
 
-  func run(_ kernel: F32GEMMKernel, threads: Int = 2) -> [Float] {
+  /// `scratchFill`: pack B into a caller's buffer of exactly `scratchBytes`, filled with this first.
+  func run(_ kernel: F32GEMMKernel, threads: Int = 2, scratchFill: UInt8? = nil) -> [Float] {
     var out = [Float](repeating: .nan, count: c.m * c.n)
     let ap = a.map { arr in arr.withUnsafeBufferPointer { UnsafeMutablePointer(mutating: $0.baseAddress!) } }
     // The arrays outlive `out`'s computation below (self is alive), so their storage stays put.
@@ -68,7 +69,15 @@ struct GEMMProblemData {
             m: c.m, n: c.n, segments: segments, aRow: { i, s in UnsafePointer(ap[s] + i * ks[s]) },
             bias: c.bias ? biasB.baseAddress! : nil, activation: c.activation,
             residual: c.residual ? resB.baseAddress! : nil, residualStride: c.n, c: ob.baseAddress!, ldc: c.n)
-          F32GEMM.run(p, kernel: kernel, threads: threads)
+          if let scratchFill {
+            let bytes = F32GEMM.scratchBytes(p, kernel: kernel)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            defer { scratch.deallocate() }
+            scratch.initializeMemory(as: UInt8.self, repeating: scratchFill, count: bytes)
+            F32GEMM.run(p, kernel: kernel, threads: threads, scratch: scratch)
+          } else {
+            F32GEMM.run(p, kernel: kernel, threads: threads)
+          }
         }
       }}
     }
@@ -116,6 +125,17 @@ struct GEMMProblemData {
     #expect(p.run(kernel, threads: 2) == one)
     #expect(p.run(kernel, threads: 3) == one)
     #expect(p.run(kernel, threads: 8) == one)
+  }
+
+  /// The packed B in a caller's scratch (the arena's, in the model), whatever it held before: the
+  /// same bits as in a buffer of run's own.
+  @Test(arguments: tiers)
+  func callerScratchGivesTheSameBits(_ kernel: F32GEMMKernel) {
+    let p = GEMMProblemData(GEMMCase(m: 37, n: 53, ks: [40, 24], stridedB: true, bias: true, activation: .relu,
+                                     residual: true, seed: 7))
+    let own = p.run(kernel)
+    #expect(p.run(kernel, scratchFill: 0xFF) == own, "NaN-filled scratch")
+    #expect(p.run(kernel, scratchFill: 0) == own)
   }
 
   @Test func bestKernelIsSupported() {

@@ -4,6 +4,9 @@
 // close to the live peak and a second run of the same shape reuses exactly the pages of the first:
 // no heap allocation of activations in the steady state. A request that does not fit falls back to
 // the heap and is counted (`Statistics.fallbacks`), so a plan that was too small shows in `profile`.
+// A single run that must stay under a memory budget asks for `returnsFreedPages`: each freed block of
+// 64 KiB or more gives its pages back to the OS, so that resident memory follows the live buffers
+// (as malloc's mmap threshold does) at the price of faulting them in again when reused.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -28,19 +31,30 @@ public final class Arena: @unchecked Sendable {
 
   /// Bytes of the region.
   public let capacity: Int
+  public let returnsFreedPages: Bool
   private let region: UnsafeMutableRawPointer
+  private let mappedBytes: Int
+  private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
   /// Free blocks `(offset, size)`, sorted by offset, never adjacent (coalesced).
   private var free: [(offset: Int, size: Int)]
   private var stats = Statistics()
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-  /// Reserves `capacity` bytes of address space. The OS commits a page when it is first written, so
-  /// a region larger than the run needs costs no resident memory.
-  public init(capacity: Int) {
+  /// Reserves `capacity` bytes of address space (an anonymous mapping). The OS commits a page when
+  /// it is first written, so a region larger than the run needs costs no resident memory.
+  public init(capacity: Int, returnsFreedPages: Bool = false) {
     precondition(capacity >= 0, "arena capacity \(capacity)")
-    self.capacity = (capacity + Self.alignment - 1) / Self.alignment * Self.alignment
-    region = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(self.capacity, Self.alignment), alignment: Self.alignment)
-    free = self.capacity > 0 ? [(0, self.capacity)] : []
+    self.returnsFreedPages = returnsFreedPages
+    let bytes = Swift.max(Self.pageSize, (capacity + Self.pageSize - 1) / Self.pageSize * Self.pageSize)
+    let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    if let p, p != MAP_FAILED {
+      (region, mappedBytes) = (p, bytes)
+    } else {
+      // No address space left: an empty arena, every request served by the heap (and counted).
+      (region, mappedBytes) = (UnsafeMutableRawPointer.allocate(byteCount: Self.alignment, alignment: Self.alignment), 0)
+    }
+    self.capacity = mappedBytes
+    free = mappedBytes > 0 ? [(0, mappedBytes)] : []
     mutex = .allocate(capacity: 1)
     pthread_mutex_init(mutex, nil)
   }
@@ -49,7 +63,7 @@ public final class Arena: @unchecked Sendable {
     precondition(stats.inUse == 0, "arena released with \(stats.inUse) bytes still in use")
     pthread_mutex_destroy(mutex)
     mutex.deallocate()
-    region.deallocate()
+    if mappedBytes > 0 { munmap(region, mappedBytes) } else { region.deallocate() }
   }
 
   public var statistics: Statistics { locked { stats } }
@@ -106,10 +120,26 @@ public final class Arena: @unchecked Sendable {
       }
       if lo > 0 && free[lo - 1].offset + free[lo - 1].size == offset {
         free[lo - 1].size += block.size
+        block = free[lo - 1]
       } else {
         free.insert(block, at: lo)
       }
+      if returnsFreedPages && size >= 4 << 10 {
+        // The whole pages inside the free block (its edges may share a page with a live block).
+        let first = (block.offset + Self.pageSize - 1) / Self.pageSize * Self.pageSize
+        let end = (block.offset + block.size) / Self.pageSize * Self.pageSize
+        if end > first { Self.returnPages(region + first, count: end - first) }
+      }
     }
+  }
+
+  /// Gives the pages back: they read as zeros (Linux) or anything (Darwin) when next touched.
+  private static func returnPages(_ p: UnsafeMutableRawPointer, count: Int) {
+    #if canImport(Darwin)
+    _ = madvise(p, count, MADV_FREE)
+    #else
+    _ = madvise(p, count, MADV_DONTNEED)
+    #endif
   }
 
   private func locked<R>(_ body: () -> R) -> R {

@@ -30,7 +30,7 @@ extension InferenceContext {
       let p = F32GEMMProblem(
         m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
         activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n)
-      F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
+      f32GEMM(p)
     }
     // The output observed is what the next op consumes: after a fused activation and residual.
     if observer != nil { y.withUnsafeBufferPointer { observe(l.name, .output, $0) } }
@@ -130,7 +130,7 @@ extension InferenceContext {
               return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? base + ((sy - first) * w + sx) * cin : zero
             },
             bias: c.bias?.pointer, activation: activation, c: ob.baseAddress!, ldc: c.outChannels)
-          F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
+          f32GEMM(p)
         }
       }
     }
@@ -173,8 +173,16 @@ extension InferenceContext {
       let p = F32GEMMProblem(
         m: nq, n: n, segments: [F32MatrixView(base: pb.baseAddress!, rows: n, cols: m, rowStride: m, colStride: 1)],
         aRow: { i, _ in ep + i * m }, bias: nil, c: out, ldc: ldc)
-      F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads)
+      f32GEMM(p)
     }}
+  }
+}
+
+extension InferenceContext {
+  /// F32GEMM with its packed B in the arena.
+  func f32GEMM(_ p: F32GEMMProblem) {
+    var scratch = ArenaArray<UInt8>(unsafeUninitializedCount: F32GEMM.scratchBytes(p, kernel: kernels.f32GEMM), in: arena) { _ in }
+    scratch.withUnsafeMutableBufferPointer { F32GEMM.run(p, kernel: kernels.f32GEMM, threads: threads, scratch: UnsafeMutableRawPointer($0.baseAddress!)) }
   }
 }
 

@@ -11,6 +11,9 @@ public struct MemoryPlan: Sendable, Equatable {
   /// Predicted peak of the activations, bytes, and the phase where it lies.
   public var predictedBytes: Int
   public var phase: String
+  /// The arena for this plan: the largest phase's arena buffers plus 1/8 and 1 MiB for alignment and
+  /// fragmentation (first fit).
+  public var arenaBytes: Int
 
   /// Candidate settings from fastest (whole maps) to leanest.
   public static let candidates: [(tokenChunk: Int, bandRows: Int)] = [
@@ -36,22 +39,27 @@ public struct MemoryPlan: Sendable, Equatable {
     return .failure(MemoryPlanError(budget: budget, leanest: leanest!))
   }
 
-  /// The predicted peak for given streaming parameters.
+  /// The predicted peak for given streaming parameters. Each phase lists its buffers in the arena
+  /// (activations, logits, post-processing scratch) and on the heap (the decoded image, the output
+  /// map). The peak is that of the live buffers: a single run's arena returns the pages of freed
+  /// blocks (`Arena.returnsFreedPages`); one kept for image after image keeps them (`profile`
+  /// reports its high-water mark).
   public static func predict(_ config: MaskFormerConfig, input: (height: Int, width: Int), image: (height: Int, width: Int),
                              int8: Bool, tokenChunk: Int, bandRows: Int) -> MemoryPlan {
     let f = 4  // bytes per float
     let s = config.swin, fpn = config.fpnFeatureSize, m = config.maskFeatureSize, q = config.detr.numQueries
     let (hh, ww) = (input.height, input.width)
-    let imageBytes = 3 * image.height * image.width
+    let imageBytes = 3 * image.height * image.width, outputMap = 4 * image.height * image.width
     let pixelValues = 3 * hh * ww * f
     // Stage maps: stride 4·2^i, embed·2^i channels.
     var h = (hh + s.patchSize - 1) / s.patchSize, w = (ww + s.patchSize - 1) / s.patchSize
-    var phases: [(String, Int)] = [("preprocess", imageBytes + 2 * pixelValues)]
+    // (name, arena bytes, heap bytes); the resize's intermediate image is on the heap.
+    var phases: [(String, Int, Int)] = [("preprocess", pixelValues, imageBytes + pixelValues)]
     let (h0, w0) = (h, w)
     var kept = 0           // stage features held for the pixel decoder
     var c = s.embedDim
     let chunk0 = Swift.min(tokenChunk, h * w)
-    phases.append(("embeddings", imageBytes + pixelValues + h * w * c * f + chunk0 * (3 * s.patchSize * s.patchSize + 2 * c) * f))
+    phases.append(("embeddings", pixelValues + h * w * c * f + chunk0 * (3 * s.patchSize * s.patchSize + 2 * c) * f, imageBytes))
     for stage in 0..<s.stageCount {
       let tokens = h * w, chunk = Swift.min(tokenChunk, tokens)
       let x = tokens * c * f
@@ -59,13 +67,13 @@ public struct MemoryPlan: Sendable, Equatable {
       // Per chunk: gathered rows, norm, q/k/v, context, projection out (floats) and the MLP's hidden
       // activations (int8 when quantized, float otherwise).
       let transient = chunk * (7 * c * f + hidden * (int8 ? 1 : f) + c * f)
-      phases.append(("encoder.stage\(stage)", imageBytes + kept + x + transient))
+      phases.append(("encoder.stage\(stage)", kept + x + transient, imageBytes))
       let feature = (int8 && stage < s.stageCount - 1) ? tokens * ((c + 3) / 4 * 4) : tokens * c * f
       kept += feature
       if stage < s.stageCount - 1 {
         let (ho, wo) = ((h + 1) / 2, (w + 1) / 2)
         let band = Swift.min(ho * wo, Swift.max(wo, tokenChunk))
-        phases.append(("encoder.stage\(stage).downsample", imageBytes + kept + x + ho * wo * 2 * c * f + band * 4 * c * f * 2))
+        phases.append(("encoder.stage\(stage).downsample", kept + x + ho * wo * 2 * c * f + band * 4 * c * f * 2, imageBytes))
         (h, w, c) = (ho, wo, 2 * c)
       }
     }
@@ -73,20 +81,20 @@ public struct MemoryPlan: Sendable, Equatable {
     // features of strides 4 and 8 still held.
     let a8 = ((h0 + 1) / 2) * ((w0 + 1) / 2), a0 = h0 * w0
     let f0 = int8 ? a0 * ((s.embedDim + 3) / 4 * 4) : a0 * s.embedDim * f
-    phases.append(("pixel_decoder", imageBytes + kept + a8 * fpn * (2 * f + 1)))
+    phases.append(("pixel_decoder", kept + a8 * fpn * (2 * f + 1), imageBytes))
     let y8 = a8 * fpn * f, masks = q * a0 * f
     if bandRows >= h0 {
-      phases.append(("mask_decoder", imageBytes + Swift.max(f0 + y8 + a0 * fpn * f + a0 * fpn,
-                                                            a0 * fpn * (1 + f) + a0 * m * f + masks)))
+      phases.append(("mask_decoder", Swift.max(f0 + y8 + a0 * fpn * f + a0 * fpn, a0 * fpn * (1 + f) + a0 * m * f + masks), imageBytes))
     } else {
       let rows = bandRows + 4
-      phases.append(("mask_decoder", imageBytes + f0 + y8 + masks + rows * w0 * (3 * fpn * f + 2 * fpn + m * f)))
+      phases.append(("mask_decoder", f0 + y8 + masks + rows * w0 * (3 * fpn * f + 2 * fpn + m * f), imageBytes))
     }
-    // Post-processing: the logits, the output map and the overlay at the image's size, row caches.
-    phases.append(("postprocess", masks + imageBytes + 4 * image.height * image.width + 2 * imageBytes
-                   + 2 * (config.numLabels + q) * w0 * f))
-    let peak = phases.max { $0.1 < $1.1 }!
-    return MemoryPlan(tokenChunk: tokenChunk, bandRows: bandRows, predictedBytes: peak.1 + fixedOverhead, phase: peak.0)
+    // Post-processing: the logits and the owner map in the arena; the output map, the overlay and row
+    // caches on the heap.
+    phases.append(("postprocess", masks + outputMap, imageBytes + outputMap + 2 * imageBytes + 2 * (config.numLabels + q) * w0 * f))
+    let peak = phases.max { $0.1 + $0.2 < $1.1 + $1.2 }!, arena = phases.map(\.1).max()!
+    return MemoryPlan(tokenChunk: tokenChunk, bandRows: bandRows, predictedBytes: peak.1 + peak.2 + fixedOverhead, phase: peak.0,
+                      arenaBytes: arena + arena / 8 + (1 << 20))
   }
 }
 

@@ -24,8 +24,9 @@ extension Segmentation {
     }
     // Pass over target rows: owner = argmax_i(score_i · prob_i), and per query the owned area and the
     // "original" area (score-weighted prob >= mask_threshold: transformers tests the weighted value).
-    // The kept queries' probabilities are computed per mask row, two rows at a time.
-    var owner = [Int32](repeating: 0, count: oh * ow)
+    // The kept queries' probabilities are computed per mask row, two rows at a time. The owner map is
+    // scratch: it comes from the logits' arena.
+    var owner = ArenaArray(repeating: Int32(0), count: oh * ow, in: m.maskLogits.arena)
     var area = [Int](repeating: 0, count: kept.count), original = [Int](repeating: 0, count: kept.count)
     let resample = BilinearRows(h: m.height, w: m.width, outH: oh, outW: ow)
     var cache = MaskRowCache(planes: kept.count, w: m.width)
@@ -36,6 +37,7 @@ extension Segmentation {
       }
     }
     var best = [Float](repeating: 0, count: ow), row = [Float](repeating: 0, count: ow)
+    owner.withUnsafeMutableBufferPointer { owner in
     for y in 0..<oh {
       cache.rows(y, of: resample, compute: probabilityRow) { r0, r1 in
         for (i, k) in kept.enumerated() {
@@ -50,6 +52,7 @@ extension Segmentation {
           }
         }
       }
+    }
     }
     for o in owner { area[Int(o)] += 1 }
     // Segment ids in query order; fused labels reuse their first id (and reset the counter to it, as
