@@ -98,41 +98,41 @@ public struct SwinSelfAttention {
       ctx.profiler?.begin(moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
                           macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c)
       defer { ctx.profiler?.end(shape: [rows, c]) }
-      parallelFor(count, threads: ctx.threads) { local in
+      // Per worker: slot labels, q/k/v row pointers (whole and per head), output rows, mask and kernel scratch.
+      func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
+      let labelBytes = aligned(n * 8), rowBytes = aligned(6 * n * 8), outBytes = aligned(2 * n * 8)
+      let perWorker = labelBytes + rowBytes + outBytes + aligned((n * n + scratchCount) * 4)
+      var workspace = ArenaArray<UInt8>(unsafeUninitializedCount: parallelWorkers(count, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
+      workspace.withUnsafeMutableBufferPointer { wb in
+      parallelForWorkers(count, threads: ctx.threads) { local, worker in
         let win = first + local
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { labels in
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 6 * n) { rowBuf in
-        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: 2 * n) { outBuf in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: n * n + scratchCount) { buf in
-          let label = labels.baseAddress!
-          let rq = rowBuf.baseAddress!, rk = rq + n, rv = rk + n  // q/k/v rows of each slot, read in place
-          let hq = rv + n, hk = hq + n, hv = hk + n                // the same, offset to one head
-          let ro = outBuf.baseAddress!, ho = ro + n                // output row of each slot (nil: padding, cropped away)
-          let mask = buf.baseAddress!, scratch = mask + n * n
+        let base = UnsafeMutableRawPointer(wb.baseAddress!) + worker * perWorker
+        let label = base.bindMemory(to: Int.self, capacity: n)
+        let rq = (base + labelBytes).bindMemory(to: UnsafePointer<Float>.self, capacity: 6 * n), rk = rq + n, rv = rk + n  // q/k/v rows of each slot, read in place
+        let hq = rv + n, hk = hq + n, hv = hk + n                                                                        // the same, offset to one head
+        let ro = (base + labelBytes + rowBytes).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: 2 * n), ho = ro + n  // output row of each slot (nil: padding, cropped away)
+        let mask = (base + labelBytes + rowBytes + outBytes).bindMemory(to: Float.self, capacity: n * n + scratchCount), scratch = mask + n * n
+        for i in 0..<n {
+          let row = Int(slots[local * n + i])
+          label[i] = windows.label(win, i)
+          for m in 0..<3 { (rq + m * n)[i] = row >= 0 ? qkv[m] + row * c : pad + m * c }
+          ro[i] = row >= 0 ? op + row * c : nil
+        }
+        if shift > 0 {
           for i in 0..<n {
-            let row = Int(slots[local * n + i])
-            label[i] = windows.label(win, i)
-            for m in 0..<3 { (rq + m * n)[i] = row >= 0 ? qkv[m] + row * c : pad + m * c }
-            ro[i] = row >= 0 ? op + row * c : nil
-          }
-          if shift > 0 {
-            for i in 0..<n {
-              for j in 0..<n { mask[i * n + j] = label[i] == label[j] ? 0 : -100 }
-            }
-          }
-          for head in 0..<numHeads {
-            let off = head * hd
-            for i in 0..<n {
-              hq[i] = rq[i] + off; hk[i] = rk[i] + off; hv[i] = rv[i] + off
-              ho[i] = ro[i].map { $0 + off }
-            }
-            WindowAttention.run(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
-                                out: ho, scratch: scratch, kernel: ctx.kernels.f32GEMM)
+            for j in 0..<n { mask[i * n + j] = label[i] == label[j] ? 0 : -100 }
           }
         }
+        for head in 0..<numHeads {
+          let off = head * hd
+          for i in 0..<n {
+            hq[i] = rq[i] + off; hk[i] = rk[i] + off; hv[i] = rv[i] + off
+            ho[i] = ro[i].map { $0 + off }
+          }
+          WindowAttention.run(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
+                              out: ho, scratch: scratch, kernel: ctx.kernels.f32GEMM)
         }
-        }
-        }
+      }
       }
     }}}}}}}
     return out

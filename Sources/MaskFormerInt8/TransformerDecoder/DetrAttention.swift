@@ -30,13 +30,16 @@ public struct DetrAttention {
     ctx.profiler?.begin(moduleName(outProj.name, droppingLast: 1) + ".softmax_attention", kind: "attention",
                         macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d)
     defer { ctx.profiler?.end(shape: [nq, d]) }
+    // Per worker: one head's keys transposed and a row of scores.
+    let perWorker = (hd * nk + nk + 15) / 16 * 16
+    var workspace = ArenaArray<Float>(unsafeUninitializedCount: parallelWorkers(heads, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-    context.withUnsafeMutableBufferPointer { cb in
+    context.withUnsafeMutableBufferPointer { cb in workspace.withUnsafeMutableBufferPointer { wb in
       let (qp, kp, vp, cp) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, cb.baseAddress!)
-      parallelFor(heads, threads: ctx.threads) { head in
+      parallelForWorkers(heads, threads: ctx.threads) { head, worker in
         let off = head * hd
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: hd * nk + nk) { buf in
-          let kT = buf.baseAddress!, s = kT + hd * nk          // kT: this head's keys transposed, hd × nk
+        do {
+          let kT = wb.baseAddress! + worker * perWorker, s = kT + hd * nk          // kT: this head's keys transposed, hd × nk
           for j in 0..<nk {
             for t in 0..<hd { kT[t * nk + j] = kp[j * d + off + t] }
           }
@@ -57,7 +60,7 @@ public struct DetrAttention {
           }
         }
       }
-    }}}}
+    }}}}}
     return ctx.linear(context, rows: nq, outProj, residual: residual)
   }
 }
