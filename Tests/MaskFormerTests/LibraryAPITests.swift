@@ -15,7 +15,8 @@ import _TestSupport
     var pixels = [UInt8](repeating: 0, count: 40 * 30 * 3)
     for i in pixels.indices { pixels[i] = UInt8(truncatingIfNeeded: i * 7) }
     let image = Image(width: 40, height: 30, layout: .rgb, pixels: pixels)
-    let context = InferenceContext(kernels: .best(for: .detect()), threads: 2)
+    var context = InferenceContext(kernels: .best(for: .detect()), threads: 2)
+    context.arena = segmenter.arena(forImage: image.orientedSize, context: context)
     var options = SegmentationOptions.pipeline
     options.task = .semantic
     let result = segmenter.segment(image, options: options, context: context) { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -24,5 +25,7 @@ import _TestSupport
     #expect(!s.segments.isEmpty && s.segments.map(\.area).reduce(0, +) == 1200, "semantic segments tile the image")
     #expect(result.timings.map(\.step) == ["preprocess", "model", "postprocess"])
     #expect(result.inputHeight == 512 && result.inputWidth == 704, "30x40 -> shortest edge 512 -> 512x683 -> 512x704")
+    let arena = try #require(context.arena)
+    #expect(arena.statistics.fallbacks == 0 && arena.statistics.inUse == 0, "MemoryPlan sized the arena: \(arena.statistics)")
   }
 }
