@@ -107,6 +107,10 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     // cache), so that resident memory holds one layer's weights at a time, not the whole model.
     ctx.releaseWeightsAfterUse = runs + warmup == 1
     do { try applyTiling(opts, to: &ctx) } catch { printError("run: \(error)"); return 64 }
+    // One arena for every pass (repeated passes reuse it, as an app would); a single pass returns freed pages.
+    let plan = MemoryPlan.predict(checkpoint.model.config, input: (h, w), image: (h, w), int8: checkpoint.model.isQuantized,
+                                  tokenChunk: ctx.tokenChunk, bandRows: ctx.bandRows)
+    ctx.arena = Arena(capacity: plan.arenaBytes, returnsFreedPages: runs + warmup == 1)
     var times: [Double] = []
     var result: MaskFormerOutput?
     for _ in 0..<warmup { _ = checkpoint.model(pixelValues: pixels, height: h, width: w, in: ctx) }
