@@ -48,16 +48,19 @@ public struct MaskFormer {
     ctx.profiler?.begin("pixel_decoder", kind: "stage")
     let (down, left) = pixelDecoder.coarseLevels(consume features, in: ctx)
     ctx.profiler?.end(shape: [down.height, down.width, down.channels])
+    ctx.arena?.trim()   // between phases (a single run's arena only): the freed buffers' pages go back
     let queries = ctx.span("transformer", "stage") { transformer(top, in: ctx) }
     // An ArenaArray's storage has a deinit, so a binding lives to the end of its scope unless consumed:
     // the coarsest feature must not stay through the mask decoder.
     _ = consume top
+    ctx.arena?.trim()
     let (classes, embeddings) = ctx.span("heads", "stage") { heads(queries, in: ctx) }
     // The stride-4 level last: its maps are the largest, and streamed they go straight into logits.
     ctx.profiler?.begin("mask_decoder", kind: "stage")
     let masks = pixelDecoder.maskLogits(down: consume down, left: consume left, embeddings: embeddings,
                                         queries: config.detr.numQueries, in: ctx)
     ctx.profiler?.end(shape: [config.detr.numQueries, masks.height, masks.width])
+    ctx.arena?.trim()
     return MaskFormerOutput(classLogits: classes, maskLogits: masks.masks, numQueries: config.detr.numQueries,
                             numClasses: config.numLabels + 1, maskHeight: masks.height, maskWidth: masks.width)
   }

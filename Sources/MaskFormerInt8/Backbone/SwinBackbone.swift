@@ -38,6 +38,7 @@ public struct SwinBackbone {
     ctx.profiler?.begin("encoder.embeddings", kind: "block")
     var x = embeddings(consume pixelValues, height: height, width: width, in: ctx)
     ctx.profiler?.end(shape: [x.height, x.width, x.channels])
+    ctx.arena?.trim()   // between phases (a single run's arena only): the freed buffers' pages go back
     var features: [StageFeature] = []
     for (s, stage) in stages.enumerated() {
       ctx.profiler?.begin("encoder.stage\(s)", kind: "stage")
@@ -54,6 +55,7 @@ public struct SwinBackbone {
         x = ctx.span("encoder.stage\(s).downsample", "block", shape: { [$0.height, $0.width, $0.channels] }) { merge(x, in: ctx) }
       }
       ctx.profiler?.end(shape: [x.height, x.width, x.channels])
+      ctx.arena?.trim()
     }
     return features
   }

@@ -4,9 +4,10 @@
 // close to the live peak and a second run of the same shape reuses exactly the pages of the first:
 // no heap allocation of activations in the steady state. A request that does not fit falls back to
 // the heap and is counted (`Statistics.fallbacks`), so a plan that was too small shows in `profile`.
-// A single run that must stay under a memory budget asks for `returnsFreedPages`: each freed block of
-// 64 KiB or more gives its pages back to the OS, so that resident memory follows the live buffers
-// (as malloc's mmap threshold does) at the price of faulting them in again when reused.
+// A single run that must stay under a memory budget asks for `returnsFreedPages`: a freed block of
+// 16 MiB or more (a whole map) gives its pages back to the OS at once, and `trim` gives back all free
+// pages between phases, so that resident memory follows the live buffers (as malloc's mmap threshold
+// does) while the chunk buffers of a phase are reused without faulting their pages in again.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -32,6 +33,7 @@ public final class Arena: @unchecked Sendable {
   /// Bytes of the region.
   public let capacity: Int
   public let returnsFreedPages: Bool
+  static let returnedBlockBytes = 16 << 20
   private let region: UnsafeMutableRawPointer
   private let mappedBytes: Int
   private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -124,13 +126,22 @@ public final class Arena: @unchecked Sendable {
       } else {
         free.insert(block, at: lo)
       }
-      if returnsFreedPages && size >= 4 << 10 {
-        // The whole pages inside the free block (its edges may share a page with a live block).
-        let first = (block.offset + Self.pageSize - 1) / Self.pageSize * Self.pageSize
-        let end = (block.offset + block.size) / Self.pageSize * Self.pageSize
-        if end > first { Self.returnPages(region + first, count: end - first) }
-      }
+      if returnsFreedPages && size >= Self.returnedBlockBytes { returnPages(of: block) }
     }
+  }
+
+  /// With `returnsFreedPages`: gives back the pages of every free block (the arena calls it between
+  /// phases of the model, where the buffers of the phase before are gone).
+  public func trim() {
+    guard returnsFreedPages else { return }
+    locked { for block in free { returnPages(of: block) } }
+  }
+
+  /// The whole pages inside a free block (its edges may share a page with a live block).
+  private func returnPages(of block: (offset: Int, size: Int)) {
+    let first = (block.offset + Self.pageSize - 1) / Self.pageSize * Self.pageSize
+    let end = (block.offset + block.size) / Self.pageSize * Self.pageSize
+    if end > first { Self.returnPages(region + first, count: end - first) }
   }
 
   /// Gives the pages back: they read as zeros (Linux) or anything (Darwin) when next touched.
