@@ -21,9 +21,9 @@ public struct MemoryPlan: Sendable, Equatable {
   ]
 
   /// Allocator and thread overheads not in the buffer list, and the margin a plan must leave: with
-  /// them, predictions were 1-4 % above the measured peak (swin-tiny-ade int8, 512²-2048², whole
-  /// maps and every streaming candidate).
-  public static let fixedOverhead = 4 << 20
+  /// them, predictions were within -0 % and +5 % of the measured peak (swin-tiny-ade int8 with the
+  /// arena, 512²-2048², whole maps and the streaming candidates the budgets 256M-100M pick).
+  public static let fixedOverhead = 6 << 20
   public static let margin = 0.02
 
   /// The fastest candidate whose predicted activations, plus `margin`, fit `budget` bytes, or an
@@ -57,6 +57,7 @@ public struct MemoryPlan: Sendable, Equatable {
     var phases: [(String, Int, Int)] = [("preprocess", pixelValues, imageBytes + pixelValues)]
     let (h0, w0) = (h, w)
     var kept = 0           // stage features held for the pixel decoder
+    var featureBytes: [Int] = [], areas: [Int] = []
     var c = s.embedDim
     let chunk0 = Swift.min(tokenChunk, h * w)
     phases.append(("embeddings", pixelValues + h * w * c * f + chunk0 * (3 * s.patchSize * s.patchSize + 2 * c) * f, imageBytes))
@@ -70,6 +71,8 @@ public struct MemoryPlan: Sendable, Equatable {
       phases.append(("encoder.stage\(stage)", kept + x + transient, imageBytes))
       let feature = (int8 && stage < s.stageCount - 1) ? tokens * ((c + 3) / 4 * 4) : tokens * c * f
       kept += feature
+      featureBytes.append(feature)
+      areas.append(tokens)
       if stage < s.stageCount - 1 {
         let (ho, wo) = ((h + 1) / 2, (w + 1) / 2)
         let band = Swift.min(ho * wo, Swift.max(wo, tokenChunk))
@@ -77,17 +80,26 @@ public struct MemoryPlan: Sendable, Equatable {
         (h, w, c) = (ho, wo, 2 * c)
       }
     }
-    // Coarse FPN levels: the largest is stride 8 (lateral, its int8 copy, conv out), with the
-    // features of strides 4 and 8 still held.
-    let a8 = ((h0 + 1) / 2) * ((w0 + 1) / 2), a0 = h0 * w0
-    let f0 = int8 ? a0 * ((s.embedDim + 3) / 4 * 4) : a0 * s.embedDim * f
-    phases.append(("pixel_decoder", kept + a8 * fpn * (2 * f + 1), imageBytes))
-    let y8 = a8 * fpn * f, masks = q * a0 * f
+    // Coarse FPN levels, coarsest first. The coarsest feature stays for the transformer; finer ones
+    // wait for their level. The stem: that feature's int8 copy and its output. A level: the lateral
+    // conv's float output beside the feature it read and the coarser level's output, then beside its
+    // own int8 copy for the 3×3 conv.
+    let last = s.stageCount - 1, top = featureBytes[last]
+    var coarse = featureBytes.reduce(0, +) + areas[last] * fpn * (f + 1)
+    for i in stride(from: last - 1, through: 1, by: -1) {
+      let held = featureBytes[0..<i].reduce(0, +) + top
+      coarse = Swift.max(coarse, held + areas[i] * fpn * f + Swift.max(featureBytes[i] + areas[i + 1] * fpn * f, areas[i] * fpn))
+    }
+    phases.append(("pixel_decoder", coarse, imageBytes))
+    // The stride-4 level: the feature, the stride-8 output and the logits, with the level's maps whole
+    // (float output and its int8 copy; then the pixel embeddings and their copy packed for the
+    // einsum) or one band of them.
+    let a0 = h0 * w0, f0 = featureBytes[0], y8 = areas[1] * fpn * f, masks = q * a0 * f
     if bandRows >= h0 {
-      phases.append(("mask_decoder", Swift.max(f0 + y8 + a0 * fpn * f + a0 * fpn, a0 * fpn * (1 + f) + a0 * m * f + masks), imageBytes))
+      phases.append(("mask_decoder", Swift.max(f0 + y8 + a0 * fpn * (f + 1), 2 * a0 * m * f + masks), imageBytes))
     } else {
-      let rows = bandRows + 4
-      phases.append(("mask_decoder", f0 + y8 + masks + rows * w0 * (3 * fpn * f + 2 * fpn + m * f), imageBytes))
+      phases.append(("mask_decoder", f0 + y8 + masks + Swift.max(bandRows * w0 * 2 * m * f, (bandRows + 4) * w0 * fpn * (f + 1)),
+                     imageBytes))
     }
     // Post-processing: the logits and the owner map in the arena; the output map, the overlay and row
     // caches on the heap.
