@@ -157,13 +157,9 @@ public enum HFConfig {
     guard try b.int("num_channels", default: 3) == 3 else { throw b.fail("num_channels", "3") }
     let depths = try b.ints("depths", default: [2, 2, 18, 2])
     let heads = try b.ints("num_heads", default: [4, 8, 16, 32])
-    guard (2...SwinConfig.maxStages).contains(depths.count), depths.allSatisfy({ $0 >= 1 }) else {
-      throw b.fail("depths", "2 to \(SwinConfig.maxStages) stages of >= 1 block")
-    }
-    guard heads.count == depths.count else { throw b.fail("num_heads", "\(depths.count) entries, one per stage") }
     let embed = try b.int("embed_dim", default: 128)
-    for (s, h) in heads.enumerated() where h < 1 || (embed << s) % h != 0 {
-      throw b.fail("num_heads", "divisors of the stage widths \((0..<depths.count).map { embed << $0 })")
+    if let problem = SwinConfig.stageProblem(depths: depths, numHeads: heads, embedDim: embed) {
+      throw b.fail(problem.field, problem.expected)
     }
     // MaskFormer's pixel decoder takes every stage the backbone outputs; a subset would change the FPN.
     let stages = (1...depths.count).map { "stage\($0)" }

@@ -32,6 +32,21 @@ public struct SwinConfig: Sendable, Equatable {
   /// `embedDim << stage` widths a hostile config can ask for.
   public static let maxStages = 6
 
+  /// What is wrong with a stage layout, as (field, what it must be), or nil: 2 to `maxStages` stages
+  /// of at least one block, one head count per stage, each dividing its stage's width `embed << s`.
+  /// Shared by the checkpoint reader and the model-file reader.
+  public static func stageProblem(depths: [Int], numHeads heads: [Int], embedDim embed: Int) -> (field: String, expected: String)? {
+    guard (2...maxStages).contains(depths.count), depths.allSatisfy({ $0 >= 1 }) else {
+      return ("depths", "2 to \(maxStages) stages of >= 1 block")
+    }
+    guard heads.count == depths.count else { return ("num_heads", "\(depths.count) entries, one per stage") }
+    guard embed >= 1 else { return ("embed_dim", "a positive integer") }
+    guard heads.indices.allSatisfy({ heads[$0] >= 1 && (embed << $0) % heads[$0] == 0 }) else {
+      return ("num_heads", "divisors of the stage widths \((0..<depths.count).map { embed << $0 })")
+    }
+    return nil
+  }
+
   public var stageCount: Int { depths.count }
   /// Channels of the coarsest stage, which feeds the FPN stem and the transformer decoder.
   public var lastChannels: Int { channels(stage: stageCount - 1) }

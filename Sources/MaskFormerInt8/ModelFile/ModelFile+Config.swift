@@ -32,10 +32,8 @@ extension ModelFile {
   /// The model configuration stored by `edge-seg convert`.
   public func config() throws -> MaskFormerConfig {
     let depths = try ints("swin.depths"), heads = try ints("swin.num_heads"), embed = try int("swin.embed_dim")
-    guard (2...SwinConfig.maxStages).contains(depths.count), heads.count == depths.count, embed > 0,
-          depths.allSatisfy({ $0 > 0 }), heads.allSatisfy({ $0 > 0 }),
-          heads.indices.allSatisfy({ (embed << $0) % heads[$0] == 0 }) else {
-      throw ModelFileError.malformed(path: path, reason: "inconsistent Swin configuration")
+    if let problem = SwinConfig.stageProblem(depths: depths, numHeads: heads, embedDim: embed) {
+      throw ModelFileError.malformed(path: path, reason: "metadata swin.\(problem.field) must be \(problem.expected)")
     }
     let swin = SwinConfig(embedDim: embed, depths: depths, numHeads: heads, windowSize: try int("swin.window_size"),
                           patchSize: try int("swin.patch_size"), mlpRatio: try double("swin.mlp_ratio"),
