@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 # CLI processes the tests start inherit the same options.
 export LSAN_OPTIONS="suppressions=$PWD/tools/lsan.supp:print_suppressions=0"
 for s in ${*:-address thread}; do
+  export EDGE_SEG_SANITIZER=$s   # MemoryScalingTests skips its RSS figures: they include the shadow memory
   echo "== swift test --sanitize=$s"
   swift test --sanitize="$s" --build-path ".build-$s" 2>&1 | tee ".build-$s.log" | grep -E "^(✔|✘) (Suite|Test run)|ERROR: |WARNING: ThreadSanitizer|SUMMARY" | tail -n 40
   if grep -qE "ERROR: AddressSanitizer|WARNING: ThreadSanitizer|LeakSanitizer" ".build-$s.log"; then

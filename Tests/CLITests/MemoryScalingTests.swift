@@ -17,7 +17,10 @@ import _TestSupport
     return (r.status, Int(r.stderr[range].split(separator: " ")[2]) ?? 0)
   }
 
-  @Test func peakGrowsSlowerThanTheImage() throws {
+  /// Not under a sanitizer (tools/sanitizers.sh sets EDGE_SEG_SANITIZER): its shadow memory is part
+  /// of the process's RSS (measured under ThreadSanitizer: 55 B/px streamed, 169 whole maps).
+  @Test(.enabled(if: ProcessInfo.processInfo.environment["EDGE_SEG_SANITIZER"] == nil, "RSS includes the sanitizer's shadow memory"))
+  func peakGrowsSlowerThanTheImage() throws {
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("edge-seg-mem-\(getpid())").path
     defer { try? FileManager.default.removeItem(atPath: out) }
     let model = Fixtures.repository + "/Models/shapes/model.int8.eseg"
@@ -32,7 +35,7 @@ import _TestSupport
     let streamed = (try peak(size: 1024, streamed: true) - (try peak(size: 256, streamed: true))) / pixels
     let whole = (try peak(size: 1024, streamed: false) - (try peak(size: 256, streamed: false))) / pixels
     print("peak RSS growth per input pixel: streamed \(streamed) bytes, whole maps \(whole) bytes")
-    // Measured here: streamed ~16 B/px, whole maps ~57 B/px.
+    // Measured here: streamed ~18 B/px, whole maps ~57 B/px.
     #expect(streamed <= 24, "streamed peak grows \(streamed) bytes per pixel")
     #expect(whole >= 2 * streamed, "whole maps \(whole) vs streamed \(streamed) bytes per pixel: streaming should matter")
   }

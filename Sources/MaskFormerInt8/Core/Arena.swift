@@ -52,11 +52,12 @@ public final class Arena: @unchecked Sendable {
     if let p, p != MAP_FAILED {
       (region, mappedBytes) = (p, bytes)
     } else {
-      // No address space left: an empty arena, every request served by the heap (and counted).
-      (region, mappedBytes) = (UnsafeMutableRawPointer.allocate(byteCount: Self.alignment, alignment: Self.alignment), 0)
+      // ThreadSanitizer refuses mappings outside the range it shadows (measured: every arena fell back
+      // to the heap under `swift test --sanitize=thread`): the same region from the heap, page-aligned.
+      (region, mappedBytes) = (UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: Self.pageSize), 0)
     }
-    self.capacity = mappedBytes
-    free = mappedBytes > 0 ? [(0, mappedBytes)] : []
+    self.capacity = bytes
+    free = [(0, bytes)]
     mutex = .allocate(capacity: 1)
     pthread_mutex_init(mutex, nil)
   }
