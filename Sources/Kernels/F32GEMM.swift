@@ -131,6 +131,7 @@ public enum F32GEMM {
     let (mr, nr) = kernel.tile
     let kTotal = p.segments.reduce(0) { $0 + $1.cols }
     let panels = (p.n + nr - 1) / nr
+    precondition(scratch.map { Int(bitPattern: $0) % 64 == 0 } ?? true, "F32GEMM: scratch must be 64-byte aligned (aligned loads of packed B)")
     let owned = scratch == nil ? UnsafeMutableRawPointer.allocate(byteCount: panels * kTotal * nr * 4, alignment: 64) : nil
     defer { owned?.deallocate() }
     let packed = scratch ?? owned!

@@ -12,10 +12,9 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
     init(byteCount: Int, arena: Arena?) {
       self.byteCount = byteCount
       self.arena = arena
-      // Without an arena, malloc's own alignment, as the Arrays these replace had (a 64-byte request
-      // would take glibc's memalign path instead).
+      // 64-byte aligned with or without an arena: F32GEMM's packed B is read with aligned loads.
       base = arena?.allocate(byteCount: byteCount)
-        ?? UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, byteCount), alignment: 16)
+        ?? UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, byteCount), alignment: Arena.alignment)
     }
 
     deinit {
