@@ -86,7 +86,7 @@ public struct SwinSelfAttention {
       }
     }
     // A model file's gathered bias is read in place; a checkpoint's is gathered here.
-    let gathered = gatheredBias == nil ? ArenaArray(relativePositionBias(), in: ctx.arena) : ArenaArray(repeating: 0, count: 0, in: nil)
+    let gathered = gatheredBias == nil ? relativePositionBias() : []
     var out = ctx.zeros(rows * c)
     let count = slotRow.count / n
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in

@@ -79,7 +79,7 @@ public final class Arena: @unchecked Sendable {
 
   /// `byteCount` bytes aligned to `alignment`: the lowest free block that fits, or the heap.
   func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
-    let size = Swift.max(Self.alignment, (byteCount + Self.alignment - 1) / Self.alignment * Self.alignment)
+    let size = Self.blockSize(byteCount)
     let offset: Int? = locked {
       guard let i = free.firstIndex(where: { $0.size >= size }) else {
         stats.fallbacks += 1
@@ -105,7 +105,7 @@ public final class Arena: @unchecked Sendable {
       pointer.deallocate()
       return
     }
-    let size = Swift.max(Self.alignment, (byteCount + Self.alignment - 1) / Self.alignment * Self.alignment)
+    let size = Self.blockSize(byteCount)
     locked {
       stats.inUse -= size
       // Insert sorted, then merge with the free neighbours.
@@ -129,6 +129,11 @@ public final class Arena: @unchecked Sendable {
       }
       if returnsFreedPages && size >= Self.returnedBlockBytes { returnPages(of: block) }
     }
+  }
+
+  /// The bytes a request of `byteCount` takes: whole cache lines, at least one.
+  private static func blockSize(_ byteCount: Int) -> Int {
+    Swift.max(alignment, (byteCount + alignment - 1) / alignment * alignment)
   }
 
   /// With `returnsFreedPages`: gives back the pages of every free block (the arena calls it between
