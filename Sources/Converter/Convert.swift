@@ -1,6 +1,5 @@
 // Convert: a Hugging Face checkpoint folder → calibration on real images → int8 weights with one scale
 // per output channel and per-tensor activation parameters → one memory-mappable model file.
-import Evaluation
 import Foundation
 import ImageCodecs
 import Kernels
@@ -20,9 +19,6 @@ public struct ConvertOptions: Sendable {
   public var threads = 1
   /// Kernels of the calibration forward passes (tests pin a file digest with `.portable`).
   public var kernels: KernelTable = .best(for: .detect())
-  /// Accuracy-controlled fallback (`--max-drift`): the largest semantic-map pixel disagreement with
-  /// the float model on the calibration images, in percent, that the int8 file may have.
-  public var maxDrift: Double?
   public init() {}
 }
 
@@ -75,22 +71,28 @@ public enum Calibration {
   }
 
   /// Runs the float model on each image and streams every layer's input and output into observers.
+  /// `tokenChunk` and `bandRows` as in `InferenceContext` (the defaults are the shipped graph's); the
+  /// statistics do not depend on them.
   public static func run(_ checkpoint: Checkpoint, images: [String], method: CalibrationMethod, threads: Int,
-                         kernels: KernelTable, progress: (Int, Int) -> Void) throws -> CalibrationStats {
+                         kernels: KernelTable, tokenChunk: Int = 4096, bandRows: Int = .max,
+                         progress: (Int, Int) -> Void) throws -> CalibrationStats {
     var stats = CalibrationStats()
     var digest = Data()
     for (i, path) in images.enumerated() {
       guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.unreadable(path: path, reason: "cannot read file") }
       let image: Image
-      do { image = try ImageDecoder.decode([UInt8](data)).oriented().rgb() } catch {
+      do { image = try ImageDecoder.decode([UInt8](data)) } catch {
         throw CheckpointError.unreadable(path: path, reason: "\(error)")
       }
       digest.append(contentsOf: withUnsafeBytes(of: data.withUnsafeBytes { fnv1a64($0) }.littleEndian) { Array($0) })
-      let pv = ImageProcessor.pixelValues(image, config: checkpoint.preprocessor)
+      let pv = ImageProcessor.modelInput(image, config: checkpoint.preprocessor)
+      // The shipped graph with its default streaming: the observers see each chunk as it is made, and
+      // their histograms do not depend on how the layer's values were cut (StreamingHistogram).
       var ctx = InferenceContext(kernels: kernels, threads: threads)
       ctx.releaseWeightsAfterUse = true
+      (ctx.tokenChunk, ctx.bandRows) = (tokenChunk, bandRows)
       var inputs = stats.inputs, outputs = stats.outputs
-      ctx.observer = { layer, tap, values in
+      ctx.observer = LayerObserver { layer, tap, values in
         switch tap {
         case .input: inputs[layer, default: ActivationObserver(method: method)].observe(values.span)
         case .output: outputs[layer, default: ActivationObserver(method: method)].observe(values.span)
@@ -108,67 +110,46 @@ public enum Calibration {
 }
 
 public enum ModelConverter {
-  /// Writes the converted model to `output` atomically. `progress(stage, done, total)`. With
-  /// `options.maxDrift`, returns the drift search's steps (else one step without measurements).
-  @discardableResult
+  /// Calibrates (int8) and writes the converted model to `output` atomically. `progress(stage, done, total)`.
   public static func convert(_ checkpoint: Checkpoint, options: ConvertOptions, to output: String,
-                             progress: (String, Int, Int) -> Void) throws -> [DriftStep] {
-    var stats = CalibrationStats()
-    var images: [String] = []
-    if options.precision == .int8 {
-      guard let dir = options.calibrationDirectory else {
-        throw CheckpointError.unreadable(path: output, reason: "int8 conversion needs calibration images (--calibration DIR)")
-      }
-      images = try Calibration.images(in: dir, samples: options.samples)
-      stats = try Calibration.run(checkpoint, images: images, method: options.method, threads: options.threads,
-                                  kernels: options.kernels) {
-        progress("calibrate", $0, $1)
-      }
-    }
-    var policy = PrecisionPolicy(extra: options.keepFloat)
-    guard options.precision == .int8, let budget = options.maxDrift else {
-      try write(checkpoint, options: options, policy: policy, stats: stats, drift: nil, to: output, progress: progress)
-      return [DriftStep(keptFloat: [], pixelDisagreement: .nan, maskLogitSQNR: .nan)]
-    }
-    // Accuracy-controlled fallback: measure, keep the layers adding the most noise in float, repeat.
-    let inputs = try images.map { path in
-      let image = try ImageDecoder.decode([UInt8](FileManager.default.contents(atPath: path) ?? Data())).oriented().rgb()
-      return ImageProcessor.pixelValues(image, config: checkpoint.preprocessor)
-    }
-    let trial = output + ".drift-trial"
-    defer { try? FileManager.default.removeItem(atPath: trial) }
-    var steps: [DriftStep] = [], extra: [String] = []
-    while true {
-      try write(checkpoint, options: options, policy: policy, stats: stats, drift: nil, to: trial) { _, _, _ in }
-      let file = try ModelFile(path: trial)
-      let report = LayerDrift.measure(reference: checkpoint.model, quantized: try file.model(), inputs: inputs,
-                                      context: InferenceContext(kernels: options.kernels, threads: options.threads))
-      let step = DriftStep(keptFloat: extra, pixelDisagreement: 100 - report.output.pixelAgreement,
-                           maskLogitSQNR: report.output.maskLogits.sqnr)
-      steps.append(step)
-      progress("drift", steps.count, steps.count)
-      let int8 = Set(file.tensors.filter { $0.dtype == .qgemmI8x4N16 }.map { String($0.name.dropLast(".weight".count)) })
-      let candidates = report.layers.filter { int8.contains($0.layer) }.sorted { $0.addedNoise > $1.addedNoise }
-      if step.pixelDisagreement <= budget || candidates.isEmpty { break }
-      // A tenth of the remaining int8 layers (at least one) per round: O(log) rounds, not O(layers).
-      let chosen = candidates.prefix(max(1, candidates.count / 10)).map(\.layer)
-      extra += chosen
-      policy.keepFloat += chosen
-    }
-    try write(checkpoint, options: options, policy: policy, stats: stats, drift: (budget, steps.last!), to: output, progress: progress)
-    return steps
+                             progress: (String, Int, Int) -> Void) throws {
+    let (stats, _) = try calibrate(checkpoint, options: options, progress: progress)
+    try write(checkpoint, options: options, policy: PrecisionPolicy(extra: options.keepFloat), stats: stats, drift: nil, to: output,
+              progress: progress)
   }
 
-  /// One round of the drift search: the layers kept float so far and the drift measured with them.
-  public struct DriftStep: Sendable {
-    public var keptFloat: [String]
-    /// Semantic-map pixels that differ from the float model on the calibration images, in percent.
+  /// The calibration statistics for `options` (none for float precisions) and the images used.
+  public static func calibrate(_ checkpoint: Checkpoint, options: ConvertOptions,
+                               progress: (String, Int, Int) -> Void) throws -> (stats: CalibrationStats, images: [String]) {
+    guard options.precision == .int8 else { return (CalibrationStats(), []) }
+    guard let dir = options.calibrationDirectory else {
+      throw CheckpointError.unreadable(path: checkpoint.directory, reason: "int8 conversion needs calibration images (--calibration DIR)")
+    }
+    let images = try Calibration.images(in: dir, samples: options.samples)
+    let stats = try Calibration.run(checkpoint, images: images, method: options.method, threads: options.threads,
+                                    kernels: options.kernels) { progress("calibrate", $0, $1) }
+    return (stats, images)
+  }
+
+  /// What an accuracy-controlled conversion reached (`Tuning.DriftSearch`), recorded in the metadata.
+  public struct DriftRecord: Sendable {
+    /// The largest semantic-map pixel disagreement with float32 allowed, percent.
+    public var budget: Double
     public var pixelDisagreement: Double
     public var maskLogitSQNR: Double
+    public var keptFloat: [String]
+
+    public init(budget: Double, pixelDisagreement: Double, maskLogitSQNR: Double, keptFloat: [String]) {
+      self.budget = budget
+      self.pixelDisagreement = pixelDisagreement
+      self.maskLogitSQNR = maskLogitSQNR
+      self.keptFloat = keptFloat
+    }
   }
 
-  static func write(_ checkpoint: Checkpoint, options: ConvertOptions, policy: PrecisionPolicy, stats: CalibrationStats,
-                    drift: (budget: Double, achieved: DriftStep)?, to output: String, progress: (String, Int, Int) -> Void) throws {
+  /// Writes the model file for `policy` and calibration `stats` to `output` atomically.
+  public static func write(_ checkpoint: Checkpoint, options: ConvertOptions, policy: PrecisionPolicy, stats: CalibrationStats,
+                           drift: DriftRecord?, to output: String, progress: (String, Int, Int) -> Void) throws {
     var w = ModelFileWriter()
     MetadataWriter.model(&w, checkpoint.config, checkpoint.preprocessor)
     w.meta("quant.precision", .string(options.precision.rawValue))
@@ -179,9 +160,9 @@ public enum ModelConverter {
     w.meta("quant.policy.keep_float", .strings(policy.keepFloat))
     if let drift {
       w.meta("quant.max_drift", .string("semantic pixel disagreement with float32 on the calibration images <= \(drift.budget) %"))
-      w.meta("quant.drift.pixel_disagreement_percent", .float(drift.achieved.pixelDisagreement))
-      w.meta("quant.drift.mask_logits_sqnr_db", .float(drift.achieved.maskLogitSQNR))
-      w.meta("quant.drift.kept_float", .strings(drift.achieved.keptFloat))
+      w.meta("quant.drift.pixel_disagreement_percent", .float(drift.pixelDisagreement))
+      w.meta("quant.drift.mask_logits_sqnr_db", .float(drift.maskLogitSQNR))
+      w.meta("quant.drift.kept_float", .strings(drift.keptFloat))
     }
     if options.precision == .int8 {
       w.meta("calibration.method", .string(options.method.rawValue))

@@ -1,8 +1,10 @@
 // LayerDrift: each layer's output in a quantized model against the same layer in the float model, in
 // graph order, plus the end-to-end drift. Both models run on the same pixel_values; the float model's
 // layer outputs are kept (one image at a time) and the quantized model's are compared as they appear.
-// With an observer attached, int8 hand-over between fused layers (q/k/v, MLP) is off: every layer
-// shows its dequantized output, which is what the next float op would see.
+// Both run the shipped graph (chunks, bands and int8 hand-over on): a layer seen in chunks is compared
+// chunk by chunk against the same span of the float layer's values (the two models cut a layer in the
+// same order, though not always at the same places: the int8 stage features are produced in chunks);
+// an int8 hand-over is seen as the dequantized int8 values the next layer reads.
 import MaskFormerInt8
 
 public struct LayerDriftRow: Sendable {
@@ -34,11 +36,11 @@ public enum LayerDrift {
       var floats: [String: (input: [Float], output: [Float])] = [:]
       var order: [String] = []
       var ctx = context
-      ctx.observer = { layer, tap, values in
+      ctx.observer = LayerObserver { layer, tap, values in
         if floats[layer] == nil { order.append(layer); floats[layer] = ([], []) }
         switch tap {
-        case .input: floats[layer]!.input = Array(values)
-        case .output: floats[layer]!.output = Array(values)
+        case .input: floats[layer]!.input += values
+        case .output: floats[layer]!.output += values
         }
       }
       let f = MaskLogits(reference(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx))
@@ -47,13 +49,17 @@ public enum LayerDrift {
         report.layers.append(LayerDriftRow(layer: layer))
       }
       var rows = report.layers
-      ctx.observer = { layer, tap, values in
+      var cursor: [String: (input: Int, output: Int)] = [:]
+      ctx.observer = LayerObserver { layer, tap, values in
         guard let i = index[layer], let ref = floats[layer] else { return }
         let r = tap == .input ? ref.input : ref.output
-        guard r.count == values.count else { return }
+        let at = tap == .input ? cursor[layer, default: (0, 0)].input : cursor[layer, default: (0, 0)].output
+        guard at + values.count <= r.count else { return }
         r.withUnsafeBufferPointer { rb in
-          if tap == .input { rows[i].input.add(values, reference: rb) } else { rows[i].output.add(values, reference: rb) }
+          let slice = UnsafeBufferPointer(rebasing: rb[at..<(at + values.count)])
+          if tap == .input { rows[i].input.add(values, reference: slice) } else { rows[i].output.add(values, reference: slice) }
         }
+        if tap == .input { cursor[layer, default: (0, 0)].input += values.count } else { cursor[layer, default: (0, 0)].output += values.count }
       }
       let q = MaskLogits(quantized(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx))
       report.layers = rows

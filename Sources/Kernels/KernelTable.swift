@@ -27,10 +27,13 @@ public enum F32GEMMKernel: String, Sendable, CaseIterable {
 public struct KernelTable: Sendable, Equatable {
   public var f32GEMM: F32GEMMKernel
   public var qs8GEMM: QS8GEMMKernel
+  /// Float activations to int8 (`ActivationQuantizer`).
+  public var quantize: QuantizeKernel
 
-  public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable) {
+  public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel = .portable) {
     self.f32GEMM = f32GEMM
     self.qs8GEMM = qs8GEMM
+    self.quantize = quantize
   }
 
   /// The fastest kernels `features` supports.
@@ -46,7 +49,7 @@ public struct KernelTable: Sendable, Equatable {
   public static func named(_ isa: String, features: CPUFeatures) -> KernelTable? {
     if isa == "auto" { return best(for: features) }
     let candidates: [String: KernelTable] = [
-      "reference": KernelTable(f32GEMM: .reference, qs8GEMM: .reference),
+      "reference": KernelTable(f32GEMM: .reference, qs8GEMM: .reference, quantize: .reference),
       "portable": KernelTable(f32GEMM: .portable, qs8GEMM: .portable),
       "avx2": KernelTable(f32GEMM: .avx2, qs8GEMM: .avx2),
       "avx512": KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni),

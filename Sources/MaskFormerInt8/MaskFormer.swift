@@ -38,16 +38,16 @@ public struct MaskFormer {
   /// pixelValues: one preprocessed image `[3, H, W]` (NCHW floats, any H and W). Handed over with
   /// `consume`, it is freed once embedded.
   public func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
-    ctx.profiler?.begin("backbone", kind: "stage")
+    ctx.begin("backbone", "stage")
     // Features read by int8 lateral convs come out of the backbone already quantized for them.
     let laterals = pixelDecoder.layers.reversed().map { $0.projection.quantized?.input } + [nil]
     let features = backbone(consume pixelValues, height: height, width: width, quantizeFor: laterals, in: ctx)
-    ctx.profiler?.end()
+    ctx.end("backbone", "stage")
     guard case .float(let top) = features[features.count - 1] else { preconditionFailure("the coarsest feature is read in float") }
     // The pixel decoder owns the features from here and frees each after its FPN level.
-    ctx.profiler?.begin("pixel_decoder", kind: "stage")
+    ctx.begin("pixel_decoder", "stage")
     let (down, left) = pixelDecoder.coarseLevels(consume features, in: ctx)
-    ctx.profiler?.end(shape: [down.height, down.width, down.channels])
+    ctx.end("pixel_decoder", "stage", shape: [down.height, down.width, down.channels])
     ctx.arena?.trim()   // between phases (a single run's arena only): the freed buffers' pages go back
     let queries = ctx.span("transformer", "stage") { transformer(top, in: ctx) }
     // An ArenaArray's storage has a deinit, so a binding lives to the end of its scope unless consumed:
@@ -56,10 +56,10 @@ public struct MaskFormer {
     ctx.arena?.trim()
     let (classes, embeddings) = ctx.span("heads", "stage") { heads(queries, in: ctx) }
     // The stride-4 level last: its maps are the largest, and streamed they go straight into logits.
-    ctx.profiler?.begin("mask_decoder", kind: "stage")
+    ctx.begin("mask_decoder", "stage")
     let masks = pixelDecoder.maskLogits(down: consume down, left: consume left, embeddings: embeddings,
                                         queries: config.detr.numQueries, in: ctx)
-    ctx.profiler?.end(shape: [config.detr.numQueries, masks.height, masks.width])
+    ctx.end("mask_decoder", "stage", shape: [config.detr.numQueries, masks.height, masks.width])
     ctx.arena?.trim()
     return MaskFormerOutput(classLogits: classes, maskLogits: masks.masks, numQueries: config.detr.numQueries,
                             numClasses: config.numLabels + 1, maskHeight: masks.height, maskWidth: masks.width)

@@ -1,9 +1,12 @@
 // Calibration observers: value types that stream activations into a bounded histogram and turn it into
 // asymmetric int8 parameters. Memory per observer is fixed (2048 bins), whatever the number of images.
 
-/// A histogram over [−R, R] with `bins` equal bins; R starts at the first batch's max |x| and doubles
-/// (merging neighbouring bins pairwise, exactly) whenever a value falls outside. Exact min and max are
-/// kept alongside.
+/// A histogram over [−R, R) with `bins` equal bins, R a power of two above every |x| seen: it starts
+/// at the first batch's and doubles (merging neighbouring bins pairwise, exactly) whenever a value
+/// reaches it. Exact min and max are kept alongside. The counts are those of binning every value seen
+/// at the final R, whatever the batches were: a layer observed whole or in chunks, in any order, gives
+/// the same histogram (bins are powers of two apart and `x · bins/2R` is exact, so a value's bin at 2R
+/// is always B/4 + (its bin at R)/2).
 public struct StreamingHistogram: Sendable, Equatable {
   public private(set) var counts: [Double]
   public private(set) var range: Float = 0
@@ -12,12 +15,17 @@ public struct StreamingHistogram: Sendable, Equatable {
   public private(set) var total: Double = 0
 
   public init(bins: Int = 2048) {
-    precondition(bins >= 8 && bins % 4 == 0, "bins must be a multiple of 4")
+    precondition(bins >= 8 && bins & (bins - 1) == 0, "bins must be a power of two >= 8")
     counts = [Double](repeating: 0, count: bins)
   }
 
   public var bins: Int { counts.count }
   public var binWidth: Float { 2 * range / Float(bins) }
+
+  /// The smallest power of two strictly above `x` (2⁻³⁰ for 0).
+  static func powerOfTwoAbove(_ x: Float) -> Float {
+    x > 0 ? Float(sign: .plus, exponent: x.exponent + 1, significand: 1) : 0x1p-30
+  }
 
   public mutating func observe(_ x: Span<Float>) {
     var lo = minValue, hi = maxValue
@@ -29,15 +37,17 @@ public struct StreamingHistogram: Sendable, Equatable {
     minValue = lo
     maxValue = hi
     let needed = Swift.max(abs(lo), abs(hi))
-    if range == 0 { range = needed > 0 ? needed : 1e-8 }
-    while needed > range { grow() }
-    let b = bins, r = range, scale = Float(b) / (2 * r)
+    if range == 0 { range = Self.powerOfTwoAbove(needed) }
+    while !(needed < range) { grow() }
+    let b = bins, scale = Float(b) / (2 * range)   // a power of two: x·scale is exact
     var local = counts
     counts = []
     var c = local.mutableSpan
     for k in x.indices where x[k].isFinite {
-      let i = Int((x[k] + r) * scale)
-      c[Swift.min(Swift.max(i, 0), b - 1)] += 1
+      let y = x[k] * scale
+      // floor(y) in [−B/2, B/2); a negative value whose product underflowed to −0 stays below zero.
+      let i = Int(y.rounded(.down)) + b / 2 - (x[k] < 0 && y == 0 ? 1 : 0)
+      c[i] += 1
     }
     counts = local
     total += Double(x.count)

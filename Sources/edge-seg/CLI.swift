@@ -1,24 +1,27 @@
 // CLI plumbing shared by the subcommands: option parsing, errors with exit codes, stderr output.
 import Converter
+import EdgeSeg
 import Foundation
-import ImageCodecs
-import Kernels
-import MaskFormerInt8
+import ProcessStats
 
 /// A command-line mistake: exit code 64.
 struct UsageError: Error, CustomStringConvertible {
   var description: String
 }
 
+/// `--help` or `-h` anywhere: the caller prints the command's usage and exits 0.
+struct HelpRequested: Error {}
+
 /// Parses `--flag value`, `--flag=value` and bare `--switch`es, rejecting unknown flags.
 struct OptionParser {
   private(set) var positional: [String] = []
   private var values: [String: String] = [:]
 
-  init(_ args: ArraySlice<String>, valueFlags: Set<String>, switches: Set<String>) throws(UsageError) {
+  init(_ args: ArraySlice<String>, valueFlags: Set<String>, switches: Set<String>) throws {
     var i = args.startIndex
     while i < args.endIndex {
       let a = args[i]
+      if a == "--help" || a == "-h" { throw HelpRequested() }
       if a.hasPrefix("--") {
         let parts = a.split(separator: "=", maxSplits: 1).map(String.init)
         let flag = parts[0]
@@ -62,56 +65,37 @@ func kernelTable(_ opts: OptionParser, command: String) -> KernelTable? {
   return table
 }
 
-/// Tuning: `--token-chunk N` (Swin blocks process at most N tokens at a time) and `--band-rows N`
-/// (the stride-4 pixel-decoder maps are streamed in bands of N rows); 0 = whole maps.
-func applyTiling(_ opts: OptionParser, to ctx: inout InferenceContext) throws {
-  if opts.value("--token-chunk") != nil {
-    let n = try opts.int("--token-chunk", default: 0, range: 0...(1 << 30))
-    ctx.tokenChunk = n == 0 ? .max : n
+/// The session settings the options name: `--threads`, `--isa`, and the memory policy
+/// (`--max-memory SIZE`, else `--token-chunk N` / `--band-rows N` by hand, 0 = whole maps, else automatic).
+func sessionConfiguration(_ opts: OptionParser, command: String, singleImage: Bool, baselineBytes: Int? = nil) throws -> SessionConfiguration {
+  var c = SessionConfiguration(threads: try opts.int("--threads", default: defaultThreads(), range: 1...1024),
+                               singleImage: singleImage, baselineBytes: baselineBytes)
+  guard let kernels = kernelTable(opts, command: command) else { throw UsageError(description: "--isa \(opts.value("--isa") ?? "")") }
+  c.kernels = kernels
+  if let text = opts.value("--max-memory") {
+    guard let budget = parseByteSize(text) else {
+      throw UsageError(description: "--max-memory takes a size like 256M, 1G or 300000000, got '\(text)'")
+    }
+    c.memory = .budget(bytes: budget)
+  } else if opts.value("--token-chunk") != nil || opts.value("--band-rows") != nil {
+    let chunk = try opts.int("--token-chunk", default: 4096, range: 0...(1 << 30))
+    let band = try opts.int("--band-rows", default: 0, range: 0...(1 << 30))
+    c.memory = .streaming(tokenChunk: chunk == 0 ? .max : chunk, bandRows: band == 0 ? .max : band)
   }
-  if opts.value("--band-rows") != nil {
-    let n = try opts.int("--band-rows", default: 0, range: 0...(1 << 30))
-    ctx.bandRows = n == 0 ? .max : n
-  }
+  return c
 }
 
-/// `--max-memory SIZE` (bytes, or with K/M/G[B]/KiB/MiB/GiB, powers of 1024): picks the streaming
-/// parameters whose predicted peak RSS fits, or throws a usage error naming the budget and what this
-/// input needs. `baselineKB`: resident memory before the image and model (binary, runtime); the
-/// weights count in full unless their pages are released after use.
-func memoryPlan(_ opts: OptionParser, _ loaded: LoadedModel, image: (height: Int, width: Int), baselineKB: Int,
-                weightsReleased: Bool) throws -> (plan: MemoryPlan, budget: Int, overhead: Int)? {
-  guard let text = opts.value("--max-memory") else { return nil }
-  guard let budget = parseByteSize(text) else {
-    throw UsageError(description: "--max-memory takes a size like 256M, 1G or 300000000, got '\(text)'")
-  }
-  let input = ImageProcessor.outputSize(height: image.height, width: image.width, config: loaded.preprocessor)
-  let weights = loaded.weightBytes
-  let overhead = baselineKB * 1024 + (weightsReleased ? Swift.min(weights, 8 << 20) : weights)
-  switch MemoryPlan.choose(loaded.model.config, input: input, image: image, int8: loaded.precision != "float32", budget: budget - overhead) {
-  case .success(let plan): return (plan, budget, overhead)
-  case .failure(let e):
-    throw UsageError(description: "--max-memory \(text) cannot be met for a \(image.width)x\(image.height) image (model input \(input.width)x\(input.height)): "
-                     + "\(e.leanest.predictedBytes >> 20) MiB of activations at the least (peak in \(e.leanest.phase)) on top of \(overhead >> 20) MiB for the program and weights")
-  }
+/// MODEL opened (a model file or a checkpoint folder), with `--size N` applied.
+func openModel(_ path: String, _ opts: OptionParser, baselineBytes: Int? = nil) throws -> SegmentationModel {
+  let model = try SegmentationModel(path: path)
+  guard let size = opts.value("--size") else { return model }
+  guard let n = Int(size), (32...16384).contains(n) else { throw UsageError(description: "--size must be an integer in 32...16384, got '\(size)'") }
+  return model.resized(shortestEdge: n)
 }
 
-/// Without `--max-memory`: whole maps unless they would take more than half of the machine's
-/// physical memory, then the fastest streaming that fits (or the leanest): a large image on a small
-/// device streams instead of being killed.
-func defaultMemoryPlan(_ loaded: LoadedModel, image: (height: Int, width: Int), baselineKB: Int) -> MemoryPlan {
-  let input = ImageProcessor.outputSize(height: image.height, width: image.width, config: loaded.preprocessor)
-  let budget = Int(ProcessInfo.processInfo.physicalMemory / 2) - baselineKB * 1024 - loaded.weightBytes
-  switch MemoryPlan.choose(loaded.model.config, input: input, image: image, int8: loaded.precision != "float32", budget: budget) {
-  case .success(let plan): return plan
-  case .failure(let e): return e.leanest
-  }
-}
-
-/// The arena for images of this size under `ctx`'s streaming settings (`Segmenter.arena`).
-func activationArena(_ loaded: LoadedModel, image: (height: Int, width: Int), for ctx: InferenceContext,
-                     returnsFreedPages: Bool) -> Arena {
-  Segmenter(model: loaded.model, preprocessor: loaded.preprocessor).arena(forImage: image, context: ctx, returnsFreedPages: returnsFreedPages)
+/// IMAGE decoded, or an error naming the file (ImageFileError: 66 unreadable, 65 not an image).
+func decodeImage(_ path: String, maxPixels: Int = DecodeLimits().maxPixels) throws -> Image {
+  try ImageDecoder.decode(contentsOfFile: path, limits: DecodeLimits(maxPixels: maxPixels))
 }
 
 func parseByteSize(_ text: String) -> Int? {
@@ -137,8 +121,9 @@ func report(_ error: any Error, prefix: String = "") -> Int32 {
   switch error {
   case is CheckpointError, is SafetensorsError, is ModelFileError, is ImageError: return 65
   case is MappedFileError: return 66
+  case let e as ImageFileError: return e.reason == .unreadable ? 66 : 65
   case is OutputError, is WriteError: return 73
-  case is UsageError: return 64
+  case is UsageError, is SessionError: return 64
   default: return 1
   }
 }
@@ -147,40 +132,3 @@ func printError(_ message: String, hint: String? = nil) {
   FileHandle.standardError.write("edge-seg: \(message)\n")
   if let hint { FileHandle.standardError.write("hint: \(hint)\n") }
 }
-
-/// Peak and current resident memory from the OS (Linux /proc/self/status; getrusage elsewhere), in KiB.
-enum ProcessMemory {
-  static func status() -> [String: Int] {
-    var out: [String: Int] = [:]
-    #if os(Linux)
-    if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
-      for line in text.split(separator: "\n") {
-        let parts = line.split(separator: ":", maxSplits: 1)
-        guard parts.count == 2 else { continue }
-        let num = parts[1].split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
-        if let num { out[String(parts[0])] = num }
-      }
-    }
-    #endif
-    if out["VmHWM"] == nil {
-      var usage = rusage()
-      #if os(Linux)
-      getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-      #else
-      getrusage(RUSAGE_SELF, &usage)
-      #endif
-      #if canImport(Darwin)
-      out["VmHWM"] = Int(usage.ru_maxrss) / 1024  // bytes on Darwin
-      #else
-      out["VmHWM"] = Int(usage.ru_maxrss)  // KiB on Linux
-      #endif
-    }
-    return out
-  }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,9 +1,10 @@
 // `edge-seg convert` and `edge-seg verify`.
 import Converter
+import EdgeSeg
 import Foundation
-import Kernels
-import MaskFormerInt8
+import ProcessStats
 import Quant
+import Tuning
 
 /// A progress bar on a terminal, plain lines otherwise (logs, CI).
 struct Progress {
@@ -27,6 +28,7 @@ struct Progress {
 
 func convertCommand(_ args: ArraySlice<String>) -> Int32 {
   var options = ConvertOptions()
+  var maxDrift: Double?
   let model: String, output: String
   do {
     // --keep-float may repeat: collect its values before the general parser.
@@ -45,8 +47,7 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
         i += 1
       }
     }
-    let opts = try OptionParser(rest[...], valueFlags: ["--output", "--calibration", "--method", "--samples", "--precision", "--threads", "--max-drift", "--isa"],
-                                switches: [])
+    let opts = try OptionParser(rest[...], command: "convert")
     guard opts.positional.count == 1 else { throw UsageError(description: "expected one MODEL_DIR") }
     model = opts.positional[0]
     guard let out = opts.value("--output") else { throw UsageError(description: "-o MODEL_FILE is required") }
@@ -66,30 +67,36 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
     }
     if let d = opts.value("--max-drift") {
       guard let v = Double(d), v >= 0, v <= 100 else { throw UsageError(description: "--max-drift is a percentage of pixels in [0, 100], got '\(d)'") }
-      options.maxDrift = v
+      maxDrift = v
     }
     options.threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     options.calibrationDirectory = opts.value("--calibration") ?? defaultCalibrationDirectory(for: model)
+  } catch is HelpRequested {
+    print(Usage.help("convert"))
+    return 0
   } catch {
-    printError("convert: \(error)", hint: "edge-seg help")
+    printError("convert: \(error)", hint: "edge-seg help convert")
     return 64
   }
   var progress = Progress()
   let t0 = DispatchTime.now()
   do {
     let checkpoint = try Checkpoint(directory: model)
-    let steps = try ModelConverter.convert(checkpoint, options: options, to: output) { progress.update($0, $1, $2) }
-    if let budget = options.maxDrift {
+    if let budget = maxDrift {
+      guard options.precision == .int8 else { throw UsageError(description: "--max-drift applies to --precision int8") }
+      let steps = try DriftSearch.convert(checkpoint, options: options, maxDrift: budget, to: output) { progress.update($0, $1, $2) }
       for (i, s) in steps.enumerated() {
         FileHandle.standardError.write("drift round \(i + 1): \(s.keptFloat.count) extra float layers, semantic pixel disagreement \(String(format: "%.3f", s.pixelDisagreement)) % (budget \(budget) %), mask-logit SQNR \(String(format: "%.1f", s.maskLogitSQNR)) dB\n")
       }
       if let last = steps.last, !last.keptFloat.isEmpty {
         FileHandle.standardError.write("kept float: \(last.keptFloat.joined(separator: ", "))\n")
       }
+    } else {
+      try ModelConverter.convert(checkpoint, options: options, to: output) { progress.update($0, $1, $2) }
     }
     let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
     let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
-    FileHandle.standardError.write("\(output): \(options.precision.rawValue), \(String(format: "%.1f", Double(size) / 1e6)) MB in \(String(format: "%.1f", secs)) s, VmHWM \(ProcessMemory.status()["VmHWM"] ?? 0) KiB\n")
+    FileHandle.standardError.write("\(output): \(options.precision.rawValue), \(String(format: "%.1f", Double(size) / 1e6)) MB in \(String(format: "%.1f", secs)) s, VmHWM \(ProcessMemory.peakResidentKB()) KiB\n")
     return 0
   } catch {
     return report(error, prefix: "convert: ")
@@ -104,6 +111,10 @@ func defaultCalibrationDirectory(for model: String) -> String? {
 }
 
 func verifyCommand(_ args: ArraySlice<String>) -> Int32 {
+  if args.contains("--help") || args.contains("-h") {
+    print(Usage.help("verify"))
+    return 0
+  }
   guard args.count == 1, let path = args.first else {
     printError("verify: expected one MODEL_FILE")
     return 64

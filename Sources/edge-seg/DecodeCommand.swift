@@ -1,12 +1,16 @@
 // `edge-seg decode IMAGE [--png OUT.png]`: decode an image as `run` does (EXIF orientation applied,
 // RGB), report size, time and peak memory; optionally write it as PNG. For checking codecs.
 import Converter
+import EdgeSeg
 import Foundation
-import ImageCodecs
+import ProcessStats
 
 func decodeCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
-  do { opts = try OptionParser(args, valueFlags: ["--png", "--max-pixels"], switches: []) } catch {
+  do { opts = try OptionParser(args, command: "decode") } catch is HelpRequested {
+    print(Usage.help("decode"))
+    return 0
+  } catch {
     printError("decode: \(error)")
     return 64
   }
@@ -25,8 +29,7 @@ func decodeCommand(_ args: ArraySlice<String>) -> Int32 {
     let image = try ImageDecoder.decode([UInt8](data), limits: DecodeLimits(maxPixels: maxPixels)).oriented().rgb()
     let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
     if let out = opts.value("--png") { try AtomicFile.write(Data(PNG.encode(image)), to: out) }
-    let mem = ProcessMemory.status()
-    print("\(path): \(image.width)x\(image.height) RGB, decoded in \(String(format: "%.3f", secs)) s, VmHWM \(mem["VmHWM"] ?? 0) KiB")
+    print("\(path): \(image.width)x\(image.height) RGB, decoded in \(String(format: "%.3f", secs)) s, VmHWM \(ProcessMemory.peakResidentKB()) KiB")
     return 0
   } catch let e as UsageError {
     printError("decode: \(e)")

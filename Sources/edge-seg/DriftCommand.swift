@@ -1,22 +1,23 @@
 // `edge-seg drift MODEL_FILE --reference MODEL_DIR IMAGES...`: per-layer drift of a quantized model
 // against its float checkpoint, in graph order, and the end-to-end drift.
 import Converter
+import EdgeSeg
 import Evaluation
 import Foundation
-import ImageCodecs
-import Kernels
-import MaskFormerInt8
 
 func driftCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   let threads: Int
   do {
-    opts = try OptionParser(args, valueFlags: ["--reference", "--threads"], switches: ["--json"])
+    opts = try OptionParser(args, command: "drift")
     guard opts.positional.count >= 2 else { throw UsageError(description: "expected MODEL_FILE and at least one IMAGE") }
     guard opts.value("--reference") != nil else { throw UsageError(description: "--reference MODEL_DIR (the float checkpoint) is required") }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
+  } catch is HelpRequested {
+    print(Usage.help("drift"))
+    return 0
   } catch {
-    printError("drift: \(error)", hint: "edge-seg help")
+    printError("drift: \(error)", hint: "edge-seg help drift")
     return 64
   }
   let modelPath = opts.positional[0], referencePath = opts.value("--reference")!
@@ -26,10 +27,7 @@ func driftCommand(_ args: ArraySlice<String>) -> Int32 {
     let quantized = try file.model()
     var inputs: [PixelValues] = []
     for path in opts.positional.dropFirst() {
-      guard let data = FileManager.default.contents(atPath: path) else { throw CheckpointError.unreadable(path: path, reason: "cannot read file") }
-      let image: Image
-      do { image = try ImageDecoder.decode([UInt8](data)) } catch { throw CheckpointError.unreadable(path: path, reason: "\(error)") }
-      inputs.append(ImageProcessor.pixelValues(image.oriented().rgb(), config: reference.preprocessor))
+      inputs.append(ImageProcessor.modelInput(try decodeImage(path), config: reference.preprocessor))
     }
     let int8Layers = Set(file.tensors.filter { $0.dtype == .qgemmI8x4N16 }.map { String($0.name.dropLast(".weight".count)) })
     var progress = Progress()

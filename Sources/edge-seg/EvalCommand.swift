@@ -1,17 +1,16 @@
 // `edge-seg eval MODEL_DIR DATASET_DIR`: the float checkpoint and its int8 file side by side against
 // a panoptic dataset's ground truth, and the int8 against the float.
 import Converter
+import EdgeSeg
 import Evaluation
 import Foundation
-import Kernels
-import MaskFormerInt8
 
 func evalCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   var options = EvaluationOptions()
   let threads: Int
   do {
-    opts = try OptionParser(args, valueFlags: ["--int8", "--limit", "--threads", "--threshold"], switches: ["--json"])
+    opts = try OptionParser(args, command: "eval")
     guard opts.positional.count == 2 else { throw UsageError(description: "expected MODEL_DIR DATASET_DIR") }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     if opts.isSet("--limit") { options.limit = try opts.int("--limit", default: 0, range: 1...10_000_000) }
@@ -19,8 +18,11 @@ func evalCommand(_ args: ArraySlice<String>) -> Int32 {
       guard let v = Double(t), (0...1).contains(v) else { throw UsageError(description: "--threshold must be in [0, 1], got '\(t)'") }
       options.threshold = v
     }
+  } catch is HelpRequested {
+    print(Usage.help("eval"))
+    return 0
   } catch {
-    printError("eval: \(error)", hint: "edge-seg help")
+    printError("eval: \(error)", hint: "edge-seg help eval")
     return 64
   }
   let modelDir = opts.positional[0], dataDir = opts.positional[1]

@@ -3,9 +3,9 @@
 // segments_info JSON (panoptic task), and overlay.png. All files are staged in a temporary directory
 // and moved into place at the end, so a failure leaves no partial output.
 import Converter
+import EdgeSeg
 import Foundation
-import ImageCodecs
-import MaskFormerInt8
+import Rendering
 
 struct RunReport: Encodable {
   struct ImageInfo: Encodable { var path: String; var width: Int; var height: Int }

@@ -1,111 +1,85 @@
 // `edge-seg profile MODEL IMAGE`: where time and memory go, per layer in graph order, per stage, and
 // the resident memory split into mapped file pages (weights) and anonymous pages (activations).
 import Converter
-import Evaluation
+import EdgeSeg
 import Foundation
-import ImageCodecs
-import Kernels
-import MaskFormerInt8
+import Profiling
+import ProcessStats
 
 func profileCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
-  let threads: Int, runs: Int
+  let runs: Int
+  let task: Segmentation.Task
   do {
-    opts = try OptionParser(args, valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size", "--token-chunk", "--band-rows", "--max-memory"], switches: ["--json"])
+    opts = try OptionParser(args, command: "profile")
     guard opts.positional.count == 2 else { throw UsageError(description: "expected MODEL IMAGE") }
-    threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     runs = try opts.int("--runs", default: 5, range: 1...1000)
+    let t = opts.value("--task") ?? "panoptic"
+    guard let v = Segmentation.Task(rawValue: t) else { throw UsageError(description: "--task must be panoptic, instance or semantic") }
+    task = v
+  } catch is HelpRequested {
+    print(Usage.help("profile"))
+    return 0
   } catch {
-    printError("profile: \(error)", hint: "edge-seg help")
+    printError("profile: \(error)", hint: "edge-seg help profile")
     return 64
   }
-  guard let kernels = kernelTable(opts, command: "profile") else { return 64 }
-  var task = Segmentation.Task.panoptic
-  if let t = opts.value("--task") {
-    guard let v = Segmentation.Task(rawValue: t) else { printError("profile: --task must be panoptic, instance or semantic"); return 64 }
-    task = v
-  }
   let modelPath = opts.positional[0], imagePath = opts.positional[1]
-  let baselineKB = ProcessMemory.status()["VmRSS"] ?? 0
+  let baseline = ProcessMemory.residentNowKB() * 1024
   do {
-    guard let data = FileManager.default.contents(atPath: imagePath) else { throw CheckpointError.unreadable(path: imagePath, reason: "cannot read file") }
-    let image: Image
-    do { image = try ImageDecoder.decode([UInt8](data)) } catch { throw CheckpointError.unreadable(path: imagePath, reason: "\(error)") }
+    let image = try decodeImage(imagePath)
     let before = ProcessMemory.status()
-    var loaded = try ModelLoader.load(modelPath)
-    try loaded.applySize(opts)
+    let model = try openModel(modelPath, opts)
     let afterLoad = ProcessMemory.status()
-    // The streaming settings: chosen for --max-memory, else the tuning flags or the defaults; and the
-    // peak MemoryPlan predicts for them (weights counted whole: repeated runs keep them resident).
-    var tiling = InferenceContext(kernels: kernels, threads: threads)
-    try applyTiling(opts, to: &tiling)
-    let oriented = image.orientedSize
-    let predicted: (plan: MemoryPlan, overhead: Int)
-    if let chosen = try memoryPlan(opts, loaded, image: oriented, baselineKB: baselineKB, weightsReleased: false) {
-      (tiling.tokenChunk, tiling.bandRows) = (chosen.plan.tokenChunk, chosen.plan.bandRows)
-      predicted = (chosen.plan, chosen.overhead)
-    } else {
-      let input = ImageProcessor.outputSize(height: oriented.height, width: oriented.width, config: loaded.preprocessor)
-      predicted = (MemoryPlan.predict(loaded.model.config, input: input, image: oriented, int8: loaded.precision != "float32",
-                                      tokenChunk: tiling.tokenChunk, bandRows: tiling.bandRows), baselineKB * 1024 + loaded.weightBytes)
-    }
-    // One arena for every run, as an app that segments image after image keeps one.
-    let arena = activationArena(loaded, image: oriented, for: tiling, returnsFreedPages: false)
+    // One session for every run, as an app that segments image after image keeps one (weights stay
+    // resident, the arena keeps its pages).
+    let configuration = try sessionConfiguration(opts, command: "profile", singleImage: false, baselineBytes: baseline)
+    let session = try model.session(for: image, configuration: configuration)
+    let arena = session.arena
     var all: [[Profiler.Span]] = [], walls: [Double] = [], arenaRuns: [Arena.Statistics] = []
     for _ in 0..<(runs + 1) {   // the first run warms caches and page tables, and is not counted
       let profiler = Profiler()
-      var ctx = InferenceContext(kernels: kernels, threads: threads)
-      ctx.profiler = profiler
-      ctx.arena = arena
+      session.observer = profiler
       arena.resetStatistics()
-      (ctx.tokenChunk, ctx.bandRows) = (tiling.tokenChunk, tiling.bandRows)
       trimHeap()   // each run starts from a trimmed heap, as a single run does
-      Profiler.resetPeakResident()   // each span then reads the peak of this run so far
+      ProcessMemory.resetPeak()   // each span then reads the peak of this run so far
       let wallStart = profiler.now()
       profiler.begin("total", kind: "total")
-      profiler.begin("preprocess", kind: "stage")
-      let rgb = image.oriented().rgb()
-      let pv = ImageProcessor.pixelValues(rgb, config: loaded.preprocessor, in: arena)
-      profiler.end(shape: [3, pv.height, pv.width])
-      profiler.begin("model", kind: "stage")
-      let (height, width, pixels) = (pv.height, pv.width, pv.data)
-      _ = consume pv   // as Segmenter: the model frees the image once embedded
-      let out = loaded.model(pixelValues: consume pixels, height: height, width: width, in: ctx)
-      profiler.end()
-      profiler.begin("postprocess", kind: "stage")
-      let logits = MaskLogits(out)
-      let target = (height: rgb.height, width: rgb.width)
-      let seg: Segmentation = switch task {
-      case .semantic: .semantic(logits, target: target)
-      case .instance: .instance(logits, threshold: 0.9, target: target)
-      case .panoptic: .panoptic(logits, threshold: 0.9, maskThreshold: 0.5, overlapMaskAreaThreshold: 0.5, target: target)
-      }
-      profiler.end(shape: [seg.height, seg.width])
-      profiler.end()
+      let result = try session.segment(image, options: .pipeline(task))
+      profiler.end(shape: [result.segmentation.height, result.segmentation.width])
       walls.append(profiler.now() - wallStart)
       arenaRuns.append(arena.statistics)
       all.append(profiler.spans)
     }
+    session.observer = nil
     let measured = Array(all.dropFirst()), wall = walls.dropFirst().sorted()[runs / 2] * 1000
     let rows = ProfileSummary.rows(measured)
     let end = ProcessMemory.status()
     if let trace = opts.value("--trace") {
       try AtomicFile.write(try ChromeTrace.json(measured.last!, process: "edge-seg \(modelPath)"), to: trace)
     }
+    let plan = session.plan
     var memory = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
                   "load_rss_anon_delta_kb": (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0),
                   "load_rss_file_delta_kb": (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0),
-                  "predicted_peak_kb": (predicted.plan.predictedBytes + predicted.overhead) >> 10,
-                  "run_peak_kb": rows.first?.peakKB ?? 0, "token_chunk": tiling.tokenChunk == .max ? 0 : tiling.tokenChunk,
-                  "band_rows": tiling.bandRows == .max ? 0 : tiling.bandRows]
+                  "predicted_peak_kb": (plan.predictedBytes + session.overheadBytes) >> 10,
+                  "run_peak_kb": rows.first?.peakKB ?? 0, "token_chunk": plan.tokenChunk == .max ? 0 : plan.tokenChunk,
+                  "band_rows": plan.bandRows == .max ? 0 : plan.bandRows]
     memory.merge(arenaReport(arena, runs: arenaRuns)) { $1 }
+    let k = configuration.kernels, threads = configuration.threads
     if opts.isSet("--json") {
-      print(profileJSON(rows, wallMs: wall, memory: memory, model: modelPath, image: imagePath, threads: threads, runs: runs, kernels: kernels))
+      print(profileJSON(rows, wallMs: wall, memory: memory, model: modelPath, image: imagePath, threads: threads, runs: runs, kernels: k))
     } else {
-      print(profileTable(rows, wallMs: wall, memory: memory, model: modelPath, precision: loaded.precision, threads: threads, runs: runs,
-                         kernels: kernels))
+      print(profileTable(rows, wallMs: wall, memory: memory, model: modelPath, precision: model.precision.rawValue, threads: threads, runs: runs,
+                         kernels: k))
     }
     return 0
+  } catch let e as SessionError {
+    if case .budget = e, let text = opts.value("--max-memory") {
+      printError("profile: --max-memory \(text) cannot be met \(e.detail)")
+      return 64
+    }
+    return report(e, prefix: "profile: ")
   } catch {
     return report(error, prefix: "profile: ")
   }

@@ -1,9 +1,8 @@
 // `edge-seg run`: the float32 checkpoint path on a preprocessed pixel_values tensor (--raw).
-import Foundation
 import Converter
-import ImageCodecs
-import Kernels
-import MaskFormerInt8
+import EdgeSeg
+import Foundation
+import ProcessStats
 
 func defaultThreads() -> Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
@@ -36,12 +35,12 @@ enum BundledModel {
 func runCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   do {
-    opts = try OptionParser(args, valueFlags: ["--precision", "--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup",
-                                               "--output", "--task", "--threshold", "--mask-threshold", "--overlap",
-                                               "--fuse", "--max-pixels", "--size", "--token-chunk", "--band-rows", "--max-memory"],
-                            switches: ["--verbose", "--times-json", "--json"])
+    opts = try OptionParser(args, command: "run")
+  } catch is HelpRequested {
+    print(Usage.help("run"))
+    return 0
   } catch {
-    printError("run: \(error)", hint: "edge-seg help")
+    printError("run: \(error)", hint: "edge-seg help run")
     return 64
   }
   if opts.positional.count == 2 { return runImage(opts, model: opts.positional[0], image: opts.positional[1]) }
@@ -55,30 +54,26 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     return runImage(opts, model: model, image: opts.positional[0])
   }
   guard opts.positional.count == 1 else {
-    printError("run: expected [MODEL] IMAGE (or MODEL_DIR --pixel-values IN --raw OUT), got \(opts.positional.count) positional arguments", hint: "edge-seg help")
+    printError("run: expected [MODEL] IMAGE (or MODEL_DIR --pixel-values IN --raw OUT), got \(opts.positional.count) positional arguments", hint: "edge-seg help run")
     return 64
   }
   guard let input = opts.value("--pixel-values"), let output = opts.value("--raw") else {
     printError("run: give an IMAGE, or --pixel-values IN.safetensors and --raw OUT.safetensors")
     return 64
   }
-  let threads: Int, runs: Int, warmup: Int
+  let runs: Int, warmup: Int
   do {
-    threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     runs = try opts.int("--runs", default: 1, range: 1...1000)
     warmup = try opts.int("--warmup", default: 0, range: 0...100)
   } catch {
     printError("run: \(error)")
     return 64
   }
-  guard let kernels = kernelTable(opts, command: "run") else { return 64 }
-  let features = CPUFeatures.detect()
   let verbose = opts.isSet("--verbose")
-
   do {
     let memBefore = ProcessMemory.status()
     let t0 = DispatchTime.now()
-    let checkpoint = try ModelLoader.load(opts.positional[0])
+    let model = try openModel(opts.positional[0], opts)
     let tLoad = DispatchTime.now()
     let memLoaded = ProcessMemory.status()
     let pvFile = try SafetensorsFile(path: input)
@@ -91,56 +86,42 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
     let pv = try pvFile.tensor("pixel_values")
     let (h, w) = (entry.shape[2], entry.shape[3])
     let pixels = Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count))
-    // Stage times from the probe: the time between consecutive named outputs (graph order).
-    final class StageClock: @unchecked Sendable {  // used from the calling thread only
-      var last = DispatchTime.now()
-      var lines: [String] = []
-      func mark(_ name: String) {
-        let now = DispatchTime.now()
-        lines.append("  \(name): \(String(format: "%.1f", Double(now.uptimeNanoseconds - last.uptimeNanoseconds) / 1e6)) ms")
-        last = now
-      }
-    }
+    // One session for every pass (repeated passes reuse its arena, as an app would); a single pass
+    // returns freed pages and drops each weight's pages after use. The input is the model's already:
+    // the session is made for it as an image of that size under an identity preprocessing.
+    var configuration = try sessionConfiguration(opts, command: "run", singleImage: runs + warmup == 1)
+    if case .automatic = configuration.memory { configuration.memory = .streaming(tokenChunk: 4096, bandRows: .max) }
+    var raw = model
+    raw.preprocessor.doResize = false
+    let session = try raw.session(height: h, width: w, configuration: configuration)
     let clock = StageClock()
-    var ctx = InferenceContext(kernels: kernels, threads: threads, probe: verbose ? { name, _ in clock.mark(name) } : nil)
-    // One forward pass reads each weight once: drop its pages after use (they stay in the page
-    // cache), so that resident memory holds one layer's weights at a time, not the whole model.
-    ctx.releaseWeightsAfterUse = runs + warmup == 1
-    do { try applyTiling(opts, to: &ctx) } catch { printError("run: \(error)"); return 64 }
-    // One arena for every pass (repeated passes reuse it, as an app would); a single pass returns freed pages.
-    let plan = MemoryPlan.predict(checkpoint.model.config, input: (h, w), image: (h, w), int8: checkpoint.model.isQuantized,
-                                  tokenChunk: ctx.tokenChunk, bandRows: ctx.bandRows)
-    ctx.arena = Arena(capacity: plan.arenaBytes, returnsFreedPages: runs + warmup == 1)
+    if verbose { session.observer = clock }
     var times: [Double] = []
-    var result: MaskFormerOutput?
-    for _ in 0..<warmup { _ = checkpoint.model(pixelValues: pixels, height: h, width: w, in: ctx) }
+    var result: MaskLogits?
+    func pixelInput() -> PixelValues { PixelValues(height: h, width: w, data: ArenaArray(pixels, in: session.arena)) }
+    for _ in 0..<warmup { _ = session.logits(pixelInput()) }
     for _ in 0..<runs {
       let s = DispatchTime.now()
       clock.last = s
       clock.lines = []
-      result = checkpoint.model(pixelValues: pixels, height: h, width: w, in: ctx)
+      result = session.logits(pixelInput())
       times.append(Double(DispatchTime.now().uptimeNanoseconds - s.uptimeNanoseconds) / 1e9)
     }
-    let out = result!
-    try SafetensorsWriter.write([
-      ("class_queries_logits", [1, out.numQueries, out.numClasses], Array(out.classLogits)),
-      ("masks_queries_logits", [1, out.numQueries, out.maskHeight, out.maskWidth], Array(out.maskLogits)),
-    ], to: output)
+    try writeLogits(result!, to: output)
     if opts.isSet("--times-json") {
       // For bench/: forward times and peak RSS, machine-readable, on stdout.
-      print("{\"times\": [\(times.map { String($0) }.joined(separator: ", "))], \"vmhwm_kib\": \(ProcessMemory.status()["VmHWM"] ?? 0)}")
+      print("{\"times\": [\(times.map { String($0) }.joined(separator: ", "))], \"vmhwm_kib\": \(ProcessMemory.peakResidentKB())}")
     }
     if verbose {
-      let mem = ProcessMemory.status()
-      let sorted = times.sorted()
+      let sorted = times.sorted(), k = configuration.kernels
       let load = Double(tLoad.uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
       FileHandle.standardError.write("""
-        model: \(opts.positional[0]) (\(checkpoint.precision), kernels \(kernels.f32GEMM.rawValue)+\(kernels.qs8GEMM.rawValue), \(threads) threads, CPU \(features))
+        model: \(opts.positional[0]) (\(model.precision.rawValue), kernels \(k.f32GEMM.rawValue)+\(k.qs8GEMM.rawValue), \(configuration.threads) threads, CPU \(CPUFeatures.detect()))
         input: 1x3x\(h)x\(w); load \(String(format: "%.3f", load)) s
         forward: median \(String(format: "%.4f", sorted[sorted.count / 2])) s, min \(String(format: "%.4f", sorted[0])) s over \(runs) runs
         stages (last run, up to each named output):
         \(clock.lines.joined(separator: "\n"))
-        memory: VmHWM \(mem["VmHWM"] ?? 0) KiB; after load RssAnon +\((memLoaded["RssAnon"] ?? 0) - (memBefore["RssAnon"] ?? 0)) KiB, RssFile \(memLoaded["RssFile"] ?? 0) KiB
+        memory: VmHWM \(ProcessMemory.peakResidentKB()) KiB; after load RssAnon +\((memLoaded["RssAnon"] ?? 0) - (memBefore["RssAnon"] ?? 0)) KiB, RssFile \(memLoaded["RssFile"] ?? 0) KiB
 
         """)
     }
@@ -150,7 +131,22 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   }
 }
 
+/// `--verbose`: the time between consecutive named intermediates (graph order).
+final class StageClock: GraphObserver {
+  var last = DispatchTime.now()
+  var lines: [String] = []
+  func tensor(_ name: String, _ view: TensorView, shape: [Int]) {
+    let now = DispatchTime.now()
+    lines.append("  \(name): \(String(format: "%.1f", Double(now.uptimeNanoseconds - last.uptimeNanoseconds) / 1e6)) ms")
+    last = now
+  }
+}
+
 func compareCommand(_ args: ArraySlice<String>) -> Int32 {
+  if args.contains("--help") || args.contains("-h") {
+    print(Usage.help("compare"))
+    return 0
+  }
   guard args.count == 2 else {
     printError("compare: expected ACTUAL.safetensors REFERENCE.safetensors", hint: "edge-seg help")
     return 64

@@ -7,6 +7,7 @@ import Evaluation
 import Foundation
 import Kernels
 import MaskFormerInt8
+import Profiling
 import Testing
 import _TestSupport
 
@@ -15,7 +16,7 @@ import _TestSupport
     let checkpoint = try Checkpoint(directory: Fixtures.path("tiny"))
     let profiler = Profiler()
     var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
-    ctx.profiler = profiler
+    ctx.observer = profiler
     let pv = [Float](repeating: 0.25, count: 3 * 64 * 96)
     profiler.begin("total", kind: "total")
     _ = checkpoint.model(pixelValues: pv, height: 64, width: 96, in: ctx)
@@ -50,7 +51,7 @@ import _TestSupport
     func rows(chunk: Int) -> (rows: [ProfileRow], spans: Int) {
       let profiler = Profiler()
       var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
-      ctx.profiler = profiler
+      ctx.observer = profiler
       ctx.tokenChunk = chunk
       profiler.begin("total", kind: "total")
       _ = checkpoint.model(pixelValues: [Float](repeating: 0.25, count: 3 * 64 * 96), height: 64, width: 96, in: ctx)

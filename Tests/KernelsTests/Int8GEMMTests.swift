@@ -137,10 +137,14 @@ struct QGEMMData {
       // Values spanning the range and beyond, plus exact ties (k + 0.5)·scale.
       var x = rng.floats(5000).map { $0 * scale * 400 }
       x += (-300...300).map { (Float($0) + 0.5) * scale }
-      var out = [Int8](repeating: 0, count: x.count)
-      x.withUnsafeBufferPointer { xb in out.withUnsafeMutableBufferPointer { InferenceContextTestHook.quantize(xb.baseAddress!, count: x.count, q, into: $0.baseAddress!) } }
-      let bad = x.indices.first { out[$0] != q.quantize(x[$0]) }
-      #expect(bad == nil, "scale \(scale) zp \(zp): x = \(bad.map { x[$0] } ?? 0) gives \(bad.map { out[$0] } ?? 0), definition \(bad.map { q.quantize(x[$0]) } ?? 0)")
+      for kernel in QuantizeKernel.allCases {
+        var out = [Int8](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xb in
+          out.withUnsafeMutableBufferPointer { ActivationQuantizer.quantize(xb.baseAddress!, count: x.count, q, into: $0.baseAddress!, kernel: kernel) }
+        }
+        let bad = x.indices.first { out[$0] != q.quantize(x[$0]) }
+        #expect(bad == nil, "\(kernel) scale \(scale) zp \(zp): x = \(bad.map { x[$0] } ?? 0) gives \(bad.map { out[$0] } ?? 0), definition \(bad.map { q.quantize(x[$0]) } ?? 0)")
+      }
     }
   }
 }

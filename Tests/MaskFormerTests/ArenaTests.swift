@@ -85,7 +85,8 @@ import _TestSupport
     (ctx.tokenChunk, ctx.bandRows) = (256, 8)
     let pv = ImageProcessor.pixelValues(image, config: preprocessor)
     let heap = model(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
-    let arena = Segmenter(model: model, preprocessor: preprocessor).arena(forImage: (image.height, image.width), context: ctx)
+    let input = ImageProcessor.outputSize(height: image.height, width: image.width, config: preprocessor)
+    let arena = Arena(capacity: model.memoryPlan(input: input, image: (image.height, image.width), tokenChunk: 256, bandRows: 8).arenaBytes)
     ctx.arena = arena
     var runs: [Arena.Statistics] = []
     for _ in 0..<2 {

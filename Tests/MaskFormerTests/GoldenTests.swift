@@ -26,8 +26,9 @@ struct GoldenCase: CustomTestStringConvertible, Sendable {
     let pv = try golden.tensor("pixel_values")
     let (h, w) = (pv.shape[2], pv.shape[3])
     let pixels = Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count))
-    var seen: [String: FeatureMap] = [:]
-    let ctx = InferenceContext(kernels: KernelTable(f32GEMM: c.kernel), threads: 2) { name, map in seen[name] = map }
+    let seen = TensorRecorder()
+    var ctx = InferenceContext(kernels: KernelTable(f32GEMM: c.kernel), threads: 2)
+    ctx.observer = seen
     let out = checkpoint.model(pixelValues: pixels, height: h, width: w, in: ctx)
 
     func check(_ name: String, _ actual: [Float]) throws {
@@ -43,10 +44,10 @@ struct GoldenCase: CustomTestStringConvertible, Sendable {
     let stages = checkpoint.config.swin.stageCount
     for name in (0..<stages).map({ "encoder.stage\($0)" }) + (0..<stages - 1).map({ "pixel_decoder.fpn\($0)" })
       + ["pixel_decoder.pixel_embeddings"] {
-      let map = try #require(seen[name], "\(name) was not produced")
+      let map = try #require(seen.map(name), "\(name) was not produced")
       try check(name, map.nchw)
     }
-    try check("transformer.last_hidden_state", Array(try #require(seen["transformer.last_hidden_state"]).data))
+    try check("transformer.last_hidden_state", try #require(seen.tensors["transformer.last_hidden_state"]))
     try check("class_queries_logits", Array(out.classLogits))
     try check("masks_queries_logits", Array(out.maskLogits))
   }

@@ -29,22 +29,23 @@ public struct SwinBackbone {
   }
 
   /// pixelValues `[3, H, W]` → features at strides 4, 8, 16, 32 (`H_s × W_s × C_s`, each normed).
-  /// The image is handed to the patch embedding and freed there. `quantizeFor[s]`: when set (and no
-  /// probe or observer is attached), stage s's feature is produced directly in int8 with these
+  /// The image is handed to the patch embedding and freed there. `quantizeFor[s]`: when set, stage s's feature is produced directly in int8 with these
   /// parameters, chunk by chunk, for the int8 FPN lateral conv that reads it (and would quantize it
-  /// anyway): the float feature never exists whole.
+  /// anyway): the float feature never exists whole (an observer sees it as int8).
   func callAsFunction(_ pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, quantizeFor: [QuantParams?] = [],
                       in ctx: InferenceContext) -> [StageFeature] {
-    ctx.profiler?.begin("encoder.embeddings", kind: "block")
+    ctx.begin("encoder.embeddings", "block")
     var x = embeddings(consume pixelValues, height: height, width: width, in: ctx)
-    ctx.profiler?.end(shape: [x.height, x.width, x.channels])
+    ctx.end("encoder.embeddings", "block", shape: [x.height, x.width, x.channels])
     ctx.arena?.trim()   // between phases (a single run's arena only): the freed buffers' pages go back
     var features: [StageFeature] = []
     for (s, stage) in stages.enumerated() {
-      ctx.profiler?.begin("encoder.stage\(s)", kind: "stage")
+      ctx.begin("encoder.stage\(s)", "stage")
       for block in stage.blocks { block(&x, in: ctx) }
-      if s < quantizeFor.count, let params = quantizeFor[s], ctx.probe == nil, ctx.observer == nil {
-        features.append(.quantized(ctx.layerNormQuantized(x, stageNorms[s], params)))
+      if s < quantizeFor.count, let params = quantizeFor[s] {
+        let feature = ctx.layerNormQuantized(x, stageNorms[s], params)
+        ctx.record("encoder.stage\(s)", feature, channels: x.channels)
+        features.append(.quantized(feature))
       } else {
         var feature = x
         feature.data = ctx.layerNorm(x.data, rows: x.pixels, stageNorms[s])
@@ -54,7 +55,7 @@ public struct SwinBackbone {
       if let merge = stage.downsample {
         x = ctx.span("encoder.stage\(s).downsample", "block", shape: { [$0.height, $0.width, $0.channels] }) { merge(x, in: ctx) }
       }
-      ctx.profiler?.end(shape: [x.height, x.width, x.channels])
+      ctx.end("encoder.stage\(s)", "stage", shape: [x.height, x.width, x.channels])
       ctx.arena?.trim()
     }
     return features

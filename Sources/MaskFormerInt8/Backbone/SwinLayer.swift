@@ -43,8 +43,7 @@ public struct SwinLayer {
     let (h, w, c) = (x.height, x.width, x.channels)
     let windows = SwinSelfAttention.Windows(h: h, w: w, size: attention.windowSize, shift: shift)
     let n = windows.tokens
-    // Under an observer (calibration, drift) every layer is seen whole, in one chunk.
-    let chunk = ctx.observer == nil ? Swift.max(ctx.tokenChunk, n) : Int.max
+    let chunk = Swift.max(ctx.tokenChunk, n)
     let windowsPerChunk = Swift.min(windows.count, chunk / n)
     x.data.withUnsafeMutableBufferPointer { xb in
       let xp = xb.baseAddress!

@@ -25,7 +25,7 @@ public struct SwinPatchEmbeddings {
     guard let w = projection.weight else { preconditionFailure("patch embedding must be float (its input is the image)") }
     let weight = Linear(weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name), bias: projection.bias)
     var out = FeatureMap(height: gh, width: gw, channels: c, in: ctx.arena)
-    let bandRows = ctx.observer == nil ? Swift.max(1, Swift.min(gh, ctx.tokenChunk / gw)) : gh
+    let bandRows = Swift.max(1, Swift.min(gh, ctx.tokenChunk / gw))
     pixelValues.withUnsafeBufferPointer { pb in
       out.data.withUnsafeMutableBufferPointer { ob in
         let px = pb.baseAddress!

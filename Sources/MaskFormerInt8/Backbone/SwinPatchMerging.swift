@@ -18,7 +18,7 @@ public struct SwinPatchMerging {
     let ho = (h + 1) / 2, wo = (w + 1) / 2
     let offsets = [(0, 0), (1, 0), (0, 1), (1, 1)]
     var out = FeatureMap(height: ho, width: wo, channels: reduction.outFeatures, in: ctx.arena)
-    let bandRows = ctx.observer == nil ? Swift.max(1, Swift.min(ho, ctx.tokenChunk / wo)) : ho
+    let bandRows = Swift.max(1, Swift.min(ho, ctx.tokenChunk / wo))
     for first in stride(from: 0, to: ho, by: bandRows) {
       let rows = Swift.min(bandRows, ho - first)
       var cat = ctx.zeros(rows * wo * 4 * c)

@@ -95,9 +95,10 @@ public struct SwinSelfAttention {
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
       let bp = gatheredBias?.pointer ?? gb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
       let scratchCount = WindowAttention.scratchCount(n: n, headDim: hd)
-      ctx.profiler?.begin(moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
-                          macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c)
-      defer { ctx.profiler?.end(shape: [rows, c]) }
+      let info = OpInfo(name: moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
+                        macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: "f32")
+      ctx.observer?.begin(info, input: nil)
+      defer { ctx.observer?.end(info, output: TensorView(.float(op), rows: rows, columns: c), shape: [rows, c]) }
       // Per worker: slot labels, q/k/v row pointers (whole and per head), output rows, mask and kernel scratch.
       func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
       let labelBytes = aligned(n * 8), rowBytes = aligned(6 * n * 8), outBytes = aligned(2 * n * 8)

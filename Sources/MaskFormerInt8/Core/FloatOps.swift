@@ -6,36 +6,23 @@ extension InferenceContext {
   /// `y = act(x·Wᵀ + b) + residual` for every row of x (`rows × l.inFeatures`, row stride `xStride`).
   func linear(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation = .identity,
               residual: UnsafePointer<Float>? = nil) -> ArenaArray<Float> {
-    span(l.name, "linear", macs: rows * l.inFeatures * l.outFeatures, precision: l.quantized == nil ? "f32" : "int8",
-         bytes: rows * (l.inFeatures + l.outFeatures) * 4 + l.inFeatures * l.outFeatures * (l.quantized == nil ? 4 : 1),
-         shape: { _ in [rows, l.outFeatures] }) {
-      linearUnprofiled(x, rows: rows, xStride: xStride, l, activation: activation, residual: residual)
-    }
-  }
-
-  private func linearUnprofiled(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation,
-                                residual: UnsafePointer<Float>?) -> ArenaArray<Float> {
-    let n = l.outFeatures
-    if observer != nil {
-      precondition(xStride == l.inFeatures, "observed Linear inputs must be contiguous")
-      observe(l.name, .input, UnsafeBufferPointer(start: x, count: rows * xStride))
-    }
-    if let q = l.quantized {
-      let y = linearInt8(x, rows: rows, xStride: xStride, l, q, activation: activation, residual: residual)
-      if observer != nil { y.withUnsafeBufferPointer { observe(l.name, .output, $0) } }
+    let (k, n) = (l.inFeatures, l.outFeatures)
+    return op(OpInfo(name: l.name, kind: "linear", macs: rows * k * n,
+                     bytes: rows * (k + n) * 4 + k * n * (l.quantized == nil ? 4 : 1), precision: l.quantized == nil ? "f32" : "int8"),
+              input: { $0(TensorView(.float(x), rows: rows, columns: k, stride: xStride)) },
+              output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: n)) } },
+              shape: { _ in [rows, n] }) {
+      if let q = l.quantized { return linearInt8(x, rows: rows, xStride: xStride, l, q, activation: activation, residual: residual) }
+      // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
+      let y = floats(rows * n) { yb in
+        let p = F32GEMMProblem(
+          m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
+          activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n)
+        f32GEMM(p)
+      }
+      if releaseWeightsAfterUse { l.weight?.release() }
       return y
     }
-    // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
-    let y = floats(rows * n) { yb in
-      let p = F32GEMMProblem(
-        m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
-        activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n)
-      f32GEMM(p)
-    }
-    // The output observed is what the next op consumes: after a fused activation and residual.
-    if observer != nil { y.withUnsafeBufferPointer { observe(l.name, .output, $0) } }
-    if releaseWeightsAfterUse { l.weight?.release() }
-    return y
   }
 
   /// Linear on every row of a contiguous `rows × in` array.
@@ -60,11 +47,14 @@ extension InferenceContext {
 
   /// LayerNorm of `rows` contiguous rows of `n.channels` floats.
   func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ n: LayerNorm) -> ArenaArray<Float> {
-    span(n.name, "layernorm", bytes: 8 * rows * n.channels, shape: { _ in [rows, n.channels] }) {
-      floats(rows * n.channels) { yb in
-        Norms.layerNorm(x, xStride: n.channels, rows: rows, channels: n.channels,
-                        gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
-                        into: yb.baseAddress!, yStride: n.channels, threads: threads)
+    let c = n.channels
+    return op(OpInfo(name: n.name, kind: "layernorm", bytes: 8 * rows * c),
+              input: { $0(TensorView(.float(x), rows: rows, columns: c)) },
+              output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: c)) } },
+              shape: { _ in [rows, c] }) {
+      floats(rows * c) { yb in
+        Norms.layerNorm(x, xStride: c, rows: rows, channels: c, gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
+                        into: yb.baseAddress!, yStride: c, threads: threads)
       }
     }
   }
@@ -76,12 +66,17 @@ extension InferenceContext {
   /// window's output rows are computed.
   func conv(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation = .identity, window: RowWindow? = nil) -> FeatureMap {
     let window = window ?? .whole(x.height)
-    let k2 = c.kernelSize * c.kernelSize, pixels = window.output.count * x.width
-    profiler?.begin(c.name, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * c.inChannels * c.outChannels * k2,
-                    precision: c.quantized == nil ? "f32" : "int8",
-                    bytes: pixels * (c.inChannels + c.outChannels) * 4 + c.inChannels * c.outChannels * k2 * (c.quantized == nil ? 4 : 1))
-    let y = convUnprofiled(consume x, c, activation: activation, window: window)
-    profiler?.end(shape: [y.height, y.width, y.channels])
+    precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
+    window.check(inputHeight: x.height, kernel: c.kernelSize)
+    let info = convInfo(c, pixels: window.output.count * x.width, int8Input: false)
+    observer?.begin(info, map: x)
+    let y: FeatureMap
+    if let q = c.quantized {
+      y = convInt8(quantize(consume x, q.input), c, q, activation: activation, window: window)
+    } else {
+      y = convFloat(consume x, c, activation: activation, window: window)
+    }
+    observer?.end(info, map: y)
     return y
   }
 
@@ -92,24 +87,26 @@ extension InferenceContext {
     case .quantized(let a):
       guard let q = c.quantized else { preconditionFailure("\(c.name): a quantized input needs an int8 conv") }
       let window = window ?? .whole(a.height)
-      let pixels = window.output.count * a.width
-      profiler?.begin(c.name, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * c.inChannels * c.outChannels * c.kernelSize * c.kernelSize,
-                      precision: "int8", bytes: pixels * (c.inChannels + 4 * c.outChannels) + c.inChannels * c.outChannels * c.kernelSize * c.kernelSize)
+      let info = convInfo(c, pixels: window.output.count * a.width, int8Input: true)
+      if let observer {
+        a.data.withUnsafeBufferPointer {
+          observer.begin(info, input: TensorView(.int8($0.baseAddress!, a.params), rows: a.height * a.width, columns: c.inChannels, stride: a.stride))
+        }
+      }
       let y = convInt8(a, c, q, activation: .identity, window: window)
-      profiler?.end(shape: [y.height, y.width, y.channels])
+      observer?.end(info, map: y)
       return y
     }
   }
 
-  private func convUnprofiled(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation, window: RowWindow) -> FeatureMap {
-    precondition(x.channels == c.inChannels, "conv: input has \(x.channels) channels, weight expects \(c.inChannels)")
-    window.check(inputHeight: x.height, kernel: c.kernelSize)
-    if observer != nil { x.data.withUnsafeBufferPointer { observe(c.name, .input, $0) } }
-    if let q = c.quantized {
-      let y = convInt8(quantize(consume x, q.input), c, q, activation: activation, window: window)
-      if observer != nil { y.data.withUnsafeBufferPointer { observe(c.name, .output, $0) } }
-      return y
-    }
+  private func convInfo(_ c: Conv2d, pixels: Int, int8Input: Bool) -> OpInfo {
+    let k2 = c.kernelSize * c.kernelSize, weights = c.inChannels * c.outChannels * k2
+    return OpInfo(name: c.name, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * weights,
+                  bytes: pixels * (c.inChannels * (int8Input ? 1 : 4) + c.outChannels * 4) + weights * (c.quantized == nil ? 4 : 1),
+                  precision: c.quantized == nil ? "f32" : "int8")
+  }
+
+  private func convFloat(_ x: consuming FeatureMap, _ c: Conv2d, activation: Activation, window: RowWindow) -> FeatureMap {
     guard let weight = c.weight else { preconditionFailure("\(c.name): no weights") }
     let k = c.kernelSize, taps = k * k, pad = k / 2, cin = c.inChannels
     let segments = (0..<taps).map { t in
@@ -134,7 +131,6 @@ extension InferenceContext {
         }
       }
     }
-    if observer != nil { out.data.withUnsafeBufferPointer { observe(c.name, .output, $0) } }
     if releaseWeightsAfterUse { c.weight?.release() }
     return out
   }
@@ -142,23 +138,25 @@ extension InferenceContext {
   func groupNorm(_ x: inout FeatureMap, _ g: GroupNorm, relu: Bool) {
     precondition(g.weight.count == x.channels, "groupNorm: \(g.weight.count) weights for \(x.channels) channels")
     let (pixels, channels) = (x.pixels, x.channels)
-    profiler?.begin(g.name, kind: "groupnorm", bytes: 12 * pixels * channels)
+    let info = OpInfo(name: g.name, kind: "groupnorm", bytes: 12 * pixels * channels)
+    observer?.begin(info, map: x)
     x.data.withUnsafeMutableBufferPointer { xb in
       Norms.groupNorm(xb.baseAddress!, rows: x.height, width: x.width, channels: channels, groups: g.groups,
                       gamma: g.weight.pointer, beta: g.bias.pointer, eps: 1e-5, relu: relu, threads: threads)
     }
-    profiler?.end(shape: [x.height, x.width, channels])
+    observer?.end(info, map: x)
   }
 
   /// A GroupNorm whose statistics were gathered beforehand (`GroupNormStatistics.affine`), on a band.
   func applyAffine(_ x: inout FeatureMap, _ affine: (scale: [Float], shift: [Float]), relu: Bool, name: String) {
     let (pixels, channels) = (x.pixels, x.channels)
-    profiler?.begin(name, kind: "groupnorm", bytes: 8 * pixels * channels)
+    let info = OpInfo(name: name, kind: "groupnorm", bytes: 8 * pixels * channels)
+    observer?.begin(info, map: x)
     x.data.withUnsafeMutableBufferPointer { xb in
       Norms.applyAffine(xb.baseAddress!, pixels: pixels, channels: channels, scale: affine.scale, shift: affine.shift,
                         relu: relu, threads: threads)
     }
-    profiler?.end(shape: [x.height, x.width, channels])
+    observer?.end(info, map: x)
   }
 
   /// Mask logits of a band of pixel embeddings: `out[q·ldc + p] = Σ_c e[q][c]·pixel[p][c]`, a GEMM whose
@@ -166,8 +164,9 @@ extension InferenceContext {
   func maskEinsum(_ e: ArenaArray<Float>, queries nq: Int, _ pixels: FeatureMap, into out: UnsafeMutablePointer<Float>, ldc: Int) {
     let m = pixels.channels, n = pixels.pixels
     precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
-    profiler?.begin("mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n))
-    defer { profiler?.end(shape: [nq, pixels.height, pixels.width]) }
+    let info = OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n), precision: "f32")
+    observer?.begin(info, map: pixels)
+    defer { observer?.end(info, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, pixels.height, pixels.width]) }
     e.withUnsafeBufferPointer { eb in pixels.data.withUnsafeBufferPointer { pb in
       let ep = eb.baseAddress!
       let p = F32GEMMProblem(

@@ -1,38 +1,30 @@
 // Int8Ops: a quantized Linear or conv inside the float graph: the float input is quantized with the
-// layer's calibrated per-tensor parameters, multiplied by the packed int8 weights read in place from
-// the model file, and dequantized in the GEMM epilogue (with the fused activation and residual).
+// layer's calibrated per-tensor parameters (ActivationQuantizer), multiplied by the packed int8 weights
+// read in place from the model file, and dequantized in the GEMM epilogue (with the fused activation
+// and residual), or requantized there for the next int8 layer.
 import Kernels
 import Quant
 
 extension InferenceContext {
-  /// `q = clamp(roundHalfEven(x / s) + z, −128, 127)` for `count` floats (QuantParams.quantize), in a
-  /// loop that vectorizes: clamp x/s to [−128 − z, 127 − z] (integers, so rounding stays inside), then
-  /// round half to even by adding 1.5·2²³ and reading the integer from the low mantissa bits.
-  static func quantize(_ x: UnsafePointer<Float>, count: Int, _ p: QuantParams, into q: UnsafeMutablePointer<Int8>) {
-    let s = p.scale, z = p.zeroPoint
-    let lo = Float(-128 - z), hi = Float(127 - z), magic: Float = 0x1.8p23
-    for i in 0..<count {
-      let biased = Swift.min(Swift.max(x[i] / s, lo), hi) + magic
-      q[i] = Int8(truncatingIfNeeded: Int32(bitPattern: biased.bitPattern) &- 0x4B40_0000 &+ z)
-    }
-  }
-
   /// Rows of int8 activations, padded to a multiple of 4, with their quantization.
   struct QuantizedRows {
     var data: ArenaArray<Int8>
     var rows: Int
     var stride: Int
     var params: QuantParams
+
+    /// The rows as a view (`columns` real values of each padded row).
+    func withView(columns: Int, _ body: (TensorView) -> Void) {
+      data.withUnsafeBufferPointer { body(TensorView(.int8($0.baseAddress!, params), rows: rows, columns: columns, stride: stride)) }
+    }
   }
 
   func quantizeRows(_ x: UnsafePointer<Float>, rows: Int, k: Int, xStride: Int, _ params: QuantParams) -> QuantizedRows {
     let kp = (k + 3) / 4 * 4
     var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: rows * kp, in: arena)
     a.withUnsafeMutableBufferPointer { ab in
-      let ap = ab.baseAddress!
-      parallelFor((rows + 255) / 256, threads: threads) { blk in
-        for i in (blk * 256)..<Swift.min(rows, blk * 256 + 256) { Self.quantize(x + i * xStride, count: k, params, into: ap + i * kp) }
-      }
+      ActivationQuantizer.quantizeRows(x, rows: rows, k: k, xStride: xStride, params, into: ab.baseAddress!, qStride: kp, threads: threads,
+                                       kernel: kernels.quantize)
     }
     return QuantizedRows(data: a, rows: rows, stride: kp, params: params)
   }
@@ -78,34 +70,48 @@ extension InferenceContext {
   }
 
   /// Several layers reading the same float input: quantized once when their input parameters agree
-  /// (q, k and v of a Swin block are calibrated on identical data).
+  /// (q, k and v of a Swin block are calibrated on identical data). Observed as a group (the shared
+  /// quantization) holding one op per layer, each with the float input it reads.
   func linears(_ x: ArenaArray<Float>, rows: Int, _ layers: [Linear]) -> [ArenaArray<Float>] {
     let qs = layers.compactMap(\.quantized)
-    guard observer == nil, qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else {
+    guard qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else {
       return layers.map { linear(x, rows: rows, $0) }
     }
-    let k = layers[0].inFeatures, n = layers.reduce(0) { $0 + $1.outFeatures }
+    let k = layers[0].inFeatures
     let prefix = layers[0].name.split(separator: ".").dropLast().joined(separator: ".")
     let name = prefix + ".{" + layers.map { $0.name.split(separator: ".").last.map(String.init) ?? "" }.joined(separator: ",") + "}"
-    return span(name, "linear", macs: rows * k * n, precision: "int8", bytes: rows * (k + n) * 4 + k * n, shape: { _ in [rows, n] }) {
+    return span(name, "group") {
       let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: k, xStride: k, first.input) }
-      return zip(layers, qs).map { l, q in linearInt8(a, q, n: l.outFeatures, activation: .identity, residual: nil) }
+      return zip(layers, qs).map { l, q in
+        op(OpInfo(name: l.name, kind: "linear", macs: rows * k * l.outFeatures, bytes: rows * (k + 4 * l.outFeatures) + k * l.outFeatures,
+                  precision: "int8"),
+           input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } },
+           output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: l.outFeatures)) } },
+           shape: { _ in [rows, l.outFeatures] }) {
+          linearInt8(a, q, n: l.outFeatures, activation: .identity, residual: nil)
+        }
+      }
     }
   }
 
-  /// `fc2(act(fc1(x))) + residual` with the hidden activations handed over in int8 when both are int8.
+  /// `fc2(act(fc1(x))) + residual` with the hidden activations handed over in int8 when both are int8
+  /// (observed as fc1's int8 output and fc2's int8 input).
   func mlp(_ x: ArenaArray<Float>, rows: Int, _ fc1: Linear, _ fc2: Linear, activation: Activation, residual: UnsafePointer<Float>) -> ArenaArray<Float> {
-    guard observer == nil, let q1 = fc1.quantized, let q2 = fc2.quantized else {
+    guard let q1 = fc1.quantized, let q2 = fc2.quantized else {
       return linear(x, rows: rows, fc1, activation: activation).withUnsafeBufferPointer {
         linear($0.baseAddress!, rows: rows, xStride: fc1.outFeatures, fc2, residual: residual)
       }
     }
     let (k, h, n) = (fc1.inFeatures, fc1.outFeatures, fc2.outFeatures)
-    let hidden = span(fc1.name, "linear", macs: rows * k * h, precision: "int8", bytes: rows * (4 * k + h) + k * h, shape: { _ in [rows, h] }) {
+    let hidden = op(OpInfo(name: fc1.name, kind: "linear", macs: rows * k * h, bytes: rows * (4 * k + h) + k * h, precision: "int8"),
+                    input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } },
+                    output: { y, emit in y.withView(columns: h, emit) }, shape: { _ in [rows, h] }) {
       let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: k, xStride: k, q1.input) }
       return linearInt8(a, q1, n: h, activation: activation, next: q2.input)
     }
-    return span(fc2.name, "linear", macs: rows * h * n, precision: "int8", bytes: rows * (h + 8 * n) + h * n, shape: { _ in [rows, n] }) {
+    return op(OpInfo(name: fc2.name, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8"),
+              input: { emit in hidden.withView(columns: h, emit) },
+              output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: n)) } }, shape: { _ in [rows, n] }) {
       linearInt8(hidden, q2, n: n, activation: .identity, residual: residual)
     }
   }
@@ -120,15 +126,22 @@ extension InferenceContext {
     var params: QuantParams
   }
 
+  /// Reports a map produced in int8 as a named intermediate.
+  func record(_ name: @autoclosure () -> String, _ map: borrowing QuantizedMap, channels: Int) {
+    guard let observer else { return }
+    map.data.withUnsafeBufferPointer {
+      observer.tensor(name(), TensorView(.int8($0.baseAddress!, map.params), rows: map.height * map.width, columns: channels, stride: map.stride),
+                      shape: [map.height, map.width, channels])
+    }
+  }
+
   func quantize(_ x: consuming FeatureMap, _ params: QuantParams) -> QuantizedMap {
     let (h, w, cin) = (x.height, x.width, x.channels), stride = (cin + 3) / 4 * 4
     var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: h * w * stride + stride, in: arena)
     x.data.withUnsafeBufferPointer { xb in
       a.withUnsafeMutableBufferPointer { ab in
-        let xp = xb.baseAddress!, ap = ab.baseAddress!
-        parallelFor((h * w + 255) / 256, threads: threads) { blk in
-          for i in (blk * 256)..<Swift.min(h * w, blk * 256 + 256) { Self.quantize(xp + i * cin, count: cin, params, into: ap + i * stride) }
-        }
+        ActivationQuantizer.quantizeRows(xb.baseAddress!, rows: h * w, k: cin, xStride: cin, params, into: ab.baseAddress!, qStride: stride,
+                                         threads: threads, kernel: kernels.quantize)
       }
     }
     return QuantizedMap(data: a, height: h, width: w, stride: stride, params: params)
@@ -146,15 +159,14 @@ extension InferenceContext {
           let rows = Swift.min(chunk, pixels - first)
           let normed = layerNorm(xb.baseAddress! + first * c, rows: rows, n)
           normed.withUnsafeBufferPointer { nb in
-            let np = nb.baseAddress!, ap = ab.baseAddress! + first * rowBytes
-            parallelFor((rows + 255) / 256, threads: threads) { blk in
-              for i in (blk * 256)..<Swift.min(rows, blk * 256 + 256) { Self.quantize(np + i * c, count: c, params, into: ap + i * rowBytes) }
-            }
+            ActivationQuantizer.quantizeRows(nb.baseAddress!, rows: rows, k: c, xStride: c, params, into: ab.baseAddress! + first * rowBytes,
+                                             qStride: rowBytes, threads: threads, kernel: kernels.quantize)
           }
         }
       }
     }
-    return QuantizedMap(data: a, height: x.height, width: x.width, stride: rowBytes, params: params)
+    let map = QuantizedMap(data: a, height: x.height, width: x.width, stride: rowBytes, params: params)
+    return map
   }
 
   /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read the row
@@ -183,12 +195,5 @@ extension InferenceContext {
     }
     releaseIfAsked(q)
     return out
-  }
-}
-
-/// Test access to the activation quantizer.
-public enum InferenceContextTestHook {
-  public static func quantize(_ x: UnsafePointer<Float>, count: Int, _ p: QuantParams, into q: UnsafeMutablePointer<Int8>) {
-    InferenceContext.quantize(x, count: count, p, into: q)
   }
 }

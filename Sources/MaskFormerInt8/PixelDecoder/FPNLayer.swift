@@ -35,10 +35,11 @@ public struct FPNLayer {
   func callAsFunction(down: consuming FeatureMap, left: consuming StageFeature, in ctx: InferenceContext) -> FeatureMap {
     var merged = ctx.conv(consume left, projection)
     ctx.groupNorm(&merged, projectionNorm, relu: false)
-    ctx.profiler?.begin(projection.name + ".merge", kind: "resize+add", bytes: 12 * merged.data.count)
+    let info = OpInfo(name: projection.name + ".merge", kind: "resize+add", bytes: 12 * merged.data.count)
+    ctx.observer?.begin(info, input: nil)
     addNearest(down, into: &merged)
     _ = consume down
-    ctx.profiler?.end(shape: [merged.height, merged.width, merged.channels])
+    ctx.observer?.end(info, map: merged)
     return block(consume merged, in: ctx)
   }
 }

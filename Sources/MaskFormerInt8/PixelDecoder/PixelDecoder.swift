@@ -21,14 +21,14 @@ public struct PixelDecoder {
   func coarseLevels(_ features: consuming [StageFeature], in ctx: InferenceContext) -> (down: FeatureMap, left: StageFeature) {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
     var pending = consume features
-    ctx.profiler?.begin("pixel_decoder.fpn.stem", kind: "block")
+    ctx.begin("pixel_decoder.fpn.stem", "block")
     guard case .float(let top) = pending.removeLast() else { preconditionFailure("the coarsest feature is read in float") }
     var y = stem(top, in: ctx)
-    ctx.profiler?.end(shape: [y.height, y.width, y.channels])
+    ctx.end("pixel_decoder.fpn.stem", "block", shape: [y.height, y.width, y.channels])
     for (i, layer) in layers.enumerated().dropLast() {
-      ctx.profiler?.begin("pixel_decoder.fpn.layers.\(i)", kind: "block")
+      ctx.begin("pixel_decoder.fpn.layers.\(i)", "block")
       y = layer(down: consume y, left: pending.removeLast(), in: ctx)
-      ctx.profiler?.end(shape: [y.height, y.width, y.channels])
+      ctx.end("pixel_decoder.fpn.layers.\(i)", "block", shape: [y.height, y.width, y.channels])
       ctx.record("pixel_decoder.fpn\(i)", y)
     }
     return (y, pending.removeLast())
@@ -37,7 +37,7 @@ public struct PixelDecoder {
   /// The last FPN level (stride 4), the mask projection and the mask logits
   /// `masks[q][p] = Σ_c embedding[q][c]·pixel[p][c]` (`Q × h·w`) for mask embeddings `Q × M`.
   ///
-  /// With `ctx.bandRows` below the map's height (and no probe or observer), the stride-4 maps are
+  /// With `ctx.bandRows` below the map's height, the stride-4 maps are
   /// streamed in bands of rows: the 256-channel maps exist for one band (plus halos) at a time,
   /// never whole. Their GroupNorms need statistics of the whole map first, so the lateral conv runs
   /// three times and the 3×3 conv twice: one pass for each norm's statistics, one to produce. Results
@@ -46,10 +46,10 @@ public struct PixelDecoder {
                   in ctx: InferenceContext) -> (masks: ArenaArray<Float>, height: Int, width: Int) {
     let layer = layers[layers.count - 1], (h, w) = (left.height, left.width)
     let i = layers.count - 1
-    if ctx.bandRows >= h || ctx.probe != nil || ctx.observer != nil {
-      ctx.profiler?.begin("pixel_decoder.fpn.layers.\(i)", kind: "block")
+    if ctx.bandRows >= h {
+      ctx.begin("pixel_decoder.fpn.layers.\(i)", "block")
       let y = layer(down: consume down, left: consume left, in: ctx)
-      ctx.profiler?.end(shape: [y.height, y.width, y.channels])
+      ctx.end("pixel_decoder.fpn.layers.\(i)", "block", shape: [y.height, y.width, y.channels])
       ctx.record("pixel_decoder.fpn\(i)", y)
       let embeddings = ctx.conv(consume y, maskProjection)
       ctx.record("pixel_decoder.pixel_embeddings", embeddings)
@@ -71,21 +71,26 @@ public struct PixelDecoder {
       case .float(let f): ctx.conv(f.rows(rows), layer.projection, window: RowWindow(first: rows.lowerBound, mapHeight: h, output: rows))
       }
     }
+    // A statistics pass recomputes what the production pass makes again: observed as a "recompute"
+    // span (timed; calibration and drift skip the layers inside it).
     func statistics(_ norm: GroupNorm, _ produce: (Range<Int>) -> FeatureMap) -> (scale: [Float], shift: [Float]) {
-      var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
-      for rows in bands {
-        let y = produce(rows)
-        y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads) }
+      ctx.span(norm.name + ".statistics", "recompute") {
+        var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
+        for rows in bands {
+          let y = produce(rows)
+          y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads) }
+        }
+        return stats.affine(gamma: norm.weight.pointer, beta: norm.bias.pointer, eps: 1e-5)
       }
-      return stats.affine(gamma: norm.weight.pointer, beta: norm.bias.pointer, eps: 1e-5)
     }
     let lateralNorm = statistics(layer.projectionNorm, lateral)
     func merged(_ rows: Range<Int>) -> FeatureMap {
       var m = lateral(rows)
       ctx.applyAffine(&m, lateralNorm, relu: false, name: layer.projectionNorm.name)
-      ctx.profiler?.begin(layer.projection.name + ".merge", kind: "resize+add", bytes: 12 * m.data.count)
+      let info = OpInfo(name: layer.projection.name + ".merge", kind: "resize+add", bytes: 12 * m.data.count)
+      ctx.observer?.begin(info, input: nil)
       addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h)
-      ctx.profiler?.end(shape: [m.height, m.width, m.channels])
+      ctx.observer?.end(info, map: m)
       return m
     }
     func blockConv(_ rows: Range<Int>) -> FeatureMap {

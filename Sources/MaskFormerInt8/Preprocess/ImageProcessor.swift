@@ -1,14 +1,20 @@
 // ImageProcessor: MaskFormerImageProcessor's PIL backend for inference (transformers,
-// image_processing_pil_maskformer.py): EXIF transpose and RGB conversion (done by the caller through
-// ImageCodecs), the size rule, Pillow's fixed-point bilinear resize on uint8, rescale in float64 and
+// image_processing_pil_maskformer.py): EXIF transpose and RGB conversion (`modelInput`), the size rule, Pillow's fixed-point bilinear resize on uint8, rescale in float64 and
 // normalize in float32. Bit-exact against transformers (tested on photos and synthetic sizes).
-import ImageCodecs
+import Imaging
 
 /// One preprocessed image: `pixel_values` `[3, height, width]` NCHW float32.
 public struct PixelValues: Sendable, Equatable {
   public var height: Int
   public var width: Int
   public var data: ArenaArray<Float>
+
+  public init(height: Int, width: Int, data: ArenaArray<Float>) {
+    precondition(data.count == 3 * height * width, "pixel_values: \(data.count) floats for 3x\(height)x\(width)")
+    self.height = height
+    self.width = width
+    self.data = data
+  }
 }
 
 public enum ImageProcessor {
@@ -50,6 +56,12 @@ public enum ImageProcessor {
     let s = raw ?? Double(size)
     if w < h { return (Int(s * Double(h) / Double(w)), size) }   // int(): truncation
     return (size, Int(s * Double(w) / Double(h)))
+  }
+
+  /// The model's input for any image as decoded: EXIF orientation applied, RGB, resized and
+  /// normalized. The one preprocessing chain every caller (pipeline, calibration, eval, drift) uses.
+  public static func modelInput(_ image: Image, config: PreprocessorConfig, in arena: Arena? = nil) -> PixelValues {
+    pixelValues(image.layout == .rgb && image.orientation == 1 ? image : image.oriented().rgb(), config: config, in: arena)
   }
 
   /// `pixel_values` of an RGB image, oriented already (`Image.oriented().rgb()`).

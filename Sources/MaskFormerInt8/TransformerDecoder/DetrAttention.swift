@@ -27,9 +27,10 @@ public struct DetrAttention {
     let q = ctx.linear(qIn, rows: nq, qProj), k = ctx.linear(kIn, rows: nk, kProj), v = ctx.linear(vIn, rows: nk, vProj)
     let scale = 1 / Float(hd).squareRoot()
     var context = ctx.zeros(nq * d)
-    ctx.profiler?.begin(moduleName(outProj.name, droppingLast: 1) + ".softmax_attention", kind: "attention",
-                        macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d)
-    defer { ctx.profiler?.end(shape: [nq, d]) }
+    let info = OpInfo(name: moduleName(outProj.name, droppingLast: 1) + ".softmax_attention", kind: "attention",
+                      macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32")
+    ctx.observer?.begin(info, input: nil)
+    defer { context.withUnsafeBufferPointer { ctx.observer?.end(info, output: .floats($0, columns: d), shape: [nq, d]) } }
     // Per worker: one head's keys transposed and a row of scores.
     let perWorker = (hd * nk + nk + 15) / 16 * 16
     var workspace = ArenaArray<Float>(unsafeUninitializedCount: parallelWorkers(heads, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }

@@ -1,4 +1,4 @@
-// Image: decoded pixels, 8 bits per channel, interleaved, row-major, plus the EXIF orientation.
+// Image: pixels in memory (decoded or made by an app), 8 bits per channel, interleaved, row-major, plus the EXIF orientation.
 
 public struct Image: Equatable, Sendable {
   public enum Layout: Int, Sendable, Equatable {
@@ -72,19 +72,5 @@ public struct Image: Equatable, Sendable {
       }
     }
     return Image(width: ow, height: oh, layout: layout, pixels: out, orientation: 1)
-  }
-}
-
-/// Decodes PNG, JPEG or binary PPM/PGM bytes, chosen by magic number.
-public enum ImageDecoder {
-  public static func decode(_ bytes: [UInt8], limits: DecodeLimits = DecodeLimits()) throws(ImageError) -> Image {
-    if bytes.starts(with: PNG.signature) { return try PNG.decode(bytes, limits: limits) }
-    if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF {
-      return try JPEG.decode(bytes, limits: limits)
-    }
-    if bytes.count >= 2 && bytes[0] == UInt8(ascii: "P") && (bytes[1] == UInt8(ascii: "5") || bytes[1] == UInt8(ascii: "6")) {
-      return try PNM.decode(bytes, limits: limits)
-    }
-    throw .unknownFormat
   }
 }

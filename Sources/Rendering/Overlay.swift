@@ -1,6 +1,7 @@
 // Overlay: the picture a person looks at: the photo blended with one colour per segment, outlines
 // where segments meet, and a legend of colour, label and score.
-import ImageCodecs
+import Imaging
+import MaskFormerInt8
 
 public enum Overlay {
   /// A stable, well-separated colour per label id (golden-ratio hue steps, full saturation).

@@ -1,0 +1,198 @@
+// Session: a model prepared for one image size: the memory plan (the streaming it runs with, chosen
+// under a byte budget or by policy), the arena sized from it, and the execution context. It segments
+// image after image of that size; the second image allocates no activation memory.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ProcessStats
+
+/// How a session bounds its memory.
+public enum MemoryPolicy: Sendable, Equatable {
+  /// Whole maps, unless they are predicted to take more than half of the machine's physical memory;
+  /// then the fastest streaming that fits (or the leanest).
+  case automatic
+  /// The process's peak resident memory must stay within `bytes` (program, weights and activations):
+  /// the fastest streaming predicted to fit, or `SessionError.budget`.
+  case budget(bytes: Int)
+  /// Streaming set by hand: Swin blocks on at most `tokenChunk` tokens, the stride-4 level in bands of
+  /// `bandRows` rows (`Int.max`: whole maps).
+  case streaming(tokenChunk: Int, bandRows: Int)
+}
+
+public struct SessionConfiguration: Sendable {
+  public var threads: Int
+  public var kernels: KernelTable
+  public var memory: MemoryPolicy
+  /// One image in this process (`edge-seg run`): the arena gives freed pages back to the OS and each
+  /// weight's pages are dropped after use, so that peak RSS follows the live buffers. Off for image
+  /// after image (apps, `profile`), where pages are kept and reused.
+  public var singleImage: Bool
+  /// Resident memory of the program before the model and image, bytes, for `.budget` (default: as
+  /// measured when the model began to open).
+  public var baselineBytes: Int?
+
+  public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelTable = .best(for: .detect()),
+              memory: MemoryPolicy = .automatic, singleImage: Bool = false, baselineBytes: Int? = nil) {
+    self.threads = Swift.max(1, threads)
+    self.kernels = kernels
+    self.memory = memory
+    self.singleImage = singleImage
+    self.baselineBytes = baselineBytes
+  }
+}
+
+public enum SessionError: Error, Sendable, CustomStringConvertible {
+  /// `.budget` cannot be met for this image: the leanest plan and what the program and weights take.
+  case budget(budget: Int, image: (height: Int, width: Int), input: (height: Int, width: Int), leanest: MemoryPlan, overhead: Int)
+  /// `segment` was given an image of another size than the session's.
+  case imageSize(expected: (height: Int, width: Int), got: (height: Int, width: Int))
+
+  public var description: String {
+    switch self {
+    case .budget(let budget, _, _, _, _): "a memory budget of \(budget >> 20) MiB cannot be met " + detail
+    case .imageSize(let e, let g): "the session was prepared for \(e.width)x\(e.height) images, got \(g.width)x\(g.height)"
+    }
+  }
+
+  /// For `.budget`: the image, the model input and what they need at the least.
+  public var detail: String {
+    switch self {
+    case .budget(_, let image, let input, let leanest, let overhead):
+      "for a \(image.width)x\(image.height) image (model input \(input.width)x\(input.height)): "
+        + "\(leanest.predictedBytes >> 20) MiB of activations at the least (peak in \(leanest.phase)) on top of \(overhead >> 20) MiB for the program and weights"
+    case .imageSize: ""
+    }
+  }
+}
+
+/// What `Session.segment` returns.
+public struct SegmentationResult: Sendable {
+  /// At the oriented image's size (EXIF orientation applied).
+  public var segmentation: Segmentation
+  /// Label of each segment's `labelId`, from the model's id2label.
+  public var labels: [String]
+  /// Seconds per step, measured inside: "preprocess", "model", "postprocess".
+  public var timings: [(step: String, seconds: Double)]
+  /// The preprocessed input size.
+  public var inputHeight: Int
+  public var inputWidth: Int
+
+  public var segments: [Segment] { segmentation.segments }
+  /// Segment id of each pixel (`y · width + x`); -1: no segment.
+  public var segmentMap: [Int32] { segmentation.map }
+  /// Label id of each pixel (semantic: the class; instance, panoptic: the segment's class); -1: none.
+  public var labelMap: [Int32] {
+    let label = Dictionary(segmentation.segments.map { (Int32($0.id), Int32($0.labelId)) }, uniquingKeysWith: { a, _ in a })
+    return segmentation.map.map { label[$0] ?? -1 }
+  }
+}
+
+public final class Session: @unchecked Sendable {  // one thread at a time: a session owns its arena
+  public let model: SegmentationModel
+  /// The (oriented) image size this session segments, and the model input it becomes.
+  public let imageSize: (height: Int, width: Int)
+  public let inputSize: (height: Int, width: Int)
+  /// The streaming the session runs with and its predicted activation peak.
+  public let plan: MemoryPlan
+  /// What the program and weights take besides the plan's activations (counted against `.budget`).
+  public let overheadBytes: Int
+  public let arena: Arena
+  public let configuration: SessionConfiguration
+  /// Sees every op of the forward pass (profiler, drift); never changes what is computed.
+  public var observer: (any GraphObserver)?
+
+  init(model: SegmentationModel, imageSize: (height: Int, width: Int), configuration c: SessionConfiguration) throws(SessionError) {
+    self.model = model
+    self.imageSize = imageSize
+    configuration = c
+    let input = ImageProcessor.outputSize(height: imageSize.height, width: imageSize.width, config: model.preprocessor)
+    inputSize = input
+    let baseline = c.baselineBytes ?? model.baselineBytes
+    // A single image drops each weight's pages after use: about one layer's weights are resident.
+    let weights = model.heapWeightBytes + (c.singleImage ? Swift.min(model.mappedWeightBytes, 8 << 20) : model.mappedWeightBytes)
+    overheadBytes = baseline + weights
+    switch c.memory {
+    case .streaming(let chunk, let band):
+      plan = model.network.memoryPlan(input: input, image: imageSize, tokenChunk: chunk, bandRows: band)
+    case .budget(let bytes):
+      switch model.network.memoryPlan(input: input, image: imageSize, budget: bytes - overheadBytes) {
+      case .success(let p): plan = p
+      case .failure(let e): throw .budget(budget: bytes, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
+      }
+    case .automatic:
+      let budget = ProcessMemory.physicalBytes / 2 - baseline - model.heapWeightBytes - model.mappedWeightBytes
+      switch model.network.memoryPlan(input: input, image: imageSize, budget: budget) {
+      case .success(let p): plan = p
+      case .failure(let e): plan = e.leanest
+      }
+    }
+    arena = Arena(capacity: plan.arenaBytes, returnsFreedPages: c.singleImage)
+  }
+
+  /// The context a forward pass of this session runs with.
+  public var context: InferenceContext {
+    var ctx = InferenceContext(kernels: configuration.kernels, threads: configuration.threads)
+    ctx.tokenChunk = plan.tokenChunk
+    ctx.bandRows = plan.bandRows
+    ctx.arena = arena
+    ctx.releaseWeightsAfterUse = configuration.singleImage
+    ctx.observer = observer
+    return ctx
+  }
+
+  /// Segments `image` (any layout, EXIF orientation applied here) as transformers'
+  /// `pipeline("image-segmentation")` does with `options`.
+  public func segment(_ image: Image, options: SegmentationOptions = .pipeline) throws(SessionError) -> SegmentationResult {
+    let size = image.orientedSize
+    guard size == imageSize else { throw .imageSize(expected: imageSize, got: size) }
+    // The pipeline's steps are stages for an observer (the profiler's preprocess / model / postprocess).
+    func step(_ name: String) { observer?.begin(OpInfo(name: name, kind: "stage"), input: nil) }
+    func done(_ name: String, _ shape: [Int]) { observer?.end(OpInfo(name: name, kind: "stage"), output: nil, shape: shape) }
+    var clock = Stopwatch()
+    step("preprocess")
+    let pv = ImageProcessor.modelInput(image, config: model.preprocessor, in: arena)
+    done("preprocess", [3, pv.height, pv.width])
+    let preprocess = clock.lap()
+    step("model")
+    let logits = self.logits(consume pv)
+    done("model", [])
+    let forward = clock.lap()
+    step("postprocess")
+    let seg = model.network.postprocess(logits, options: options, target: size)
+    done("postprocess", [seg.height, seg.width])
+    let post = clock.lap()
+    return SegmentationResult(segmentation: seg, labels: model.labels,
+                              timings: [("preprocess", preprocess), ("model", forward), ("postprocess", post)],
+                              inputHeight: inputSize.height, inputWidth: inputSize.width)
+  }
+
+  /// The model's logits for `image` (preprocessed as `segment` does), no post-processing.
+  public func logits(_ image: Image) throws(SessionError) -> MaskLogits {
+    let size = image.orientedSize
+    guard size == imageSize else { throw .imageSize(expected: imageSize, got: size) }
+    return logits(ImageProcessor.modelInput(image, config: model.preprocessor, in: arena))
+  }
+
+  /// The model's logits for preprocessed `pixel_values` (handed over: freed once embedded).
+  public func logits(_ pixelValues: consuming PixelValues) -> MaskLogits {
+    let (height, width, data) = (pixelValues.height, pixelValues.width, pixelValues.data)
+    _ = consume pixelValues
+    return model.network.logits(pixelValues: consume data, height: height, width: width, in: context)
+  }
+
+  /// Drops the arena's free pages (a single image, between the forward pass and writing outputs).
+  public func releaseMemory() { arena.trim() }
+}
+
+/// Monotonic seconds between laps.
+struct Stopwatch {
+  var last = ContinuousClock.now
+  mutating func lap() -> Double {
+    let now = ContinuousClock.now
+    defer { last = now }
+    let d = now - last
+    return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+  }
+}

@@ -1,0 +1,37 @@
+// ActivationQuantizer: float activations to int8 with per-tensor affine parameters, exactly as
+// `QuantParams.quantize` defines it (the reference), in a loop the compiler vectorizes (the portable
+// tier). KernelsTests pins the tier to the definition over every rounding case.
+import Quant
+
+public enum QuantizeKernel: String, Sendable, CaseIterable {
+  case reference, portable
+}
+
+public enum ActivationQuantizer {
+  /// `q[i] = clamp(roundHalfEven(x[i] / s) + z, −128, 127)` for `count` floats.
+  ///
+  /// Portable tier: clamp x/s to [−128 − z, 127 − z] (integers, so rounding stays inside), then round
+  /// half to even by adding 1.5·2²³ and reading the integer from the low mantissa bits.
+  public static func quantize(_ x: UnsafePointer<Float>, count: Int, _ p: QuantParams, into q: UnsafeMutablePointer<Int8>,
+                              kernel: QuantizeKernel = .portable) {
+    switch kernel {
+    case .reference:
+      for i in 0..<count { q[i] = p.quantize(x[i]) }
+    case .portable:
+      let s = p.scale, z = p.zeroPoint
+      let lo = Float(-128 - z), hi = Float(127 - z), magic: Float = 0x1.8p23
+      for i in 0..<count {
+        let biased = Swift.min(Swift.max(x[i] / s, lo), hi) + magic
+        q[i] = Int8(truncatingIfNeeded: Int32(bitPattern: biased.bitPattern) &- 0x4B40_0000 &+ z)
+      }
+    }
+  }
+
+  /// `rows` rows of `k` floats (row stride `xStride`) into rows of stride `qStride`, 256 rows per task.
+  public static func quantizeRows(_ x: UnsafePointer<Float>, rows: Int, k: Int, xStride: Int, _ p: QuantParams,
+                                  into q: UnsafeMutablePointer<Int8>, qStride: Int, threads: Int, kernel: QuantizeKernel = .portable) {
+    parallelFor((rows + 255) / 256, threads: threads) { blk in
+      for i in (blk * 256)..<Swift.min(rows, blk * 256 + 256) { quantize(x + i * xStride, count: k, p, into: q + i * qStride, kernel: kernel) }
+    }
+  }
+}
