@@ -44,5 +44,6 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["_TestSupport"]),  // runs the built edge-seg and fuzz executables
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Converter", "MaskFormerInt8", "Profiling", "Tuning", "_TestSupport"]),
     .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "_TestSupport"]),
+    .testTarget(name: "QuantTests", dependencies: ["Quant", "_TestSupport"]),
   ]
 )

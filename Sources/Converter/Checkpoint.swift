@@ -13,6 +13,8 @@ public struct Checkpoint {
   public let preprocessor: PreprocessorConfig
   public let weights: SafetensorsFile
   public let model: MaskFormer
+  /// The tensors the model read, in graph order (MaskFormerBuilder's requests): the converter's plan.
+  public let requests: [TensorRequest]
 
   /// Opens `directory`; errors name the file and the field or tensor at fault.
   public init(directory: String) throws {
@@ -26,6 +28,8 @@ public struct Checkpoint {
     let pre = dir.appendingPathComponent("preprocessor_config.json").path
     preprocessor = FileManager.default.fileExists(atPath: pre) ? try HFConfig.preprocessor(path: pre) : PreprocessorConfig()
     weights = try SafetensorsFile(path: dir.appendingPathComponent("model.safetensors").path)
-    model = try MaskFormerBuilder(source: weights, config: config).model()
+    let recording = RecordingSource(weights)
+    model = try MaskFormerBuilder(source: recording, config: config).model()
+    requests = recording.requests
   }
 }

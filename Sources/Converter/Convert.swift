@@ -169,7 +169,7 @@ public enum ModelConverter {
       w.meta("calibration.images", .strings(stats.images))
       w.meta("calibration.image_digest", .string(stats.digest))
     }
-    TensorPlan.add(checkpoint.model, to: &w, precision: options.precision, policy: policy, stats: stats)
+    try TensorPlan.add(checkpoint, to: &w, precision: options.precision, policy: policy, stats: stats)
     try w.write(to: output) { progress("write", $0, $1) }
   }
 }

@@ -1,60 +1,28 @@
-// TensorPlan: every tensor of the model file, in graph order, with its dtype and how to produce its
-// bytes (read lazily from the checkpoint mapping when the writer reaches it). Names are the checkpoint's;
-// gathered relative-position biases are `<attention>.relative_position_bias` `[heads, w², w²]`.
+// TensorPlan: every tensor of the model file, in the builder's order, with its dtype and how to produce
+// its bytes (read lazily from the checkpoint mapping when the writer reaches it). Names are the
+// checkpoint's; gathered relative-position biases are `<attention>.relative_position_bias` `[heads, w², w²]`.
 import Kernels
 import MaskFormerInt8
 import Quant
 
 enum TensorPlan {
-  static func add(_ m: MaskFormer, to w: inout ModelFileWriter, precision: Precision, policy: PrecisionPolicy, stats: CalibrationStats) {
+  /// Every tensor the builder read from the checkpoint (`Checkpoint.requests`), in that order: float
+  /// tensors as they are, Linear/conv layers quantized unless the policy keeps them float, relative
+  /// position biases gathered. The model's structure is the builder's alone.
+  static func add(_ checkpoint: Checkpoint, to w: inout ModelFileWriter, precision: Precision, policy: PrecisionPolicy,
+                  stats: CalibrationStats) throws {
     var plan = Builder(precision: precision, policy: policy, stats: stats)
-    let b = m.backbone
-    plan.conv(b.embeddings.projection)
-    plan.norm(b.embeddings.norm)
-    for stage in b.stages {
-      for block in stage.blocks {
-        plan.norm(block.layernormBefore)
-        plan.linear(block.attention.query)
-        plan.linear(block.attention.key)
-        plan.linear(block.attention.value)
-        plan.relativePositionBias(block.attention)
-        plan.linear(block.attentionOutput)
-        plan.norm(block.layernormAfter)
-        plan.linear(block.intermediate)
-        plan.linear(block.output)
-      }
-      if let merge = stage.downsample {
-        plan.norm(merge.norm)
-        plan.linear(merge.reduction)
+    let source = checkpoint.weights
+    for request in checkpoint.requests {
+      switch request {
+      case .tensor(let name, let shape): plan.raw(try source.tensor(name, shape: shape))
+      case .linear(let name, let out, let inF, let bias): plan.linear(try source.linear(name, out: out, in: inF, bias: bias))
+      case .conv(let name, let out, let inC, let k, let bias): plan.conv(try source.conv(name, out: out, in: inC, kernel: k, bias: bias))
+      case .relativePositionBias(let attention, let heads, let window):
+        let table = try source.tensor(attention + ".relative_position_bias_table", shape: [(2 * window - 1) * (2 * window - 1), heads])
+        plan.relativePositionBias(name: attention + ".relative_position_bias", table: table, heads: heads, window: window)
       }
     }
-    for n in b.stageNorms { plan.norm(n) }
-    let p = m.pixelDecoder
-    plan.conv(p.stem.conv)
-    plan.groupNorm(p.stem.norm)
-    for l in p.layers {
-      plan.conv(l.projection)
-      plan.groupNorm(l.projectionNorm)
-      plan.conv(l.block.conv)
-      plan.groupNorm(l.block.norm)
-    }
-    plan.conv(p.maskProjection)
-    let t = m.transformer
-    if let proj = t.inputProjection { plan.conv(proj) }
-    plan.raw(t.queryEmbeddings)
-    for layer in t.layers {
-      for a in [layer.selfAttention, layer.crossAttention] {
-        for l in [a.qProj, a.kProj, a.vProj, a.outProj] { plan.linear(l) }
-      }
-      plan.norm(layer.selfAttentionNorm)
-      plan.norm(layer.crossAttentionNorm)
-      plan.linear(layer.fc1)
-      plan.linear(layer.fc2)
-      plan.norm(layer.finalNorm)
-    }
-    plan.norm(t.layernorm)
-    plan.linear(m.heads.classPredictor)
-    for l in m.heads.maskEmbedder { plan.linear(l) }
     w.tensors += plan.tensors
     for name in plan.rangeNames {
       let i = stats.inputs[name]!.clipRange(), o = stats.outputs[name]!.clipRange()
@@ -81,13 +49,11 @@ enum TensorPlan {
     mutating func norm(_ n: LayerNorm) { raw(n.weight); raw(n.bias) }
     mutating func groupNorm(_ n: GroupNorm) { raw(n.weight); raw(n.bias) }
 
-    mutating func relativePositionBias(_ a: SwinSelfAttention) {
-      let gathered = a.relativePositionBias()
-      let n = a.windowSize * a.windowSize
-      let name = String(a.relativePositionBiasTable!.name.dropLast("_table".count))
+    mutating func relativePositionBias(name: String, table: WeightTensor, heads: Int, window: Int) {
+      let n = window * window
       let dtype: TensorDType = precision == .float16 ? .f16 : .f32
-      tensors.append(PendingTensor(name: name, dtype: dtype, dims: [a.numHeads, n, n], input: nil, output: nil) {
-        gathered.withUnsafeBufferPointer { floatBytes($0, as: dtype) }
+      tensors.append(PendingTensor(name: name, dtype: dtype, dims: [heads, n, n], input: nil, output: nil) {
+        SwinSelfAttention.gather(table: table, heads: heads, window: window).withUnsafeBufferPointer { floatBytes($0, as: dtype) }
       })
     }
 

@@ -32,16 +32,20 @@ public struct QGEMMWeights {
     self.k = k
   }
 
-  public var kp: Int { (k + 3) / 4 * 4 }
-  public var panels: Int { (n + 15) / 16 }
-  public var panelBytes: Int { 192 + 16 * kp }
+  public var kp: Int { QGEMMPanelLayout.paddedK(k) }
+  public var panels: Int { QGEMMPanelLayout.panels(n: n) }
+  public var panelBytes: Int { QGEMMPanelLayout.panelBytes(k: k) }
   func panel(_ p: Int) -> UnsafeRawPointer { base + p * panelBytes }
   /// int32 bias, int32 Σw, float scale of channel c.
-  func bias(_ c: Int) -> Int32 { panel(c / 16).loadUnaligned(fromByteOffset: 4 * (c % 16), as: Int32.self) }
-  func columnSum(_ c: Int) -> Int32 { panel(c / 16).loadUnaligned(fromByteOffset: 64 + 4 * (c % 16), as: Int32.self) }
-  func scale(_ c: Int) -> Float { panel(c / 16).loadUnaligned(fromByteOffset: 128 + 4 * (c % 16), as: Float.self) }
+  func bias(_ c: Int) -> Int32 { panel(c / 16).loadUnaligned(fromByteOffset: QGEMMPanelLayout.biasOffset + 4 * (c % 16), as: Int32.self) }
+  func columnSum(_ c: Int) -> Int32 { panel(c / 16).loadUnaligned(fromByteOffset: QGEMMPanelLayout.columnSumOffset + 4 * (c % 16), as: Int32.self) }
+  func scale(_ c: Int) -> Float { panel(c / 16).loadUnaligned(fromByteOffset: QGEMMPanelLayout.scaleOffset + 4 * (c % 16), as: Float.self) }
   func weight(_ c: Int, _ kk: Int) -> Int8 {
-    panel(c / 16).load(fromByteOffset: 192 + (kk / 4) * 64 + (c % 16) * 4 + kk % 4, as: Int8.self)
+    panel(c / 16).load(fromByteOffset: QGEMMPanelLayout.weightOffset(channel: c % 16, k: kk), as: Int8.self)
+  }
+  /// The weights of the group holding reduction index `kOffset` (a multiple of 4) in panel `p`.
+  func group(panel p: Int, k kOffset: Int) -> UnsafePointer<Int8> {
+    (panel(p) + QGEMMPanelLayout.weightOffset(channel: 0, k: kOffset)).assumingMemoryBound(to: Int8.self)
   }
 }
 
@@ -127,9 +131,9 @@ public enum Int8GEMM {
                 for (s, len) in p.segments.enumerated() {
                   let rows = rowPointers + s * mr
                   let kq = (len + 3) / 4
-                  let w0 = (w.panel(panel) + 192 + (kOffset / 4) * 64).assumingMemoryBound(to: Int8.self)
+                  let w0 = w.group(panel: panel, k: kOffset)
                   if pair {
-                    let w1 = (w.panel(panel + 1) + 192 + (kOffset / 4) * 64).assumingMemoryBound(to: Int8.self)
+                    let w1 = w.group(panel: panel + 1, k: kOffset)
                     microkernel2(rowCount, kq, rows, w0, w1, tile, kOffset > 0)
                   } else {
                     microkernel(kernel, rowCount, kq, rows, w0, tile, width, kOffset > 0)

@@ -12,6 +12,7 @@ public struct StreamingHistogram: Sendable, Equatable {
   public private(set) var range: Float = 0
   public private(set) var minValue: Float = .infinity
   public private(set) var maxValue: Float = -.infinity
+  /// Finite values seen (non-finite ones are skipped everywhere): the sum of `counts`.
   public private(set) var total: Double = 0
 
   public init(bins: Int = 2048) {
@@ -43,14 +44,16 @@ public struct StreamingHistogram: Sendable, Equatable {
     var local = counts
     counts = []
     var c = local.mutableSpan
+    var finite = 0
     for k in x.indices where x[k].isFinite {
       let y = x[k] * scale
       // floor(y) in [−B/2, B/2); a negative value whose product underflowed to −0 stays below zero.
       let i = Int(y.rounded(.down)) + b / 2 - (x[k] < 0 && y == 0 ? 1 : 0)
       c[i] += 1
+      finite += 1
     }
     counts = local
-    total += Double(x.count)
+    total += Double(finite)
   }
 
   /// Doubles the range: old bin i (of B) lands in new bin B/4 + i/2.

@@ -27,16 +27,21 @@ public struct SwinSelfAttention {
     self.windowSize = windowSize
   }
 
-  /// `bias[h][i][j] = table[(r_i − r_j + w−1)·(2w−1) + (c_i − c_j + w−1)][h]` for window tokens i, j.
+  /// The bias `[heads, w², w²]`: the model file's gathered tensor, or the checkpoint's table gathered.
   public func relativePositionBias() -> [Float] {
-    let w = windowSize, n = w * w
     if let g = gatheredBias { return Array(UnsafeBufferPointer(start: g.pointer, count: g.count)) }
     guard let relativePositionBiasTable else { return [] }
-    var out = [Float](repeating: 0, count: numHeads * n * n)
+    return Self.gather(table: relativePositionBiasTable, heads: numHeads, window: windowSize)
+  }
+
+  /// `bias[h][i][j] = table[(r_i − r_j + w−1)·(2w−1) + (c_i − c_j + w−1)][h]` for window tokens i, j.
+  public static func gather(table: WeightTensor, heads: Int, window w: Int) -> [Float] {
+    let n = w * w
+    var out = [Float](repeating: 0, count: heads * n * n)
     for i in 0..<n {
       for j in 0..<n {
         let idx = (i / w - j / w + w - 1) * (2 * w - 1) + (i % w - j % w + w - 1)
-        for h in 0..<numHeads { out[(h * n + i) * n + j] = relativePositionBiasTable[idx * numHeads + h] }
+        for h in 0..<heads { out[(h * n + i) * n + j] = table[idx * heads + h] }
       }
     }
     return out

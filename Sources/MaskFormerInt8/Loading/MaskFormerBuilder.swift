@@ -1,7 +1,10 @@
-// MaskFormerBuilder: builds the block structs of MaskFormerForInstanceSegmentation from a tensor
-// source (a Hugging Face checkpoint or an edge-seg model file), by the checkpoint's tensor names (file
-// spelling, maskformer-spec.md §7), checking every shape against the config. Unused checkpoint tensors
-// (model.layernorm, relative_position_index, criterion.empty_weight) are not read.
+// MaskFormerBuilder: the one description of MaskFormerForInstanceSegmentation's tensors: it builds the
+// block structs from a tensor source (a Hugging Face checkpoint or an edge-seg model file) by the
+// checkpoint's tensor names (file spelling, maskformer-spec.md §7), with every shape the config implies,
+// in file order. Everything else derives from it: the model file's validation (a checking source
+// that also reports tensors the build never read), the converter's tensor plan (the requests a
+// `RecordingSource` saw, in order), and the refusals of missing and mis-shaped tensors. Unused
+// checkpoint tensors (model.layernorm, relative_position_index, criterion.empty_weight) are not read.
 import Kernels
 
 /// Where weights come from. Float tensors by name and shape; Linear and conv layers may come back
@@ -70,14 +73,15 @@ public struct MaskFormerBuilder {
       var blocks: [SwinLayer] = []
       for b in 0..<s.depths[st] {
         let p = e + "encoder.layers.\(st).blocks.\(b)."
+        let before = try layerNorm(p + "layernorm_before", c, eps: s.layerNormEps)
+        let query = try linear(p + "attention.self.query", out: c, in: c, bias: s.qkvBias)
+        let key = try linear(p + "attention.self.key", out: c, in: c, bias: s.qkvBias)
+        let value = try linear(p + "attention.self.value", out: c, in: c, bias: s.qkvBias)
         let bias = try source.relativePositionBias(p + "attention.self", heads: heads, window: ws)
-        let attention = SwinSelfAttention(
-          query: try linear(p + "attention.self.query", out: c, in: c, bias: s.qkvBias),
-          key: try linear(p + "attention.self.key", out: c, in: c, bias: s.qkvBias),
-          value: try linear(p + "attention.self.value", out: c, in: c, bias: s.qkvBias),
-          relativePositionBiasTable: bias.table, gatheredBias: bias.gathered, numHeads: heads, windowSize: ws)
+        let attention = SwinSelfAttention(query: query, key: key, value: value, relativePositionBiasTable: bias.table,
+                                          gatheredBias: bias.gathered, numHeads: heads, windowSize: ws)
         blocks.append(SwinLayer(
-          layernormBefore: try layerNorm(p + "layernorm_before", c, eps: s.layerNormEps), attention: attention,
+          layernormBefore: before, attention: attention,
           attentionOutput: try linear(p + "attention.output.dense", out: c, in: c),
           layernormAfter: try layerNorm(p + "layernorm_after", c, eps: s.layerNormEps),
           intermediate: try linear(p + "intermediate.dense", out: s.mlpHidden(stage: st), in: c),
@@ -118,18 +122,19 @@ public struct MaskFormerBuilder {
                     vProj: try linear(p + ".v_proj", out: dm, in: dm), outProj: try linear(p + ".out_proj", out: dm, in: dm),
                     heads: d.heads)
     }
+    let inputProjection = inC == dm ? nil : try conv(t + "input_projection", out: dm, in: inC, k: 1, bias: true)
+    let queries = try tensor(t + "queries_embedder.weight", [d.numQueries, dm])
     let layers = try (0..<d.layers).map { l in
       let p = t + "decoder.layers.\(l)."
+      let selfAttention = try attention(p + "self_attn"), crossAttention = try attention(p + "encoder_attn")
       return DetrDecoderLayer(
-        selfAttention: try attention(p + "self_attn"), selfAttentionNorm: try layerNorm(p + "self_attn_layer_norm", dm),
-        crossAttention: try attention(p + "encoder_attn"), crossAttentionNorm: try layerNorm(p + "encoder_attn_layer_norm", dm),
+        selfAttention: selfAttention, selfAttentionNorm: try layerNorm(p + "self_attn_layer_norm", dm),
+        crossAttention: crossAttention, crossAttentionNorm: try layerNorm(p + "encoder_attn_layer_norm", dm),
         fc1: try linear(p + "fc1", out: d.ffnDim, in: dm), fc2: try linear(p + "fc2", out: dm, in: d.ffnDim),
         finalNorm: try layerNorm(p + "final_layer_norm", dm), activation: d.activation)
     }
-    return TransformerModule(
-      inputProjection: inC == dm ? nil : try conv(t + "input_projection", out: dm, in: inC, k: 1, bias: true),
-      queryEmbeddings: try tensor(t + "queries_embedder.weight", [d.numQueries, dm]),
-      layers: layers, layernorm: try layerNorm(t + "decoder.layernorm", dm))
+    return TransformerModule(inputProjection: inputProjection, queryEmbeddings: queries, layers: layers,
+                             layernorm: try layerNorm(t + "decoder.layernorm", dm))
   }
 
   func heads() throws -> Heads {
@@ -138,5 +143,41 @@ public struct MaskFormerBuilder {
       classPredictor: try linear("class_predictor", out: config.numLabels + 1, in: dm),
       maskEmbedder: [try linear("mask_embedder.0.0", out: dm, in: dm), try linear("mask_embedder.1.0", out: dm, in: dm),
                      try linear("mask_embedder.2.0", out: config.maskFeatureSize, in: dm)])
+  }
+}
+
+/// One request the builder made of its tensor source. In order, they are the model's tensor list:
+/// the converter writes them in this order, and a model file must hold exactly them.
+public enum TensorRequest: Sendable, Equatable {
+  case tensor(name: String, shape: [Int])
+  case linear(name: String, out: Int, in: Int, bias: Bool)
+  case conv(name: String, out: Int, in: Int, kernel: Int, bias: Bool)
+  /// A Swin block's relative position bias: `<attention>.relative_position_bias_table` in a checkpoint,
+  /// `<attention>.relative_position_bias` (gathered) in a model file.
+  case relativePositionBias(attention: String, heads: Int, window: Int)
+}
+
+/// A tensor source that records every request it forwards.
+public final class RecordingSource: TensorSource {
+  public let base: any TensorSource
+  public private(set) var requests: [TensorRequest] = []
+
+  public init(_ base: any TensorSource) { self.base = base }
+
+  public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
+    requests.append(.tensor(name: name, shape: shape))
+    return try base.tensor(name, shape: shape)
+  }
+  public func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
+    requests.append(.linear(name: name, out: out, in: inF, bias: bias))
+    return try base.linear(name, out: out, in: inF, bias: bias)
+  }
+  public func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
+    requests.append(.conv(name: name, out: out, in: inC, kernel: k, bias: bias))
+    return try base.conv(name, out: out, in: inC, kernel: k, bias: bias)
+  }
+  public func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
+    requests.append(.relativePositionBias(attention: attention, heads: heads, window: w))
+    return try base.relativePositionBias(attention, heads: heads, window: w)
   }
 }

@@ -3,10 +3,28 @@
 import Kernels
 import Quant
 
-extension ModelFile: TensorSource {
-  public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
-    guard let t = tensor(name) else { throw ModelFileError.malformed(path: path, reason: "tensor \(name) is missing") }
-    guard t.dims == shape else { throw ModelFileError.malformed(path: path, reason: "tensor \(name) has shape \(t.dims), expected \(shape)") }
+/// A model file as the builder's tensor source: float tensors in place (f16 widened once), int8
+/// layers as packed weights in place; every tensor it hands out is checked against the shape the
+/// builder asks for and remembered, so that tensors the model never reads can be refused.
+final class ModelFileSource: TensorSource {
+  let file: ModelFile
+  private(set) var used = Set<String>()
+  private var byName: [String: TensorEntry] = [:]
+
+  init(_ file: ModelFile) throws {
+    self.file = file
+    for t in file.tensors {
+      guard byName.updateValue(t, forKey: t.name) == nil else { throw malformed("tensor \(t.name) appears twice") }
+    }
+  }
+
+  func malformed(_ reason: String) -> ModelFileError { .malformed(path: file.path, reason: reason) }
+
+  func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
+    guard let t = byName[name] else { throw malformed("tensor \(name) is missing") }
+    guard t.dims == shape else { throw malformed("tensor \(name) has shape \(t.dims), the configuration implies \(shape)") }
+    used.insert(name)
+    let mapping = file.mapping
     switch t.dtype {
     case .f32:
       return WeightTensor(storage: mapping, pointer: (mapping.base + t.offset).assumingMemoryBound(to: Float.self), shape: shape, name: name)
@@ -16,32 +34,41 @@ extension ModelFile: TensorSource {
       for i in 0..<heap.count { heap.pointer[i] = Half.toFloat(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
       return WeightTensor(storage: heap, pointer: UnsafePointer(heap.pointer), shape: shape, name: name)
     default:
-      throw ModelFileError.malformed(path: path, reason: "tensor \(name) has dtype \(t.dtype), expected f32 or f16")
+      throw malformed("tensor \(name) has dtype \(t.dtype), expected f32 or f16")
     }
   }
 
   func quantized(_ name: String, n: Int, k: Int) throws -> QuantizedWeights? {
-    guard let t = tensor(name + ".weight"), t.dtype == .qgemmI8x4N16 else { return nil }
-    guard t.dims == [n, k], let input = t.input else {
-      throw ModelFileError.malformed(path: path, reason: "int8 tensor \(name).weight has shape \(t.dims), expected [\(n), \(k)], or no input quantization")
-    }
-    return QuantizedWeights(storage: mapping, weights: QGEMMWeights(base: mapping.base + t.offset, n: n, k: k), input: input, output: t.output)
+    let w = name + ".weight"
+    guard let t = byName[w], t.dtype == .qgemmI8x4N16 else { return nil }
+    guard t.dims == [n, k] else { throw malformed("tensor \(w) has shape \(t.dims), the configuration implies [\(n), \(k)]") }
+    guard let input = t.input else { throw malformed("int8 tensor \(w) has no input quantization") }
+    used.insert(w)
+    return QuantizedWeights(storage: file.mapping, weights: QGEMMWeights(base: file.mapping.base + t.offset, n: n, k: k), input: input,
+                            output: t.output)
   }
 
-  public func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
+  func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
     if let q = try quantized(name, n: out, k: inF) { return Linear(name: name, quantized: q) }
     return Linear(weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
   }
 
-  public func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
+  func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
     if let q = try quantized(name, n: out, k: inC * k * k) { return Conv2d(name: name, inChannels: inC, kernelSize: k, quantized: q) }
     return Conv2d(weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
   }
 
-  public func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
+  func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
     (nil, try tensor(attention + ".relative_position_bias", shape: [heads, w * w, w * w]))
   }
 
+  /// Refuses the first tensor of the file that the build did not read.
+  func checkAllUsed() throws {
+    if let extra = file.tensors.first(where: { !used.contains($0.name) }) { throw malformed("tensor \(extra.name) is not part of this model") }
+  }
+}
+
+extension ModelFile {
   /// The preprocessing stored by `edge-seg convert`.
   public func preprocessor() throws -> PreprocessorConfig {
     let size = try ints("preprocess.size")
@@ -63,10 +90,19 @@ extension ModelFile: TensorSource {
                               imageMean: mean, imageStd: std)
   }
 
-  /// The whole model, after validating every shape against the stored configuration.
-  public func model() throws -> MaskFormer {
-    let config = try config()
-    try validateShapes(config)
-    return try MaskFormerBuilder(source: self, config: config).model()
+  /// The whole model, built from the stored configuration: every tensor present with the shape the
+  /// configuration implies (a Linear/conv as one `qgemm` tensor `[N, K]` or as float weight and bias),
+  /// and nothing else, before any kernel sees a pointer.
+  public func model() throws -> MaskFormer { try model(config()) }
+
+  /// The model for `config`, refusing the file if its tensors do not make exactly that model.
+  public func model(_ config: MaskFormerConfig) throws -> MaskFormer {
+    let source = try ModelFileSource(self)
+    let model = try MaskFormerBuilder(source: source, config: config).model()
+    try source.checkAllUsed()
+    return model
   }
+
+  /// Checks the tensors against `config` (builds the model, which reads no weight bytes but f16).
+  public func validateShapes(_ config: MaskFormerConfig) throws { _ = try model(config) }
 }

@@ -19,6 +19,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Kernels
 import Quant
 
 public enum ModelFileFormat {
@@ -51,10 +52,7 @@ public enum TensorDType: UInt8, Sendable, CaseIterable {
     case .i8: return n
     case .qgemmI8x4N16:
       guard dims.count == 2 else { return nil }
-      let panels = (dims[0] + 15) / 16, kp = (dims[1] + 3) / 4 * 4
-      let (per, o1) = (16 * kp).addingReportingOverflow(192)
-      let (total, o2) = panels.multipliedReportingOverflow(by: per)
-      return o1 || o2 ? nil : total
+      return QGEMMPanelLayout.byteCount(n: dims[0], k: dims[1])
     }
   }
 }
