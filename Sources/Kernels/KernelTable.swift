@@ -29,11 +29,16 @@ public struct KernelTable: Sendable, Equatable {
   public var qs8GEMM: QS8GEMMKernel
   /// Float activations to int8 (`ActivationQuantizer`).
   public var quantize: QuantizeKernel
+  /// Softmax attention (`Attention`: Swin windows, DETR).
+  public var attention: AttentionKernel
 
-  public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel = .portable) {
+  /// `attention` defaults to the f32 GEMM's ISA (AVX-512 with AVX-512, portable otherwise).
+  public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel = .portable,
+              attention: AttentionKernel? = nil) {
     self.f32GEMM = f32GEMM
     self.qs8GEMM = qs8GEMM
     self.quantize = quantize
+    self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : .portable)
   }
 
   /// The fastest kernels `features` supports.

@@ -1,5 +1,5 @@
 // Window attention of one window and head in float, AVX-512: S = Q·Kᵀ / √d + bias (+ mask), row softmax,
-// O = P·V. Contract: include/es_kernels.h. Portable twin: Sources/Kernels/WindowAttention.swift.
+// O = P·V. Contract: include/es_kernels.h. Portable twin: Sources/Kernels/Attention.swift (Attention.window).
 #include "es_kernels.h"
 
 #pragma clang fp contract(off)

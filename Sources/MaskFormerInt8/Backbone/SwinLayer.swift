@@ -29,7 +29,7 @@ public struct SwinLayer {
   }
 
   /// x: `H × W × C` tokens, updated in place.
-  ///   x = x + proj(WindowAttention(LN_before(x)));  x = x + fc2(act(fc1(LN_after(x))))
+  ///   x = x + proj(Attention.window(LN_before(x)));  x = x + fc2(act(fc1(LN_after(x))))
   /// Streamed: the attention half runs on whole windows and the MLP half on token rows, at most
   /// `ctx.tokenChunk` tokens at a time, so that q, k, v and the MLP's hidden activations exist for one
   /// chunk only. Each token belongs to exactly one window and every op is row-wise or per window,

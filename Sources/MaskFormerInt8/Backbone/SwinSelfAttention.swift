@@ -99,7 +99,7 @@ public struct SwinSelfAttention {
     slotRow.withUnsafeBufferPointer { sb in
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
       let bp = gatheredBias?.pointer ?? gb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
-      let scratchCount = WindowAttention.scratchCount(n: n, headDim: hd)
+      let scratchCount = Attention.windowScratchCount(n: n, headDim: hd)
       let info = OpInfo(name: moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
                         macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: "f32")
       ctx.observer?.begin(info, input: nil)
@@ -135,8 +135,8 @@ public struct SwinSelfAttention {
             hq[i] = rq[i] + off; hk[i] = rk[i] + off; hv[i] = rv[i] + off
             ho[i] = ro[i].map { $0 + off }
           }
-          WindowAttention.run(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
-                              out: ho, scratch: scratch, kernel: ctx.kernels.f32GEMM)
+          Attention.window(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
+                              out: ho, scratch: scratch, kernel: ctx.kernels.attention)
         }
       }
       }

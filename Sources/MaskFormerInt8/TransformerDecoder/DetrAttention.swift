@@ -32,35 +32,12 @@ public struct DetrAttention {
     ctx.observer?.begin(info, input: nil)
     defer { context.withUnsafeBufferPointer { ctx.observer?.end(info, output: .floats($0, columns: d), shape: [nq, d]) } }
     // Per worker: one head's keys transposed and a row of scores.
-    let perWorker = (hd * nk + nk + 15) / 16 * 16
+    let perWorker = Attention.denseScratchCount(keys: nk, headDim: hd)
     var workspace = ArenaArray<Float>(unsafeUninitializedCount: parallelWorkers(heads, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     context.withUnsafeMutableBufferPointer { cb in workspace.withUnsafeMutableBufferPointer { wb in
-      let (qp, kp, vp, cp) = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!, cb.baseAddress!)
-      parallelForWorkers(heads, threads: ctx.threads) { head, worker in
-        let off = head * hd
-        do {
-          let kT = wb.baseAddress! + worker * perWorker, s = kT + hd * nk          // kT: this head's keys transposed, hd × nk
-          for j in 0..<nk {
-            for t in 0..<hd { kT[t * nk + j] = kp[j * d + off + t] }
-          }
-          for i in 0..<nq {
-            let qi = qp + i * d + off
-            for j in 0..<nk { s[j] = 0 }
-            for t in 0..<hd {
-              let x = qi[t], kt = kT + t * nk
-              for j in 0..<nk { s[j] += x * kt[j] }
-            }
-            for j in 0..<nk { s[j] *= scale }
-            FastMath.softmax(s, count: nk)
-            let dst = cp + i * d + off
-            for j in 0..<nk {
-              let pj = s[j], vj = vp + j * d + off
-              for t in 0..<hd { dst[t] += pj * vj[t] }
-            }
-          }
-        }
-      }
+      Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads, scale: scale,
+                      out: cb.baseAddress!, scratch: wb.baseAddress!, threads: ctx.threads)
     }}}}}
     return ctx.linear(context, rows: nq, outProj, residual: residual)
   }

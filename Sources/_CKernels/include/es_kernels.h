@@ -68,7 +68,7 @@ void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, int *acc, size_
 void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
                               int act, float out_scale, int zp, signed char *q, size_t ldq);
 
-/// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/WindowAttention.swift):
+/// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.window):
 /// for each query slot i < n with out[i] != NULL, s_j = (q_i · k_j) / sqrt_d + bias[i*n + j] (+ mask[i*n + j]),
 /// p = softmax(s) (exp as FastMath.exp), out[i][d] = sum_j p_j * v_j[d] for d < hd. q, k, v, out: n row
 /// pointers to hd floats each. scratch: (hd + 4) * roundup(n, 16) floats. Dot products use FMA, so

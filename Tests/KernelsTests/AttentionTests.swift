@@ -1,0 +1,98 @@
+// Attention: every tier against a float64 evaluation of the formula. Window form: odd window sizes (n),
+// head dims (tails of the 16-lane vectors), with and without the shift mask, with padded slots (no
+// output). Dense form (DETR): queries against more keys, several heads, any thread count giving the
+// same bits. Tolerance 2e-5 absolute: outputs are convex combinations of v in [-1, 1], computed in
+// float32 (a dot product over ≤ 97 terms, a softmax over ≤ 400): observed errors are ~1e-6.
+import Foundation
+import Kernels
+import Testing
+import _TestSupport
+
+@Suite struct AttentionTests {
+  static let cases: [(n: Int, hd: Int)] = [(1, 1), (4, 3), (16, 16), (17, 8), (49, 32), (49, 20), (50, 48), (64, 64), (144, 70), (25, 97)]
+
+  @Test(arguments: cases)
+  func tiersMatchFloat64(_ c: (n: Int, hd: Int)) {
+    var rng = SplitMix64(seed: UInt64(c.n * 131 + c.hd))
+    let (n, hd) = (c.n, c.hd)
+    let q = rng.floats(n * hd).map { $0 * 2 }, k = rng.floats(n * hd).map { $0 * 2 }, v = rng.floats(n * hd)
+    let bias = rng.floats(n * n)
+    let mask = (0..<(n * n)).map { ($0 % 7 == 3) ? Float(-100) : 0 }
+    let skip = Set(stride(from: 2, to: n, by: 5))     // padded slots: no output
+    let features = CPUFeatures.detect()
+    for masked in [false, true] {
+      // float64 truth
+      var truth = [Double](repeating: 0, count: n * hd)
+      for i in 0..<n {
+        var s = (0..<n).map { j in
+          var dot = 0.0
+          for d in 0..<hd { dot += Double(q[i * hd + d]) * Double(k[j * hd + d]) }
+          return dot / Double(hd).squareRoot() + Double(bias[i * n + j]) + (masked ? Double(mask[i * n + j]) : 0)
+        }
+        let m = s.max()!
+        s = s.map { Foundation.exp($0 - m) }
+        let total = s.reduce(0, +)
+        for d in 0..<hd { truth[i * hd + d] = (0..<n).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * hd + d]) } }
+      }
+      for kernel in AttentionKernel.allCases where kernel.isSupported(on: features) {
+        var out = [Float](repeating: .nan, count: n * hd)
+        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+        out.withUnsafeMutableBufferPointer { ob in bias.withUnsafeBufferPointer { bb in mask.withUnsafeBufferPointer { mb in
+          let qp = (0..<n).map { qb.baseAddress! + $0 * hd }, kp = (0..<n).map { kb.baseAddress! + $0 * hd }
+          let vp = (0..<n).map { vb.baseAddress! + $0 * hd }
+          let op: [UnsafeMutablePointer<Float>?] = (0..<n).map { skip.contains($0) ? nil : ob.baseAddress! + $0 * hd }
+          var scratch = [Float](repeating: 0, count: Attention.windowScratchCount(n: n, headDim: hd))
+          scratch.withUnsafeMutableBufferPointer { sb in
+            Attention.window(n: n, headDim: hd, q: qp, k: kp, v: vp, bias: bb.baseAddress!, mask: masked ? mb.baseAddress! : nil,
+                             out: op, scratch: sb.baseAddress!, kernel: kernel)
+          }
+        }}}}}}
+        var worst = 0.0
+        for i in 0..<n {
+          for d in 0..<hd {
+            let o = out[i * hd + d]
+            if skip.contains(i) { #expect(o.isNaN, "\(kernel) wrote padded slot \(i)"); continue }
+            worst = max(worst, abs(Double(o) - truth[i * hd + d]))
+          }
+        }
+        #expect(worst <= 2e-5, "\(kernel) n \(n) hd \(hd) masked \(masked): max abs error \(worst)")
+      }
+    }
+  }
+
+  /// DETR's form: nq queries, nk keys, `heads` heads over rows of d floats, scale 1/√hd.
+  @Test(arguments: [(nq: 1, nk: 1, d: 4, heads: 1), (12, 40, 64, 4), (100, 352, 256, 8), (7, 399, 48, 3)])
+  func denseMatchesFloat64(_ c: (nq: Int, nk: Int, d: Int, heads: Int)) {
+    var rng = SplitMix64(seed: UInt64(c.nq * 7 + c.nk))
+    let (nq, nk, d, heads) = (c.nq, c.nk, c.d, c.heads), hd = d / heads
+    let q = rng.floats(nq * d).map { $0 * 2 }, k = rng.floats(nk * d).map { $0 * 2 }, v = rng.floats(nk * d)
+    let scale = 1 / Float(hd).squareRoot()
+    func run(threads: Int) -> [Float] {
+      var out = [Float](repeating: 0, count: nq * d)
+      var scratch = [Float](repeating: 0, count: parallelWorkers(heads, threads: threads) * Attention.denseScratchCount(keys: nk, headDim: hd))
+      q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+        out.withUnsafeMutableBufferPointer { ob in scratch.withUnsafeMutableBufferPointer { sb in
+          Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads,
+                          scale: scale, out: ob.baseAddress!, scratch: sb.baseAddress!, threads: threads)
+        }}
+      }}}
+      return out
+    }
+    let out = run(threads: 1)
+    var worst = 0.0
+    for h in 0..<heads {
+      for i in 0..<nq {
+        var s = (0..<nk).map { j in (0..<hd).reduce(0.0) { $0 + Double(q[i * d + h * hd + $1]) * Double(k[j * d + h * hd + $1]) } * Double(scale) }
+        let m = s.max()!
+        s = s.map { Foundation.exp($0 - m) }
+        let total = s.reduce(0, +)
+        for t in 0..<hd {
+          let truth = (0..<nk).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * d + h * hd + t]) }
+          worst = max(worst, abs(Double(out[i * d + h * hd + t]) - truth))
+        }
+      }
+    }
+    #expect(worst <= 2e-5, "dense \(c): max abs error \(worst)")
+    for t in [2, 3, 8] { #expect(run(threads: t) == out, "\(t) threads change the bits") }
+  }
+}
