@@ -1,4 +1,6 @@
-// MaskFormer: MaskFormerForInstanceSegmentation as a composition of its blocks; no math here.
+// MaskFormer: MaskFormerForInstanceSegmentation as a composition of its blocks, in the order memory
+// wants: pixel level module (Swin encoder, coarse FPN levels) -> transformer module -> heads -> mask
+// decoder (stride-4 level, mask projection, mask logits). No math here.
 
 /// What the model returns: `class_queries_logits [Q, K+1]` and `masks_queries_logits [Q, h, w]`
 /// with h, w = ceil(H/4), ceil(W/4) of the input.
@@ -17,6 +19,8 @@ public struct MaskFormer {
   public let pixelDecoder: PixelDecoder
   public let transformer: TransformerModule
   public let heads: Heads
+  /// The pixel decoder's stride-4 level and mask projection with the mask einsum.
+  public let maskDecoder: MaskDecoder
 
   public init(config: MaskFormerConfig, backbone: SwinBackbone, pixelDecoder: PixelDecoder,
               transformer: TransformerModule, heads: Heads) {
@@ -25,6 +29,8 @@ public struct MaskFormer {
     self.pixelDecoder = pixelDecoder
     self.transformer = transformer
     self.heads = heads
+    maskDecoder = MaskDecoder(level: pixelDecoder.layers[pixelDecoder.layers.count - 1], index: pixelDecoder.layers.count - 1,
+                              maskProjection: pixelDecoder.maskProjection)
   }
 
   /// Whether the Swin blocks run in int8 (a model file from `convert`), as MemoryPlan needs to know.
@@ -57,8 +63,7 @@ public struct MaskFormer {
     let (classes, embeddings) = ctx.span("heads", "stage") { heads(queries, in: ctx) }
     // The stride-4 level last: its maps are the largest, and streamed they go straight into logits.
     ctx.begin("mask_decoder", "stage")
-    let masks = pixelDecoder.maskLogits(down: consume down, left: consume left, embeddings: embeddings,
-                                        queries: config.detr.numQueries, in: ctx)
+    let masks = maskDecoder(down: consume down, left: consume left, embeddings: embeddings, queries: config.detr.numQueries, in: ctx)
     ctx.end("mask_decoder", "stage", shape: [config.detr.numQueries, masks.height, masks.width])
     ctx.arena?.trim()
     return MaskFormerOutput(classLogits: classes, maskLogits: masks.masks, numQueries: config.detr.numQueries,

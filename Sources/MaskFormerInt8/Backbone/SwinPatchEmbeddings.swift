@@ -23,7 +23,7 @@ public struct SwinPatchEmbeddings {
     let gh = (height + p - 1) / p, gw = (width + p - 1) / p, k = cin * p * p
     let c = projection.outChannels
     guard let w = projection.weight else { preconditionFailure("patch embedding must be float (its input is the image)") }
-    let weight = Linear(weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name), bias: projection.bias)
+    let weight = Linear(name: projection.name, weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name), bias: projection.bias)
     var out = FeatureMap(height: gh, width: gw, channels: c, in: ctx.arena)
     let bandRows = Swift.max(1, Swift.min(gh, ctx.tokenChunk / gw))
     pixelValues.withUnsafeBufferPointer { pb in

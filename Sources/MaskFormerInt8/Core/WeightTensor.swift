@@ -54,33 +54,48 @@ public struct QuantizedWeights {
   }
 }
 
-/// `y = x·Wᵀ + b`, W `[out, in]` (HF `nn.Linear`): float weights, or packed int8 weights whose bias
-/// is folded into the panels.
-public struct Linear {
+/// A Linear's or conv's weights: float (weight and optional bias, in place), or packed int8 with the
+/// bias folded into the panels and the calibrated activation parameters.
+public enum LayerWeights {
+  case float(weight: WeightTensor, bias: WeightTensor?)
+  case int8(QuantizedWeights)
+}
+
+/// The accessors both layer kinds share.
+public protocol WeightedLayer {
+  var weights: LayerWeights { get }
+}
+
+extension WeightedLayer {
+  /// The packed int8 weights, nil for a float layer.
+  public var quantized: QuantizedWeights? { if case .int8(let q) = weights { q } else { nil } }
+  /// The float weight, nil for an int8 layer.
+  public var weight: WeightTensor? { if case .float(let w, _) = weights { w } else { nil } }
+  /// The float bias, nil for an int8 layer (folded) or a layer without one.
+  public var bias: WeightTensor? { if case .float(_, let b) = weights { b } else { nil } }
+}
+
+/// `y = x·Wᵀ + b`, W `[out, in]` (HF `nn.Linear`).
+public struct Linear: WeightedLayer {
+  /// The module's name (the checkpoint's, without `.weight`).
   public let name: String
   public let outFeatures: Int
   public let inFeatures: Int
-  public let weight: WeightTensor?
-  public let bias: WeightTensor?
-  public let quantized: QuantizedWeights?
+  public let weights: LayerWeights
 
-  public init(weight: WeightTensor, bias: WeightTensor?) {
+  public init(name: String, weight: WeightTensor, bias: WeightTensor?) {
     precondition(weight.shape.count == 2, "Linear weight must be 2-D, got \(weight.shape)")
-    self.name = weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name
+    self.name = name
     self.outFeatures = weight.shape[0]
     self.inFeatures = weight.shape[1]
-    self.weight = weight
-    self.bias = bias
-    self.quantized = nil
+    self.weights = .float(weight: weight, bias: bias)
   }
 
   public init(name: String, quantized: QuantizedWeights) {
     self.name = name
     self.outFeatures = quantized.weights.n
     self.inFeatures = quantized.weights.k
-    self.weight = nil
-    self.bias = nil
-    self.quantized = quantized
+    self.weights = .int8(quantized)
   }
 
   var view: F32MatrixView {
@@ -91,41 +106,39 @@ public struct Linear {
 
 /// LayerNorm over the last dimension (HF `nn.LayerNorm`, biased variance, affine).
 public struct LayerNorm {
+  /// The module's name (the checkpoint's, without `.weight`).
+  public let name: String
   public let weight: WeightTensor
   public let bias: WeightTensor
   public let eps: Float
 
-  public init(weight: WeightTensor, bias: WeightTensor, eps: Float) {
+  public init(name: String, weight: WeightTensor, bias: WeightTensor, eps: Float) {
+    self.name = name
     self.weight = weight
     self.bias = bias
     self.eps = eps
   }
 
   public var channels: Int { weight.count }
-  /// The module's name (its weight's, without ".weight").
-  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
 }
 
 /// 2-D convolution weight `[out, in, kh, kw]` with optional bias (stride 1, "same" padding here), or
 /// packed int8 weights with K tap-major (`k = (ky·kw + kx)·in + ci`).
-public struct Conv2d {
+public struct Conv2d: WeightedLayer {
+  /// The module's name (the checkpoint's, without `.weight`).
   public let name: String
   public let outChannels: Int
   public let inChannels: Int
   public let kernelSize: Int
-  public let weight: WeightTensor?
-  public let bias: WeightTensor?
-  public let quantized: QuantizedWeights?
+  public let weights: LayerWeights
 
-  public init(weight: WeightTensor, bias: WeightTensor?) {
+  public init(name: String, weight: WeightTensor, bias: WeightTensor?) {
     precondition(weight.shape.count == 4, "Conv2d weight must be 4-D, got \(weight.shape)")
-    self.name = weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name
+    self.name = name
     self.outChannels = weight.shape[0]
     self.inChannels = weight.shape[1]
     self.kernelSize = weight.shape[2]
-    self.weight = weight
-    self.bias = bias
-    self.quantized = nil
+    self.weights = .float(weight: weight, bias: bias)
   }
 
   public init(name: String, inChannels: Int, kernelSize: Int, quantized: QuantizedWeights) {
@@ -134,23 +147,22 @@ public struct Conv2d {
     self.outChannels = quantized.weights.n
     self.inChannels = inChannels
     self.kernelSize = kernelSize
-    self.weight = nil
-    self.bias = nil
-    self.quantized = quantized
+    self.weights = .int8(quantized)
   }
 }
 
 /// GroupNorm (HF `nn.GroupNorm(32, C)`, eps 1e-5) with its affine parameters.
 public struct GroupNorm {
+  /// The module's name (the checkpoint's, without `.weight`).
+  public let name: String
   public let weight: WeightTensor
   public let bias: WeightTensor
   public let groups: Int
 
-  public init(weight: WeightTensor, bias: WeightTensor, groups: Int) {
+  public init(name: String, weight: WeightTensor, bias: WeightTensor, groups: Int) {
+    self.name = name
     self.weight = weight
     self.bias = bias
     self.groups = groups
   }
-
-  public var name: String { weight.name.hasSuffix(".weight") ? String(weight.name.dropLast(7)) : weight.name }
 }

@@ -19,10 +19,10 @@ public protocol TensorSource {
 
 extension TensorSource {
   public func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
-    Linear(weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+    Linear(name: name, weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
   }
   public func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
-    Conv2d(weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+    Conv2d(name: name, weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
   }
   public func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
     (try tensor(attention + ".relative_position_bias_table", shape: [(2 * w - 1) * (2 * w - 1), heads]), nil)
@@ -48,13 +48,13 @@ public struct MaskFormerBuilder {
     try source.linear(p, out: out, in: inF, bias: bias)
   }
   func layerNorm(_ p: String, _ c: Int, eps: Float = 1e-5) throws -> LayerNorm {
-    LayerNorm(weight: try tensor(p + ".weight", [c]), bias: try tensor(p + ".bias", [c]), eps: eps)
+    LayerNorm(name: p, weight: try tensor(p + ".weight", [c]), bias: try tensor(p + ".bias", [c]), eps: eps)
   }
   func conv(_ p: String, out: Int, in inC: Int, k: Int, bias: Bool) throws -> Conv2d {
     try source.conv(p, out: out, in: inC, kernel: k, bias: bias)
   }
   func groupNorm(_ p: String, _ c: Int) throws -> GroupNorm {
-    GroupNorm(weight: try tensor(p + ".weight", [c]), bias: try tensor(p + ".bias", [c]), groups: MaskFormerConfig.groupNormGroups)
+    GroupNorm(name: p, weight: try tensor(p + ".weight", [c]), bias: try tensor(p + ".bias", [c]), groups: MaskFormerConfig.groupNormGroups)
   }
 
   public func model() throws -> MaskFormer {

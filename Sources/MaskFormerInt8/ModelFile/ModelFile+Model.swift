@@ -50,12 +50,12 @@ final class ModelFileSource: TensorSource {
 
   func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
     if let q = try quantized(name, n: out, k: inF) { return Linear(name: name, quantized: q) }
-    return Linear(weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+    return Linear(name: name, weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
   }
 
   func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
     if let q = try quantized(name, n: out, k: inC * k * k) { return Conv2d(name: name, inChannels: inC, kernelSize: k, quantized: q) }
-    return Conv2d(weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+    return Conv2d(name: name, weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
   }
 
   func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {

@@ -1,5 +1,7 @@
-// PixelDecoder: simple FPN over the four backbone features, then the mask projection to pixel
-// embeddings. Mirrors MaskFormerFPNModel and MaskFormerPixelDecoder (transformers, modeling_maskformer.py).
+// PixelDecoder: simple FPN over the backbone features, then the mask projection to pixel embeddings.
+// Mirrors MaskFormerFPNModel and MaskFormerPixelDecoder (transformers, modeling_maskformer.py). It runs
+// the coarse levels; the stride-4 level and the mask projection run in MaskDecoder, after the
+// transformer, where they stream straight into the mask logits.
 import Kernels
 
 public struct PixelDecoder {
@@ -16,7 +18,7 @@ public struct PixelDecoder {
     self.maskProjection = maskProjection
   }
 
-  /// The FPN levels at strides 32, 16 and 8 (all but the last layer). Takes the features (strides 4,
+  /// The FPN levels at strides 32, 16 and 8 (all but the last layer, which `MaskDecoder` runs). Takes the features (strides 4,
   /// 8, 16, 32) and frees each after its level; returns the stride-8 map and the stride-4 feature.
   func coarseLevels(_ features: consuming [StageFeature], in ctx: InferenceContext) -> (down: FeatureMap, left: StageFeature) {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
@@ -32,82 +34,6 @@ public struct PixelDecoder {
       ctx.record("pixel_decoder.fpn\(i)", y)
     }
     return (y, pending.removeLast())
-  }
-
-  /// The last FPN level (stride 4), the mask projection and the mask logits
-  /// `masks[q][p] = Σ_c embedding[q][c]·pixel[p][c]` (`Q × h·w`) for mask embeddings `Q × M`.
-  ///
-  /// With `ctx.bandRows` below the map's height, the stride-4 maps are
-  /// streamed in bands of rows: the 256-channel maps exist for one band (plus halos) at a time,
-  /// never whole. Their GroupNorms need statistics of the whole map first, so the lateral conv runs
-  /// three times and the 3×3 conv twice: one pass for each norm's statistics, one to produce. Results
-  /// are identical to the whole-map path (same row-wise ops, statistics gathered in row order).
-  func maskLogits(down: consuming FeatureMap, left: consuming StageFeature, embeddings e: ArenaArray<Float>, queries nq: Int,
-                  in ctx: InferenceContext) -> (masks: ArenaArray<Float>, height: Int, width: Int) {
-    let layer = layers[layers.count - 1], (h, w) = (left.height, left.width)
-    let i = layers.count - 1
-    if ctx.bandRows >= h {
-      ctx.begin("pixel_decoder.fpn.layers.\(i)", "block")
-      let y = layer(down: consume down, left: consume left, in: ctx)
-      ctx.end("pixel_decoder.fpn.layers.\(i)", "block", shape: [y.height, y.width, y.channels])
-      ctx.record("pixel_decoder.fpn\(i)", y)
-      let embeddings = ctx.conv(consume y, maskProjection)
-      ctx.record("pixel_decoder.pixel_embeddings", embeddings)
-      let masks = ctx.floats(nq * h * w) { ctx.maskEinsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w) }
-      return (masks, h, w)
-    }
-    let band = Swift.max(1, ctx.bandRows)
-    let bands = stride(from: 0, to: h, by: band).map { $0..<Swift.min(h, $0 + band) }
-    // The stride-4 feature, quantized once when the lateral conv is int8 (it would be anyway).
-    let source: StageFeature
-    switch consume left {
-    case .float(let f): source = layer.projection.quantized.map { .quantized(ctx.quantize(f, $0.input)) } ?? .float(f)
-    case .quantized(let a): source = .quantized(a)
-    }
-    let down = consume down
-    func lateral(_ rows: Range<Int>) -> FeatureMap {
-      switch source {
-      case .quantized: ctx.conv(source, layer.projection, window: RowWindow(first: 0, mapHeight: h, output: rows))
-      case .float(let f): ctx.conv(f.rows(rows), layer.projection, window: RowWindow(first: rows.lowerBound, mapHeight: h, output: rows))
-      }
-    }
-    // A statistics pass recomputes what the production pass makes again: observed as a "recompute"
-    // span (timed; calibration and drift skip the layers inside it).
-    func statistics(_ norm: GroupNorm, _ produce: (Range<Int>) -> FeatureMap) -> (scale: [Float], shift: [Float]) {
-      ctx.span(norm.name + ".statistics", "recompute") {
-        var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
-        for rows in bands {
-          let y = produce(rows)
-          y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads) }
-        }
-        return stats.affine(gamma: norm.weight.pointer, beta: norm.bias.pointer, eps: 1e-5)
-      }
-    }
-    let lateralNorm = statistics(layer.projectionNorm, lateral)
-    func merged(_ rows: Range<Int>) -> FeatureMap {
-      var m = lateral(rows)
-      ctx.applyAffine(&m, lateralNorm, relu: false, name: layer.projectionNorm.name)
-      let info = OpInfo(name: layer.projection.name + ".merge", kind: "resize+add", bytes: 12 * m.data.count)
-      ctx.observer?.begin(info, input: nil)
-      addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h)
-      ctx.observer?.end(info, map: m)
-      return m
-    }
-    func blockConv(_ rows: Range<Int>) -> FeatureMap {
-      let input = RowWindow.inputRows(for: rows, kernel: layer.block.conv.kernelSize, mapHeight: h)
-      return ctx.conv(merged(input), layer.block.conv, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
-    }
-    let blockNorm = statistics(layer.block.norm, blockConv)
-    let masks = ctx.floats(nq * h * w) { mb in
-      for rows in bands {
-        let input = RowWindow.inputRows(for: rows, kernel: maskProjection.kernelSize, mapHeight: h)
-        var y = blockConv(input)
-        ctx.applyAffine(&y, blockNorm, relu: true, name: layer.block.norm.name)
-        let embeddings = ctx.conv(consume y, maskProjection, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
-        ctx.maskEinsum(e, queries: nq, embeddings, into: mb.baseAddress! + rows.lowerBound * w, ldc: h * w)
-      }
-    }
-    return (masks, h, w)
   }
 }
 
