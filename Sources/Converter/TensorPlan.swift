@@ -59,30 +59,28 @@ enum TensorPlan {
 
     func int8(_ layer: String) -> Bool { precision == .int8 && !policy.isFloat(layer) }
 
-    mutating func linear(_ l: Linear) {
-      guard let lw = l.weight else { preconditionFailure("\(l.name): converting from an int8 layer") }
-      guard int8(l.name) else {
-        raw(lw)
-        if let b = l.bias { raw(b) }
+    /// A Linear or conv: its float tensors as they are, or quantized; `at(w, c, k)` reads the weight of
+    /// output channel c at packed reduction index k.
+    mutating func layer(_ name: String, _ weights: LayerWeights, n: Int, k: Int,
+                        at: @escaping (UnsafePointer<Float>, Int, Int) -> Float) {
+      guard case .float(let w, let b) = weights else { preconditionFailure("\(name): converting from an int8 layer") }
+      guard int8(name) else {
+        raw(w)
+        if let b { raw(b) }
         return
       }
-      let n = l.outFeatures, k = l.inFeatures
-      quantized(l.name, n: n, k: k, weight: { c, j in lw.pointer[c * k + j] }, bias: l.bias.map { b in { b.pointer[$0] } },
-                release: lw)
+      quantized(name, n: n, k: k, weight: { c, j in at(w.pointer, c, j) }, bias: b.map { b in { b.pointer[$0] } }, release: w)
+    }
+
+    mutating func linear(_ l: Linear) {
+      let k = l.inFeatures
+      layer(l.name, l.weights, n: l.outFeatures, k: k) { w, c, j in w[c * k + j] }
     }
 
     /// Conv weights `[out, in, kh, kw]` become `[out, (ky·kw + kx)·in + ci]` (tap-major K).
     mutating func conv(_ c: Conv2d) {
-      guard let cw = c.weight else { preconditionFailure("\(c.name): converting from an int8 layer") }
-      guard int8(c.name) else {
-        raw(cw)
-        if let b = c.bias { raw(b) }
-        return
-      }
       let cin = c.inChannels, taps = c.kernelSize * c.kernelSize
-      quantized(c.name, n: c.outChannels, k: cin * taps,
-                weight: { o, k in cw.pointer[(o * cin + k % cin) * taps + k / cin] },
-                bias: c.bias.map { b in { b.pointer[$0] } }, release: cw)
+      layer(c.name, c.weights, n: c.outChannels, k: cin * taps) { w, o, k in w[(o * cin + k % cin) * taps + k / cin] }
     }
 
     mutating func quantized(_ name: String, n: Int, k: Int, weight: @escaping (Int, Int) -> Float, bias: ((Int) -> Float)?,

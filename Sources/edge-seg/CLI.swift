@@ -12,6 +12,27 @@ struct UsageError: Error, CustomStringConvertible {
 /// `--help` or `-h` anywhere: the caller prints the command's usage and exits 0.
 struct HelpRequested: Error {}
 
+/// What a command does when parsing its options failed: `--help` prints its usage (exit 0); anything
+/// else is a usage error (exit 64) with a hint.
+func optionFailure(_ error: any Error, command: String) -> Int32 {
+  if error is HelpRequested {
+    print(Usage.help(command))
+    return 0
+  }
+  printError("\(command): \(error)", hint: "edge-seg help \(command)")
+  return 64
+}
+
+/// A failure while running a command: a memory budget that cannot be met is told in `--max-memory`'s
+/// words (exit 64); the rest as `report` does.
+func runFailure(_ error: any Error, command: String, _ opts: OptionParser) -> Int32 {
+  if let e = error as? SessionError, case .budget = e, let text = opts.value("--max-memory") {
+    printError("\(command): --max-memory \(text) cannot be met \(e.detail)")
+    return 64
+  }
+  return report(error, prefix: command == "run" ? "" : "\(command): ")
+}
+
 /// Parses `--flag value`, `--flag=value` and bare `--switch`es, rejecting unknown flags.
 struct OptionParser {
   private(set) var positional: [String] = []

@@ -71,12 +71,8 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
     }
     options.threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
     options.calibrationDirectory = opts.value("--calibration") ?? defaultCalibrationDirectory(for: model)
-  } catch is HelpRequested {
-    print(Usage.help("convert"))
-    return 0
   } catch {
-    printError("convert: \(error)", hint: "edge-seg help convert")
-    return 64
+    return optionFailure(error, command: "convert")
   }
   var progress = Progress()
   let t0 = DispatchTime.now()

@@ -7,12 +7,8 @@ import ProcessStats
 
 func decodeCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
-  do { opts = try OptionParser(args, command: "decode") } catch is HelpRequested {
-    print(Usage.help("decode"))
-    return 0
-  } catch {
-    printError("decode: \(error)")
-    return 64
+  do { opts = try OptionParser(args, command: "decode") } catch {
+    return optionFailure(error, command: "decode")
   }
   guard opts.positional.count == 1 else {
     printError("decode: expected one IMAGE")

@@ -13,12 +13,8 @@ func driftCommand(_ args: ArraySlice<String>) -> Int32 {
     guard opts.positional.count >= 2 else { throw UsageError(description: "expected MODEL_FILE and at least one IMAGE") }
     guard opts.value("--reference") != nil else { throw UsageError(description: "--reference MODEL_DIR (the float checkpoint) is required") }
     threads = try opts.int("--threads", default: defaultThreads(), range: 1...1024)
-  } catch is HelpRequested {
-    print(Usage.help("drift"))
-    return 0
   } catch {
-    printError("drift: \(error)", hint: "edge-seg help drift")
-    return 64
+    return optionFailure(error, command: "drift")
   }
   let modelPath = opts.positional[0], referencePath = opts.value("--reference")!
   do {

@@ -18,12 +18,8 @@ func evalCommand(_ args: ArraySlice<String>) -> Int32 {
       guard let v = Double(t), (0...1).contains(v) else { throw UsageError(description: "--threshold must be in [0, 1], got '\(t)'") }
       options.threshold = v
     }
-  } catch is HelpRequested {
-    print(Usage.help("eval"))
-    return 0
   } catch {
-    printError("eval: \(error)", hint: "edge-seg help eval")
-    return 64
+    return optionFailure(error, command: "eval")
   }
   let modelDir = opts.positional[0], dataDir = opts.positional[1]
   do {

@@ -17,12 +17,8 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     let t = opts.value("--task") ?? "panoptic"
     guard let v = Segmentation.Task(rawValue: t) else { throw UsageError(description: "--task must be panoptic, instance or semantic") }
     task = v
-  } catch is HelpRequested {
-    print(Usage.help("profile"))
-    return 0
   } catch {
-    printError("profile: \(error)", hint: "edge-seg help profile")
-    return 64
+    return optionFailure(error, command: "profile")
   }
   let modelPath = opts.positional[0], imagePath = opts.positional[1]
   let baseline = ProcessMemory.residentNowKB() * 1024
@@ -74,14 +70,8 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
                          kernels: k))
     }
     return 0
-  } catch let e as SessionError {
-    if case .budget = e, let text = opts.value("--max-memory") {
-      printError("profile: --max-memory \(text) cannot be met \(e.detail)")
-      return 64
-    }
-    return report(e, prefix: "profile: ")
   } catch {
-    return report(error, prefix: "profile: ")
+    return runFailure(error, command: "profile", opts)
   }
 }
 

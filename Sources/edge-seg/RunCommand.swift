@@ -36,12 +36,8 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   let opts: OptionParser
   do {
     opts = try OptionParser(args, command: "run")
-  } catch is HelpRequested {
-    print(Usage.help("run"))
-    return 0
   } catch {
-    printError("run: \(error)", hint: "edge-seg help run")
-    return 64
+    return optionFailure(error, command: "run")
   }
   if opts.positional.count == 2 { return runImage(opts, model: opts.positional[0], image: opts.positional[1]) }
   if opts.positional.count == 1 && opts.value("--pixel-values") == nil && opts.value("--raw") == nil {

@@ -34,8 +34,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     options = try segmentationOptions(opts)
     maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
   } catch {
-    printError("run: \(error)", hint: "edge-seg help run")
-    return 64
+    return optionFailure(error, command: "run")
   }
   let output = opts.value("--output") ?? "edge-seg-output"
   let start = ContinuousClock.now
@@ -97,14 +96,8 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
       FileHandle.standardError.write("\(imagePath): \(s.segments.count) segments (\(options.task.rawValue)) in \(String(format: "%.0f", timings["total"]!)) ms -> \(output)/ (peak RSS \(ProcessMemory.peakResidentKB()) KiB)\n")
     }
     return 0
-  } catch let e as SessionError {
-    if case .budget = e, let text = opts.value("--max-memory") {
-      printError("run: --max-memory \(text) cannot be met \(e.detail)")
-      return 64
-    }
-    return report(e, prefix: "run: ")
   } catch {
-    return report(error)
+    return runFailure(error, command: "run", opts)
   }
 }
 

@@ -18,17 +18,28 @@ enum Products {
 
   /// Runs a product; returns (exit status, stderr). A crash (signal) returns 128 + signal.
   static func run(_ name: String, _ args: [String]) throws -> (status: Int32, stderr: String) {
+    let r = try capture(name, args, stdout: false)
+    return (r.status, r.stderr)
+  }
+
+  /// Runs a product; returns its exit status (128 + signal for a crash), stdout (when asked) and stderr.
+  static func capture(_ name: String, _ args: [String], stdout: Bool = true) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path(name))
     p.arguments = args
-    let err = Pipe()
+    let err = Pipe(), out = Pipe()
     p.standardError = err
-    p.standardOutput = FileHandle.nullDevice
+    p.standardOutput = stdout ? out : FileHandle.nullDevice
     try p.run()
-    let data = err.fileHandleForReading.readDataToEndOfFile()
+    // stdout is read on another thread so that neither pipe fills up while the other is drained.
+    nonisolated(unsafe) var outData = Data()
+    let reader = stdout ? Thread { outData = out.fileHandleForReading.readDataToEndOfFile() } : nil
+    reader?.start()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
+    while let r = reader, !r.isFinished { usleep(1000) }
     let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-    return (status, String(decoding: data, as: UTF8.self))
+    return (status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
   }
 }
 

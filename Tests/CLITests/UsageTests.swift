@@ -7,16 +7,8 @@ import _TestSupport
 @Suite struct UsageTests {
   /// stdout and the exit status of the built CLI.
   func stdout(_ args: [String]) throws -> (status: Int32, out: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: Products.path("edge-seg"))
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    let r = try Products.capture("edge-seg", args)
+    return (r.status, r.stdout)
   }
 
   static let commands = ["run", "convert", "eval", "drift", "profile", "verify", "decode", "compare"]

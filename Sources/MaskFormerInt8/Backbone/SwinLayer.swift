@@ -91,3 +91,18 @@ public struct SwinLayer {
     }
   }
 }
+
+extension SwinLayer {
+  /// `<encoder>.model.encoder.layers.{stage}.blocks.{block}`.
+  init(_ p: String, stage: Int, block: Int, _ s: SwinConfig, from source: any TensorSource) throws {
+    let c = s.channels(stage: stage), hidden = s.mlpHidden(stage: stage)
+    let before = try source.layerNorm(p + "layernorm_before", c, eps: s.layerNormEps)
+    let attention = try SwinSelfAttention(p + "attention.self", channels: c, heads: s.numHeads[stage], s, from: source)
+    self.init(layernormBefore: before, attention: attention,
+              attentionOutput: try source.linear(p + "attention.output.dense", out: c, in: c, bias: true),
+              layernormAfter: try source.layerNorm(p + "layernorm_after", c, eps: s.layerNormEps),
+              intermediate: try source.linear(p + "intermediate.dense", out: hidden, in: c, bias: true),
+              output: try source.linear(p + "output.dense", out: c, in: hidden, bias: true),
+              activation: s.hiddenAct, shift: block % 2 == 0 ? 0 : s.windowSize / 2)
+  }
+}

@@ -44,3 +44,10 @@ public struct SwinPatchMerging {
     return out
   }
 }
+
+extension SwinPatchMerging {
+  /// `<encoder>.model.encoder.layers.{stage}.downsample`: `norm` (4C) and `reduction` (4C → 2C, no bias).
+  init(_ p: String, channels c: Int, from source: any TensorSource) throws {
+    self.init(norm: try source.layerNorm(p + ".norm", 4 * c), reduction: try source.linear(p + ".reduction", out: 2 * c, in: 4 * c, bias: false))
+  }
+}

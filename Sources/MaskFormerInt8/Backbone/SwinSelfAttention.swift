@@ -144,3 +144,15 @@ public struct SwinSelfAttention {
     return out
   }
 }
+
+extension SwinSelfAttention {
+  /// `<block>.attention.self`: query, key, value, and the relative position bias.
+  init(_ p: String, channels c: Int, heads: Int, _ s: SwinConfig, from source: any TensorSource) throws {
+    let query = try source.linear(p + ".query", out: c, in: c, bias: s.qkvBias)
+    let key = try source.linear(p + ".key", out: c, in: c, bias: s.qkvBias)
+    let value = try source.linear(p + ".value", out: c, in: c, bias: s.qkvBias)
+    let bias = try source.relativePositionBias(p, heads: heads, window: s.windowSize)
+    self.init(query: query, key: key, value: value, relativePositionBiasTable: bias.table, gatheredBias: bias.gathered, numHeads: heads,
+              windowSize: s.windowSize)
+  }
+}

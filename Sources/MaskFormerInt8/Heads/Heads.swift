@@ -25,3 +25,14 @@ public struct Heads {
     return (classes, e)
   }
 }
+
+extension Heads {
+  /// `class_predictor` and `mask_embedder.{0,1,2}.0` (top level of the checkpoint).
+  init(_ c: MaskFormerConfig, from source: any TensorSource) throws {
+    let dm = c.detr.dModel
+    self.init(classPredictor: try source.linear("class_predictor", out: c.numLabels + 1, in: dm, bias: true),
+              maskEmbedder: [try source.linear("mask_embedder.0.0", out: dm, in: dm, bias: true),
+                             try source.linear("mask_embedder.1.0", out: dm, in: dm, bias: true),
+                             try source.linear("mask_embedder.2.0", out: c.maskFeatureSize, in: dm, bias: true)])
+  }
+}

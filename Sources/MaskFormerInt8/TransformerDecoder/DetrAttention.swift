@@ -42,3 +42,12 @@ public struct DetrAttention {
     return ctx.linear(context, rows: nq, outProj, residual: residual)
   }
 }
+
+extension DetrAttention {
+  /// `<layer>.self_attn` or `<layer>.encoder_attn`: q, k, v and out projections.
+  init(_ p: String, width d: Int, heads: Int, from source: any TensorSource) throws {
+    self.init(qProj: try source.linear(p + ".q_proj", out: d, in: d, bias: true), kProj: try source.linear(p + ".k_proj", out: d, in: d, bias: true),
+              vProj: try source.linear(p + ".v_proj", out: d, in: d, bias: true), outProj: try source.linear(p + ".out_proj", out: d, in: d, bias: true),
+              heads: heads)
+  }
+}
