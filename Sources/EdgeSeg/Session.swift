@@ -98,6 +98,8 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
   public let plan: MemoryPlan
   /// What the program and weights take besides the plan's activations (counted against `.budget`).
   public let overheadBytes: Int
+  /// The process's predicted peak resident memory for one image: the plan's activations and the overhead.
+  public var predictedPeakBytes: Int { plan.predictedBytes + overheadBytes }
   public let arena: Arena
   public let configuration: SessionConfiguration
   /// Sees every op of the forward pass (profiler, drift); never changes what is computed.

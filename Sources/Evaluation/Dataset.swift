@@ -64,7 +64,7 @@ public struct PanopticDataset: Sendable {
     let a = annotations[i]
     let imageURL = root.appendingPathComponent("images").appendingPathComponent(a.file_name)
     let panURL = root.appendingPathComponent("panoptic").appendingPathComponent(a.file_name)
-    let image = try load(imageURL).oriented().rgb()
+    let image = try load(imageURL).orientedRGB()
     let pan = try load(panURL).rgb()
     guard pan.width == image.width, pan.height == image.height else {
       throw DatasetError(description: "\(panURL.path): \(pan.width)x\(pan.height) annotation for a \(image.width)x\(image.height) image")

@@ -46,6 +46,12 @@ public struct Image: Equatable, Sendable {
     (5...8).contains(orientation) ? (width, height) : (height, width)
   }
 
+  /// The image as a person sees it and as the model reads it: EXIF orientation applied, then RGB
+  /// (`oriented().rgb()`; no copy when it is already both).
+  public func orientedRGB() -> Image {
+    layout == .rgb && orientation == 1 ? self : oriented().rgb()
+  }
+
   public func oriented() -> Image {
     guard (2...8).contains(orientation) else {
       var copy = self

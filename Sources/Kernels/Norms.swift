@@ -54,47 +54,31 @@ public enum Norms {
     }
   }
 
-  /// Σ (x[i] − minus) in float64 with 16 independent accumulators (lanes j = i mod 16, which the
+  /// Σ f(x[i] − minus) in float64 with 16 independent accumulators (lanes j = i mod 16, which the
   /// compiler keeps in vector registers), combined pairwise: a fixed order for any input length.
   @inline(__always)
-  static func sumDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double {
+  static func sumDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double, _ f: (Double) -> Double) -> Double {
     withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
       let acc = buf.baseAddress!
       for j in 0..<16 { acc[j] = 0 }
       var i = 0
       while i + 16 <= n {
-        for j in 0..<16 { acc[j] += Double(x[i + j]) - minus }
+        for j in 0..<16 { acc[j] += f(Double(x[i + j]) - minus) }
         i += 16
       }
       var j = 0
-      while i < n { acc[j] += Double(x[i]) - minus; i += 1; j += 1 }
+      while i < n { acc[j] += f(Double(x[i]) - minus); i += 1; j += 1 }
       return combine16(acc)
     }
   }
 
-  /// Σ (x[i] − minus)² in float64, accumulated as `sumDouble`.
+  /// Σ (x[i] − minus) in float64 (`sumDouble`'s order).
   @inline(__always)
-  static func sumSquaresDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double {
-    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
-      let acc = buf.baseAddress!
-      for j in 0..<16 { acc[j] = 0 }
-      var i = 0
-      while i + 16 <= n {
-        for j in 0..<16 {
-          let d = Double(x[i + j]) - minus
-          acc[j] += d * d
-        }
-        i += 16
-      }
-      var j = 0
-      while i < n {
-        let d = Double(x[i]) - minus
-        acc[j] += d * d
-        i += 1; j += 1
-      }
-      return combine16(acc)
-    }
-  }
+  static func sumDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double { sumDouble(x, n, minus: minus) { $0 } }
+
+  /// Σ (x[i] − minus)² in float64 (`sumDouble`'s order).
+  @inline(__always)
+  static func sumSquaresDouble(_ x: UnsafePointer<Float>, _ n: Int, minus: Double) -> Double { sumDouble(x, n, minus: minus) { $0 * $0 } }
 
   @inline(__always)
   static func combine16(_ a: UnsafeMutablePointer<Double>) -> Double {

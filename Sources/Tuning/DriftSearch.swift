@@ -27,7 +27,7 @@ public enum DriftSearch {
     let (stats, images) = try ModelConverter.calibrate(checkpoint, options: options, progress: progress)
     var policy = PrecisionPolicy(extra: options.keepFloat)
     let inputs = try images.map { path in
-      let image = try ImageDecoder.decode([UInt8](FileManager.default.contents(atPath: path) ?? Data())).oriented().rgb()
+      let image = try ImageDecoder.decode([UInt8](FileManager.default.contents(atPath: path) ?? Data())).orientedRGB()
       return ImageProcessor.pixelValues(image, config: checkpoint.preprocessor)
     }
     let trial = output + ".drift-trial"

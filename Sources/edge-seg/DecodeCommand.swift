@@ -22,7 +22,7 @@ func decodeCommand(_ args: ArraySlice<String>) -> Int32 {
   let t0 = DispatchTime.now()
   do {
     let maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
-    let image = try ImageDecoder.decode([UInt8](data), limits: DecodeLimits(maxPixels: maxPixels)).oriented().rgb()
+    let image = try ImageDecoder.decode([UInt8](data), limits: DecodeLimits(maxPixels: maxPixels)).orientedRGB()
     let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
     if let out = opts.value("--png") { try AtomicFile.write(Data(PNG.encode(image)), to: out) }
     print("\(path): \(image.width)x\(image.height) RGB, decoded in \(String(format: "%.3f", secs)) s, VmHWM \(ProcessMemory.peakResidentKB()) KiB")

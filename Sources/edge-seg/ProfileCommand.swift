@@ -58,7 +58,7 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
     var memory = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
                   "load_rss_anon_delta_kb": (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0),
                   "load_rss_file_delta_kb": (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0),
-                  "predicted_peak_kb": (plan.predictedBytes + session.overheadBytes) >> 10,
+                  "predicted_peak_kb": session.predictedPeakBytes >> 10,
                   "run_peak_kb": rows.first?.peakKB ?? 0, "token_chunk": plan.tokenChunk == .max ? 0 : plan.tokenChunk,
                   "band_rows": plan.bandRows == .max ? 0 : plan.bandRows]
     memory.merge(arenaReport(arena, runs: arenaRuns)) { $1 }

@@ -58,7 +58,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
       return 0
     }
     let result = try session!.segment(image, options: options)
-    let plan = session!.plan, overhead = session!.overheadBytes, threads = configuration.threads
+    let plan = session!.plan, predictedPeak = session!.predictedPeakBytes, threads = configuration.threads
     session = nil   // a single image: the activations' pages go back to the OS before the output is written
     let s = result.segmentation
     var timings = ["decode": decodeMs, "load": loadMs]
@@ -74,7 +74,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
                             bbox: [seg.box.x, seg.box.y, seg.box.width, seg.box.height],
                             mask: OutputWriter.maskName(first + 1, firstLabel)))
     }
-    let photo = image.oriented().rgb()
+    let photo = image.orientedRGB()
     let k = configuration.kernels
     let report = RunReport(
       image: .init(path: imagePath, width: photo.width, height: photo.height),
@@ -90,7 +90,7 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
     if case .budget(let budget) = configuration.memory {
       let band = plan.bandRows == .max ? "whole maps" : "\(plan.bandRows)-row bands"
       FileHandle.standardError.write("memory: --max-memory \(budget >> 20) MiB: \(plan.tokenChunk)-token chunks, \(band); predicted peak "
-                                     + "\((plan.predictedBytes + overhead) >> 20) MiB (\(plan.phase)), measured \(ProcessMemory.peakResidentKB() >> 10) MiB\n")
+                                     + "\(predictedPeak >> 20) MiB (\(plan.phase)), measured \(ProcessMemory.peakResidentKB() >> 10) MiB\n")
     }
     if opts.isSet("--verbose") || !opts.isSet("--json") {
       FileHandle.standardError.write("\(imagePath): \(s.segments.count) segments (\(options.task.rawValue)) in \(String(format: "%.0f", timings["total"]!)) ms -> \(output)/ (peak RSS \(ProcessMemory.peakResidentKB()) KiB)\n")

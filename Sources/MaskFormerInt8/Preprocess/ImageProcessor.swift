@@ -61,10 +61,10 @@ public enum ImageProcessor {
   /// The model's input for any image as decoded: EXIF orientation applied, RGB, resized and
   /// normalized. The one preprocessing chain every caller (pipeline, calibration, eval, drift) uses.
   public static func modelInput(_ image: Image, config: PreprocessorConfig, in arena: Arena? = nil) -> PixelValues {
-    pixelValues(image.layout == .rgb && image.orientation == 1 ? image : image.oriented().rgb(), config: config, in: arena)
+    pixelValues(image.orientedRGB(), config: config, in: arena)
   }
 
-  /// `pixel_values` of an RGB image, oriented already (`Image.oriented().rgb()`).
+  /// `pixel_values` of an RGB image, oriented already (`Image.orientedRGB()`).
   public static func pixelValues(_ image: Image, config: PreprocessorConfig, in arena: Arena? = nil) -> PixelValues {
     precondition(image.layout == .rgb, "ImageProcessor expects RGB, got \(image.layout)")
     let (oh, ow) = outputSize(height: image.height, width: image.width, config: config)
