@@ -19,8 +19,8 @@ enum TensorPlan {
       case .linear(let name, let out, let inF, let bias): plan.linear(try source.linear(name, out: out, in: inF, bias: bias))
       case .conv(let name, let out, let inC, let k, let bias): plan.conv(try source.conv(name, out: out, in: inC, kernel: k, bias: bias))
       case .relativePositionBias(let attention, let heads, let window):
-        let table = try source.tensor(attention + ".relative_position_bias_table", shape: [(2 * window - 1) * (2 * window - 1), heads])
-        plan.relativePositionBias(name: attention + ".relative_position_bias", table: table, heads: heads, window: window)
+        let table = try source.tensor(attention.key("relative_position_bias_table"), shape: [(2 * window - 1) * (2 * window - 1), heads])
+        plan.relativePositionBias(name: attention.key("relative_position_bias"), table: table, heads: heads, window: window)
       }
     }
     w.tensors += plan.tensors
@@ -74,13 +74,13 @@ enum TensorPlan {
 
     mutating func linear(_ l: Linear) {
       let k = l.inFeatures
-      layer(l.name, l.weights, n: l.outFeatures, k: k) { w, c, j in w[c * k + j] }
+      layer(l.name.description, l.weights, n: l.outFeatures, k: k) { w, c, j in w[c * k + j] }
     }
 
     /// Conv weights `[out, in, kh, kw]` become `[out, (ky·kw + kx)·in + ci]` (tap-major K).
     mutating func conv(_ c: Conv2d) {
       let cin = c.inChannels, taps = c.kernelSize * c.kernelSize
-      layer(c.name, c.weights, n: c.outChannels, k: cin * taps) { w, o, k in w[(o * cin + k % cin) * taps + k / cin] }
+      layer(c.name.description, c.weights, n: c.outChannels, k: cin * taps) { w, o, k in w[(o * cin + k % cin) * taps + k / cin] }
     }
 
     mutating func quantized(_ name: String, n: Int, k: Int, weight: @escaping (Int, Int) -> Float, bias: ((Int) -> Float)?,

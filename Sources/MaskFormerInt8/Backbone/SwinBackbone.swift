@@ -84,16 +84,16 @@ enum StageFeature {
 
 extension SwinBackbone {
   /// `model.pixel_level_module.encoder`: the embeddings, the stages with their merges, the stage norms.
-  init(_ e: String, _ s: SwinConfig, from source: any TensorSource) throws {
-    let embeddings = try SwinPatchEmbeddings(e + "model.embeddings", s, from: source)
+  init(_ e: ModulePath, _ s: SwinConfig, from source: any TensorSource) throws {
+    let embeddings = try SwinPatchEmbeddings(e.child("model.embeddings"), s, from: source)
     var stages: [SwinStage] = []
     for st in 0..<s.stageCount {
-      let p = e + "model.encoder.layers.\(st)."
-      let blocks = try (0..<s.depths[st]).map { try SwinLayer(p + "blocks.\($0).", stage: st, block: $0, s, from: source) }
-      let merge = st + 1 < s.stageCount ? try SwinPatchMerging(p + "downsample", channels: s.channels(stage: st), from: source) : nil
+      let p = e.child("model.encoder.layers").child(st)
+      let blocks = try (0..<s.depths[st]).map { try SwinLayer(p.child("blocks").child($0), stage: st, block: $0, s, from: source) }
+      let merge = st + 1 < s.stageCount ? try SwinPatchMerging(p.child("downsample"), channels: s.channels(stage: st), from: source) : nil
       stages.append(SwinStage(blocks: blocks, downsample: merge))
     }
-    let norms = try (0..<s.stageCount).map { try source.layerNorm(e + "hidden_states_norms.\($0)", s.channels(stage: $0)) }
+    let norms = try (0..<s.stageCount).map { try source.layerNorm(e.child("hidden_states_norms").child($0), s.channels(stage: $0)) }
     self.init(embeddings: embeddings, stages: stages, stageNorms: norms)
   }
 }

@@ -3,6 +3,8 @@
 import Kernels
 
 public struct SwinLayer {
+  /// `<encoder>.model.encoder.layers.{stage}.blocks.{block}`.
+  public let name: ModulePath
   public let layernormBefore: LayerNorm
   public let attention: SwinSelfAttention
   /// `attention.output.dense`.
@@ -16,8 +18,9 @@ public struct SwinLayer {
   /// 0 for even blocks, window/2 for odd ones.
   public let shift: Int
 
-  public init(layernormBefore: LayerNorm, attention: SwinSelfAttention, attentionOutput: Linear,
+  public init(name: ModulePath, layernormBefore: LayerNorm, attention: SwinSelfAttention, attentionOutput: Linear,
               layernormAfter: LayerNorm, intermediate: Linear, output: Linear, activation: Activation, shift: Int) {
+    self.name = name
     self.layernormBefore = layernormBefore
     self.attention = attention
     self.attentionOutput = attentionOutput
@@ -36,7 +39,7 @@ public struct SwinLayer {
   /// so the result does not depend on the chunk size.
   func callAsFunction(_ x: inout FeatureMap, in ctx: InferenceContext) {
     let shape = [x.height, x.width, x.channels]
-    ctx.span(moduleName(attentionOutput.name, droppingLast: 3), "block", shape: { _ in shape }) { forward(&x, in: ctx) }
+    ctx.span(name.description, "block", shape: { _ in shape }) { forward(&x, in: ctx) }
   }
 
   private func forward(_ x: inout FeatureMap, in ctx: InferenceContext) {
@@ -94,15 +97,15 @@ public struct SwinLayer {
 
 extension SwinLayer {
   /// `<encoder>.model.encoder.layers.{stage}.blocks.{block}`.
-  init(_ p: String, stage: Int, block: Int, _ s: SwinConfig, from source: any TensorSource) throws {
+  init(_ p: ModulePath, stage: Int, block: Int, _ s: SwinConfig, from source: any TensorSource) throws {
     let c = s.channels(stage: stage), hidden = s.mlpHidden(stage: stage)
-    let before = try source.layerNorm(p + "layernorm_before", c, eps: s.layerNormEps)
-    let attention = try SwinSelfAttention(p + "attention.self", channels: c, heads: s.numHeads[stage], s, from: source)
-    self.init(layernormBefore: before, attention: attention,
-              attentionOutput: try source.linear(p + "attention.output.dense", out: c, in: c, bias: true),
-              layernormAfter: try source.layerNorm(p + "layernorm_after", c, eps: s.layerNormEps),
-              intermediate: try source.linear(p + "intermediate.dense", out: hidden, in: c, bias: true),
-              output: try source.linear(p + "output.dense", out: c, in: hidden, bias: true),
+    let before = try source.layerNorm(p.child("layernorm_before"), c, eps: s.layerNormEps)
+    let attention = try SwinSelfAttention(p.child("attention.self"), channels: c, heads: s.numHeads[stage], s, from: source)
+    self.init(name: p, layernormBefore: before, attention: attention,
+              attentionOutput: try source.linear(p.child("attention.output.dense"), out: c, in: c, bias: true),
+              layernormAfter: try source.layerNorm(p.child("layernorm_after"), c, eps: s.layerNormEps),
+              intermediate: try source.linear(p.child("intermediate.dense"), out: hidden, in: c, bias: true),
+              output: try source.linear(p.child("output.dense"), out: c, in: hidden, bias: true),
               activation: s.hiddenAct, shift: block % 2 == 0 ? 0 : s.windowSize / 2)
   }
 }

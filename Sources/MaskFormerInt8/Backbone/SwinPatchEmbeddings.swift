@@ -63,8 +63,8 @@ public struct SwinPatchEmbeddings {
 
 extension SwinPatchEmbeddings {
   /// `<encoder>.model.embeddings`: `patch_embeddings.projection` (conv, bias) and `norm`.
-  init(_ p: String, _ s: SwinConfig, from source: any TensorSource) throws {
-    self.init(projection: try source.conv(p + ".patch_embeddings.projection", out: s.embedDim, in: 3, kernel: s.patchSize, bias: true),
-              norm: try source.layerNorm(p + ".norm", s.embedDim))
+  init(_ p: ModulePath, _ s: SwinConfig, from source: any TensorSource) throws {
+    self.init(projection: try source.conv(p.child("patch_embeddings.projection"), out: s.embedDim, in: 3, kernel: s.patchSize, bias: true),
+              norm: try source.layerNorm(p.child("norm"), s.embedDim))
   }
 }

@@ -47,7 +47,7 @@ public struct SwinPatchMerging {
 
 extension SwinPatchMerging {
   /// `<encoder>.model.encoder.layers.{stage}.downsample`: `norm` (4C) and `reduction` (4C → 2C, no bias).
-  init(_ p: String, channels c: Int, from source: any TensorSource) throws {
-    self.init(norm: try source.layerNorm(p + ".norm", 4 * c), reduction: try source.linear(p + ".reduction", out: 2 * c, in: 4 * c, bias: false))
+  init(_ p: ModulePath, channels c: Int, from source: any TensorSource) throws {
+    self.init(norm: try source.layerNorm(p.child("norm"), 4 * c), reduction: try source.linear(p.child("reduction"), out: 2 * c, in: 4 * c, bias: false))
   }
 }

@@ -5,6 +5,8 @@
 import Kernels
 
 public struct SwinSelfAttention {
+  /// `<block>.attention.self`.
+  public let name: ModulePath
   public let query: Linear
   public let key: Linear
   public let value: Linear
@@ -15,9 +17,10 @@ public struct SwinSelfAttention {
   public let numHeads: Int
   public let windowSize: Int
 
-  public init(query: Linear, key: Linear, value: Linear, relativePositionBiasTable: WeightTensor?, gatheredBias: WeightTensor? = nil,
+  public init(name: ModulePath, query: Linear, key: Linear, value: Linear, relativePositionBiasTable: WeightTensor?, gatheredBias: WeightTensor? = nil,
               numHeads: Int, windowSize: Int) {
     precondition(relativePositionBiasTable != nil || gatheredBias != nil, "SwinSelfAttention needs its relative position bias")
+    self.name = name
     self.query = query
     self.key = key
     self.value = value
@@ -100,7 +103,7 @@ public struct SwinSelfAttention {
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
       let bp = gatheredBias?.pointer ?? gb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
       let scratchCount = Attention.windowScratchCount(n: n, headDim: hd)
-      let info = OpInfo(name: moduleName(query.name, droppingLast: 2) + ".windows", kind: "attention",
+      let info = OpInfo(name: name.parent.key("windows"), kind: "attention",
                         macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: "f32")
       ctx.observer?.begin(info, input: nil)
       defer { ctx.observer?.end(info, output: TensorView(.float(op), rows: rows, columns: c), shape: [rows, c]) }
@@ -147,12 +150,12 @@ public struct SwinSelfAttention {
 
 extension SwinSelfAttention {
   /// `<block>.attention.self`: query, key, value, and the relative position bias.
-  init(_ p: String, channels c: Int, heads: Int, _ s: SwinConfig, from source: any TensorSource) throws {
-    let query = try source.linear(p + ".query", out: c, in: c, bias: s.qkvBias)
-    let key = try source.linear(p + ".key", out: c, in: c, bias: s.qkvBias)
-    let value = try source.linear(p + ".value", out: c, in: c, bias: s.qkvBias)
+  init(_ p: ModulePath, channels c: Int, heads: Int, _ s: SwinConfig, from source: any TensorSource) throws {
+    let query = try source.linear(p.child("query"), out: c, in: c, bias: s.qkvBias)
+    let key = try source.linear(p.child("key"), out: c, in: c, bias: s.qkvBias)
+    let value = try source.linear(p.child("value"), out: c, in: c, bias: s.qkvBias)
     let bias = try source.relativePositionBias(p, heads: heads, window: s.windowSize)
-    self.init(query: query, key: key, value: value, relativePositionBiasTable: bias.table, gatheredBias: bias.gathered, numHeads: heads,
+    self.init(name: p, query: query, key: key, value: value, relativePositionBiasTable: bias.table, gatheredBias: bias.gathered, numHeads: heads,
               windowSize: s.windowSize)
   }
 }

@@ -7,7 +7,7 @@ extension InferenceContext {
   func linear(_ x: UnsafePointer<Float>, rows: Int, xStride: Int, _ l: Linear, activation: Activation = .identity,
               residual: UnsafePointer<Float>? = nil) -> ArenaArray<Float> {
     let (k, n) = (l.inFeatures, l.outFeatures)
-    return op(OpInfo(name: l.name, kind: "linear", macs: rows * k * n,
+    return op(OpInfo(name: l.name.description, kind: "linear", macs: rows * k * n,
                      bytes: rows * (k + n) * 4 + k * n * (l.quantized == nil ? 4 : 1), precision: l.quantized == nil ? "f32" : "int8"),
               input: { $0(TensorView(.float(x), rows: rows, columns: k, stride: xStride)) },
               output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: n)) } },
@@ -48,7 +48,7 @@ extension InferenceContext {
   /// LayerNorm of `rows` contiguous rows of `n.channels` floats.
   func layerNorm(_ x: UnsafePointer<Float>, rows: Int, _ n: LayerNorm) -> ArenaArray<Float> {
     let c = n.channels
-    return op(OpInfo(name: n.name, kind: "layernorm", bytes: 8 * rows * c),
+    return op(OpInfo(name: n.name.description, kind: "layernorm", bytes: 8 * rows * c),
               input: { $0(TensorView(.float(x), rows: rows, columns: c)) },
               output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: c)) } },
               shape: { _ in [rows, c] }) {
@@ -101,7 +101,7 @@ extension InferenceContext {
 
   private func convInfo(_ c: Conv2d, pixels: Int, int8Input: Bool) -> OpInfo {
     let k2 = c.kernelSize * c.kernelSize, weights = c.inChannels * c.outChannels * k2
-    return OpInfo(name: c.name, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * weights,
+    return OpInfo(name: c.name.description, kind: "conv\(c.kernelSize)x\(c.kernelSize)", macs: pixels * weights,
                   bytes: pixels * (c.inChannels * (int8Input ? 1 : 4) + c.outChannels * 4) + weights * (c.quantized == nil ? 4 : 1),
                   precision: c.quantized == nil ? "f32" : "int8")
   }
@@ -138,7 +138,7 @@ extension InferenceContext {
   func groupNorm(_ x: inout FeatureMap, _ g: GroupNorm, relu: Bool) {
     precondition(g.weight.count == x.channels, "groupNorm: \(g.weight.count) weights for \(x.channels) channels")
     let (pixels, channels) = (x.pixels, x.channels)
-    let info = OpInfo(name: g.name, kind: "groupnorm", bytes: 12 * pixels * channels)
+    let info = OpInfo(name: g.name.description, kind: "groupnorm", bytes: 12 * pixels * channels)
     observer?.begin(info, map: x)
     x.data.withUnsafeMutableBufferPointer { xb in
       Norms.groupNorm(xb.baseAddress!, rows: x.height, width: x.width, channels: channels, groups: g.groups,

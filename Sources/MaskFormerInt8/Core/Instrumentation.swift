@@ -205,10 +205,6 @@ extension InferenceContext {
   }
 }
 
-/// `a.b.c.d` without its last `n` dot-separated components.
-func moduleName(_ name: String, droppingLast n: Int) -> String {
-  name.split(separator: ".", omittingEmptySubsequences: false).dropLast(n).joined(separator: ".")
-}
 
 extension GraphObserver {
   /// `begin` with a whole float map as the input.

@@ -78,12 +78,18 @@ extension InferenceContext {
       return layers.map { linear(x, rows: rows, $0) }
     }
     let k = layers[0].inFeatures
-    let prefix = layers[0].name.split(separator: ".").dropLast().joined(separator: ".")
-    let name = prefix + ".{" + layers.map { $0.name.split(separator: ".").last.map(String.init) ?? "" }.joined(separator: ",") + "}"
+    let leaves = layers.map { l -> String in
+      switch l.name.last {
+      case .name(let s): s
+      case .index(let i): String(i)
+      case nil: ""
+      }
+    }
+    let name = layers[0].name.parent.key("{" + leaves.joined(separator: ",") + "}")
     return span(name, "group") {
       let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: k, xStride: k, first.input) }
       return zip(layers, qs).map { l, q in
-        op(OpInfo(name: l.name, kind: "linear", macs: rows * k * l.outFeatures, bytes: rows * (k + 4 * l.outFeatures) + k * l.outFeatures,
+        op(OpInfo(name: l.name.description, kind: "linear", macs: rows * k * l.outFeatures, bytes: rows * (k + 4 * l.outFeatures) + k * l.outFeatures,
                   precision: "int8"),
            input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } },
            output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: l.outFeatures)) } },
@@ -103,13 +109,13 @@ extension InferenceContext {
       }
     }
     let (k, h, n) = (fc1.inFeatures, fc1.outFeatures, fc2.outFeatures)
-    let hidden = op(OpInfo(name: fc1.name, kind: "linear", macs: rows * k * h, bytes: rows * (4 * k + h) + k * h, precision: "int8"),
+    let hidden = op(OpInfo(name: fc1.name.description, kind: "linear", macs: rows * k * h, bytes: rows * (4 * k + h) + k * h, precision: "int8"),
                     input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } },
                     output: { y, emit in y.withView(columns: h, emit) }, shape: { _ in [rows, h] }) {
       let a = x.withUnsafeBufferPointer { quantizeRows($0.baseAddress!, rows: rows, k: k, xStride: k, q1.input) }
       return linearInt8(a, q1, n: h, activation: activation, next: q2.input)
     }
-    return op(OpInfo(name: fc2.name, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8"),
+    return op(OpInfo(name: fc2.name.description, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8"),
               input: { emit in hidden.withView(columns: h, emit) },
               output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: n)) } }, shape: { _ in [rows, n] }) {
       linearInt8(hidden, q2, n: n, activation: .identity, residual: residual)

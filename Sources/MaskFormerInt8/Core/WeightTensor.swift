@@ -77,13 +77,13 @@ extension WeightedLayer {
 
 /// `y = x·Wᵀ + b`, W `[out, in]` (HF `nn.Linear`).
 public struct Linear: WeightedLayer {
-  /// The module's name (the checkpoint's, without `.weight`).
-  public let name: String
+  /// The module's path (its checkpoint name without `.weight`, typed).
+  public let name: ModulePath
   public let outFeatures: Int
   public let inFeatures: Int
   public let weights: LayerWeights
 
-  public init(name: String, weight: WeightTensor, bias: WeightTensor?) {
+  public init(name: ModulePath, weight: WeightTensor, bias: WeightTensor?) {
     precondition(weight.shape.count == 2, "Linear weight must be 2-D, got \(weight.shape)")
     self.name = name
     self.outFeatures = weight.shape[0]
@@ -91,7 +91,7 @@ public struct Linear: WeightedLayer {
     self.weights = .float(weight: weight, bias: bias)
   }
 
-  public init(name: String, quantized: QuantizedWeights) {
+  public init(name: ModulePath, quantized: QuantizedWeights) {
     self.name = name
     self.outFeatures = quantized.weights.n
     self.inFeatures = quantized.weights.k
@@ -106,13 +106,13 @@ public struct Linear: WeightedLayer {
 
 /// LayerNorm over the last dimension (HF `nn.LayerNorm`, biased variance, affine).
 public struct LayerNorm {
-  /// The module's name (the checkpoint's, without `.weight`).
-  public let name: String
+  /// The module's path (its checkpoint name without `.weight`, typed).
+  public let name: ModulePath
   public let weight: WeightTensor
   public let bias: WeightTensor
   public let eps: Float
 
-  public init(name: String, weight: WeightTensor, bias: WeightTensor, eps: Float) {
+  public init(name: ModulePath, weight: WeightTensor, bias: WeightTensor, eps: Float) {
     self.name = name
     self.weight = weight
     self.bias = bias
@@ -125,14 +125,14 @@ public struct LayerNorm {
 /// 2-D convolution weight `[out, in, kh, kw]` with optional bias (stride 1, "same" padding here), or
 /// packed int8 weights with K tap-major (`k = (ky·kw + kx)·in + ci`).
 public struct Conv2d: WeightedLayer {
-  /// The module's name (the checkpoint's, without `.weight`).
-  public let name: String
+  /// The module's path (its checkpoint name without `.weight`, typed).
+  public let name: ModulePath
   public let outChannels: Int
   public let inChannels: Int
   public let kernelSize: Int
   public let weights: LayerWeights
 
-  public init(name: String, weight: WeightTensor, bias: WeightTensor?) {
+  public init(name: ModulePath, weight: WeightTensor, bias: WeightTensor?) {
     precondition(weight.shape.count == 4, "Conv2d weight must be 4-D, got \(weight.shape)")
     self.name = name
     self.outChannels = weight.shape[0]
@@ -141,7 +141,7 @@ public struct Conv2d: WeightedLayer {
     self.weights = .float(weight: weight, bias: bias)
   }
 
-  public init(name: String, inChannels: Int, kernelSize: Int, quantized: QuantizedWeights) {
+  public init(name: ModulePath, inChannels: Int, kernelSize: Int, quantized: QuantizedWeights) {
     precondition(quantized.weights.k == inChannels * kernelSize * kernelSize, "\(name): K \(quantized.weights.k) != \(inChannels)·\(kernelSize)²")
     self.name = name
     self.outChannels = quantized.weights.n
@@ -153,13 +153,13 @@ public struct Conv2d: WeightedLayer {
 
 /// GroupNorm (HF `nn.GroupNorm(32, C)`, eps 1e-5) with its affine parameters.
 public struct GroupNorm {
-  /// The module's name (the checkpoint's, without `.weight`).
-  public let name: String
+  /// The module's path (its checkpoint name without `.weight`, typed).
+  public let name: ModulePath
   public let weight: WeightTensor
   public let bias: WeightTensor
   public let groups: Int
 
-  public init(name: String, weight: WeightTensor, bias: WeightTensor, groups: Int) {
+  public init(name: ModulePath, weight: WeightTensor, bias: WeightTensor, groups: Int) {
     self.name = name
     self.weight = weight
     self.bias = bias

@@ -30,9 +30,10 @@ extension Heads {
   /// `class_predictor` and `mask_embedder.{0,1,2}.0` (top level of the checkpoint).
   init(_ c: MaskFormerConfig, from source: any TensorSource) throws {
     let dm = c.detr.dModel
-    self.init(classPredictor: try source.linear("class_predictor", out: c.numLabels + 1, in: dm, bias: true),
-              maskEmbedder: [try source.linear("mask_embedder.0.0", out: dm, in: dm, bias: true),
-                             try source.linear("mask_embedder.1.0", out: dm, in: dm, bias: true),
-                             try source.linear("mask_embedder.2.0", out: c.maskFeatureSize, in: dm, bias: true)])
+    let embedder = ModulePath("mask_embedder")
+    self.init(classPredictor: try source.linear(ModulePath("class_predictor"), out: c.numLabels + 1, in: dm, bias: true),
+              maskEmbedder: [try source.linear(embedder.child(0).child(0), out: dm, in: dm, bias: true),
+                             try source.linear(embedder.child(1).child(0), out: dm, in: dm, bias: true),
+                             try source.linear(embedder.child(2).child(0), out: c.maskFeatureSize, in: dm, bias: true)])
   }
 }

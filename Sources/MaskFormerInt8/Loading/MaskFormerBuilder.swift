@@ -8,36 +8,36 @@
 // checkpoint tensors (model.layernorm, relative_position_index, criterion.empty_weight) are not read.
 import Kernels
 
-/// Where weights come from. Float tensors by name and shape; Linear and conv layers may come back
-/// float or packed int8; a Swin block's relative position bias as its table or already gathered.
+/// Where weights come from: tensors by file key and shape; Linear and conv layers by module path, float
+/// or packed int8; a Swin block's relative position bias as its table or already gathered.
 public protocol TensorSource {
-  func tensor(_ name: String, shape: [Int]) throws -> WeightTensor
-  func linear(_ name: String, out: Int, in: Int, bias: Bool) throws -> Linear
-  func conv(_ name: String, out: Int, in: Int, kernel: Int, bias: Bool) throws -> Conv2d
+  func tensor(_ key: String, shape: [Int]) throws -> WeightTensor
+  func linear(_ m: ModulePath, out: Int, in: Int, bias: Bool) throws -> Linear
+  func conv(_ m: ModulePath, out: Int, in: Int, kernel: Int, bias: Bool) throws -> Conv2d
   /// `(table [(2w−1)², heads], nil)` from a checkpoint, or `(nil, gathered [heads, w², w²])` from a model file.
-  func relativePositionBias(_ attention: String, heads: Int, window: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?)
+  func relativePositionBias(_ attention: ModulePath, heads: Int, window: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?)
 }
 
 extension TensorSource {
-  public func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
-    Linear(name: name, weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+  public func linear(_ m: ModulePath, out: Int, in inF: Int, bias: Bool) throws -> Linear {
+    Linear(name: m, weight: try tensor(m.key("weight"), shape: [out, inF]), bias: bias ? try tensor(m.key("bias"), shape: [out]) : nil)
   }
-  public func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
-    Conv2d(name: name, weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+  public func conv(_ m: ModulePath, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
+    Conv2d(name: m, weight: try tensor(m.key("weight"), shape: [out, inC, k, k]), bias: bias ? try tensor(m.key("bias"), shape: [out]) : nil)
   }
-  public func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
-    (try tensor(attention + ".relative_position_bias_table", shape: [(2 * w - 1) * (2 * w - 1), heads]), nil)
+  public func relativePositionBias(_ attention: ModulePath, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
+    (try tensor(attention.key("relative_position_bias_table"), shape: [(2 * w - 1) * (2 * w - 1), heads]), nil)
   }
 }
 
 extension TensorSource {
-  /// `<p>.weight` and `<p>.bias` `[c]` of an `nn.LayerNorm`.
-  public func layerNorm(_ p: String, _ c: Int, eps: Float = 1e-5) throws -> LayerNorm {
-    LayerNorm(name: p, weight: try tensor(p + ".weight", shape: [c]), bias: try tensor(p + ".bias", shape: [c]), eps: eps)
+  /// `<m>.weight` and `<m>.bias` `[c]` of an `nn.LayerNorm`.
+  public func layerNorm(_ m: ModulePath, _ c: Int, eps: Float = 1e-5) throws -> LayerNorm {
+    LayerNorm(name: m, weight: try tensor(m.key("weight"), shape: [c]), bias: try tensor(m.key("bias"), shape: [c]), eps: eps)
   }
-  /// `<p>.weight` and `<p>.bias` `[c]` of an `nn.GroupNorm(32, c)`.
-  public func groupNorm(_ p: String, _ c: Int) throws -> GroupNorm {
-    GroupNorm(name: p, weight: try tensor(p + ".weight", shape: [c]), bias: try tensor(p + ".bias", shape: [c]),
+  /// `<m>.weight` and `<m>.bias` `[c]` of an `nn.GroupNorm(32, c)`.
+  public func groupNorm(_ m: ModulePath, _ c: Int) throws -> GroupNorm {
+    GroupNorm(name: m, weight: try tensor(m.key("weight"), shape: [c]), bias: try tensor(m.key("bias"), shape: [c]),
               groups: MaskFormerConfig.groupNormGroups)
   }
 }
@@ -55,9 +55,11 @@ public struct MaskFormerBuilder {
 
   public func model() throws -> MaskFormer {
     let c = config
-    return MaskFormer(config: c, backbone: try SwinBackbone("model.pixel_level_module.encoder.", c.swin, from: source),
-                      pixelDecoder: try PixelDecoder("model.pixel_level_module.decoder.", c, from: source),
-                      transformer: try TransformerModule("model.transformer_module.", c.detr, inputChannels: c.swin.lastChannels, from: source),
+    let pixelLevel = ModulePath("model.pixel_level_module")
+    return MaskFormer(config: c, backbone: try SwinBackbone(pixelLevel.child("encoder"), c.swin, from: source),
+                      pixelDecoder: try PixelDecoder(pixelLevel.child("decoder"), c, from: source),
+                      transformer: try TransformerModule(ModulePath("model.transformer_module"), c.detr, inputChannels: c.swin.lastChannels,
+                                                         from: source),
                       heads: try Heads(c, from: source))
   }
 }
@@ -66,11 +68,11 @@ public struct MaskFormerBuilder {
 /// the converter writes them in this order, and a model file must hold exactly them.
 public enum TensorRequest: Sendable, Equatable {
   case tensor(name: String, shape: [Int])
-  case linear(name: String, out: Int, in: Int, bias: Bool)
-  case conv(name: String, out: Int, in: Int, kernel: Int, bias: Bool)
+  case linear(name: ModulePath, out: Int, in: Int, bias: Bool)
+  case conv(name: ModulePath, out: Int, in: Int, kernel: Int, bias: Bool)
   /// A Swin block's relative position bias: `<attention>.relative_position_bias_table` in a checkpoint,
   /// `<attention>.relative_position_bias` (gathered) in a model file.
-  case relativePositionBias(attention: String, heads: Int, window: Int)
+  case relativePositionBias(attention: ModulePath, heads: Int, window: Int)
 }
 
 /// A tensor source that records every request it forwards.
@@ -84,15 +86,15 @@ public final class RecordingSource: TensorSource {
     requests.append(.tensor(name: name, shape: shape))
     return try base.tensor(name, shape: shape)
   }
-  public func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
-    requests.append(.linear(name: name, out: out, in: inF, bias: bias))
-    return try base.linear(name, out: out, in: inF, bias: bias)
+  public func linear(_ m: ModulePath, out: Int, in inF: Int, bias: Bool) throws -> Linear {
+    requests.append(.linear(name: m, out: out, in: inF, bias: bias))
+    return try base.linear(m, out: out, in: inF, bias: bias)
   }
-  public func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
-    requests.append(.conv(name: name, out: out, in: inC, kernel: k, bias: bias))
-    return try base.conv(name, out: out, in: inC, kernel: k, bias: bias)
+  public func conv(_ m: ModulePath, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
+    requests.append(.conv(name: m, out: out, in: inC, kernel: k, bias: bias))
+    return try base.conv(m, out: out, in: inC, kernel: k, bias: bias)
   }
-  public func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
+  public func relativePositionBias(_ attention: ModulePath, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
     requests.append(.relativePositionBias(attention: attention, heads: heads, window: w))
     return try base.relativePositionBias(attention, heads: heads, window: w)
   }

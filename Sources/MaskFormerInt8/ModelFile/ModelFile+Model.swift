@@ -38,8 +38,8 @@ final class ModelFileSource: TensorSource {
     }
   }
 
-  func quantized(_ name: String, n: Int, k: Int) throws -> QuantizedWeights? {
-    let w = name + ".weight"
+  func quantized(_ m: ModulePath, n: Int, k: Int) throws -> QuantizedWeights? {
+    let w = m.key("weight")
     guard let t = byName[w], t.dtype == .qgemmI8x4N16 else { return nil }
     guard t.dims == [n, k] else { throw malformed("tensor \(w) has shape \(t.dims), the configuration implies [\(n), \(k)]") }
     guard let input = t.input else { throw malformed("int8 tensor \(w) has no input quantization") }
@@ -48,18 +48,18 @@ final class ModelFileSource: TensorSource {
                             output: t.output)
   }
 
-  func linear(_ name: String, out: Int, in inF: Int, bias: Bool) throws -> Linear {
-    if let q = try quantized(name, n: out, k: inF) { return Linear(name: name, quantized: q) }
-    return Linear(name: name, weight: try tensor(name + ".weight", shape: [out, inF]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+  func linear(_ m: ModulePath, out: Int, in inF: Int, bias: Bool) throws -> Linear {
+    if let q = try quantized(m, n: out, k: inF) { return Linear(name: m, quantized: q) }
+    return Linear(name: m, weight: try tensor(m.key("weight"), shape: [out, inF]), bias: bias ? try tensor(m.key("bias"), shape: [out]) : nil)
   }
 
-  func conv(_ name: String, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
-    if let q = try quantized(name, n: out, k: inC * k * k) { return Conv2d(name: name, inChannels: inC, kernelSize: k, quantized: q) }
-    return Conv2d(name: name, weight: try tensor(name + ".weight", shape: [out, inC, k, k]), bias: bias ? try tensor(name + ".bias", shape: [out]) : nil)
+  func conv(_ m: ModulePath, out: Int, in inC: Int, kernel k: Int, bias: Bool) throws -> Conv2d {
+    if let q = try quantized(m, n: out, k: inC * k * k) { return Conv2d(name: m, inChannels: inC, kernelSize: k, quantized: q) }
+    return Conv2d(name: m, weight: try tensor(m.key("weight"), shape: [out, inC, k, k]), bias: bias ? try tensor(m.key("bias"), shape: [out]) : nil)
   }
 
-  func relativePositionBias(_ attention: String, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
-    (nil, try tensor(attention + ".relative_position_bias", shape: [heads, w * w, w * w]))
+  func relativePositionBias(_ attention: ModulePath, heads: Int, window w: Int) throws -> (table: WeightTensor?, gathered: WeightTensor?) {
+    (nil, try tensor(attention.key("relative_position_bias"), shape: [heads, w * w, w * w]))
   }
 
   /// Refuses the first tensor of the file that the build did not read.

@@ -35,7 +35,7 @@ public struct FPNLayer {
   func callAsFunction(down: consuming FeatureMap, left: consuming StageFeature, in ctx: InferenceContext) -> FeatureMap {
     var merged = ctx.conv(consume left, projection)
     ctx.groupNorm(&merged, projectionNorm, relu: false)
-    let info = OpInfo(name: projection.name + ".merge", kind: "resize+add", bytes: 12 * merged.data.count)
+    let info = OpInfo(name: projection.name.key("merge"), kind: "resize+add", bytes: 12 * merged.data.count)
     ctx.observer?.begin(info, input: nil)
     addNearest(down, into: &merged)
     _ = consume down
@@ -68,16 +68,16 @@ func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow
 
 extension FPNConvLayer {
   /// `<p>.0` (3×3 conv, no bias) and `<p>.1` (GroupNorm).
-  init(_ p: String, out: Int, in inC: Int, from source: any TensorSource) throws {
-    self.init(conv: try source.conv(p + ".0", out: out, in: inC, kernel: 3, bias: false), norm: try source.groupNorm(p + ".1", out))
+  init(_ p: ModulePath, out: Int, in inC: Int, from source: any TensorSource) throws {
+    self.init(conv: try source.conv(p.child(0), out: out, in: inC, kernel: 3, bias: false), norm: try source.groupNorm(p.child(1), out))
   }
 }
 
 extension FPNLayer {
   /// `fpn.layers.{i}`: `proj.0` (1×1 conv, no bias), `proj.1` (GroupNorm), `block`.
-  init(_ p: String, features f: Int, lateral: Int, from source: any TensorSource) throws {
-    self.init(projection: try source.conv(p + "proj.0", out: f, in: lateral, kernel: 1, bias: false),
-              projectionNorm: try source.groupNorm(p + "proj.1", f),
-              block: try FPNConvLayer(p + "block", out: f, in: f, from: source))
+  init(_ p: ModulePath, features f: Int, lateral: Int, from source: any TensorSource) throws {
+    self.init(projection: try source.conv(p.child("proj").child(0), out: f, in: lateral, kernel: 1, bias: false),
+              projectionNorm: try source.groupNorm(p.child("proj").child(1), f),
+              block: try FPNConvLayer(p.child("block"), out: f, in: f, from: source))
   }
 }

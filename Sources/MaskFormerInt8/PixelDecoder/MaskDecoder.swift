@@ -59,7 +59,7 @@ public struct MaskDecoder {
     // A statistics pass recomputes what the production pass makes again: observed as a "recompute"
     // span (timed; calibration and drift skip the layers inside it).
     func statistics(_ norm: GroupNorm, _ produce: (Range<Int>) -> FeatureMap) -> (scale: [Float], shift: [Float]) {
-      ctx.span(norm.name + ".statistics", "recompute") {
+      ctx.span(norm.name.key("statistics"), "recompute") {
         var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
         for rows in bands {
           let y = produce(rows)
@@ -71,8 +71,8 @@ public struct MaskDecoder {
     let lateralNorm = statistics(layer.projectionNorm, lateral)
     func merged(_ rows: Range<Int>) -> FeatureMap {
       var m = lateral(rows)
-      ctx.applyAffine(&m, lateralNorm, relu: false, name: layer.projectionNorm.name)
-      let info = OpInfo(name: layer.projection.name + ".merge", kind: "resize+add", bytes: 12 * m.data.count)
+      ctx.applyAffine(&m, lateralNorm, relu: false, name: layer.projectionNorm.name.description)
+      let info = OpInfo(name: layer.projection.name.key("merge"), kind: "resize+add", bytes: 12 * m.data.count)
       ctx.observer?.begin(info, input: nil)
       addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h)
       ctx.observer?.end(info, map: m)
@@ -87,7 +87,7 @@ public struct MaskDecoder {
       for rows in bands {
         let input = RowWindow.inputRows(for: rows, kernel: maskProjection.kernelSize, mapHeight: h)
         var y = blockConv(input)
-        ctx.applyAffine(&y, blockNorm, relu: true, name: layer.block.norm.name)
+        ctx.applyAffine(&y, blockNorm, relu: true, name: layer.block.norm.name.description)
         let embeddings = ctx.conv(consume y, maskProjection, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
         ctx.maskEinsum(e, queries: nq, embeddings, into: mb.baseAddress! + rows.lowerBound * w, ldc: h * w)
       }

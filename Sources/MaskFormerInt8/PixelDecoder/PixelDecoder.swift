@@ -53,13 +53,13 @@ extension FeatureMap {
 extension PixelDecoder {
   /// `model.pixel_level_module.decoder`: `fpn.stem`, `fpn.layers.{0...}` (the lateral of the second-
   /// coarsest stage first, stage 0's last), `mask_projection`.
-  init(_ p: String, _ c: MaskFormerConfig, from source: any TensorSource) throws {
+  init(_ p: ModulePath, _ c: MaskFormerConfig, from source: any TensorSource) throws {
     let f = c.fpnFeatureSize, s = c.swin
-    let stem = try FPNConvLayer(p + "fpn.stem", out: f, in: s.lastChannels, from: source)
+    let stem = try FPNConvLayer(p.child("fpn.stem"), out: f, in: s.lastChannels, from: source)
     let layers = try (0..<s.stageCount - 1).map {
-      try FPNLayer(p + "fpn.layers.\($0).", features: f, lateral: s.channels(stage: s.stageCount - 2 - $0), from: source)
+      try FPNLayer(p.child("fpn.layers").child($0), features: f, lateral: s.channels(stage: s.stageCount - 2 - $0), from: source)
     }
     self.init(stem: stem, layers: layers,
-              maskProjection: try source.conv(p + "mask_projection", out: c.maskFeatureSize, in: f, kernel: 3, bias: true))
+              maskProjection: try source.conv(p.child("mask_projection"), out: c.maskFeatureSize, in: f, kernel: 3, bias: true))
   }
 }

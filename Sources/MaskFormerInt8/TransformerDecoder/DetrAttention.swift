@@ -4,6 +4,8 @@
 import Kernels
 
 public struct DetrAttention {
+  /// `<layer>.self_attn` or `<layer>.encoder_attn`.
+  public let name: ModulePath
   public let qProj: Linear
   public let kProj: Linear
   public let vProj: Linear
@@ -11,7 +13,8 @@ public struct DetrAttention {
   public let outProj: Linear
   public let heads: Int
 
-  public init(qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear, heads: Int) {
+  public init(name: ModulePath, qProj: Linear, kProj: Linear, vProj: Linear, outProj: Linear, heads: Int) {
+    self.name = name
     self.qProj = qProj
     self.kProj = kProj
     self.vProj = vProj
@@ -27,7 +30,7 @@ public struct DetrAttention {
     let q = ctx.linear(qIn, rows: nq, qProj), k = ctx.linear(kIn, rows: nk, kProj), v = ctx.linear(vIn, rows: nk, vProj)
     let scale = 1 / Float(hd).squareRoot()
     var context = ctx.zeros(nq * d)
-    let info = OpInfo(name: moduleName(outProj.name, droppingLast: 1) + ".softmax_attention", kind: "attention",
+    let info = OpInfo(name: name.key("softmax_attention"), kind: "attention",
                       macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32")
     ctx.observer?.begin(info, input: nil)
     defer { context.withUnsafeBufferPointer { ctx.observer?.end(info, output: .floats($0, columns: d), shape: [nq, d]) } }
@@ -45,9 +48,11 @@ public struct DetrAttention {
 
 extension DetrAttention {
   /// `<layer>.self_attn` or `<layer>.encoder_attn`: q, k, v and out projections.
-  init(_ p: String, width d: Int, heads: Int, from source: any TensorSource) throws {
-    self.init(qProj: try source.linear(p + ".q_proj", out: d, in: d, bias: true), kProj: try source.linear(p + ".k_proj", out: d, in: d, bias: true),
-              vProj: try source.linear(p + ".v_proj", out: d, in: d, bias: true), outProj: try source.linear(p + ".out_proj", out: d, in: d, bias: true),
+  init(_ p: ModulePath, width d: Int, heads: Int, from source: any TensorSource) throws {
+    self.init(name: p, qProj: try source.linear(p.child("q_proj"), out: d, in: d, bias: true),
+              kProj: try source.linear(p.child("k_proj"), out: d, in: d, bias: true),
+              vProj: try source.linear(p.child("v_proj"), out: d, in: d, bias: true),
+              outProj: try source.linear(p.child("out_proj"), out: d, in: d, bias: true),
               heads: heads)
   }
 }

@@ -43,13 +43,14 @@ public struct DetrDecoderLayer {
 
 extension DetrDecoderLayer {
   /// `model.transformer_module.decoder.layers.{l}`.
-  init(_ p: String, _ d: DetrConfig, from source: any TensorSource) throws {
+  init(_ p: ModulePath, _ d: DetrConfig, from source: any TensorSource) throws {
     let dm = d.dModel
-    let selfAttention = try DetrAttention(p + "self_attn", width: dm, heads: d.heads, from: source)
-    let crossAttention = try DetrAttention(p + "encoder_attn", width: dm, heads: d.heads, from: source)
-    self.init(selfAttention: selfAttention, selfAttentionNorm: try source.layerNorm(p + "self_attn_layer_norm", dm),
-              crossAttention: crossAttention, crossAttentionNorm: try source.layerNorm(p + "encoder_attn_layer_norm", dm),
-              fc1: try source.linear(p + "fc1", out: d.ffnDim, in: dm, bias: true), fc2: try source.linear(p + "fc2", out: dm, in: d.ffnDim, bias: true),
-              finalNorm: try source.layerNorm(p + "final_layer_norm", dm), activation: d.activation)
+    let selfAttention = try DetrAttention(p.child("self_attn"), width: dm, heads: d.heads, from: source)
+    let crossAttention = try DetrAttention(p.child("encoder_attn"), width: dm, heads: d.heads, from: source)
+    self.init(selfAttention: selfAttention, selfAttentionNorm: try source.layerNorm(p.child("self_attn_layer_norm"), dm),
+              crossAttention: crossAttention, crossAttentionNorm: try source.layerNorm(p.child("encoder_attn_layer_norm"), dm),
+              fc1: try source.linear(p.child("fc1"), out: d.ffnDim, in: dm, bias: true),
+              fc2: try source.linear(p.child("fc2"), out: dm, in: d.ffnDim, bias: true),
+              finalNorm: try source.layerNorm(p.child("final_layer_norm"), dm), activation: d.activation)
   }
 }

@@ -39,12 +39,12 @@ public struct TransformerModule {
 extension TransformerModule {
   /// `model.transformer_module`: `input_projection` (when the backbone's width is not d_model),
   /// `queries_embedder`, `decoder.layers.{...}`, `decoder.layernorm`.
-  init(_ t: String, _ d: DetrConfig, inputChannels inC: Int, from source: any TensorSource) throws {
+  init(_ t: ModulePath, _ d: DetrConfig, inputChannels inC: Int, from source: any TensorSource) throws {
     let dm = d.dModel
-    let inputProjection = inC == dm ? nil : try source.conv(t + "input_projection", out: dm, in: inC, kernel: 1, bias: true)
-    let queries = try source.tensor(t + "queries_embedder.weight", shape: [d.numQueries, dm])
-    let layers = try (0..<d.layers).map { try DetrDecoderLayer(t + "decoder.layers.\($0).", d, from: source) }
+    let inputProjection = inC == dm ? nil : try source.conv(t.child("input_projection"), out: dm, in: inC, kernel: 1, bias: true)
+    let queries = try source.tensor(t.child("queries_embedder").key("weight"), shape: [d.numQueries, dm])
+    let layers = try (0..<d.layers).map { try DetrDecoderLayer(t.child("decoder.layers").child($0), d, from: source) }
     self.init(inputProjection: inputProjection, queryEmbeddings: queries, layers: layers,
-              layernorm: try source.layerNorm(t + "decoder.layernorm", dm))
+              layernorm: try source.layerNorm(t.child("decoder.layernorm"), dm))
   }
 }
