@@ -4,24 +4,19 @@
 import Foundation
 import MaskFormerInt8
 
+/// One span path's figures: its spans folded (`span`: MACs, bytes and the shape's leading dimension
+/// summed, the largest resident memory kept; read through `row.name`, `row.macs`, ...) and its times.
+@dynamicMemberLookup
 public struct ProfileRow: Sendable {
-  public var name: String
-  public var kind: String
-  public var depth: Int
+  public var span: Profiler.Span
   /// Median over runs, milliseconds: time in the span but not in a child, and in total.
   public var exclusiveMs: Double
   public var inclusiveMs: Double
-  public var macs: Int
-  public var precision: String
-  public var shape: [Int]
-  public var bytes: Int
-  public var anonKB: Int
-  public var fileKB: Int
-  /// The process's peak resident memory when the span ended (0: not read for this span).
-  public var peakKB: Int = 0
+
+  public subscript<T>(dynamicMember path: KeyPath<Profiler.Span, T>) -> T { span[keyPath: path] }
 
   /// Achieved GMAC/s over the span's own time (0 without MACs).
-  public var gmacs: Double { macs > 0 && exclusiveMs > 0 ? Double(macs) / (exclusiveMs * 1e6) : 0 }
+  public var gmacs: Double { span.macs > 0 && exclusiveMs > 0 ? Double(span.macs) / (exclusiveMs * 1e6) : 0 }
 }
 
 public enum ProfileSummary {
@@ -56,21 +51,19 @@ public enum ProfileSummary {
       let ms = 1000 * s.exclusive, inclusive = 1000 * (s.end - s.start)
       guard let i = index[key] else {
         index[key] = rows.count
-        rows.append(ProfileRow(name: s.name, kind: s.kind, depth: s.depth, exclusiveMs: ms, inclusiveMs: inclusive, macs: s.macs,
-                               precision: s.precision, shape: s.shape, bytes: s.bytes, anonKB: s.anonKB, fileKB: s.fileKB,
-                               peakKB: s.peakKB))
+        rows.append(ProfileRow(span: s, exclusiveMs: ms, inclusiveMs: inclusive))
         continue
       }
       rows[i].exclusiveMs += ms
       rows[i].inclusiveMs += inclusive
-      rows[i].macs += s.macs
-      rows[i].bytes += s.bytes
-      rows[i].anonKB = Swift.max(rows[i].anonKB, s.anonKB)
-      rows[i].fileKB = Swift.max(rows[i].fileKB, s.fileKB)
-      rows[i].peakKB = Swift.max(rows[i].peakKB, s.peakKB)
-      if let a = rows[i].shape.first, let b = s.shape.first, rows[i].shape.dropFirst() == s.shape.dropFirst() {
-        rows[i].shape[0] = a + b
-      }
+      var f = rows[i].span
+      f.macs += s.macs
+      f.bytes += s.bytes
+      f.anonKB = Swift.max(f.anonKB, s.anonKB)
+      f.fileKB = Swift.max(f.fileKB, s.fileKB)
+      f.peakKB = Swift.max(f.peakKB, s.peakKB)
+      if let a = f.shape.first, let b = s.shape.first, f.shape.dropFirst() == s.shape.dropFirst() { f.shape[0] = a + b }
+      rows[i].span = f
     }
     return rows
   }
