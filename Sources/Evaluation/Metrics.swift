@@ -31,7 +31,8 @@ public struct PanopticQuality: Sendable {
       inter[Int64(g) << 32 | Int64(p), default: 0] += 1
     }
     var gMatched = Set<Int>(), pMatched = Set<Int>()
-    for (key, n) in inter {
+    // Keys in order: float sums must not follow a Dictionary's per-instance iteration order.
+    for (key, n) in inter.sorted(by: { $0.key < $1.key }) {
       let g = Int(key >> 32), p = Int(key & 0xFFFF_FFFF)
       guard let gc = gcat[g], let pc = pcat[p], gc == pc else { continue }
       let iou = Double(n) / Double(garea[g, default: 0] + parea[p, default: 0] - n)
@@ -58,7 +59,7 @@ public struct PanopticQuality: Sendable {
   public func scores() -> (all: Scores, things: Scores, stuff: Scores) {
     func average(_ keep: (Int) -> Bool) -> Scores {
       var pq = 0.0, sq = 0.0, rq = 0.0, n = 0
-      for (c, s) in stats where keep(c) && s.tp + s.fp + s.fn > 0 {
+      for (c, s) in stats.sorted(by: { $0.key < $1.key }) where keep(c) && s.tp + s.fp + s.fn > 0 {
         let denom = Double(s.tp) + 0.5 * Double(s.fp) + 0.5 * Double(s.fn)
         pq += s.iou / denom
         sq += s.tp > 0 ? s.iou / Double(s.tp) : 0
@@ -165,7 +166,9 @@ public struct OutputDrift: Sendable {
       inter[Int64(b) << 32 | Int64(UInt32(bitPattern: a)), default: 0] += 1
     }
     let qLabel = Dictionary(qp.segments.map { (Int32($0.id), $0.labelId) }, uniquingKeysWith: { a, _ in a })
-    for s in Dictionary(fp.segments.map { (Int32($0.id), $0.labelId) }, uniquingKeysWith: { a, _ in a }) {
+    // In id order: a Dictionary's iteration order differs between instances, and the sum below is float.
+    let floatLabel = Dictionary(fp.segments.map { (Int32($0.id), $0.labelId) }, uniquingKeysWith: { a, _ in a })
+    for s in floatLabel.sorted(by: { $0.key < $1.key }) {
       guard let fArea = fa[s.key], fArea > 0 else { continue }
       var best = 0.0
       for (id, label) in qLabel where label == s.value {

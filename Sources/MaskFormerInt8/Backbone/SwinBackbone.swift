@@ -43,12 +43,12 @@ public struct SwinBackbone {
       ctx.begin("encoder.stage\(s)", "stage")
       for block in stage.blocks { block(&x, in: ctx) }
       if s < quantizeFor.count, let params = quantizeFor[s] {
-        let feature = ctx.layerNormQuantized(x, stageNorms[s], params)
+        let feature = stageNorms[s].quantized(x, params, in: ctx)
         ctx.record("encoder.stage\(s)", feature, channels: x.channels)
         features.append(.quantized(feature))
       } else {
         var feature = x
-        feature.data = ctx.layerNorm(x.data, rows: x.pixels, stageNorms[s])
+        feature.data = stageNorms[s](x.data, rows: x.pixels, in: ctx)
         ctx.record("encoder.stage\(s)", feature)
         features.append(.float(feature))
       }
@@ -65,7 +65,7 @@ public struct SwinBackbone {
 /// A backbone feature as the pixel decoder reads it: float, or already quantized for an int8 conv.
 enum StageFeature {
   case float(FeatureMap)
-  case quantized(InferenceContext.QuantizedMap)
+  case quantized(QuantizedMap)
 
   var height: Int {
     switch self {

@@ -75,9 +75,9 @@ public struct SwinLayer {
             for r in 0..<rows { (b.baseAddress! + r * c).update(from: xp + tb[r] * c, count: c) }
           }
         }
-        let normed = ctx.layerNorm(xs, rows: rows, layernormBefore)
+        let normed = layernormBefore(xs, rows: rows, in: ctx)
         let context = attention(normed, rows: rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
-        let y = ctx.linear(context, rows: rows, attentionOutput, residual: xs)
+        let y = attentionOutput(context, rows: rows, residual: xs, in: ctx)
         y.withUnsafeBufferPointer { yb in
           tokens.withUnsafeBufferPointer { tb in
             for r in 0..<rows { (xp + tb[r] * c).update(from: yb.baseAddress! + r * c, count: c) }
@@ -87,8 +87,8 @@ public struct SwinLayer {
       let total = h * w
       for a in stride(from: 0, to: total, by: Swift.min(chunk, total)) {
         let rows = Swift.min(chunk, total - a), row = xp + a * c
-        let normed = ctx.layerNorm(row, rows: rows, layernormAfter)
-        let y = ctx.mlp(normed, rows: rows, intermediate, output, activation: activation, residual: row)
+        let normed = layernormAfter(row, rows: rows, in: ctx)
+        let y = Linear.mlp(intermediate, output, normed, rows: rows, activation: activation, residual: row, in: ctx)
         y.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: rows * c) }
       }
     }

@@ -51,8 +51,8 @@ public struct SwinPatchEmbeddings {
             }
           }
           }
-          let tokens = ctx.linear(patches, rows: rows * gw, weight)
-          let normed = ctx.layerNorm(tokens, rows: rows * gw, norm)
+          let tokens = weight(patches, rows: rows * gw, in: ctx)
+          let normed = norm(tokens, rows: rows * gw, in: ctx)
           normed.withUnsafeBufferPointer { (ob.baseAddress! + first * gw * c).update(from: $0.baseAddress!, count: rows * gw * c) }
         }
       }

@@ -35,8 +35,8 @@ public struct SwinPatchMerging {
           }
         }
       }
-      let normed = ctx.layerNorm(cat, rows: rows * wo, norm)
-      let y = ctx.linear(normed, rows: rows * wo, reduction)
+      let normed = norm(cat, rows: rows * wo, in: ctx)
+      let y = reduction(normed, rows: rows * wo, in: ctx)
       out.data.withUnsafeMutableBufferPointer { ob in
         y.withUnsafeBufferPointer { (ob.baseAddress! + first * wo * out.channels).update(from: $0.baseAddress!, count: y.count) }
       }

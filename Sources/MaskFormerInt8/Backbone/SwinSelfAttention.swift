@@ -84,7 +84,7 @@ public struct SwinSelfAttention {
   func callAsFunction(_ normed: ArenaArray<Float>, rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
                       in ctx: InferenceContext) -> ArenaArray<Float> {
     let n = windows.tokens, hd = c / numHeads, shift = windows.shift
-    let qkv = ctx.linears(normed, rows: rows, [query, key, value])
+    let qkv = Linear.fused([query, key, value], normed, rows: rows, in: ctx)
     let (q, k, v) = (qkv[0], qkv[1], qkv[2])
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     var padQKV = ctx.zeros(3 * c)

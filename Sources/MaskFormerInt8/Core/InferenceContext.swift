@@ -34,11 +34,4 @@ public struct InferenceContext {
 
   func zeros(_ count: Int) -> ArenaArray<Float> { ArenaArray(repeating: 0, count: count, in: arena) }
 
-  /// `a + b`, element by element.
-  func sum(_ a: ArenaArray<Float>, _ b: ArenaArray<Float>) -> ArenaArray<Float> {
-    precondition(a.count == b.count, "sum: \(a.count) vs \(b.count) floats")
-    return a.withUnsafeBufferPointer { ab in
-      b.withUnsafeBufferPointer { bb in floats(a.count) { for i in 0..<a.count { $0[i] = ab[i] + bb[i] } } }
-    }
-  }
 }

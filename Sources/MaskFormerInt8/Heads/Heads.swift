@@ -17,10 +17,10 @@ public struct Heads {
   /// made with the pixel decoder's last level: `PixelDecoder.maskLogits`).
   func callAsFunction(_ queries: ArenaArray<Float>, in ctx: InferenceContext) -> (classes: ArenaArray<Float>, embeddings: ArenaArray<Float>) {
     let nq = queries.count / classPredictor.inFeatures
-    let classes = ctx.linear(queries, rows: nq, classPredictor)
+    let classes = classPredictor(queries, rows: nq, in: ctx)
     var e = queries
     for (i, layer) in maskEmbedder.enumerated() {
-      e = ctx.linear(e, rows: nq, layer, activation: i + 1 < maskEmbedder.count ? .relu : .identity)
+      e = layer(e, rows: nq, activation: i + 1 < maskEmbedder.count ? .relu : .identity, in: ctx)
     }
     return (classes, e)
   }

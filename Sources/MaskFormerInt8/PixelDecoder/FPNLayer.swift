@@ -12,8 +12,8 @@ public struct FPNConvLayer {
   }
 
   func callAsFunction(_ x: consuming FeatureMap, in ctx: InferenceContext) -> FeatureMap {
-    var y = ctx.conv(consume x, conv)
-    ctx.groupNorm(&y, norm, relu: true)
+    var y = conv(consume x, in: ctx)
+    norm(&y, relu: true, in: ctx)
     return y
   }
 }
@@ -33,8 +33,8 @@ public struct FPNLayer {
   /// down: the coarser FPN map; left: the backbone feature at this stride. Both are handed over:
   /// the sum is built in the lateral map's buffer and each input dies at its last use.
   func callAsFunction(down: consuming FeatureMap, left: consuming StageFeature, in ctx: InferenceContext) -> FeatureMap {
-    var merged = ctx.conv(consume left, projection)
-    ctx.groupNorm(&merged, projectionNorm, relu: false)
+    var merged = projection(consume left, in: ctx)
+    projectionNorm(&merged, relu: false, in: ctx)
     let info = OpInfo(name: projection.name.key("merge"), kind: "resize+add", bytes: 12 * merged.data.count)
     ctx.observer?.begin(info, input: nil)
     addNearest(down, into: &merged)

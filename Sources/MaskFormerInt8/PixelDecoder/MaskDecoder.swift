@@ -36,9 +36,9 @@ public struct MaskDecoder {
       let y = layer(down: consume down, left: consume left, in: ctx)
       ctx.end("pixel_decoder.fpn.layers.\(i)", "block", shape: [y.height, y.width, y.channels])
       ctx.record("pixel_decoder.fpn\(i)", y)
-      let embeddings = ctx.conv(consume y, maskProjection)
+      let embeddings = maskProjection(consume y, in: ctx)
       ctx.record("pixel_decoder.pixel_embeddings", embeddings)
-      let masks = ctx.floats(nq * h * w) { ctx.maskEinsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w) }
+      let masks = ctx.floats(nq * h * w) { Self.einsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w, in: ctx) }
       return (masks, h, w)
     }
     let band = Swift.max(1, ctx.bandRows)
@@ -46,14 +46,14 @@ public struct MaskDecoder {
     // The stride-4 feature, quantized once when the lateral conv is int8 (it would be anyway).
     let source: StageFeature
     switch consume left {
-    case .float(let f): source = layer.projection.quantized.map { .quantized(ctx.quantize(f, $0.input)) } ?? .float(f)
+    case .float(let f): source = layer.projection.quantized.map { .quantized(QuantizedMap(f, $0.input, in: ctx)) } ?? .float(f)
     case .quantized(let a): source = .quantized(a)
     }
     let down = consume down
     func lateral(_ rows: Range<Int>) -> FeatureMap {
       switch source {
-      case .quantized: ctx.conv(source, layer.projection, window: RowWindow(first: 0, mapHeight: h, output: rows))
-      case .float(let f): ctx.conv(f.rows(rows), layer.projection, window: RowWindow(first: rows.lowerBound, mapHeight: h, output: rows))
+      case .quantized: layer.projection(source, window: RowWindow(first: 0, mapHeight: h, output: rows), in: ctx)
+      case .float(let f): layer.projection(f.rows(rows), window: RowWindow(first: rows.lowerBound, mapHeight: h, output: rows), in: ctx)
       }
     }
     // A statistics pass recomputes what the production pass makes again: observed as a "recompute"
@@ -71,7 +71,7 @@ public struct MaskDecoder {
     let lateralNorm = statistics(layer.projectionNorm, lateral)
     func merged(_ rows: Range<Int>) -> FeatureMap {
       var m = lateral(rows)
-      ctx.applyAffine(&m, lateralNorm, relu: false, name: layer.projectionNorm.name.description)
+      layer.projectionNorm.apply(lateralNorm, to: &m, relu: false, in: ctx)
       let info = OpInfo(name: layer.projection.name.key("merge"), kind: "resize+add", bytes: 12 * m.data.count)
       ctx.observer?.begin(info, input: nil)
       addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h)
@@ -80,18 +80,34 @@ public struct MaskDecoder {
     }
     func blockConv(_ rows: Range<Int>) -> FeatureMap {
       let input = RowWindow.inputRows(for: rows, kernel: layer.block.conv.kernelSize, mapHeight: h)
-      return ctx.conv(merged(input), layer.block.conv, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
+      return layer.block.conv(merged(input), window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows), in: ctx)
     }
     let blockNorm = statistics(layer.block.norm, blockConv)
     let masks = ctx.floats(nq * h * w) { mb in
       for rows in bands {
         let input = RowWindow.inputRows(for: rows, kernel: maskProjection.kernelSize, mapHeight: h)
         var y = blockConv(input)
-        ctx.applyAffine(&y, blockNorm, relu: true, name: layer.block.norm.name.description)
-        let embeddings = ctx.conv(consume y, maskProjection, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows))
-        ctx.maskEinsum(e, queries: nq, embeddings, into: mb.baseAddress! + rows.lowerBound * w, ldc: h * w)
+        layer.block.norm.apply(blockNorm, to: &y, relu: true, in: ctx)
+        let embeddings = maskProjection(consume y, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows), in: ctx)
+        Self.einsum(e, queries: nq, embeddings, into: mb.baseAddress! + rows.lowerBound * w, ldc: h * w, in: ctx)
       }
     }
     return (masks, h, w)
+  }
+
+  /// Mask logits of a band of pixel embeddings: `out[q·ldc + p] = Σ_c e[q][c]·pixel[p][c]`, a GEMM whose
+  /// "weight" is the embedding map.
+  static func einsum(_ e: ArenaArray<Float>, queries nq: Int, _ pixels: FeatureMap, into out: UnsafeMutablePointer<Float>, ldc: Int,
+                     in ctx: InferenceContext) {
+    let m = pixels.channels, n = pixels.pixels
+    precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
+    let info = OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n), precision: "f32")
+    ctx.observer?.begin(info, map: pixels)
+    defer { ctx.observer?.end(info, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, pixels.height, pixels.width]) }
+    e.withUnsafeBufferPointer { eb in pixels.data.withUnsafeBufferPointer { pb in
+      let ep = eb.baseAddress!
+      F32GEMMProblem(m: nq, n: n, segments: [F32MatrixView(base: pb.baseAddress!, rows: n, cols: m, rowStride: m, colStride: 1)],
+                     aRow: { i, _ in ep + i * m }, bias: nil, c: out, ldc: ldc).run(in: ctx)
+    }}
   }
 }

@@ -27,7 +27,7 @@ public struct DetrAttention {
   func callAsFunction(qIn: ArenaArray<Float>, nq: Int, kIn: ArenaArray<Float>, vIn: ArenaArray<Float>, nk: Int,
                       residual: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = qProj.outFeatures, hd = d / heads
-    let q = ctx.linear(qIn, rows: nq, qProj), k = ctx.linear(kIn, rows: nk, kProj), v = ctx.linear(vIn, rows: nk, vProj)
+    let q = qProj(qIn, rows: nq, in: ctx), k = kProj(kIn, rows: nk, in: ctx), v = vProj(vIn, rows: nk, in: ctx)
     let scale = 1 / Float(hd).squareRoot()
     var context = ctx.zeros(nq * d)
     let info = OpInfo(name: name.key("softmax_attention"), kind: "attention",
@@ -42,7 +42,7 @@ public struct DetrAttention {
       Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads, scale: scale,
                       out: cb.baseAddress!, scratch: wb.baseAddress!, threads: ctx.threads)
     }}}}}
-    return ctx.linear(context, rows: nq, outProj, residual: residual)
+    return outProj(context, rows: nq, residual: residual, in: ctx)
   }
 }
 

@@ -29,15 +29,14 @@ public struct DetrDecoderLayer {
                       in ctx: InferenceContext) -> ArenaArray<Float> {
     let nq = queryPos.count / selfAttention.qProj.inFeatures
     let nk = memory.count / selfAttention.qProj.inFeatures
-    let withPos = ctx.sum(tgt, queryPos)
+    let withPos = Self.sum(tgt, queryPos, in: ctx)
     var x = selfAttention(qIn: withPos, nq: nq, kIn: withPos, vIn: tgt, nk: nq, residual: tgt, in: ctx)
-    x = ctx.layerNorm(x, rows: nq, selfAttentionNorm)
-    let q = ctx.sum(x, queryPos)
-    let k = ctx.sum(memory, memoryPos)
-    x = ctx.layerNorm(crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: x, in: ctx), rows: nq,
-                      crossAttentionNorm)
-    let y = x.withUnsafeBufferPointer { ctx.mlp(x, rows: nq, fc1, fc2, activation: activation, residual: $0.baseAddress!) }
-    return ctx.layerNorm(y, rows: nq, finalNorm)
+    x = selfAttentionNorm(x, rows: nq, in: ctx)
+    let q = Self.sum(x, queryPos, in: ctx)
+    let k = Self.sum(memory, memoryPos, in: ctx)
+    x = crossAttentionNorm(crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: x, in: ctx), rows: nq, in: ctx)
+    let y = x.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, x, rows: nq, activation: activation, residual: $0.baseAddress!, in: ctx) }
+    return finalNorm(y, rows: nq, in: ctx)
   }
 }
 
@@ -52,5 +51,15 @@ extension DetrDecoderLayer {
               fc1: try source.linear(p.child("fc1"), out: d.ffnDim, in: dm, bias: true),
               fc2: try source.linear(p.child("fc2"), out: dm, in: d.ffnDim, bias: true),
               finalNorm: try source.layerNorm(p.child("final_layer_norm"), dm), activation: d.activation)
+  }
+}
+
+extension DetrDecoderLayer {
+  /// `a + b`, element by element (a target plus its position embedding).
+  static func sum(_ a: ArenaArray<Float>, _ b: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+    precondition(a.count == b.count, "sum: \(a.count) vs \(b.count) floats")
+    return a.withUnsafeBufferPointer { ab in
+      b.withUnsafeBufferPointer { bb in ctx.floats(a.count) { for i in 0..<a.count { $0[i] = ab[i] + bb[i] } } }
+    }
   }
 }

@@ -20,7 +20,7 @@ public struct TransformerModule {
 
   /// feature: the normed coarsest backbone map → decoder output `Q × D`.
   func callAsFunction(_ feature: FeatureMap, in ctx: InferenceContext) -> ArenaArray<Float> {
-    let memory = inputProjection.map { ctx.conv(feature, $0) } ?? feature
+    let memory = inputProjection.map { $0(feature, in: ctx) } ?? feature
     let (q, d) = (queryEmbeddings.shape[0], queryEmbeddings.shape[1])
     let memoryPos = SinePositionEmbedding.embedding(height: memory.height, width: memory.width, features: d / 2, in: ctx.arena)
     let queryPos = ArenaArray(UnsafeBufferPointer(start: queryEmbeddings.pointer, count: q * d), in: ctx.arena)
@@ -30,7 +30,7 @@ public struct TransformerModule {
         layer(tgt, queryPos: queryPos, memory: memory.data, memoryPos: memoryPos, in: ctx)
       }
     }
-    let out = ctx.layerNorm(tgt, rows: q, layernorm)
+    let out = layernorm(tgt, rows: q, in: ctx)
     ctx.record("transformer.last_hidden_state", FeatureMap(height: 1, width: q, channels: d, data: out))
     return out
   }
