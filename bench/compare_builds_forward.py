@@ -8,7 +8,7 @@ res = {"old": [], "new": []}
 for r in range(int(sys.argv[5]) if len(sys.argv) > 5 else 6):
     order = [("old", old), ("new", new)] if r % 2 == 0 else [("new", new), ("old", old)]
     for label, b in order:
-        p = subprocess.run([b, "run", model, "--pixel-values", pv, "--raw", "/tmp/mo.st", "--runs", "5", "--warmup", "1", "--threads", "2", "--times-json"],
+        p = subprocess.run([b, "run", model, "--pixel-values", pv, "--raw", "/tmp/mo.st", "--runs", "5", "--warmup", "1", "--threads", sys.argv[6] if len(sys.argv) > 6 else "2", "--times-json"],
                            capture_output=True, text=True, check=True)
         j = json.loads(p.stdout.strip().splitlines()[-1])
         res[label] += j["times"]
