@@ -2,13 +2,14 @@
 """Model-only forward of two builds, repeated in one process, interleaved over rounds:
     python3 bench/compare_builds_forward.py OLD/edge-seg NEW/edge-seg MODEL.eseg PIXEL_VALUES.safetensors [ROUNDS]
 Prints the median forward time of each build and new/old."""
-import json, statistics, subprocess, sys
+import json, os, statistics, subprocess, sys, tempfile
 old, new, model, pv = sys.argv[1:5]
 res = {"old": [], "new": []}
+out = os.path.join(tempfile.mkdtemp(prefix="edge-seg-forward-"), "logits.safetensors")
 for r in range(int(sys.argv[5]) if len(sys.argv) > 5 else 6):
     order = [("old", old), ("new", new)] if r % 2 == 0 else [("new", new), ("old", old)]
     for label, b in order:
-        p = subprocess.run([b, "run", model, "--pixel-values", pv, "--raw", "/tmp/mo.st", "--runs", "5", "--warmup", "1", "--threads", sys.argv[6] if len(sys.argv) > 6 else "2", "--times-json"],
+        p = subprocess.run([b, "run", model, "--pixel-values", pv, "--raw", out, "--runs", "5", "--warmup", "1", "--threads", sys.argv[6] if len(sys.argv) > 6 else "2", "--times-json"],
                            capture_output=True, text=True, check=True)
         j = json.loads(p.stdout.strip().splitlines()[-1])
         res[label] += j["times"]

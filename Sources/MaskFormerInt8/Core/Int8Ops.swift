@@ -114,15 +114,18 @@ extension Linear {
       return layers.map { $0(x, rows: rows, in: ctx) }
     }
     let k = layers[0].inFeatures
-    let leaves = layers.map { l -> String in
-      switch l.name.last {
-      case .name(let s): s
-      case .index(let i): String(i)
-      case nil: ""
+    // The group's name is built only when observed (this runs per chunk of every Swin block).
+    func groupName() -> String {
+      let leaves = layers.map { l -> String in
+        switch l.name.last {
+        case .name(let s): s
+        case .index(let i): String(i)
+        case nil: ""
+        }
       }
+      return layers[0].name.parent.key("{" + leaves.joined(separator: ",") + "}")
     }
-    let name = layers[0].name.parent.key("{" + leaves.joined(separator: ",") + "}")
-    return ctx.span(name, "group") {
+    return ctx.span(groupName(), "group") {
       let a = x.withUnsafeBufferPointer { QuantizedRows($0.baseAddress!, rows: rows, k: k, xStride: k, first.input, in: ctx) }
       return zip(layers, qs).map { l, q in
         ctx.op(OpInfo(name: l.name.description, kind: "linear", macs: rows * k * l.outFeatures,
