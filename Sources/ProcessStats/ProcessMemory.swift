@@ -26,10 +26,13 @@ public enum ProcessMemory {
     return out
   }
 
-  /// Peak resident memory (VmHWM), KiB.
+  /// Peak resident memory (VmHWM), KiB. On Linux one field scanned out of /proc/self/status (the
+  /// profiler reads it at every stage and block end), not the whole file parsed.
   public static func peakResidentKB() -> Int {
     #if os(Linux)
-    return status()["VmHWM"] ?? 0
+    guard let text = readSmallFile("/proc/self/status"),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+    return Int(String(line.filter(\.isNumber))) ?? 0
     #else
     return rusagePeakKB()
     #endif
