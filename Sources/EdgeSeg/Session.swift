@@ -117,15 +117,16 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
     overheadBytes = baseline + weights
     switch c.memory {
     case .streaming(let chunk, let band):
-      plan = model.network.memoryPlan(input: input, image: imageSize, tokenChunk: chunk, bandRows: band)
+      plan = model.network.memoryPlan(input: input, image: imageSize, tokenChunk: chunk, bandRows: band, kernels: c.kernels, threads: c.threads)
     case .budget(let bytes):
-      switch model.network.memoryPlan(input: input, image: imageSize, budget: bytes - overheadBytes) {
+      switch model.network.memoryPlan(input: input, image: imageSize, budget: bytes - overheadBytes, kernels: c.kernels,
+                                                 threads: c.threads) {
       case .success(let p): plan = p
       case .failure(let e): throw .budget(budget: bytes, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
       }
     case .automatic:
       let budget = ProcessMemory.physicalBytes / 2 - baseline - model.heapWeightBytes - model.mappedWeightBytes
-      switch model.network.memoryPlan(input: input, image: imageSize, budget: budget) {
+      switch model.network.memoryPlan(input: input, image: imageSize, budget: budget, kernels: c.kernels, threads: c.threads) {
       case .success(let p): plan = p
       case .failure(let e): plan = e.leanest
       }

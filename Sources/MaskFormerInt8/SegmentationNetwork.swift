@@ -3,6 +3,8 @@
 // MaskFormer conforms here; a second family (Mask2Former) adds its blocks, config and post-processing
 // and conforms the same way, so the pipeline and the CLI stay one.
 
+import Kernels
+
 /// What post-processing does after the model: the task and its thresholds.
 public struct SegmentationOptions: Sendable, Equatable {
   public var task: Segmentation.Task
@@ -42,12 +44,22 @@ public protocol SegmentationNetwork {
   var isQuantized: Bool { get }
   /// pixelValues `[3, H, W]` (handed over, freed once embedded) → class and mask logits.
   func logits(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskLogits
-  /// The activation memory of one image at these streaming settings.
-  func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), tokenChunk: Int, bandRows: Int) -> MemoryPlan
-  /// The fastest streaming whose predicted activations fit `budget` bytes, or why none does.
-  func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), budget: Int) -> Result<MemoryPlan, MemoryPlanError>
+  /// The activation memory of one image at these streaming settings, run with these kernels and
+  /// threads (their scratch buffers count): a dry run of the forward pass (`MemoryPlan.dryRun`).
+  func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), tokenChunk: Int, bandRows: Int,
+                  kernels: KernelTable, threads: Int) -> MemoryPlan
   /// The segmentation at `target` size.
   func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation
+}
+
+extension SegmentationNetwork {
+  /// The fastest streaming candidate whose predicted activations fit `budget` bytes, or why none does.
+  public func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), budget: Int, kernels: KernelTable,
+                         threads: Int) -> Result<MemoryPlan, MemoryPlanError> {
+    MemoryPlan.choose(budget: budget) {
+      memoryPlan(input: input, image: image, tokenChunk: $0, bandRows: $1, kernels: kernels, threads: threads)
+    }
+  }
 }
 
 extension MaskFormer: SegmentationNetwork {
@@ -57,12 +69,25 @@ extension MaskFormer: SegmentationNetwork {
     MaskLogits(self(pixelValues: pixelValues, height: height, width: width, in: ctx))
   }
 
-  public func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), tokenChunk: Int, bandRows: Int) -> MemoryPlan {
-    MemoryPlan.predict(config, input: input, image: image, int8: isQuantized, tokenChunk: tokenChunk, bandRows: bandRows)
-  }
-
-  public func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), budget: Int) -> Result<MemoryPlan, MemoryPlanError> {
-    MemoryPlan.choose(config, input: input, image: image, int8: isQuantized, budget: budget)
+  public func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), tokenChunk: Int, bandRows: Int,
+                         kernels: KernelTable, threads: Int) -> MemoryPlan {
+    let run = MemoryPlan.dryRun(kernels: kernels, threads: threads, tokenChunk: tokenChunk, bandRows: bandRows,
+                                preprocess: { PixelValues.buffer(height: input.height, width: input.width, in: $0) { _ in } },
+                                forward: { pixelValues, ctx in self(pixelValues: consume pixelValues, height: input.height, width: input.width, in: ctx) },
+                                postprocess: { _, arena in _ = Segmentation.ownerMap(pixels: image.height * image.width, in: arena) })
+    // On the heap: the decoded image throughout; its oriented and resized copies while preprocessing;
+    // the output map, the overlay and the per-row mask caches while post-processing.
+    let f = 4, imageBytes = 3 * image.height * image.width, outputMap = 4 * image.height * image.width
+    let maskWidth = (input.width + config.swin.patchSize - 1) / config.swin.patchSize
+    let phases = run.phases.map { p in
+      let heap = switch p.name {
+      case "preprocess": imageBytes + 3 * input.height * input.width * f
+      case "postprocess": imageBytes + outputMap + 2 * imageBytes + 2 * (config.numLabels + config.detr.numQueries) * maskWidth * f
+      default: imageBytes
+      }
+      return MemoryPlan.Phase(name: p.name, arenaBytes: p.bytes, heapBytes: heap)
+    }
+    return MemoryPlan(tokenChunk: tokenChunk, bandRows: bandRows, phases: phases, highWater: run.highWater)
   }
 
   /// MaskFormerImageProcessor's post-processing for the task (instance: the scores' threshold only).

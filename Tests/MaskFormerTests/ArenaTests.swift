@@ -86,7 +86,9 @@ import _TestSupport
     let pv = ImageProcessor.pixelValues(image, config: preprocessor)
     let heap = model(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
     let input = ImageProcessor.outputSize(height: image.height, width: image.width, config: preprocessor)
-    let arena = Arena(capacity: model.memoryPlan(input: input, image: (image.height, image.width), tokenChunk: 256, bandRows: 8).arenaBytes)
+    let plan = model.memoryPlan(input: input, image: (image.height, image.width), tokenChunk: 256, bandRows: 8, kernels: ctx.kernels,
+                                threads: ctx.threads)
+    let arena = Arena(capacity: plan.arenaBytes)
     ctx.arena = arena
     var runs: [Arena.Statistics] = []
     for _ in 0..<2 {

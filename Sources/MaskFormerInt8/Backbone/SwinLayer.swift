@@ -57,7 +57,9 @@ public struct SwinLayer {
         var slotRow = ArenaArray(repeating: Int32(-1), count: (last - first) * n, in: ctx.arena)
         var tokens = ArenaArray(repeating: 0, count: slotRow.count, in: ctx.arena)
         var rows = 0
-        slotRow.withUnsafeMutableBufferPointer { sb in
+        if ctx.isDryRun {
+          for win in first..<last { for i in 0..<n where windows.token(win, i) >= 0 { rows += 1 } }
+        } else { slotRow.withUnsafeMutableBufferPointer { sb in
           tokens.withUnsafeMutableBufferPointer { tb in
             for win in first..<last {
               for i in 0..<n {
@@ -69,27 +71,28 @@ public struct SwinLayer {
               }
             }
           }
-        }
+        }}
         let xs = tokens.withUnsafeBufferPointer { tb in
           ctx.floats(rows * c) { b in
+            guard !ctx.isDryRun else { return }
             for r in 0..<rows { (b.baseAddress! + r * c).update(from: xp + tb[r] * c, count: c) }
           }
         }
         let normed = layernormBefore(xs, rows: rows, in: ctx)
         let context = attention(normed, rows: rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
         let y = attentionOutput(context, rows: rows, residual: xs, in: ctx)
-        y.withUnsafeBufferPointer { yb in
+        if !ctx.isDryRun { y.withUnsafeBufferPointer { yb in
           tokens.withUnsafeBufferPointer { tb in
             for r in 0..<rows { (xp + tb[r] * c).update(from: yb.baseAddress! + r * c, count: c) }
           }
-        }
+        }}
       }
       let total = h * w
       for a in stride(from: 0, to: total, by: Swift.min(chunk, total)) {
         let rows = Swift.min(chunk, total - a), row = xp + a * c
         let normed = layernormAfter(row, rows: rows, in: ctx)
         let y = Linear.mlp(intermediate, output, normed, rows: rows, activation: activation, residual: row, in: ctx)
-        y.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: rows * c) }
+        if !ctx.isDryRun { y.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: rows * c) } }
       }
     }
   }

@@ -33,7 +33,7 @@ public struct SwinPatchEmbeddings {
           let rows = Swift.min(bandRows, gh - first)
           // Patch vectors in the weight's [in, kh, kw] order: a reshape of the image, not a 3×3 im2col.
           var patches = ctx.zeros(rows * gw * k)
-          patches.withUnsafeMutableBufferPointer { patchBuffer in
+          if !ctx.isDryRun { patches.withUnsafeMutableBufferPointer { patchBuffer in
           let patch = patchBuffer.baseAddress!
           for gy in first..<(first + rows) {
             for gx in 0..<gw {
@@ -50,10 +50,10 @@ public struct SwinPatchEmbeddings {
               }
             }
           }
-          }
+          }}
           let tokens = weight(patches, rows: rows * gw, in: ctx)
           let normed = norm(tokens, rows: rows * gw, in: ctx)
-          normed.withUnsafeBufferPointer { (ob.baseAddress! + first * gw * c).update(from: $0.baseAddress!, count: rows * gw * c) }
+          if !ctx.isDryRun { normed.withUnsafeBufferPointer { (ob.baseAddress! + first * gw * c).update(from: $0.baseAddress!, count: rows * gw * c) } }
         }
       }
     }

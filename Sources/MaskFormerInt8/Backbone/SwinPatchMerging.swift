@@ -22,7 +22,7 @@ public struct SwinPatchMerging {
     for first in stride(from: 0, to: ho, by: bandRows) {
       let rows = Swift.min(bandRows, ho - first)
       var cat = ctx.zeros(rows * wo * 4 * c)
-      x.data.withUnsafeBufferPointer { xb in
+      if !ctx.isDryRun { x.data.withUnsafeBufferPointer { xb in
         cat.withUnsafeMutableBufferPointer { cb in
           for i in first..<(first + rows) {
             for j in 0..<wo {
@@ -34,12 +34,12 @@ public struct SwinPatchMerging {
             }
           }
         }
-      }
+      }}
       let normed = norm(cat, rows: rows * wo, in: ctx)
       let y = reduction(normed, rows: rows * wo, in: ctx)
-      out.data.withUnsafeMutableBufferPointer { ob in
+      if !ctx.isDryRun { out.data.withUnsafeMutableBufferPointer { ob in
         y.withUnsafeBufferPointer { (ob.baseAddress! + first * wo * out.channels).update(from: $0.baseAddress!, count: y.count) }
-      }
+      }}
     }
     return out
   }

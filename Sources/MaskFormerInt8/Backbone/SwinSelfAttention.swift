@@ -88,11 +88,11 @@ public struct SwinSelfAttention {
     let (q, k, v) = (qkv[0], qkv[1], qkv[2])
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     var padQKV = ctx.zeros(3 * c)
-    padQKV.withUnsafeMutableBufferPointer { pb in
+    if !ctx.isDryRun { padQKV.withUnsafeMutableBufferPointer { pb in
       for (m, l) in [query, key, value].enumerated() {
         if let b = l.bias { (pb.baseAddress! + m * c).update(from: b.pointer, count: c) }
       }
-    }
+    }}
     // A model file's gathered bias is read in place; a checkpoint's is gathered here.
     let gathered = gatheredBias == nil ? relativePositionBias() : []
     var out = ctx.zeros(rows * c)
@@ -112,7 +112,7 @@ public struct SwinSelfAttention {
       let labelBytes = aligned(n * 8), rowBytes = aligned(6 * n * 8), outBytes = aligned(2 * n * 8)
       let perWorker = labelBytes + rowBytes + outBytes + aligned((n * n + scratchCount) * 4)
       var workspace = ArenaArray<UInt8>(unsafeUninitializedCount: parallelWorkers(count, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
-      workspace.withUnsafeMutableBufferPointer { wb in
+      if !ctx.isDryRun { workspace.withUnsafeMutableBufferPointer { wb in
       parallelForWorkers(count, threads: ctx.threads) { local, worker in
         let win = first + local
         let base = UnsafeMutableRawPointer(wb.baseAddress!) + worker * perWorker
@@ -142,7 +142,7 @@ public struct SwinSelfAttention {
                               out: ho, scratch: scratch, kernel: ctx.kernels.attention)
         }
       }
-      }
+      }}
     }}}}}}}
     return out
   }

@@ -8,6 +8,9 @@
 // 16 MiB or more (a whole map) gives its pages back to the OS at once, and `trim` gives back all free
 // pages between phases, so that resident memory follows the live buffers (as malloc's mmap threshold
 // does) while the chunk buffers of a phase are reused without faulting their pages in again.
+// A dry-run arena (`Arena.dryRun()`) hands out the same blocks by the same first fit from address space
+// that is never backed (no access allowed): a forward pass run on it with `InferenceContext.isDryRun`
+// makes every request the real one makes, touches nothing, and its statistics are the real run's.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,6 +36,8 @@ public final class Arena: @unchecked Sendable {
   /// Bytes of the region.
   public let capacity: Int
   public let returnsFreedPages: Bool
+  /// Blocks are handed out and counted, never backed: their memory must not be read or written.
+  public let isDryRun: Bool
   static let returnedBlockBytes = 16 << 20
   private let region: UnsafeMutableRawPointer
   private let mappedBytes: Int
@@ -44,13 +49,27 @@ public final class Arena: @unchecked Sendable {
 
   /// Reserves `capacity` bytes of address space (an anonymous mapping). The OS commits a page when
   /// it is first written, so a region larger than the run needs costs no resident memory.
-  public init(capacity: Int, returnsFreedPages: Bool = false) {
+  public convenience init(capacity: Int, returnsFreedPages: Bool = false) {
+    self.init(capacity: capacity, returnsFreedPages: returnsFreedPages, dryRun: false)
+  }
+
+  /// An arena whose blocks have no memory behind them, for a dry run (sizes and the first-fit layout
+  /// recorded, nothing touched): 1 TiB of address space reserved inaccessible, so that a stray access
+  /// faults at once instead of costing memory.
+  public static func dryRun() -> Arena { Arena(capacity: 1 << 40, returnsFreedPages: false, dryRun: true) }
+
+  private init(capacity: Int, returnsFreedPages: Bool, dryRun: Bool) {
     precondition(capacity >= 0, "arena capacity \(capacity)")
     self.returnsFreedPages = returnsFreedPages
+    isDryRun = dryRun
     let bytes = Swift.max(Self.pageSize, (capacity + Self.pageSize - 1) / Self.pageSize * Self.pageSize)
-    let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    let p = mmap(nil, bytes, dryRun ? PROT_NONE : PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | (dryRun ? MAP_NORESERVE : 0), -1, 0)
     if let p, p != MAP_FAILED {
       (region, mappedBytes) = (p, bytes)
+    } else if dryRun {
+      // No reservation possible (a sanitizer's shadow layout): any 64-byte aligned base will do, it is
+      // never dereferenced.
+      (region, mappedBytes) = (UnsafeMutableRawPointer(bitPattern: 1 << 44)!, 0)
     } else {
       // ThreadSanitizer refuses mappings outside the range it shadows (measured: every arena fell back
       // to the heap under `swift test --sanitize=thread`): the same region from the heap, page-aligned.
@@ -66,7 +85,7 @@ public final class Arena: @unchecked Sendable {
     precondition(stats.inUse == 0, "arena released with \(stats.inUse) bytes still in use")
     pthread_mutex_destroy(mutex)
     mutex.deallocate()
-    if mappedBytes > 0 { munmap(region, mappedBytes) } else { region.deallocate() }
+    if mappedBytes > 0 { munmap(region, mappedBytes) } else if !isDryRun { region.deallocate() }
   }
 
   public var statistics: Statistics { locked { stats } }

@@ -25,7 +25,8 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
   private var storage: Storage
   public let count: Int
 
-  /// `count` elements left for `initialize` to write, every one of them.
+  /// `count` elements left for `initialize` to write, every one of them. From a dry-run arena
+  /// (`isDryRun`), `initialize` still runs (it may allocate) and must not touch the elements.
   public init(unsafeUninitializedCount count: Int, in arena: Arena?,
               initializingWith initialize: (UnsafeMutableBufferPointer<Element>) throws -> Void) rethrows {
     precondition(count >= 0, "ArenaArray count \(count)")
@@ -35,12 +36,15 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
   }
 
   public init(repeating value: Element, count: Int, in arena: Arena?) {
-    self.init(unsafeUninitializedCount: count, in: arena) { $0.initialize(repeating: value) }
+    let dry = arena?.isDryRun == true
+    self.init(unsafeUninitializedCount: count, in: arena) { if !dry { $0.initialize(repeating: value) } }
   }
 
   /// A copy of `elements`.
   public init<C: Collection>(_ elements: C, in arena: Arena? = nil) where C.Element == Element {
+    let dry = arena?.isDryRun == true
     self.init(unsafeUninitializedCount: elements.count, in: arena) { b in
+      guard !dry else { return }
       var i = 0
       for e in elements {
         b[i] = e
@@ -53,6 +57,8 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
   public var endIndex: Int { count }
   /// The arena the storage came from (nil: the heap).
   public var arena: Arena? { storage.arena }
+  /// The storage is a dry-run arena's block: sized and placed, not backed.
+  public var isDryRun: Bool { storage.arena?.isDryRun == true }
 
   public subscript(i: Int) -> Element {
     get {
@@ -78,6 +84,7 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
   private mutating func makeUnique() {
     if isKnownUniquelyReferenced(&storage) { return }
     let copy = Storage(byteCount: storage.byteCount, arena: storage.arena)
+    if isDryRun { storage = copy; return }
     copy.base.copyMemory(from: storage.base, byteCount: count * MemoryLayout<Element>.stride)
     storage = copy
   }

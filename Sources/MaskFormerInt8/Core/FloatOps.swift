@@ -57,6 +57,7 @@ extension LayerNorm {
                   output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: c)) } },
                   shape: { _ in [rows, c] }) {
       ctx.floats(rows * c) { yb in
+        guard !ctx.isDryRun else { return }
         Norms.layerNorm(x, xStride: c, rows: rows, channels: c, gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
                         into: yb.baseAddress!, yStride: c, threads: ctx.threads)
       }
@@ -149,10 +150,10 @@ extension GroupNorm {
     let (pixels, channels) = (x.pixels, x.channels)
     let info = OpInfo(name: name.description, kind: "groupnorm", bytes: 12 * pixels * channels)
     ctx.observer?.begin(info, map: x)
-    x.data.withUnsafeMutableBufferPointer { xb in
+    if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in
       Norms.groupNorm(xb.baseAddress!, rows: x.height, width: x.width, channels: channels, groups: groups,
                       gamma: weight.pointer, beta: bias.pointer, eps: 1e-5, relu: relu, threads: ctx.threads)
-    }
+    }}
     ctx.observer?.end(info, map: x)
   }
 
@@ -161,18 +162,19 @@ extension GroupNorm {
     let (pixels, channels) = (x.pixels, x.channels)
     let info = OpInfo(name: name.description, kind: "groupnorm", bytes: 8 * pixels * channels)
     ctx.observer?.begin(info, map: x)
-    x.data.withUnsafeMutableBufferPointer { xb in
+    if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in
       Norms.applyAffine(xb.baseAddress!, pixels: pixels, channels: channels, scale: affine.scale, shift: affine.shift,
                         relu: relu, threads: ctx.threads)
-    }
+    }}
     ctx.observer?.end(info, map: x)
   }
 }
 
 extension F32GEMMProblem {
-  /// Runs with its packed B in the context's arena.
+  /// Runs with its packed B in the context's arena (a dry run: only the scratch is requested).
   func run(in ctx: InferenceContext) {
     var scratch = ArenaArray<UInt8>(unsafeUninitializedCount: F32GEMM.scratchBytes(self, kernel: ctx.kernels.f32GEMM), in: ctx.arena) { _ in }
+    guard !ctx.isDryRun else { return }
     scratch.withUnsafeMutableBufferPointer {
       F32GEMM.run(self, kernel: ctx.kernels.f32GEMM, threads: ctx.threads, scratch: UnsafeMutableRawPointer($0.baseAddress!))
     }

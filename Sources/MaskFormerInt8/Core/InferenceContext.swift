@@ -21,6 +21,10 @@ public struct InferenceContext {
   /// changes what is computed.
   public var observer: (any GraphObserver)?
 
+  /// A dry run (the arena is `Arena.dryRun()`): every buffer is requested as in a real run, no kernel
+  /// or data loop runs. Blocks guard their data loops with it, never their allocations.
+  var isDryRun: Bool { arena?.isDryRun == true }
+
   public init(kernels: KernelTable, threads: Int) {
     precondition(threads >= 1, "threads must be >= 1, got \(threads)")
     self.kernels = kernels

@@ -16,10 +16,10 @@ struct QuantizedRows {
   init(_ x: UnsafePointer<Float>, rows: Int, k: Int, xStride: Int, _ params: QuantParams, in ctx: InferenceContext) {
     let kp = (k + 3) / 4 * 4
     var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: rows * kp, in: ctx.arena)
-    a.withUnsafeMutableBufferPointer { ab in
+    if !ctx.isDryRun { a.withUnsafeMutableBufferPointer { ab in
       ActivationQuantizer.quantizeRows(x, rows: rows, k: k, xStride: xStride, params, into: ab.baseAddress!, qStride: kp, threads: ctx.threads,
                                        kernel: ctx.kernels.quantize)
-    }
+    }}
     self.init(data: a, rows: rows, stride: kp, params: params)
   }
 
@@ -57,12 +57,12 @@ struct QuantizedMap {
   init(_ x: consuming FeatureMap, _ params: QuantParams, in ctx: InferenceContext) {
     let (h, w, cin) = (x.height, x.width, x.channels), stride = (cin + 3) / 4 * 4
     var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: h * w * stride + stride, in: ctx.arena)
-    x.data.withUnsafeBufferPointer { xb in
+    if !ctx.isDryRun { x.data.withUnsafeBufferPointer { xb in
       a.withUnsafeMutableBufferPointer { ab in
         ActivationQuantizer.quantizeRows(xb.baseAddress!, rows: h * w, k: cin, xStride: cin, params, into: ab.baseAddress!, qStride: stride,
                                          threads: ctx.threads, kernel: ctx.kernels.quantize)
       }
-    }
+    }}
     self.init(data: a, height: h, width: w, stride: stride, params: params)
   }
 }
@@ -70,6 +70,7 @@ struct QuantizedMap {
 extension QuantizedWeights {
   func gemm(_ a: QuantizedRows, output: Int8GEMMOutput, in ctx: InferenceContext) {
     precondition(a.params == input, "int8 input quantized with \(a.params), layer expects \(input)")
+    guard !ctx.isDryRun else { return }
     a.data.withUnsafeBufferPointer { ab in
       let ap = ab.baseAddress!, stride = a.stride
       Int8GEMM.run(Int8GEMMProblem(m: a.rows, weights: weights, aRow: { i, _ in ap + i * stride }, aZeroPoint: input.zeroPoint, output: output),
@@ -175,10 +176,10 @@ extension LayerNorm {
         for first in stride(from: 0, to: pixels, by: chunk) {
           let rows = Swift.min(chunk, pixels - first)
           let normed = self(xb.baseAddress! + first * c, rows: rows, in: ctx)
-          normed.withUnsafeBufferPointer { nb in
+          if !ctx.isDryRun { normed.withUnsafeBufferPointer { nb in
             ActivationQuantizer.quantizeRows(nb.baseAddress!, rows: rows, k: c, xStride: c, params, into: ab.baseAddress! + first * rowBytes,
                                              qStride: rowBytes, threads: ctx.threads, kernel: ctx.kernels.quantize)
-          }
+          }}
         }
       }
     }
@@ -208,7 +209,7 @@ extension Conv2d {
           },
           aZeroPoint: q.input.zeroPoint,
           output: .float(ob.baseAddress!, ldc: cout, inputScale: q.input.scale, activation: activation, residual: nil, residualStride: 0))
-        Int8GEMM.run(p, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
+        if !ctx.isDryRun { Int8GEMM.run(p, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads) }
       }
     }
     q.releaseIfAsked(ctx)

@@ -51,6 +51,7 @@ func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow
   precondition(down.channels == x.channels, "addNearest: \(down.channels) vs \(x.channels) channels")
   let (height, width, c) = (x.height, x.width, x.channels), mapHeight = mapHeight ?? x.height
   let sh = Float(down.height) / Float(mapHeight), sw = Float(down.width) / Float(width)
+  guard !x.data.isDryRun else { return }
   let srcX = (0..<width).map { Swift.min(Int((Float($0) * sw).rounded(.down)), down.width - 1) }
   down.data.withUnsafeBufferPointer { db in
     x.data.withUnsafeMutableBufferPointer { xb in

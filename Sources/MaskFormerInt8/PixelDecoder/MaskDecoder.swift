@@ -63,7 +63,7 @@ public struct MaskDecoder {
         var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
         for rows in bands {
           let y = produce(rows)
-          y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads) }
+          if !ctx.isDryRun { y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads) } }
         }
         return stats.affine(gamma: norm.weight.pointer, beta: norm.bias.pointer, eps: 1e-5)
       }

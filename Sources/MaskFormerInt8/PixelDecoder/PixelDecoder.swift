@@ -44,6 +44,7 @@ extension FeatureMap {
     return FeatureMap(height: r.count, width: width, channels: channels,
                       data: data.withUnsafeBufferPointer { src in
                         ArenaArray(unsafeUninitializedCount: r.count * row, in: data.arena) {
+                          if data.isDryRun { return }
                           $0.baseAddress!.update(from: src.baseAddress! + r.lowerBound * row, count: r.count * row)
                         }
                       })

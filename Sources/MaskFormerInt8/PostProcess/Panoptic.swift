@@ -4,6 +4,12 @@
 // Streams output rows: no Q × H × W tensor at the target size.
 
 extension Segmentation {
+  /// The scratch post-processing takes from the logits' arena (the panoptic owner map; the other
+  /// tasks take none): here, so that a dry run (`MemoryPlan`) requests exactly what panoptic does.
+  public static func ownerMap(pixels: Int, in arena: Arena?) -> ArenaArray<Int32> {
+    ArenaArray(repeating: 0, count: pixels, in: arena)
+  }
+
   /// Defaults are the processor's (0.5 / 0.5 / 0.8); the pipeline passes 0.9 / 0.5 / 0.5.
   public static func panoptic(_ m: MaskLogits, threshold: Double = 0.5, maskThreshold: Double = 0.5,
                               overlapMaskAreaThreshold: Double = 0.8, labelIdsToFuse: Set<Int> = [],
@@ -26,7 +32,7 @@ extension Segmentation {
     // "original" area (score-weighted prob >= mask_threshold: transformers tests the weighted value).
     // The kept queries' probabilities are computed per mask row, two rows at a time. The owner map is
     // scratch: it comes from the logits' arena.
-    var owner = ArenaArray(repeating: Int32(0), count: oh * ow, in: m.maskLogits.arena)
+    var owner = ownerMap(pixels: oh * ow, in: m.maskLogits.arena)
     var area = [Int](repeating: 0, count: kept.count), original = [Int](repeating: 0, count: kept.count)
     let resample = BilinearRows(h: m.height, w: m.width, outH: oh, outW: ow)
     var cache = MaskRowCache(planes: kept.count, w: m.width)

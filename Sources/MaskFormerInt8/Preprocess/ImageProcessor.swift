@@ -5,6 +5,13 @@ import Imaging
 
 /// One preprocessed image: `pixel_values` `[3, height, width]` NCHW float32.
 public struct PixelValues: Sendable, Equatable {
+  /// The storage of `3 × height × width` pixel values, every one written by `initialize` (the
+  /// preprocessing, and the dry run of `MemoryPlan` with nothing written).
+  public static func buffer(height: Int, width: Int, in arena: Arena?,
+                            initializingWith initialize: (UnsafeMutableBufferPointer<Float>) -> Void) -> ArenaArray<Float> {
+    ArenaArray(unsafeUninitializedCount: 3 * height * width, in: arena, initializingWith: initialize)
+  }
+
   public var height: Int
   public var width: Int
   public var data: ArenaArray<Float>
@@ -70,7 +77,7 @@ public enum ImageProcessor {
     let (oh, ow) = outputSize(height: image.height, width: image.width, config: config)
     let resized = oh == image.height && ow == image.width ? image : PillowResize.bilinear(image, width: ow, height: oh)
     let plane = oh * ow
-    let out = ArenaArray<Float>(unsafeUninitializedCount: 3 * plane, in: arena) { out in
+    let out = PixelValues.buffer(height: oh, width: ow, in: arena) { out in
       for c in 0..<3 {
         let mean = config.imageMean[c], std = config.imageStd[c]
         for p in 0..<plane {

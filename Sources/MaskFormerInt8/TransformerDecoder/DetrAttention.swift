@@ -37,11 +37,11 @@ public struct DetrAttention {
     // Per worker: one head's keys transposed and a row of scores.
     let perWorker = Attention.denseScratchCount(keys: nk, headDim: hd)
     var workspace = ArenaArray<Float>(unsafeUninitializedCount: parallelWorkers(heads, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
-    q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+    if !ctx.isDryRun { q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     context.withUnsafeMutableBufferPointer { cb in workspace.withUnsafeMutableBufferPointer { wb in
       Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads, scale: scale,
                       out: cb.baseAddress!, scratch: wb.baseAddress!, threads: ctx.threads)
-    }}}}}
+    }}}}}}
     return outProj(context, rows: nq, residual: residual, in: ctx)
   }
 }

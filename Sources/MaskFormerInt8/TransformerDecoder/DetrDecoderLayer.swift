@@ -59,7 +59,7 @@ extension DetrDecoderLayer {
   static func sum(_ a: ArenaArray<Float>, _ b: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
     precondition(a.count == b.count, "sum: \(a.count) vs \(b.count) floats")
     return a.withUnsafeBufferPointer { ab in
-      b.withUnsafeBufferPointer { bb in ctx.floats(a.count) { for i in 0..<a.count { $0[i] = ab[i] + bb[i] } } }
+      b.withUnsafeBufferPointer { bb in ctx.floats(a.count) { if !ctx.isDryRun { for i in 0..<a.count { $0[i] = ab[i] + bb[i] } } } }
     }
   }
 }

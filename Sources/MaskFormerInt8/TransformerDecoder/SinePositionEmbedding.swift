@@ -14,7 +14,7 @@ enum SinePositionEmbedding {
     var dimT = [Float](repeating: 0, count: f)
     for k in 0..<f { dimT[k] = powf(temperature, Float(2 * (k / 2)) / Float(f)) }
     var out = ArenaArray(repeating: Float(0), count: height * width * 2 * f, in: arena)
-    out.withUnsafeMutableBufferPointer { out in
+    if !out.isDryRun { out.withUnsafeMutableBufferPointer { out in
     for i in 0..<height {
       let y = Float(i + 1) / (Float(height) + eps) * scale
       for j in 0..<width {
@@ -27,7 +27,7 @@ enum SinePositionEmbedding {
         }
       }
     }
-    }
+    }}
     return out
   }
 }
