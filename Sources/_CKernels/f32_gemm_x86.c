@@ -1,17 +1,28 @@
 // f32 GEMM microkernels for x86-64: broadcast-A x packed-B outer products with FMA.
 // Layout and contract: include/es_kernels.h. Portable twin: Sources/Kernels/F32GEMM+Portable.swift.
 #include "es_kernels.h"
+#include "microkernel.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+// One row of a 32-column tile written back (masked to the tile's columns), added to C when accumulating.
+__attribute__((target("avx512f"), always_inline))
+static inline void es_f32_store_row32(float *row, __m512 lo, __m512 hi, __mmask16 m0, __mmask16 m1, int accumulate) {
+  if (accumulate) {
+    lo = _mm512_add_ps(lo, _mm512_maskz_loadu_ps(m0, row));
+    hi = _mm512_add_ps(hi, _mm512_maskz_loadu_ps(m1, row + 16));
+  }
+  _mm512_mask_storeu_ps(row, m0, lo);
+  _mm512_mask_storeu_ps(row + 16, m1, hi);
+}
 
 __attribute__((target("avx512f")))
 void es_f32_gemm_8x32__avx512f(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
                                size_t ldc, int accumulate) {
   const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1u);
   const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
-  const float *a0 = a[0], *a1 = a[1 < mr ? 1 : 0], *a2 = a[2 < mr ? 2 : 0], *a3 = a[3 < mr ? 3 : 0];
-  const float *a4 = a[4 < mr ? 4 : 0], *a5 = a[5 < mr ? 5 : 0], *a6 = a[6 < mr ? 6 : 0], *a7 = a[7 < mr ? 7 : 0];
+  ES_A_ROWS8(float);
   __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
   for (size_t k = 0; k < kc; k++) {
@@ -23,22 +34,13 @@ void es_f32_gemm_8x32__avx512f(size_t mr, size_t nr, size_t kc, const float *con
 #undef ES_ROW
   }
   __m512 acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
-  for (size_t r = 0; r < mr; r++) {
-    float *row = c + r * ldc;
-    if (accumulate) {
-      acc[r][0] = _mm512_add_ps(acc[r][0], _mm512_maskz_loadu_ps(m0, row));
-      acc[r][1] = _mm512_add_ps(acc[r][1], _mm512_maskz_loadu_ps(m1, row + 16));
-    }
-    _mm512_mask_storeu_ps(row, m0, acc[r][0]);
-    _mm512_mask_storeu_ps(row + 16, m1, acc[r][1]);
-  }
+  for (size_t r = 0; r < mr; r++) es_f32_store_row32(c + r * ldc, acc[r][0], acc[r][1], m0, m1, accumulate);
 }
 
 __attribute__((target("avx2,fma")))
 void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
                             size_t ldc, int accumulate) {
-  const float *a0 = a[0], *a1 = a[1 < mr ? 1 : 0], *a2 = a[2 < mr ? 2 : 0], *a3 = a[3 < mr ? 3 : 0];
-  const float *a4 = a[4 < mr ? 4 : 0], *a5 = a[5 < mr ? 5 : 0];
+  ES_A_ROWS6(float);
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
   __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   for (size_t k = 0; k < kc; k++) {

@@ -1,16 +1,23 @@
 // int8 GEMM microkernels for x86-64 (AVX-512 VNNI: vpdpbusd, u8 x s8 -> s32 without saturation).
 // Layout and contract: include/es_kernels.h. Portable twin: Sources/Kernels/Int8GEMM+Portable.swift.
 #include "es_kernels.h"
+#include "microkernel.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
+// One row of 16 or 32 int32 sums written back, added to C when accumulating.
+__attribute__((target("avx512f"), always_inline))
+static inline void es_s32_store16(int *row, __m512i v, int accumulate) {
+  if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512((const void *)row));
+  _mm512_storeu_si512((void *)row, v);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                                   size_t ldc, int accumulate) {
-  const signed char *a0 = a[0], *a1 = a[1 < mr ? 1 : 0], *a2 = a[2 < mr ? 2 : 0], *a3 = a[3 < mr ? 3 : 0];
-  const signed char *a4 = a[4 < mr ? 4 : 0], *a5 = a[5 < mr ? 5 : 0], *a6 = a[6 < mr ? 6 : 0], *a7 = a[7 < mr ? 7 : 0];
+  ES_A_ROWS8(signed char);
   const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
   __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
   for (size_t q = 0; q < kq; q++) {
@@ -21,18 +28,13 @@ void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const
 #undef ES_ROW
   }
   __m512i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
-  for (size_t r = 0; r < mr; r++) {
-    int *row = c + r * ldc;
-    if (accumulate) acc[r] = _mm512_add_epi32(acc[r], _mm512_loadu_si512((const void *)row));
-    _mm512_storeu_si512((void *)row, acc[r]);
-  }
+  for (size_t r = 0; r < mr; r++) es_s32_store16(c + r * ldc, acc[r], accumulate);
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
                                   const signed char *w1, int *c, size_t ldc, int accumulate) {
-  const signed char *a0 = a[0], *a1 = a[1 < mr ? 1 : 0], *a2 = a[2 < mr ? 2 : 0], *a3 = a[3 < mr ? 3 : 0];
-  const signed char *a4 = a[4 < mr ? 4 : 0], *a5 = a[5 < mr ? 5 : 0], *a6 = a[6 < mr ? 6 : 0], *a7 = a[7 < mr ? 7 : 0];
+  ES_A_ROWS8(signed char);
   const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
   __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   __m512i c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
@@ -45,13 +47,8 @@ void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const
   }
   __m512i acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
   for (size_t r = 0; r < mr; r++) {
-    int *row = c + r * ldc;
-    if (accumulate) {
-      acc[r][0] = _mm512_add_epi32(acc[r][0], _mm512_loadu_si512((const void *)row));
-      acc[r][1] = _mm512_add_epi32(acc[r][1], _mm512_loadu_si512((const void *)(row + 16)));
-    }
-    _mm512_storeu_si512((void *)row, acc[r][0]);
-    _mm512_storeu_si512((void *)(row + 16), acc[r][1]);
+    es_s32_store16(c + r * ldc, acc[r][0], accumulate);
+    es_s32_store16(c + r * ldc + 16, acc[r][1], accumulate);
   }
 }
 
