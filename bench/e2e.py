@@ -1,14 +1,17 @@
 """End-to-end benchmark: edge-seg (float32 checkpoint and int8 file) vs PyTorch (transformers) fp32 and
-ONNX Runtime fp32 and int8 (static QDQ, per-channel weights), same weights, same input.
+ONNX Runtime fp32 and int8 quantized both ways a performance-minded user would try (static QDQ,
+per-channel weights: U8S8, unsigned activations, ORT's fast path on x86 VNNI; and S8S8), same weights,
+same input, same calibration images. The faster ORT int8 is the bar.
 
     ~/hfref/bin/python tools/reference/maskformer_ref.py big swin-tiny-ade models/sta
     swift build -c release
     .build/release/edge-seg convert models/sta -o models/sta/model.int8.eseg --samples 8
     ~/hfref/bin/python bench/e2e.py models/sta --threads 2 --rounds 5
 
-ONNX Runtime's int8 model is quantized here with onnxruntime.quantization.quantize_static (QDQ,
-per-channel, MinMax) on the same calibration images (Calibration/*.png through the checkpoint's
-MaskFormerImageProcessor), exactly as a user of ORT would.
+ONNX Runtime's int8 models are quantized here with onnxruntime.quantization.quantize_static (QDQ,
+per-channel, MinMax, activations QUInt8 and QInt8, weights QInt8) on the same calibration images
+(Calibration/*.png through the checkpoint's MaskFormerImageProcessor), exactly as a user of ORT would.
+The machine's measured peaks (`kernel-bench --peak`) are printed with the table.
 
 Each engine runs in its own subprocess (so that its peak RSS, VmHWM, is its own), the engines take
 turns round by round (interleaved, so machine noise hits all of them alike), and every figure is the
@@ -51,10 +54,10 @@ def worker(engine, model_dir, threads, runs, onnx_path):
                 t = time.perf_counter()
                 model(pixel_values=pv)
                 times.append(time.perf_counter() - t)
-    elif engine in ("onnxruntime", "onnxruntime-int8"):
+    elif engine == "onnxruntime" or engine in ORT_INT8:
         import onnxruntime as ort
-        if engine == "onnxruntime-int8":
-            onnx_path = onnx_path.replace(".fp32.onnx", ".int8.onnx")
+        if engine in ORT_INT8:
+            onnx_path = int8_path_for(onnx_path, engine)
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
@@ -92,7 +95,15 @@ def export_onnx(model_dir, onnx_path):
                           dynamo=False)
 
 
-def quantize_onnx(model_dir, fp32_path, int8_path):
+# ORT int8 configurations: name -> (file suffix, activation type name in onnxruntime.quantization.QuantType).
+ORT_INT8 = {"onnxruntime-int8-u8s8": ("u8s8", "QUInt8"), "onnxruntime-int8-s8s8": ("s8s8", "QInt8")}
+
+
+def int8_path_for(fp32_path, engine):
+    return fp32_path.replace(".fp32.onnx", f".int8-{ORT_INT8[engine][0]}.onnx")
+
+
+def quantize_onnx(model_dir, fp32_path, int8_path, activation="QInt8"):
     import numpy as np
     from PIL import Image
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_static)
@@ -114,14 +125,15 @@ def quantize_onnx(model_dir, fp32_path, int8_path):
             return next(self.items, None)
 
     pre = fp32_path.replace(".fp32.onnx", ".pre.onnx")
-    quant_pre_process(fp32_path, pre, skip_symbolic_shape=True)
+    if not Path(pre).exists():
+        quant_pre_process(fp32_path, pre, skip_symbolic_shape=True)
     # Not CalibMaxIntermediateOutputs: in onnxruntime 1.32 MinMaxCalibrater.collect_data clears the
     # collected outputs every N images without computing their ranges first ("No data is collected").
     quantize_static(pre, int8_path, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+                    activation_type=getattr(QuantType, activation), weight_type=QuantType.QInt8)
 
 
-def quantize_in_child(model_dir, fp32_path, int8_path):
+def quantize_in_child(model_dir, fp32_path, int8_path, activation="QInt8"):
     """quantize_onnx in a child process, once: ORT's calibration of a large fixed-size graph can grow past
     the machine's memory (swin-base at 800x1088: 23 GB), which must not end or stall the caller. Returns None on success, else the reason (also left in INT8_PATH.failed for later runs)."""
     import subprocess
@@ -131,7 +143,7 @@ def quantize_in_child(model_dir, fp32_path, int8_path):
     if failed.exists():
         return failed.read_text().strip()
     code = (f"import sys; sys.path.insert(0, {str(REPO / 'bench')!r}); import e2e; "
-            f"e2e.quantize_onnx({str(model_dir)!r}, {str(fp32_path)!r}, {str(int8_path)!r})")
+            f"e2e.quantize_onnx({str(model_dir)!r}, {str(fp32_path)!r}, {str(int8_path)!r}, {activation!r})")
     def limit():   # address space capped at 60 % of RAM: a MemoryError, not an OOM kill that stalls the machine
         import resource
         cap = int(0.6 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
@@ -159,6 +171,7 @@ def main():
     ap.add_argument("--runs", type=int, default=2, help="forwards per engine per round")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--onnx", default=None)
+    ap.add_argument("--engines", default=None, help="comma-separated subset of the engines")
     a = ap.parse_args()
     onnx_path = a.onnx or str(Path(a.model_dir) / "model.fp32.onnx")
     if a.worker:
@@ -166,12 +179,14 @@ def main():
         return
     if not Path(onnx_path).exists():
         export_onnx(a.model_dir, onnx_path)
-    int8_onnx = onnx_path.replace(".fp32.onnx", ".int8.onnx")
-    if not Path(int8_onnx).exists():
-        quantize_onnx(a.model_dir, onnx_path, int8_onnx)
+    for engine, (_, activation) in ORT_INT8.items():
+        if not Path(int8_path_for(onnx_path, engine)).exists():
+            quantize_onnx(a.model_dir, onnx_path, int8_path_for(onnx_path, engine), activation)
     int8_file = str(Path(a.model_dir) / "model.int8.eseg")
     binary = REPO / ".build" / "release" / "edge-seg"
-    engines = ["edge-seg-int8", "onnxruntime-int8", "edge-seg", "pytorch", "onnxruntime"]
+    engines = ["edge-seg-int8", *ORT_INT8, "edge-seg", "pytorch", "onnxruntime"]
+    if a.engines:
+        engines = [e for e in engines if e in a.engines.split(",")]
     results = {e: {"times": [], "vmhwm": []} for e in engines}
     for r in range(a.rounds):
         for engine in results:
@@ -189,18 +204,27 @@ def main():
             results[engine]["vmhwm"].append(d["vmhwm_kib"])
         print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
     ours = statistics.median(results["edge-seg-int8"]["times"])
+    ort8 = {e: statistics.median(results[e]["times"]) for e in ORT_INT8 if e in results}
+    bar = min(ort8, key=ort8.get) if ort8 else None
     cfg = json.loads((Path(a.model_dir) / "config.json").read_text())
     size = Path(a.model_dir, "model.safetensors").stat().st_size
     print(f"| engine ({a.threads} threads) | median forward (s) | min (s) | time / edge-seg int8 | peak RSS (MB) |")
     print("|---|---|---|---|---|")
     for engine, r in results.items():
         med = statistics.median(r["times"])
-        print(f"| {engine} | {med:.3f} | {min(r['times']):.3f} | {med / ours:.2f}x | {max(r['vmhwm']) / 1024:.0f} |")
+        mark = " (the bar: faster ORT int8)" if engine == bar else ""
+        print(f"| {engine}{mark} | {med:.3f} | {min(r['times']):.3f} | {med / ours:.2f}x | {max(r['vmhwm']) / 1024:.0f} |")
+    if bar:
+        print(f"\nedge-seg int8 against the bar ({bar}): {ort8[bar] / ours:.2f}x its speed (above 1: edge-seg is faster)")
     print(f"\nmodel: {a.model_dir} (embed {cfg['backbone_config']['embed_dim']}, depths {cfg['backbone_config']['depths']}, "
           f"{len(cfg['id2label'])} labels, checkpoint {size / 1e6:.1f} MB); {a.rounds} rounds x {a.runs} runs per engine, "
           f"interleaved; last column but one: engine time / edge-seg int8 time (above 1: edge-seg int8 is faster)")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"torch {__import__('torch').__version__}, onnxruntime {__import__('onnxruntime').__version__}")
+    peaks = REPO / ".build" / "release" / "kernel-bench"
+    if peaks.exists():
+        p = subprocess.run([str(peaks), "--peak"], capture_output=True, text=True)
+        print("measured peaks (kernel-bench --peak): " + " ".join((p.stdout or p.stderr).split()))
 
 
 if __name__ == "__main__":

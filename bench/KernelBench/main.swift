@@ -1,7 +1,12 @@
 // kernel-bench: GEMM and conv throughput of every kernel tier on the shapes that dominate
 // swin-tiny-ade at 512×512, beside the machine's measured peak, 1 and 2 threads.
-//   swift run -c release kernel-bench
+//   swift run -c release kernel-bench [--peak]   (--peak: the measured peaks only)
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Kernels
 import Quant
 import _CKernels
@@ -36,6 +41,8 @@ if features.hasAVX512F {
   let rate: Double = Double(iters) * 160 / t / 1e9
   print("peak fp32 FMA (zmm), 1 core: \(fmt(rate)) GFMA/s")
 }
+// `--peak`: the peaks only (bench/e2e.py prints them beside its table).
+if CommandLine.arguments.contains("--peak") { exit(0) }
 
 struct Shape { var name: String; var m: Int; var n: Int; var segments: [Int] }
 let shapes = [
