@@ -10,8 +10,10 @@ import ProcessStats
 
 /// How a session bounds its memory.
 public enum MemoryPolicy: Sendable, Equatable {
-  /// Whole maps, unless they are predicted to take more than half of the machine's physical memory;
-  /// then the fastest streaming that fits (or the leanest).
+  /// Bounded by default: whole maps while the process is predicted to stay within
+  /// `automaticWholeMapBytes` (or half the machine's physical memory, if less); beyond that, the
+  /// fastest streaming predicted to fit `automaticBytes` (or the leanest). Streaming is chosen only
+  /// where it is measured to cost nothing (BENCHMARKS.md: the cost curve).
   case automatic
   /// The process's peak resident memory must stay within `bytes` (program, weights and activations):
   /// the fastest streaming predicted to fit, or `SessionError.budget`.
@@ -19,6 +21,16 @@ public enum MemoryPolicy: Sendable, Equatable {
   /// Streaming set by hand: Swin blocks on at most `tokenChunk` tokens, the stride-4 level in bands of
   /// `bandRows` rows (`Int.max`: whole maps).
   case streaming(tokenChunk: Int, bandRows: Int)
+}
+
+extension MemoryPolicy {
+  /// `.automatic` keeps whole maps up to this predicted process peak (512 MiB). Measured on
+  /// swin-tiny-ade int8, 2 threads (`bench/default_policy.py`): streaming to 256 MiB costs 8-12 % at
+  /// 1536x1536 (392 MiB whole), where the banded stride-4 level recomputes its convs for the GroupNorm
+  /// statistics, and nothing at 2048x2048 (651 MiB whole: the streamed run is 4 % faster).
+  public static let automaticWholeMapBytes = 512 << 20
+  /// Beyond it, `.automatic` streams to fit this (256 MiB for the whole process).
+  public static let automaticBytes = 256 << 20
 }
 
 public struct SessionConfiguration: Sendable {
@@ -125,10 +137,17 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
       case .failure(let e): throw .budget(budget: bytes, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
       }
     case .automatic:
-      let budget = ProcessMemory.physicalBytes / 2 - baseline - model.heapWeightBytes - model.mappedWeightBytes
-      switch model.network.memoryPlan(input: input, image: imageSize, budget: budget, kernels: c.kernels, threads: c.threads) {
-      case .success(let p): plan = p
-      case .failure(let e): plan = e.leanest
+      let half = ProcessMemory.physicalBytes / 2, first = MemoryPlan.candidates[0]
+      let whole = model.network.memoryPlan(input: input, image: imageSize, tokenChunk: first.tokenChunk, bandRows: first.bandRows,
+                                           kernels: c.kernels, threads: c.threads)
+      if whole.predictedBytes + overheadBytes <= Swift.min(MemoryPolicy.automaticWholeMapBytes, half) {
+        plan = whole
+      } else {
+        let budget = Swift.min(MemoryPolicy.automaticBytes, half) - overheadBytes
+        switch model.network.memoryPlan(input: input, image: imageSize, budget: budget, kernels: c.kernels, threads: c.threads) {
+        case .success(let p): plan = p
+        case .failure(let e): plan = e.leanest
+        }
       }
     }
     arena = Arena(capacity: plan.arenaBytes, returnsFreedPages: c.singleImage)
