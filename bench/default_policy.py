@@ -12,18 +12,15 @@ import json
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from compare_builds_perf import photo  # noqa: E402  (the photo resized to N x N)
 
 
-def photo(n, work):
-    from PIL import Image
-    p = Path(work) / f"photo{n}.png"
-    if not p.exists():
-        Image.open(REPO / "Calibration" / "chelsea.png").convert("RGB").resize((n, n), Image.BILINEAR).save(p)
-    return p
 
 
 def one(model, img, n, extra, threads, out):

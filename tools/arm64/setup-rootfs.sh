@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# An arm64 Debian (unstable: its swiftlang is 6.2.x; stable's 6.0 is too old for this package) rootfs
+# run under qemu-user-static, for building and testing edge-seg as arm64 on an x86 machine (issue 18).
+# The mirror is the one this machine's own apt configuration uses.
+#   sudo-less as root: bash tools/arm64/setup-rootfs.sh [ROOTFS]   (default: work/arm64-rootfs)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=${1:-work/arm64-rootfs}
+mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -E '^(URIs:|deb) ' \
+  | grep -oE '[a-z]+://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)
+[ -n "$mirror" ] || { echo "no Debian mirror in this machine's apt configuration" >&2; exit 1; }
+if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support debootstrap >/dev/null
+fi
+update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+if [ ! -x "$root/usr/bin/swift" ]; then
+  if [ ! -e "$root/etc/debian_version" ]; then
+    debootstrap --arch=arm64 --variant=minbase --include=ca-certificates unstable "$root" "$mirror"
+  fi
+  echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99no-check-valid-until"
+  chroot "$root" apt-get update -qq
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq swiftlang >/dev/null
+fi
+# swiftlang lacks lib_Testing_Foundation.so, which `swift test` links: an empty stub library serves.
+lib=$(dirname "$(chroot "$root" find / -name lib_Testing.so -path '*linux*' 2>/dev/null | head -1)")
+if [ -n "$lib" ] && [ ! -e "$root$lib/lib_Testing_Foundation.so" ]; then
+  echo 'void es_testing_foundation_stub(void) {}' > "$root/tmp/stub.c"
+  chroot "$root" sh -c "clang -shared -o $lib/lib_Testing_Foundation.so /tmp/stub.c" || \
+    chroot "$root" sh -c "cc -shared -o $lib/lib_Testing_Foundation.so /tmp/stub.c"
+fi
+chroot "$root" swift --version
