@@ -22,11 +22,13 @@ if [ ! -x "$root/usr/bin/swift" ]; then
   chroot "$root" apt-get update -qq
   chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq swiftlang >/dev/null
 fi
+# The toolchain needs /proc (the driver crashes without it) and /dev.
+mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
 # swiftlang lacks lib_Testing_Foundation.so, which `swift test` links: an empty stub library serves.
-lib=$(dirname "$(chroot "$root" find / -name lib_Testing.so -path '*linux*' 2>/dev/null | head -1)")
-if [ -n "$lib" ] && [ ! -e "$root$lib/lib_Testing_Foundation.so" ]; then
-  echo 'void es_testing_foundation_stub(void) {}' > "$root/tmp/stub.c"
-  chroot "$root" sh -c "clang -shared -o $lib/lib_Testing_Foundation.so /tmp/stub.c" || \
-    chroot "$root" sh -c "cc -shared -o $lib/lib_Testing_Foundation.so /tmp/stub.c"
+lib=$(chroot "$root" sh -c 'dirname "$(readlink -f /usr/lib/swift/linux/libTesting.so)"')
+if [ -n "$lib" ] && [ "$lib" != . ] && [ ! -e "$root$lib/lib_Testing_Foundation.so" ]; then
+  mkdir -p "$root/tmp/stub" && echo '// empty' > "$root/tmp/stub/stub.swift"
+  chroot "$root" sh -c "cd /tmp/stub && swiftc -emit-library -module-name _TestingFoundationStub stub.swift -o $lib/lib_Testing_Foundation.so"
 fi
 chroot "$root" swift --version

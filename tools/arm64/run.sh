@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds (and optionally tests) this repository's HEAD as arm64 inside the rootfs that
+# tools/arm64/setup-rootfs.sh made, under qemu-user-static. Emulation proves correctness, not speed.
+#   bash tools/arm64/run.sh [ROOTFS] [build|test] [extra swift arguments...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=${1:-work/arm64-rootfs}; what=${2:-build}; shift 2 2>/dev/null || shift $#
+[ -x "$root/usr/bin/swift" ] || { echo "no rootfs at $root: run tools/arm64/setup-rootfs.sh first" >&2; exit 1; }
+mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
+dest="$root/work/edge-seg"
+rm -rf "$dest" && mkdir -p "$dest"
+git archive HEAD | tar -x -C "$dest"
+case "$what" in
+  build) chroot "$root" sh -c "cd /work/edge-seg && swift build -c release $*" ;;
+  test) chroot "$root" sh -c "cd /work/edge-seg && swift test $*" ;;
+  *) echo "unknown step '$what' (build or test)" >&2; exit 64 ;;
+esac
