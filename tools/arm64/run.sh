@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=${1:-work/arm64-rootfs}; what=${2:-build}; shift 2 2>/dev/null || shift $#
-[ -x "$root/usr/bin/swift" ] || { echo "no rootfs at $root: run tools/arm64/setup-rootfs.sh first" >&2; exit 1; }
+chroot "$root" sh -c "command -v swift" >/dev/null 2>&1 || { echo "no rootfs at $root: run tools/arm64/setup-rootfs.sh first" >&2; exit 1; }
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
 dest="$root/work/edge-seg"

@@ -14,7 +14,7 @@ if ! command -v qemu-aarch64-static >/dev/null || ! command -v debootstrap >/dev
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support debootstrap >/dev/null
 fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
-if [ ! -x "$root/usr/bin/swift" ]; then
+if ! chroot "$root" sh -c "command -v swift" >/dev/null 2>&1; then
   if [ ! -e "$root/etc/debian_version" ]; then
     debootstrap --arch=arm64 --variant=minbase --include=ca-certificates unstable "$root" "$mirror"
   fi
