@@ -132,7 +132,7 @@ func roundScore(_ x: Float) -> Double {
   // Python rounds the exact decimal value; formatting with 6 decimals does the same for doubles.
   var buffer = [CChar](repeating: 0, count: 64)
   _ = withVaList([d]) { vsnprintf(&buffer, 64, "%.6f", $0) }
-  return Double(String(cString: buffer))!
+  return Double(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self))!
 }
 
 /// torch `interpolate(mode="bilinear", align_corners=False)` along one axis: per output index the two
