@@ -55,9 +55,11 @@ func profileCommand(_ args: ArraySlice<String>) -> Int32 {
       try AtomicFile.write(try ChromeTrace.json(measured.last!, process: "edge-seg \(modelPath)"), to: trace)
     }
     let plan = session.plan
-    var memory = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
-                  "load_rss_anon_delta_kb": (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0),
-                  "load_rss_file_delta_kb": (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0),
+    // Typed and the deltas bound first: Swift 6.2 gives up type-checking the literal otherwise.
+    let anonDelta: Int = (afterLoad["RssAnon"] ?? 0) - (before["RssAnon"] ?? 0)
+    let fileDelta: Int = (afterLoad["RssFile"] ?? 0) - (before["RssFile"] ?? 0)
+    var memory: [String: Int] = ["vmhwm_kb": end["VmHWM"] ?? 0, "rss_anon_kb": end["RssAnon"] ?? 0, "rss_file_kb": end["RssFile"] ?? 0,
+                  "load_rss_anon_delta_kb": anonDelta, "load_rss_file_delta_kb": fileDelta,
                   "predicted_peak_kb": session.predictedPeakBytes >> 10,
                   "run_peak_kb": rows.first?.peakKB ?? 0, "token_chunk": plan.tokenChunk == .max ? 0 : plan.tokenChunk,
                   "band_rows": plan.bandRows == .max ? 0 : plan.bandRows]
