@@ -8,7 +8,9 @@ root=${1:-work/arm64-rootfs}; what=${2:-build}; shift 2 2>/dev/null || shift $#
 chroot "$root" sh -c "command -v swift" >/dev/null 2>&1 || { echo "no rootfs at $root: run tools/arm64/setup-rootfs.sh first" >&2; exit 1; }
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
-dest="$root/work/edge-seg"
+# The checkout inside the rootfs, relative to its root (chroot starts there).
+inside=edge-seg
+dest="$root/$inside"
 # HEAD's files, only the changed ones rewritten (compared byte by byte; files HEAD deleted stay), so that .build/ in the rootfs builds
 # incrementally: a full build takes about 27 minutes under emulation on 2 cores.
 tmp=$(mktemp -d) && git archive HEAD | tar -x -C "$tmp"
@@ -18,7 +20,7 @@ mkdir -p "$dest"
 done
 rm -rf "$tmp"
 case "$what" in
-  build) chroot "$root" sh -c "cd /work/edge-seg && swift build -c release $*" ;;
-  test) chroot "$root" sh -c "cd /work/edge-seg && swift test $*" ;;
+  build) chroot "$root" sh -c "cd $inside && swift build -c release $*" ;;
+  test) chroot "$root" sh -c "cd $inside && swift test $*" ;;
   *) echo "unknown step '$what' (build or test)" >&2; exit 64 ;;
 esac

@@ -26,9 +26,11 @@ fi
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
 # swiftlang lacks lib_Testing_Foundation.so, which `swift test` links: an empty stub library serves.
-lib=$(chroot "$root" sh -c 'dirname "$(readlink -f /usr/lib/swift/linux/libTesting.so)"')
-if [ -n "$lib" ] && [ "$lib" != . ] && [ ! -e "$root$lib/lib_Testing_Foundation.so" ]; then
-  mkdir -p "$root/tmp/stub" && echo '// empty' > "$root/tmp/stub/stub.swift"
-  chroot "$root" sh -c "cd /tmp/stub && swiftc -emit-library -module-name _TestingFoundationStub stub.swift -o $lib/lib_Testing_Foundation.so"
+# The runtime libraries sit beside the toolchain: <toolchain>/bin/swift -> <toolchain>/lib/swift/linux.
+lib=$(chroot "$root" sh -c 'echo "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")/lib/swift/linux"')
+if [ -e "$root$lib/libTesting.so" ] && [ ! -e "$root$lib/lib_Testing_Foundation.so" ]; then
+  stub=$(mktemp -d -p "$root/tmp") && echo '// empty' > "$stub/stub.swift"
+  chroot "$root" sh -c "cd ${stub#"$root"} && swiftc -emit-library -module-name _TestingFoundationStub stub.swift -o $lib/lib_Testing_Foundation.so"
+  rm -rf "$stub"
 fi
 chroot "$root" swift --version
