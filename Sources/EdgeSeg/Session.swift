@@ -143,8 +143,13 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
       if whole.predictedBytes + overheadBytes <= Swift.min(MemoryPolicy.automaticWholeMapBytes, half) {
         plan = whole
       } else {
+        // The whole-map candidate's dry run is done already: reused, not run again.
         let budget = Swift.min(MemoryPolicy.automaticBytes, half) - overheadBytes
-        switch model.network.memoryPlan(input: input, image: imageSize, budget: budget, kernels: c.kernels, threads: c.threads) {
+        let chosen = MemoryPlan.choose(budget: budget) { chunk, band in
+          chunk == first.tokenChunk && band == first.bandRows ? whole
+            : model.network.memoryPlan(input: input, image: imageSize, tokenChunk: chunk, bandRows: band, kernels: c.kernels, threads: c.threads)
+        }
+        switch chosen {
         case .success(let p): plan = p
         case .failure(let e): plan = e.leanest
         }
