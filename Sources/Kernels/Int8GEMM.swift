@@ -98,74 +98,75 @@ public enum Int8GEMM {
     case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
     case .int32: break
     }
-    let blockRows = mr * 8
+    // AVX-512 VNNI packs each tile's A (12 rows, unsigned, every segment) once and runs the packed
+    // kernels over all of K per panel pair; the other tiers read the rows in place, 8 at a time.
+    let packed = kernel == .avx512vnni
+    let tileRows = packed ? 12 : mr
+    let kqs = p.segments.map { ($0 + 3) / 4 }, kqTotal = kqs.reduce(0, +)
+    let blockRows = tileRows * 8
     let blocks = (p.m + blockRows - 1) / blockRows
     let groups = Swift.min(w.panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
     let perGroup = (w.panels + groups - 1) / groups
-    corr.withUnsafeBufferPointer { corrBuf in scales.withUnsafeBufferPointer { scaleBuf in
-    let corr = corrBuf.baseAddress!, scales = scaleBuf.baseAddress!
+    corr.withUnsafeBufferPointer { corrBuf in scales.withUnsafeBufferPointer { scaleBuf in kqs.withUnsafeBufferPointer { kqBuf in
+    let corr = corrBuf.baseAddress!, scales = scaleBuf.baseAddress!, segKQ = kqBuf.baseAddress!
     parallelFor(blocks * groups, threads: threads) { task in
       let m0 = (task / groups) * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
       let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
       guard p0 < p1 else { return }
-      withUnsafeTemporaryAllocation(of: Int32.self, capacity: mr * 32) { tileBuf in
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: mr * nseg) { rowBuf in
-          let tile = tileBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
+      withUnsafeTemporaryAllocation(of: Int32.self, capacity: tileRows * 32) { tileBuf in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tileRows * nseg) { rowBuf in
+          withUnsafeTemporaryAllocation(of: UInt8.self, capacity: packed ? 48 * kqTotal : 1) { packBuf in
+          let tile = tileBuf.baseAddress!, rowPointers = rowBuf.baseAddress!, packedA = packBuf.baseAddress!
           var t = m0
           while t < m1 {
-            let rowCount = Swift.min(mr, m1 - t)
+            let rowCount = Swift.min(tileRows, m1 - t)
             if kernel != .reference {
               for s in 0..<nseg {
-                for r in 0..<mr { rowPointers[s * mr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
+                for r in 0..<tileRows { rowPointers[s * tileRows + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
+              }
+            }
+            if packed {
+              UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tileRows * nseg) {
+                es_qs8_pack_a12(nseg, segKQ, $0, packedA)
               }
             }
             var panel = p0
             while panel < p1 {
               // Two panels per microkernel call where the kernel has a two-panel form.
               let pair = kernel == .avx512vnni && panel + 1 < p1
-              let width = pair ? 32 : 16
+              let width = pair ? 32 : 16, ldt = packed ? 32 : width
               if kernel == .reference {
                 referenceTile(p, rows: t..<(t + rowCount), panel: panel, into: tile)
+              } else if packed {
+                let w0 = UnsafeRawPointer(w.group(panel: panel, k: 0)).assumingMemoryBound(to: CChar.self)
+                let c = UnsafeMutableRawPointer(tile).assumingMemoryBound(to: CInt.self)
+                if pair {
+                  let w1 = UnsafeRawPointer(w.group(panel: panel + 1, k: 0)).assumingMemoryBound(to: CChar.self)
+                  es_qs8_gemm_12x32p__avx512vnni(rowCount, kqTotal, packedA, w0, w1, c)
+                } else {
+                  es_qs8_gemm_12x16p__avx512vnni(rowCount, kqTotal, packedA, w0, c)
+                }
               } else {
                 var kOffset = 0
                 for (s, len) in p.segments.enumerated() {
                   let rows = rowPointers + s * mr
                   let kq = (len + 3) / 4
-                  let w0 = w.group(panel: panel, k: kOffset)
-                  if pair {
-                    let w1 = w.group(panel: panel + 1, k: kOffset)
-                    microkernel2(rowCount, kq, rows, w0, w1, tile, kOffset > 0)
-                  } else {
-                    microkernel(kernel, rowCount, kq, rows, w0, tile, width, kOffset > 0)
-                  }
+                  microkernel(kernel, rowCount, kq, rows, w.group(panel: panel, k: kOffset), tile, width, kOffset > 0)
                   kOffset += len
                 }
               }
               let cols = Swift.min(width, w.n - panel * 16)
-              epilogue(p, tile: tile, ldt: width, rows: t..<(t + rowCount), c0: panel * 16, cols: cols,
+              epilogue(p, tile: tile, ldt: ldt, rows: t..<(t + rowCount), c0: panel * 16, cols: cols,
                        corr: corr, scales: scales, kernel: kernel)
               panel += pair ? 2 : 1
             }
-            t += mr
+            t += tileRows
+          }
           }
         }
       }
     }
-    }}
-  }
-
-  @inline(__always)
-  static func microkernel2(_ mr: Int, _ kq: Int, _ a: UnsafePointer<UnsafePointer<Int8>>, _ w0: UnsafePointer<Int8>,
-                           _ w1: UnsafePointer<Int8>, _ c: UnsafeMutablePointer<Int32>, _ accumulate: Bool) {
-    a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
-      w0.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w0 in
-        w1.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w1 in
-          c.withMemoryRebound(to: CInt.self, capacity: mr * 32) { c in
-            es_qs8_gemm_8x32__avx512vnni(mr, kq, a, w0, w1, c, 32, accumulate ? 1 : 0)
-          }
-        }
-      }
-    }
+    }}}
   }
 
   @inline(__always)
@@ -173,13 +174,7 @@ public enum Int8GEMM {
                           _ w: UnsafePointer<Int8>, _ c: UnsafeMutablePointer<Int32>, _ ldc: Int, _ accumulate: Bool) {
     switch kernel {
     case .avx512vnni:
-      a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
-        w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
-          c.withMemoryRebound(to: CInt.self, capacity: mr * 16) { c in
-            es_qs8_gemm_8x16__avx512vnni(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
-          }
-        }
-      }
+      preconditionFailure("Int8GEMM: AVX-512 VNNI runs the packed-A kernels")
     case .avx2:
       a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
         w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
@@ -206,7 +201,7 @@ public enum Int8GEMM {
   static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int, rows: Range<Int>, c0: Int, cols: Int,
                        corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>, kernel: QS8GEMMKernel) {
     let avx: CInt = kernel == .avx512vnni ? 1 : 0
-    let acc = UnsafeMutableRawPointer(tile).assumingMemoryBound(to: CInt.self)
+    let acc = UnsafeRawPointer(tile).assumingMemoryBound(to: CInt.self)
     let cr = UnsafeRawPointer(corr + c0).assumingMemoryBound(to: CInt.self)
     switch p.output {
     case .int32(let out, let ldc):

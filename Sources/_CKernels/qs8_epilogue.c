@@ -30,7 +30,7 @@ static inline float es_erf_scalar(float v) {
   return x * p / q;
 }
 
-/// act(float(acc) * scale), scalar.
+/// act(float(acc + corr) * scale), scalar.
 static inline float es_dequant_act_scalar(int acc, float scale, int act) {
   float v = (float)acc * scale;
   if (act == 1) v = v > 0.0f ? v : 0.0f;
@@ -38,17 +38,19 @@ static inline float es_dequant_act_scalar(int acc, float scale, int act) {
   return v;
 }
 
-void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
+void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const int *corr, const float *scale, int act, const float *residual,
+                                 float *y) {
   for (size_t j = 0; j < n; j++) {
-    const float v = es_dequant_act_scalar(acc[j], scale[j], act);
+    const float v = es_dequant_act_scalar(acc[j] + corr[j], scale[j], act);
     y[j] = residual ? residual[j] + v : v;
   }
 }
 
-void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q) {
+void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
+                                 signed char *q) {
   const float lo = (float)(-128 - zp), hi = (float)(127 - zp), magic = 12582912.0f;  /* 1.5 * 2^23 */
   for (size_t j = 0; j < n; j++) {
-    float t = es_dequant_act_scalar(acc[j], scale[j], act) / out_scale;
+    float t = es_dequant_act_scalar(acc[j] + corr[j], scale[j], act) / out_scale;
     t = t < lo ? lo : t;
     t = t > hi ? hi : t;
     volatile float biased = t + magic;  /* round half to even through the float adder */
@@ -72,10 +74,11 @@ static inline __m512 es_erf_avx512(__m512 v) {
   return _mm512_div_ps(_mm512_mul_ps(x, p), q);
 }
 
-/// act(float(acc) * scale) for 16 lanes, in the order of the Swift definition.
+/// act(float(acc + corr) * scale) for 16 lanes, in the order of the Swift definition.
 __attribute__((target("avx512f")))
-static inline __m512 es_dequant_act_avx512(const int *acc, const float *scale, int act) {
-  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)acc)), _mm512_loadu_ps(scale));
+static inline __m512 es_dequant_act_avx512(const int *acc, const int *corr, const float *scale, int act) {
+  const __m512i a = _mm512_add_epi32(_mm512_loadu_si512((const void *)acc), _mm512_loadu_si512((const void *)corr));
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(scale));
   if (act == 1) {
     v = _mm512_max_ps(v, _mm512_setzero_ps());
   } else if (act == 2) {
@@ -86,55 +89,57 @@ static inline __m512 es_dequant_act_avx512(const int *acc, const float *scale, i
 }
 
 __attribute__((target("avx512f")))
-void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
+void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, const float *residual,
+                                 float *y) {
   size_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    __m512 v = es_dequant_act_avx512(acc + j, scale + j, act);
+    __m512 v = es_dequant_act_avx512(acc + j, corr + j, scale + j, act);
     if (residual) v = _mm512_add_ps(_mm512_loadu_ps(residual + j), v);
     _mm512_storeu_ps(y + j, v);
   }
-  if (j < n) es_qs8_epilogue_f32__scalar(n - j, acc + j, scale + j, act, residual ? residual + j : 0, y + j);
+  if (j < n) es_qs8_epilogue_f32__scalar(n - j, acc + j, corr + j, scale + j, act, residual ? residual + j : 0, y + j);
 }
 __attribute__((target("avx512f,avx512bw")))
-void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q) {
+void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
+                                 signed char *q) {
   const __m512 lo = _mm512_set1_ps((float)(-128 - zp)), hi = _mm512_set1_ps((float)(127 - zp)), os = _mm512_set1_ps(out_scale);
   const __m512i z = _mm512_set1_epi32(zp);
   size_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    const __m512 v = es_dequant_act_avx512(acc + j, scale + j, act);
+    const __m512 v = es_dequant_act_avx512(acc + j, corr + j, scale + j, act);
     const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(v, os), lo), hi);
     const __m512i r = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
     _mm_storeu_si128((__m128i *)(q + j), _mm512_cvtepi32_epi8(r));
   }
-  if (j < n) es_qs8_epilogue_qs8__scalar(n - j, acc + j, scale + j, act, out_scale, zp, q + j);
+  if (j < n) es_qs8_epilogue_qs8__scalar(n - j, acc + j, corr + j, scale + j, act, out_scale, zp, q + j);
 }
 
 #else
-void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q) {
-  es_qs8_epilogue_qs8__scalar(n, acc, scale, act, out_scale, zp, q);
+void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
+                                 signed char *q) {
+  es_qs8_epilogue_qs8__scalar(n, acc, corr, scale, act, out_scale, zp, q);
 }
-void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y) {
-  es_qs8_epilogue_f32__scalar(n, acc, scale, act, residual, y);
+void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, const float *residual,
+                                 float *y) {
+  es_qs8_epilogue_f32__scalar(n, acc, corr, scale, act, residual, y);
 }
 #endif
 
-void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, const float *residual, size_t ldr, float *y, size_t ldy) {
   for (size_t r = 0; r < rows; r++) {
-    int *a = acc + r * lda;
-    for (size_t j = 0; j < n; j++) a[j] += corr[j];
+    const int *a = acc + r * lda;
     const float *res = residual ? residual + r * ldr : 0;
-    if (avx512) es_qs8_epilogue_f32__avx512(n, a, scale, act, res, y + r * ldy);
-    else es_qs8_epilogue_f32__scalar(n, a, scale, act, res, y + r * ldy);
+    if (avx512) es_qs8_epilogue_f32__avx512(n, a, corr, scale, act, res, y + r * ldy);
+    else es_qs8_epilogue_f32__scalar(n, a, corr, scale, act, res, y + r * ldy);
   }
 }
 
-void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, float out_scale, int zp, signed char *q, size_t ldq) {
   for (size_t r = 0; r < rows; r++) {
-    int *a = acc + r * lda;
-    for (size_t j = 0; j < n; j++) a[j] += corr[j];
-    if (avx512) es_qs8_epilogue_qs8__avx512(n, a, scale, act, out_scale, zp, q + r * ldq);
-    else es_qs8_epilogue_qs8__scalar(n, a, scale, act, out_scale, zp, q + r * ldq);
+    const int *a = acc + r * lda;
+    if (avx512) es_qs8_epilogue_qs8__avx512(n, a, corr, scale, act, out_scale, zp, q + r * ldq);
+    else es_qs8_epilogue_qs8__scalar(n, a, corr, scale, act, out_scale, zp, q + r * ldq);
   }
 }

@@ -3,53 +3,70 @@
 #include "es_kernels.h"
 #include "microkernel.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
 #include <string.h>
 
-// One row of 16 or 32 int32 sums written back, added to C when accumulating.
-__attribute__((target("avx512f"), always_inline))
-static inline void es_s32_store16(int *row, __m512i v, int accumulate) {
-  if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512((const void *)row));
-  _mm512_storeu_si512((void *)row, v);
-}
-
-__attribute__((target("avx512f,avx512bw,avx512vnni")))
-void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
-                                  size_t ldc, int accumulate) {
-  ES_A_ROWS8(signed char);
-  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
-  __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-  for (size_t q = 0; q < kq; q++) {
-    const __m512i wv = _mm512_loadu_si512((const void *)(w + q * 64));
-#define ES_ROW(r) { int v; memcpy(&v, a##r + 4 * q, 4); \
-                    c##r = _mm512_dpbusd_epi32(c##r, _mm512_xor_si512(_mm512_set1_epi32(v), flip), wv); }
-    ES_ROW(0) ES_ROW(1) ES_ROW(2) ES_ROW(3) ES_ROW(4) ES_ROW(5) ES_ROW(6) ES_ROW(7)
-#undef ES_ROW
+// The packed-A kernels (12x32p, 12x16p): the tile's activations are first copied once into `ap` as
+// unsigned bytes in the order the kernel reads them (es_qs8_pack_a12), so the inner loop is one broadcast load and one
+// vpdpbusd per row and panel: no XOR to unsigned per row and k-quad (it shared the vector ports with
+// vpdpbusd), and one pass over the whole K (every conv tap) with the sums kept in registers.
+void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, unsigned char *ap) {
+  size_t q0 = 0;
+  for (size_t s = 0; s < nseg; s++) {
+    const size_t kq = seg_kq[s];
+    for (size_t r = 0; r < 12; r++) {
+      const signed char *a = rows[s * 12 + r];
+      unsigned char *dst = ap + q0 * 48 + 4 * r;
+      for (size_t q = 0; q < kq; q++) {
+        unsigned int v;
+        memcpy(&v, a + 4 * q, 4);
+        v ^= 0x80808080u;
+        memcpy(dst + 48 * q, &v, 4);
+      }
+    }
+    q0 += kq;
   }
-  __m512i acc[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
-  for (size_t r = 0; r < mr; r++) es_s32_store16(c + r * ldc, acc[r], accumulate);
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
-                                  const signed char *w1, int *c, size_t ldc, int accumulate) {
-  ES_A_ROWS8(signed char);
-  const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
+                                    const signed char *w1, int *c) {
   __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   __m512i c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+  __m512i c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
   for (size_t q = 0; q < kq; q++) {
     const __m512i v0 = _mm512_loadu_si512((const void *)(w0 + q * 64)), v1 = _mm512_loadu_si512((const void *)(w1 + q * 64));
-#define ES_ROW(r) { int v; memcpy(&v, a##r + 4 * q, 4); const __m512i x = _mm512_xor_si512(_mm512_set1_epi32(v), flip); \
+    const unsigned char *aq = ap + 48 * q;
+#define ES_ROW(r, i) { int v; memcpy(&v, aq + 4 * i, 4); const __m512i x = _mm512_set1_epi32(v); \
                     c##r##0 = _mm512_dpbusd_epi32(c##r##0, x, v0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, x, v1); }
-    ES_ROW(0) ES_ROW(1) ES_ROW(2) ES_ROW(3) ES_ROW(4) ES_ROW(5) ES_ROW(6) ES_ROW(7)
+    ES_ROW(0, 0) ES_ROW(1, 1) ES_ROW(2, 2) ES_ROW(3, 3) ES_ROW(4, 4) ES_ROW(5, 5)
+    ES_ROW(6, 6) ES_ROW(7, 7) ES_ROW(8, 8) ES_ROW(9, 9) ES_ROW(a, 10) ES_ROW(b, 11)
 #undef ES_ROW
   }
-  __m512i acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+  __m512i acc[12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
+                        {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
   for (size_t r = 0; r < mr; r++) {
-    es_s32_store16(c + r * ldc, acc[r][0], accumulate);
-    es_s32_store16(c + r * ldc + 16, acc[r][1], accumulate);
+    _mm512_storeu_si512((void *)(c + r * 32), acc[r][0]);
+    _mm512_storeu_si512((void *)(c + r * 32 + 16), acc[r][1]);
   }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c) {
+  __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0;
+  __m512i ca = c0, cb = c0;
+  for (size_t q = 0; q < kq; q++) {
+    const __m512i wv = _mm512_loadu_si512((const void *)(w + q * 64));
+    const unsigned char *aq = ap + 48 * q;
+#define ES_ROW(r, i) { int v; memcpy(&v, aq + 4 * i, 4); c##r = _mm512_dpbusd_epi32(c##r, _mm512_set1_epi32(v), wv); }
+    ES_ROW(0, 0) ES_ROW(1, 1) ES_ROW(2, 2) ES_ROW(3, 3) ES_ROW(4, 4) ES_ROW(5, 5)
+    ES_ROW(6, 6) ES_ROW(7, 7) ES_ROW(8, 8) ES_ROW(9, 9) ES_ROW(a, 10) ES_ROW(b, 11)
+#undef ES_ROW
+  }
+  __m512i acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, ca, cb};
+  for (size_t r = 0; r < mr; r++) _mm512_storeu_si512((void *)(c + r * 32), acc[r]);
 }
 
 __attribute__((target("avx2")))
@@ -89,18 +106,17 @@ void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, c
 }
 
 #else
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
+                                    const signed char *w1, int *c) {
+  (void)mr; (void)kq; (void)ap; (void)w0; (void)w1; (void)c;
+  __builtin_trap();
+}
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c) {
+  (void)mr; (void)kq; (void)ap; (void)w; (void)c;
+  __builtin_trap();
+}
 void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                             size_t ldc, int accumulate) {
-  (void)mr; (void)kq; (void)a; (void)w; (void)c; (void)ldc; (void)accumulate;
-  __builtin_trap();
-}
-void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
-                                  const signed char *w1, int *c, size_t ldc, int accumulate) {
-  (void)mr; (void)kq; (void)a; (void)w0; (void)w1; (void)c; (void)ldc; (void)accumulate;
-  __builtin_trap();
-}
-void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
-                                  size_t ldc, int accumulate) {
   (void)mr; (void)kq; (void)a; (void)w; (void)c; (void)ldc; (void)accumulate;
   __builtin_trap();
 }

@@ -17,7 +17,7 @@ struct QGEMMCase: CustomTestStringConvertible, Sendable {
   static var edgeCases: [QGEMMCase] {
     var out: [QGEMMCase] = []
     var rng = SplitMix64(seed: 21)
-    let ms = [1, 2, 3, 5, 7, 8, 9, 15, 17, 33, 130]
+    let ms = [1, 2, 3, 5, 7, 8, 9, 11, 12, 13, 15, 17, 24, 25, 33, 130]
     let ns = [1, 3, 15, 16, 17, 31, 32, 33, 65]
     let ks: [[Int]] = [[1], [3], [4], [5], [8], [12], [17], [64], [100], [256], [260], [4, 4, 4], [8, 8, 8, 8, 8, 8, 8, 8, 8], [16, 16, 3]]
     for (i, m) in ms.enumerated() {
@@ -135,37 +135,38 @@ struct QGEMMData {
     for act in [Activation.identity, .relu, .gelu] {
       for n in [1, 7, 16, 31, 32, 100] {
         let acc = (0..<n).map { _ in Int32(Int(rng.next() % 2_000_001) - 1_000_000) }
+        let corr = (0..<n).map { _ in Int32(Int(rng.next() % 20_001) - 10_000) }
         let scale = rng.floats(n).map { abs($0) * 1e-5 + 1e-7 }
         let residual = rng.floats(n)
         var want = [Float](repeating: 0, count: n)
-        for j in 0..<n { want[j] = residual[j] + act.apply(Float(acc[j]) * scale[j]) }
+        for j in 0..<n { want[j] = residual[j] + act.apply(Float(acc[j] + corr[j]) * scale[j]) }
         let code: CInt = act == .identity ? 0 : act == .relu ? 1 : 2
         var scalar = [Float](repeating: .nan, count: n), vector = scalar
-        acc.withUnsafeBufferPointer { a in scale.withUnsafeBufferPointer { s in residual.withUnsafeBufferPointer { r in
-          let ap = UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: CInt.self)
-          scalar.withUnsafeMutableBufferPointer { es_qs8_epilogue_f32__scalar(n, ap, s.baseAddress!, code, r.baseAddress!, $0.baseAddress!) }
+        acc.withUnsafeBufferPointer { a in corr.withUnsafeBufferPointer { c in scale.withUnsafeBufferPointer { s in residual.withUnsafeBufferPointer { r in
+          let ap = UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: CInt.self), cp = UnsafeRawPointer(c.baseAddress!).assumingMemoryBound(to: CInt.self)
+          scalar.withUnsafeMutableBufferPointer { es_qs8_epilogue_f32__scalar(n, ap, cp, s.baseAddress!, code, r.baseAddress!, $0.baseAddress!) }
           if CPUFeatures.detect().hasAVX512F {
-            vector.withUnsafeMutableBufferPointer { es_qs8_epilogue_f32__avx512(n, ap, s.baseAddress!, code, r.baseAddress!, $0.baseAddress!) }
+            vector.withUnsafeMutableBufferPointer { es_qs8_epilogue_f32__avx512(n, ap, cp, s.baseAddress!, code, r.baseAddress!, $0.baseAddress!) }
           } else {
             vector = scalar
           }
-        }}}
+        }}}}
         #expect(scalar == want, "\(act) n=\(n): scalar C differs from the Swift definition")
         // int8 hand-over: QuantParams.quantize of the same float (no residual).
         for qp in [QuantParams(scale: 0.013, zeroPoint: -9), QuantParams(scale: 0.5, zeroPoint: 127)] {
           var qs = [Int8](repeating: 0, count: n), qv = qs
-          acc.withUnsafeBufferPointer { a in scale.withUnsafeBufferPointer { s in
-            let ap = UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: CInt.self)
+          acc.withUnsafeBufferPointer { a in corr.withUnsafeBufferPointer { c in scale.withUnsafeBufferPointer { s in
+            let ap = UnsafeRawPointer(a.baseAddress!).assumingMemoryBound(to: CInt.self), cp = UnsafeRawPointer(c.baseAddress!).assumingMemoryBound(to: CInt.self)
             qs.withUnsafeMutableBufferPointer { b in
-              es_qs8_epilogue_qs8__scalar(n, ap, s.baseAddress!, code, qp.scale, qp.zeroPoint, UnsafeMutableRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self))
+              es_qs8_epilogue_qs8__scalar(n, ap, cp, s.baseAddress!, code, qp.scale, qp.zeroPoint, UnsafeMutableRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
             qv.withUnsafeMutableBufferPointer { b in
               let o = UnsafeMutableRawPointer(b.baseAddress!).assumingMemoryBound(to: CChar.self)
-              if CPUFeatures.detect().hasAVX512F { es_qs8_epilogue_qs8__avx512(n, ap, s.baseAddress!, code, qp.scale, qp.zeroPoint, o) }
-              else { es_qs8_epilogue_qs8__scalar(n, ap, s.baseAddress!, code, qp.scale, qp.zeroPoint, o) }
+              if CPUFeatures.detect().hasAVX512F { es_qs8_epilogue_qs8__avx512(n, ap, cp, s.baseAddress!, code, qp.scale, qp.zeroPoint, o) }
+              else { es_qs8_epilogue_qs8__scalar(n, ap, cp, s.baseAddress!, code, qp.scale, qp.zeroPoint, o) }
             }
-          }}
-          let qWant = (0..<n).map { qp.quantize(act.apply(Float(acc[$0]) * scale[$0])) }
+          }}}
+          let qWant = (0..<n).map { qp.quantize(act.apply(Float(acc[$0] + corr[$0]) * scale[$0])) }
           #expect(qs == qWant && qv == qWant, "\(act) n=\(n) \(qp): int8 epilogue differs from quantize(definition)")
         }
         #expect(vector == want, "\(act) n=\(n): AVX-512 differs from the Swift definition")

@@ -26,46 +26,55 @@ void es_f32_gemm_8x32__avx512f(size_t mr, size_t nr, size_t kc, const float *con
 void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
                             size_t ldc, int accumulate);
 
-/// int8 GEMM microkernel over one packed panel (`qgemm_i8x4_n16`, docs/FORMAT.md):
+/// int8 GEMM microkernels over one packed panel (`qgemm_i8x4_n16`, docs/FORMAT.md), reading A through row
+/// pointers (the AVX2 and NEON tiers; AVX-512 VNNI packs A first, below):
 /// c[r][j] (+)= sum_q sum_t (a[r][4q+t] + 128) * w[q*64 + j*4 + t] for r < mr <= 8, j < 16, q < kq.
 /// - a: 8 row pointers of signed int8 activations (rows >= mr may repeat a[0]), each readable for 4*kq bytes;
 ///   the +128 turns them into the unsigned operand of vpdpbusd (callers subtract 128 * column sums).
 /// - w: kq * 64 bytes of signed int8 weights; c: int32, row stride ldc. Integer math: exact.
-void es_qs8_gemm_8x16__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
-                                  size_t ldc, int accumulate);
-
-/// AVX2 twin of the 8x16 kernel (same contract): (a + 128) and w widened to int16 and multiplied with
+/// AVX2 (same contract): (a + 128) and w widened to int16 and multiplied with
 /// vpmaddwd, whose pair sums (at most 2 * 255 * 127) cannot saturate, so the result is exact.
 void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                             size_t ldc, int accumulate);
 
-/// arm64 twin (dot-product extension: sdot); same contract. Traps off arm64.
+/// arm64 (dot-product extension: sdot); same contract. Traps off arm64.
 void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                                size_t ldc, int accumulate);
 
-/// The same over two panels at once (w0 and w1: kq * 64 bytes each; c: [mr][32]): one A broadcast
-/// feeds two vpdpbusd.
-void es_qs8_gemm_8x32__avx512vnni(size_t mr, size_t kq, const signed char *const *a, const signed char *w0,
-                                  const signed char *w1, int *c, size_t ldc, int accumulate);
+/// Packed-A int8 GEMM (AVX-512 VNNI), 12 rows: the tile's A is first packed by es_qs8_pack_a12 into
+/// ap[(q * 12 + r) * 4 + t] = (unsigned)(a_r[4q + t] + 128) over all K (the segments in order: seg_kq[s]
+/// groups of 4 from rows[s * 12 + r], 12 row pointers per segment, rows past the tile's repeating a real row).
+/// Then per panel (12x16p) or pair of panels (12x32p: w0, w1 the two panels' kq groups of 64 bytes):
+/// c[r][j] = sum_q sum_t ap[(q*12 + r)*4 + t] * w[q*64 + j*4 + t] for r < mr <= 12, row stride 32 ints.
+/// Same sums as es_qs8_gemm_8x16 (the callers subtract 128 * column sums); exact.
+void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, unsigned char *ap);
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
+                                    const signed char *w1, int *c);
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c);
 
-/// int8 GEMM float epilogue over one tile row: y[j] = act(float(acc[j]) * scale[j]) (+ residual[j]),
+/// int8 GEMM float epilogue over one tile row: y[j] = act(float(acc[j] + corr[j]) * scale[j]) (+ residual[j]),
 /// act 0 = identity, 1 = ReLU, 2 = GELU with the rational erf of Kernels/F32GEMM.swift (`Activation.erf`).
 /// Every operation is a separate IEEE float operation in the same order as the Swift definition (no
 /// FMA contraction), so the AVX-512 and scalar versions give identical bits.
-void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y);
-void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const float *scale, int act, const float *residual, float *y);
+/// corr: the per-channel integer correction (bias and zero points), added in the same pass (a separate
+/// pass over the tile was measured to stall the vector loads on store forwarding).
+void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, const float *residual,
+                                 float *y);
+void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const int *corr, const float *scale, int act, const float *residual,
+                                 float *y);
 
 /// int8 GEMM epilogue handing int8 to the next layer: v as above (no residual), then
 /// q[j] = clamp(roundHalfEven(v / out_scale) clamped to [-128 - zp, 127 - zp]) + zp (QuantParams.quantize).
-void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q);
-void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const float *scale, int act, float out_scale, int zp, signed char *q);
+void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
+                                 signed char *q);
+void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
+                                 signed char *q);
 
-/// A whole tile of rows x n accumulators (row stride lda): each row first gets corr[j] added in place
-/// (bias and zero-point correction), then the row epilogue above; avx512 != 0 picks the AVX-512 twin
+/// A whole tile of rows x n accumulators (row stride lda, read only): the row epilogue above on each row; avx512 != 0 picks the AVX-512 twin
 /// (identical bits). residual and y, or q, have their own row strides.
-void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, const float *residual, size_t ldr, float *y, size_t ldy);
-void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, int *acc, size_t lda, const int *corr, const float *scale,
+void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, float out_scale, int zp, signed char *q, size_t ldq);
 
 /// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.window):
