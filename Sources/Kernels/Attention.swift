@@ -22,7 +22,7 @@ public enum AttentionKernel: String, Sendable, CaseIterable {
 
 public enum Attention {
   /// Floats of scratch one `window` call needs.
-  public static func windowScratchCount(n: Int, headDim: Int) -> Int { (headDim + 4) * ((n + 15) / 16 * 16) }
+  public static func windowScratchCount(n: Int, headDim: Int) -> Int { (headDim + 4) * Swift.max(64, (n + 15) / 16 * 16) }
 
   /// For each slot i < n with `out[i]` set: `s_j = (q_i·k_j)/√d + bias[i·n + j] (+ mask[i·n + j])`,
   /// `p = softmax(s)`, `out[i][d] = Σ_j p_j·v_j[d]`. q, k, v, out: n row pointers to `headDim` floats.

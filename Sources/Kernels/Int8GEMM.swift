@@ -127,7 +127,7 @@ public enum Int8GEMM {
             }
             if packed {
               UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tileRows * nseg) {
-                es_qs8_pack_a12(nseg, segKQ, $0, packedA)
+                es_qs8_pack_a12(nseg, segKQ, $0, kqTotal, packedA)
               }
             }
             var panel = p0

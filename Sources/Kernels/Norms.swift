@@ -126,8 +126,8 @@ public struct GroupNormStatistics: Sendable {
     partial.withUnsafeMutableBufferPointer { pb in
       let pp = pb.baseAddress!
       parallelFor(rows, threads: threads) { r in
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: channels) { accBuf in
-          let acc = accBuf.baseAddress!, row = x + r * width * channels, out = pp + r * groups * 2
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * channels) { accBuf in
+          let acc = accBuf.baseAddress!, meanOf = acc + channels, row = x + r * width * channels, out = pp + r * groups * 2
           let n = Double(width * per)
           acc.update(repeating: 0, count: channels)
           for p in 0..<width {
@@ -138,12 +138,15 @@ public struct GroupNormStatistics: Sendable {
             var s = 0.0
             for c in (g * per)..<(g * per + per) { s += acc[c] }
             out[2 * g] = s / n
+            for c in (g * per)..<(g * per + per) { meanOf[c] = out[2 * g] }
           }
+          // Each channel's group mean spread out first: the loop below then has no division per value
+          // and vectorizes (same operations, same bits).
           acc.update(repeating: 0, count: channels)
           for p in 0..<width {
             let px = row + p * channels
             for c in 0..<channels {
-              let d = Double(px[c]) - out[2 * (c / per)]
+              let d = Double(px[c]) - meanOf[c]
               acc[c] += d * d
             }
           }

@@ -32,10 +32,96 @@ static inline __m512 es_exp_avx512(__m512 v) {
 
 static inline __mmask16 es_tail(size_t count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
 
+// The shape every Swin block here has (head dimension 32, window of at most 8x8 tokens), with fixed
+// loop bounds so the 16 score and 8 output accumulators stay in registers (the general loop below
+// keeps them in stack arrays). Softmax runs on the score registers; scores are scaled by 1/sqrt(d)
+// (one rounding more than the division); a probability whose exponent argument is below -87 (a
+// masked pair: mask -100) is 0 instead of a value near FLT_MIN, whose products with v are denormal
+// (measured: the shifted blocks, whose masks make them, ran twice as long as the plain ones).
+__attribute__((target("avx512f")))
+static void es_window_attention_hd32(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                     const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch) {
+  float *kt = scratch, *pr = scratch + 32 * 64;            // kᵀ: 32 x 64 (zero beyond n); probabilities: 4 x 64
+  for (size_t j = 0; j < n; j++) {
+    const float *kj = k[j];
+    for (size_t d = 0; d < 32; d++) kt[d * 64 + j] = kj[d];
+  }
+  for (size_t d = 0; d < 32; d++) for (size_t j = n; j < 64; j++) kt[d * 64 + j] = 0.0f;
+  const __m512 scale = _mm512_set1_ps(1.0f / sqrt_d), ninf = _mm512_set1_ps(-INFINITY), floor = _mm512_set1_ps(-87.0f);
+  __mmask16 tail[4];
+  for (size_t c = 0; c < 4; c++) tail[c] = es_tail(n > 16 * c ? n - 16 * c : 0);
+  size_t rows[4];
+  size_t i = 0;
+  while (i < n) {
+    size_t m = 0;
+    for (; i < n && m < 4; i++) if (out[i]) rows[m++] = i;
+    if (m == 0) break;
+    const float *qr[4];
+    for (size_t r = 0; r < 4; r++) qr[r] = q[rows[r < m ? r : 0]];
+    __m512 a[4][4];
+#pragma clang loop unroll(full)
+    for (size_t r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
+    for (size_t d = 0; d < 32; d++) {
+      const float *kd = kt + d * 64;
+      const __m512 k0 = _mm512_loadu_ps(kd), k1 = _mm512_loadu_ps(kd + 16), k2 = _mm512_loadu_ps(kd + 32), k3 = _mm512_loadu_ps(kd + 48);
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++) {
+        const __m512 x = _mm512_set1_ps(qr[r][d]);
+        a[r][0] = _mm512_fmadd_ps(x, k0, a[r][0]); a[r][1] = _mm512_fmadd_ps(x, k1, a[r][1]);
+        a[r][2] = _mm512_fmadd_ps(x, k2, a[r][2]); a[r][3] = _mm512_fmadd_ps(x, k3, a[r][3]);
+      }
+    }
+#pragma clang loop unroll(full)
+    for (size_t r = 0; r < 4; r++) {
+      if (r >= m) continue;
+      const float *br = bias + rows[r] * n, *mr = mask ? mask + rows[r] * n : 0;
+      __m512 sc[4];
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) {
+        __m512 x = _mm512_add_ps(_mm512_mul_ps(a[r][c], scale), _mm512_maskz_loadu_ps(tail[c], br + 16 * c));
+        if (mr) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(tail[c], mr + 16 * c));
+        sc[c] = _mm512_mask_blend_ps(tail[c], ninf, x);
+      }
+      const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(sc[0], sc[1]), _mm512_max_ps(sc[2], sc[3]))));
+      __m512 sum = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) {
+        const __m512 t = _mm512_sub_ps(sc[c], mv);
+        sc[c] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, floor, _CMP_GE_OQ), es_exp_avx512(t));
+        sum = _mm512_add_ps(sum, sc[c]);
+      }
+      const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) _mm512_storeu_ps(pr + r * 64 + 16 * c, _mm512_mul_ps(sc[c], inv));
+    }
+    __m512 o[4][2];
+#pragma clang loop unroll(full)
+    for (size_t r = 0; r < 4; r++) { o[r][0] = _mm512_setzero_ps(); o[r][1] = _mm512_setzero_ps(); }
+    for (size_t j = 0; j < n; j++) {
+      const __m512 v0 = _mm512_loadu_ps(v[j]), v1 = _mm512_loadu_ps(v[j] + 16);
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++) {
+        const __m512 p = _mm512_set1_ps(pr[r * 64 + j]);
+        o[r][0] = _mm512_fmadd_ps(p, v0, o[r][0]); o[r][1] = _mm512_fmadd_ps(p, v1, o[r][1]);
+      }
+    }
+    for (size_t r = 0; r < m; r++) {
+      _mm512_storeu_ps(out[rows[r]], o[r][0]);
+      _mm512_storeu_ps(out[rows[r]] + 16, o[r][1]);
+    }
+  }
+}
+
 __attribute__((target("avx512f")))
 void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q, const float *const *k,
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
                                       float *const *out, float *scratch) {
+  if (hd == 32 && n <= 64) {
+    es_window_attention_hd32(n, q, k, v, bias, mask, sqrt_d, out, scratch);
+    return;
+  }
   const size_t np = (n + 15) / 16 * 16;
   float *kt = scratch, *s = scratch + hd * np;            // kᵀ: hd x np (zero beyond n); s: 4 x np
   for (size_t d = 0; d < hd; d++) {

@@ -5,25 +5,20 @@
 
 #include <string.h>
 
-// The packed-A kernels (12x32p, 12x16p): the tile's activations are first copied once into `ap` as
-// unsigned bytes in the order the kernel reads them (es_qs8_pack_a12), so the inner loop is one broadcast load and one
-// vpdpbusd per row and panel: no XOR to unsigned per row and k-quad (it shared the vector ports with
-// vpdpbusd), and one pass over the whole K (every conv tap) with the sums kept in registers.
-void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, unsigned char *ap) {
-  size_t q0 = 0;
-  for (size_t s = 0; s < nseg; s++) {
-    const size_t kq = seg_kq[s];
-    for (size_t r = 0; r < 12; r++) {
-      const signed char *a = rows[s * 12 + r];
-      unsigned char *dst = ap + q0 * 48 + 4 * r;
-      for (size_t q = 0; q < kq; q++) {
-        unsigned int v;
-        memcpy(&v, a + 4 * q, 4);
-        v ^= 0x80808080u;
-        memcpy(dst + 48 * q, &v, 4);
-      }
+// The packed-A kernels (12x32p, 12x16p): the tile's activations are first copied once into `ap`, row
+// after row over every segment, as unsigned bytes (es_qs8_pack_a12: a plain loop over bytes that the
+// compiler vectorizes), so the inner loop is one broadcast load and one vpdpbusd per row and panel: no
+// XOR to unsigned per row and k-quad (it shared the vector ports with vpdpbusd), and one pass over the
+// whole K (every conv tap) with the sums kept in registers.
+void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, unsigned char *ap) {
+  for (size_t r = 0; r < 12; r++) {
+    unsigned char *dst = ap + r * 4 * kq;
+    for (size_t s = 0; s < nseg; s++) {
+      const signed char *src = rows[s * 12 + r];
+      const size_t len = 4 * seg_kq[s];
+      for (size_t b = 0; b < len; b++) dst[b] = (unsigned char)src[b] ^ 0x80u;
+      dst += len;
     }
-    q0 += kq;
   }
 }
 
@@ -38,8 +33,7 @@ void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *a
   __m512i c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
   for (size_t q = 0; q < kq; q++) {
     const __m512i v0 = _mm512_loadu_si512((const void *)(w0 + q * 64)), v1 = _mm512_loadu_si512((const void *)(w1 + q * 64));
-    const unsigned char *aq = ap + 48 * q;
-#define ES_ROW(r, i) { int v; memcpy(&v, aq + 4 * i, 4); const __m512i x = _mm512_set1_epi32(v); \
+#define ES_ROW(r, i) { int v; memcpy(&v, ap + (i * kq + q) * 4, 4); const __m512i x = _mm512_set1_epi32(v); \
                     c##r##0 = _mm512_dpbusd_epi32(c##r##0, x, v0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, x, v1); }
     ES_ROW(0, 0) ES_ROW(1, 1) ES_ROW(2, 2) ES_ROW(3, 3) ES_ROW(4, 4) ES_ROW(5, 5)
     ES_ROW(6, 6) ES_ROW(7, 7) ES_ROW(8, 8) ES_ROW(9, 9) ES_ROW(a, 10) ES_ROW(b, 11)
@@ -59,8 +53,7 @@ void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *a
   __m512i ca = c0, cb = c0;
   for (size_t q = 0; q < kq; q++) {
     const __m512i wv = _mm512_loadu_si512((const void *)(w + q * 64));
-    const unsigned char *aq = ap + 48 * q;
-#define ES_ROW(r, i) { int v; memcpy(&v, aq + 4 * i, 4); c##r = _mm512_dpbusd_epi32(c##r, _mm512_set1_epi32(v), wv); }
+#define ES_ROW(r, i) { int v; memcpy(&v, ap + (i * kq + q) * 4, 4); c##r = _mm512_dpbusd_epi32(c##r, _mm512_set1_epi32(v), wv); }
     ES_ROW(0, 0) ES_ROW(1, 1) ES_ROW(2, 2) ES_ROW(3, 3) ES_ROW(4, 4) ES_ROW(5, 5)
     ES_ROW(6, 6) ES_ROW(7, 7) ES_ROW(8, 8) ES_ROW(9, 9) ES_ROW(a, 10) ES_ROW(b, 11)
 #undef ES_ROW

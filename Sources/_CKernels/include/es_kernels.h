@@ -42,12 +42,13 @@ void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a
                                size_t ldc, int accumulate);
 
 /// Packed-A int8 GEMM (AVX-512 VNNI), 12 rows: the tile's A is first packed by es_qs8_pack_a12 into
-/// ap[(q * 12 + r) * 4 + t] = (unsigned)(a_r[4q + t] + 128) over all K (the segments in order: seg_kq[s]
-/// groups of 4 from rows[s * 12 + r], 12 row pointers per segment, rows past the tile's repeating a real row).
-/// Then per panel (12x16p) or pair of panels (12x32p: w0, w1 the two panels' kq groups of 64 bytes):
-/// c[r][j] = sum_q sum_t ap[(q*12 + r)*4 + t] * w[q*64 + j*4 + t] for r < mr <= 12, row stride 32 ints.
+/// ap[r * 4 * kq + 4q + t] = (unsigned)(a_r[4q + t] + 128), row r's K after row r - 1's, over all K (the
+/// segments in order: seg_kq[s] groups of 4 from rows[s * 12 + r], 12 row pointers per segment, rows past
+/// the tile's repeating a real row; kq = the sum of seg_kq). Then per panel (12x16p) or pair of panels
+/// (12x32p: w0, w1 the two panels' kq groups of 64 bytes):
+/// c[r][j] = sum_q sum_t ap[r * 4 * kq + 4q + t] * w[q*64 + j*4 + t] for r < mr <= 12, row stride 32 ints.
 /// Same sums as es_qs8_gemm_8x16 (the callers subtract 128 * column sums); exact.
-void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, unsigned char *ap);
+void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, unsigned char *ap);
 void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
                                     const signed char *w1, int *c);
 void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c);
@@ -80,7 +81,7 @@ void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, const int *acc,
 /// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.window):
 /// for each query slot i < n with out[i] != NULL, s_j = (q_i · k_j) / sqrt_d + bias[i*n + j] (+ mask[i*n + j]),
 /// p = softmax(s) (exp as FastMath.exp), out[i][d] = sum_j p_j * v_j[d] for d < hd. q, k, v, out: n row
-/// pointers to hd floats each. scratch: (hd + 4) * roundup(n, 16) floats. Dot products use FMA, so
+/// pointers to hd floats each. scratch: (hd + 4) * max(64, roundup(n, 16)) floats. Dot products use FMA, so
 /// results agree with the portable twin to float rounding, not bit for bit; deterministic.
 void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q, const float *const *k,
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
