@@ -2,9 +2,14 @@
 // `QuantParams.quantize` defines it (the reference), in a loop the compiler vectorizes (the portable
 // tier). KernelsTests pins the tier to the definition over every rounding case.
 import Quant
+import _CKernels
 
 public enum QuantizeKernel: String, Sendable, CaseIterable {
-  case reference, portable
+  /// `QuantParams.quantize` element by element (the definition), the loop below, and the AVX-512 twin
+  /// in C (`es_quantize_qs8__avx512f`); all three give the same bits.
+  case reference, portable, avx512
+
+  public func isSupported(on f: CPUFeatures) -> Bool { self != .avx512 || f.hasAVX512F }
 }
 
 public enum ActivationQuantizer {
@@ -17,6 +22,8 @@ public enum ActivationQuantizer {
     switch kernel {
     case .reference:
       for i in 0..<count { q[i] = p.quantize(x[i]) }
+    case .avx512:
+      q.withMemoryRebound(to: CChar.self, capacity: count) { es_quantize_qs8__avx512f(count, x, p.scale, p.zeroPoint, $0) }
     case .portable:
       let s = p.scale, z = p.zeroPoint
       let lo = Float(-128 - z), hi = Float(127 - z), magic: Float = 0x1.8p23

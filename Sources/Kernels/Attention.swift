@@ -1,15 +1,15 @@
 // Attention: softmax attention in float, the one op both attentions of MaskFormer run: a Swin window
 // (one head, rows read through pointers, relative position bias and shift mask) and DETR's dense
 // multi-head attention (contiguous rows, queries against memory). The portable loops are the reference
-// that defines each; the AVX-512 C kernel of the window form (es_window_attention_f32__avx512f) agrees
-// to float rounding (it uses FMA in the dot products), pinned by KernelsTests/AttentionTests.
+// that defines each; the AVX-512 C kernels (es_window_attention_f32__avx512f, es_dense_attention_f32__avx512f)
+// agree to float rounding (FMA in the dot products), pinned by KernelsTests/AttentionTests.
 import _CKernels
 
 /// The attention implementations (`KernelTable.attention`).
 public enum AttentionKernel: String, Sendable, CaseIterable {
   /// The loops below: the reference, and what every CPU runs.
   case portable
-  /// Window attention in C (AVX-512F); dense attention runs the portable loops.
+  /// Window and dense attention in C (AVX-512F; dense for head dimensions that are multiples of 16).
   case avx512
 
   public func isSupported(on f: CPUFeatures) -> Bool {
@@ -69,7 +69,7 @@ public enum Attention {
   }
 
   /// Floats of scratch one head of `dense` needs (per worker).
-  public static func denseScratchCount(keys nk: Int, headDim hd: Int) -> Int { (hd * nk + nk + 15) / 16 * 16 }
+  public static func denseScratchCount(keys nk: Int, headDim hd: Int) -> Int { (hd + 4) * ((nk + 63) / 64 * 64) }
 
   /// Multi-head attention over contiguous rows: for each head h (columns `h·hd ..< (h+1)·hd` of rows of
   /// `d` floats) and query i < nq, `s_j = (q_i·k_j)·scale`, `p = softmax(s)`, `out[i] = Σ_j p_j·v_j`
@@ -78,10 +78,14 @@ public enum Attention {
   /// depend on the thread count.
   public static func dense(q: UnsafePointer<Float>, queries nq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, keys nk: Int,
                            width d: Int, heads: Int, scale: Float, out: UnsafeMutablePointer<Float>,
-                           scratch: UnsafeMutablePointer<Float>, threads: Int) {
+                           scratch: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
     let hd = d / heads, perWorker = denseScratchCount(keys: nk, headDim: hd)
     parallelForWorkers(heads, threads: threads) { head, worker in
       let off = head * hd
+      if kernel == .avx512 && hd % 16 == 0 {
+        es_dense_attention_f32__avx512f(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
+        return
+      }
       let kT = scratch + worker * perWorker, s = kT + hd * nk          // kT: this head's keys transposed, hd × nk
       for j in 0..<nk {
         for t in 0..<hd { kT[t * nk + j] = k[j * d + off + t] }

@@ -31,14 +31,18 @@ public struct KernelTable: Sendable, Equatable {
   public var quantize: QuantizeKernel
   /// Softmax attention (`Attention`: Swin windows, DETR).
   public var attention: AttentionKernel
+  /// LayerNorm (`Norms.layerNorm`, `Norms.layerNormQuantized`).
+  public var norm: NormKernel
 
-  /// `attention` defaults to the f32 GEMM's ISA (AVX-512 with AVX-512, portable otherwise).
-  public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel = .portable,
-              attention: AttentionKernel? = nil) {
+  /// `attention`, `norm` and `quantize` default to the f32 GEMM's ISA (AVX-512 with AVX-512, portable
+  /// otherwise; `reference` quantizes by the definition).
+  public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel? = nil,
+              attention: AttentionKernel? = nil, norm: NormKernel? = nil) {
     self.f32GEMM = f32GEMM
     self.qs8GEMM = qs8GEMM
-    self.quantize = quantize
+    self.quantize = quantize ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .reference ? .reference : .portable)
     self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : .portable)
+    self.norm = norm ?? (f32GEMM == .avx512 ? .avx512 : .portable)
   }
 
   /// The fastest kernels `features` supports.
@@ -54,7 +58,7 @@ public struct KernelTable: Sendable, Equatable {
   public static func named(_ isa: String, features: CPUFeatures) -> KernelTable? {
     if isa == "auto" { return best(for: features) }
     let candidates: [String: KernelTable] = [
-      "reference": KernelTable(f32GEMM: .reference, qs8GEMM: .reference, quantize: .reference),
+      "reference": KernelTable(f32GEMM: .reference, qs8GEMM: .reference),
       "portable": KernelTable(f32GEMM: .portable, qs8GEMM: .portable),
       "avx2": KernelTable(f32GEMM: .avx2, qs8GEMM: .avx2),
       "avx512": KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni),

@@ -1,21 +1,67 @@
 // Norms: LayerNorm over the channels of each token and GroupNorm over channel groups of a whole
 // NHWC map, in float32 with float64 statistics (biased variance, affine), as torch defines them.
 
+import Quant
+import _CKernels
+
+/// The LayerNorm implementations (`KernelTable.norm`): the Swift loops (the definition) and an AVX-512
+/// twin in C with the same bits.
+public enum NormKernel: String, Sendable, CaseIterable {
+  case portable, avx512
+
+  public func isSupported(on f: CPUFeatures) -> Bool { self == .portable || f.hasAVX512F }
+}
+
 public enum Norms {
   /// `y[i][c] = (x[i][c] − μ_i)/√(σ²_i + eps)·γ[c] + β[c]` over `channels` contiguous floats per row.
   /// x and y are `rows × channels` with row strides `xStride` and `yStride`; y may alias x.
   public static func layerNorm(_ x: UnsafePointer<Float>, xStride: Int, rows: Int, channels: Int,
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-                               into y: UnsafeMutablePointer<Float>, yStride: Int, threads: Int) {
+                               into y: UnsafeMutablePointer<Float>, yStride: Int, threads: Int, kernel: NormKernel = .portable) {
     let chunk = 64
     parallelFor((rows + chunk - 1) / chunk, threads: threads) { blk in
       for i in (blk * chunk)..<Swift.min(rows, blk * chunk + chunk) {
         let xi = x + i * xStride, yi = y + i * yStride
-        let mean = sumDouble(xi, channels, minus: 0) / Double(channels)
-        let sq = sumSquaresDouble(xi, channels, minus: mean)
-        let rstd = Float(1 / (sq / Double(channels) + Double(eps)).squareRoot())
-        let m = Float(mean)
-        for c in 0..<channels { yi[c] = (xi[c] - m) * rstd * gamma[c] + beta[c] }
+        if kernel == .avx512 {
+          es_layernorm_f32__avx512f(channels, xi, gamma, beta, eps, yi)
+        } else {
+          layerNormRow(xi, channels: channels, gamma: gamma, beta: beta, eps: eps, into: yi)
+        }
+      }
+    }
+  }
+
+  /// The LayerNorm of one row (the definition both forms share).
+  @inline(__always)
+  static func layerNormRow(_ xi: UnsafePointer<Float>, channels: Int, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
+                           into yi: UnsafeMutablePointer<Float>) {
+    let mean = sumDouble(xi, channels, minus: 0) / Double(channels)
+    let sq = sumSquaresDouble(xi, channels, minus: mean)
+    let rstd = Float(1 / (sq / Double(channels) + Double(eps)).squareRoot())
+    let m = Float(mean)
+    for c in 0..<channels { yi[c] = (xi[c] - m) * rstd * gamma[c] + beta[c] }
+  }
+
+  /// `layerNorm` then `QuantParams.quantize` of every value with `params`, into int8 rows of stride
+  /// `qStride` (its first `channels` values): the normalized floats never exist as a map. Same bits as
+  /// the two steps on every tier.
+  public static func layerNormQuantized(_ x: UnsafePointer<Float>, xStride: Int, rows: Int, channels: Int,
+                                        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, _ params: QuantParams,
+                                        into q: UnsafeMutablePointer<Int8>, qStride: Int, threads: Int, kernel: NormKernel) {
+    let chunk = 64
+    parallelFor((rows + chunk - 1) / chunk, threads: threads) { blk in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: kernel == .avx512 ? 1 : channels) { rowBuf in
+        for i in (blk * chunk)..<Swift.min(rows, blk * chunk + chunk) {
+          let xi = x + i * xStride, qi = q + i * qStride
+          if kernel == .avx512 {
+            qi.withMemoryRebound(to: CChar.self, capacity: channels) {
+              es_layernorm_qs8__avx512f(channels, xi, gamma, beta, eps, params.scale, params.zeroPoint, $0)
+            }
+          } else {
+            layerNormRow(xi, channels: channels, gamma: gamma, beta: beta, eps: eps, into: rowBuf.baseAddress!)
+            ActivationQuantizer.quantize(rowBuf.baseAddress!, count: channels, params, into: qi)
+          }
+        }
       }
     }
   }

@@ -200,11 +200,90 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
     }
   }
 }
+/// DETR's attention of one head (contract: include/es_kernels.h).
+__attribute__((target("avx512f")))
+void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                     float scale, float *out, float *scratch) {
+  const size_t np = (nk + 63) / 64 * 64, nd = hd / 16;
+  float *kt = scratch, *s = scratch + hd * np;            // kᵀ: hd x np (zero beyond nk); scores: 4 x np
+  for (size_t j = 0; j < nk; j++) for (size_t d = 0; d < hd; d++) kt[d * np + j] = k[j * ld + d];
+  for (size_t d = 0; d < hd; d++) for (size_t j = nk; j < np; j++) kt[d * np + j] = 0.0f;
+  const __m512 sv = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
+  for (size_t i0 = 0; i0 < nq; i0 += 4) {
+    const size_t m = nq - i0 < 4 ? nq - i0 : 4;
+    const float *qr[4];
+    for (size_t r = 0; r < 4; r++) qr[r] = q + (i0 + (r < m ? r : 0)) * ld;
+    for (size_t j0 = 0; j0 < np; j0 += 64) {
+      __m512 a[4][4];
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+        for (size_t c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
+      for (size_t d = 0; d < hd; d++) {
+        const float *kd = kt + d * np + j0;
+        const __m512 k0 = _mm512_loadu_ps(kd), k1 = _mm512_loadu_ps(kd + 16), k2 = _mm512_loadu_ps(kd + 32), k3 = _mm512_loadu_ps(kd + 48);
+#pragma clang loop unroll(full)
+        for (size_t r = 0; r < 4; r++) {
+          const __m512 x = _mm512_set1_ps(qr[r][d]);
+          a[r][0] = _mm512_fmadd_ps(x, k0, a[r][0]); a[r][1] = _mm512_fmadd_ps(x, k1, a[r][1]);
+          a[r][2] = _mm512_fmadd_ps(x, k2, a[r][2]); a[r][3] = _mm512_fmadd_ps(x, k3, a[r][3]);
+        }
+      }
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+        for (size_t c = 0; c < 4; c++) {
+          const size_t j = j0 + 16 * c;
+          _mm512_storeu_ps(s + r * np + j, _mm512_mask_blend_ps(es_tail(nk > j ? nk - j : 0), ninf, _mm512_mul_ps(a[r][c], sv)));
+        }
+    }
+    for (size_t r = 0; r < m; r++) {
+      float *sr = s + r * np;
+      __m512 mx = ninf;
+      for (size_t j = 0; j < np; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(sr + j));
+      const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+      __m512 sum = _mm512_setzero_ps();
+      for (size_t j = 0; j < np; j += 16) {
+        const __m512 t = _mm512_sub_ps(_mm512_loadu_ps(sr + j), mv);
+        const __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, _mm512_set1_ps(-87.0f), _CMP_GE_OQ), es_exp_avx512(t));
+        _mm512_storeu_ps(sr + j, e);
+        sum = _mm512_add_ps(sum, e);
+      }
+      const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+      for (size_t j = 0; j < np; j += 16) _mm512_storeu_ps(sr + j, _mm512_mul_ps(_mm512_loadu_ps(sr + j), inv));
+    }
+    for (size_t d0 = 0; d0 < nd; d0 += 2) {
+      const int two = d0 + 1 < nd;
+      __m512 o[4][2];
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++) { o[r][0] = _mm512_setzero_ps(); o[r][1] = _mm512_setzero_ps(); }
+      for (size_t j = 0; j < nk; j++) {
+        const float *vj = v + j * ld + 16 * d0;
+        const __m512 v0 = _mm512_loadu_ps(vj), v1 = two ? _mm512_loadu_ps(vj + 16) : _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+        for (size_t r = 0; r < 4; r++) {
+          const __m512 p = _mm512_set1_ps(s[r * np + j]);
+          o[r][0] = _mm512_fmadd_ps(p, v0, o[r][0]); o[r][1] = _mm512_fmadd_ps(p, v1, o[r][1]);
+        }
+      }
+      for (size_t r = 0; r < m; r++) {
+        float *dst = out + (i0 + r) * ld + 16 * d0;
+        _mm512_storeu_ps(dst, o[r][0]);
+        if (two) _mm512_storeu_ps(dst + 16, o[r][1]);
+      }
+    }
+  }
+}
 #else
 void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q, const float *const *k,
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
                                       float *const *out, float *scratch) {
   (void)n; (void)hd; (void)q; (void)k; (void)v; (void)bias; (void)mask; (void)sqrt_d; (void)out; (void)scratch;
+  __builtin_trap();
+}
+void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                     float scale, float *out, float *scratch) {
+  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)out; (void)scratch;
   __builtin_trap();
 }
 #endif

@@ -61,8 +61,9 @@ import _TestSupport
   }
 
   /// DETR's form: nq queries, nk keys, `heads` heads over rows of d floats, scale 1/√hd.
-  @Test(arguments: [(nq: 1, nk: 1, d: 4, heads: 1), (12, 40, 64, 4), (100, 352, 256, 8), (7, 399, 48, 3)])
-  func denseMatchesFloat64(_ c: (nq: Int, nk: Int, d: Int, heads: Int)) {
+  @Test(arguments: AttentionKernel.allCases.filter { $0.isSupported(on: .detect()) },
+        [(nq: 1, nk: 1, d: 4, heads: 1), (12, 40, 64, 4), (100, 352, 256, 8), (7, 399, 48, 3), (5, 64, 32, 1), (3, 65, 96, 2)])
+  func denseMatchesFloat64(_ kernel: AttentionKernel, _ c: (nq: Int, nk: Int, d: Int, heads: Int)) {
     var rng = SplitMix64(seed: UInt64(c.nq * 7 + c.nk))
     let (nq, nk, d, heads) = (c.nq, c.nk, c.d, c.heads), hd = d / heads
     let q = rng.floats(nq * d).map { $0 * 2 }, k = rng.floats(nk * d).map { $0 * 2 }, v = rng.floats(nk * d)
@@ -73,7 +74,7 @@ import _TestSupport
       q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
         out.withUnsafeMutableBufferPointer { ob in scratch.withUnsafeMutableBufferPointer { sb in
           Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads,
-                          scale: scale, out: ob.baseAddress!, scratch: sb.baseAddress!, threads: threads)
+                          scale: scale, out: ob.baseAddress!, scratch: sb.baseAddress!, threads: threads, kernel: kernel)
         }}
       }}}
       return out
@@ -92,7 +93,7 @@ import _TestSupport
         }
       }
     }
-    #expect(worst <= 2e-5, "dense \(c): max abs error \(worst)")
+    #expect(worst <= 2e-5, "dense \(kernel) \(c): max abs error \(worst)")
     for t in [2, 3, 8] { #expect(run(threads: t) == out, "\(t) threads change the bits") }
   }
 }

@@ -1,5 +1,7 @@
-// LayerNorm and GroupNorm kernels against float64 definitions written out in full.
+// LayerNorm and GroupNorm kernels against float64 definitions written out in full; LayerNorm's
+// AVX-512 tier and its int8-writing form against the portable loops, bit for bit.
 import Kernels
+import Quant
 import Testing
 import _TestSupport
 
@@ -24,6 +26,37 @@ import _TestSupport
         let want = (row[c] - mean) / (variance + 1e-5).squareRoot() * Double(g[c]) + Double(b[c])
         #expect(abs(Double(y[r * cols + c]) - want) <= 1e-5 * max(1, abs(want)), "row \(r) col \(c)")
       }
+    }
+  }
+
+  /// Every LayerNorm tier gives the portable loops' bits (channel counts with every 16-lane tail), and
+  /// `layerNormQuantized` is exactly layerNorm then quantize on each tier.
+  @Test(arguments: NormKernel.allCases.filter { $0.isSupported(on: .detect()) })
+  func layerNormTiersAgreeBitForBit(_ kernel: NormKernel) {
+    for cols in [1, 5, 8, 9, 15, 16, 17, 31, 96, 100, 192, 385] {
+      let rows = 70
+      var rng = SplitMix64(seed: UInt64(cols))
+      let x = rng.floats(rows * cols).map { $0 * 10 + 3 }, g = rng.floats(cols), b = rng.floats(cols)
+      let params = QuantParams(scale: 0.021, zeroPoint: -5)
+      func run(_ k: NormKernel) -> (y: [Float], q: [Int8]) {
+        var y = [Float](repeating: .nan, count: x.count), q = [Int8](repeating: 99, count: rows * (cols + 3))
+        x.withUnsafeBufferPointer { xp in g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in
+          y.withUnsafeMutableBufferPointer { yp in
+            Norms.layerNorm(xp.baseAddress!, xStride: cols, rows: rows, channels: cols, gamma: gp.baseAddress!, beta: bp.baseAddress!, eps: 1e-5,
+                            into: yp.baseAddress!, yStride: cols, threads: 2, kernel: k)
+          }
+          q.withUnsafeMutableBufferPointer { qp in
+            Norms.layerNormQuantized(xp.baseAddress!, xStride: cols, rows: rows, channels: cols, gamma: gp.baseAddress!, beta: bp.baseAddress!,
+                                     eps: 1e-5, params, into: qp.baseAddress!, qStride: cols + 3, threads: 2, kernel: k)
+          }
+        }}}
+        return (y, q)
+      }
+      let want = run(.portable), got = run(kernel)
+      #expect(got.y.map(\.bitPattern) == want.y.map(\.bitPattern), "\(kernel) \(cols) channels: float output")
+      var quantized = [Int8](repeating: 99, count: rows * (cols + 3))
+      for r in 0..<rows { for c in 0..<cols { quantized[r * (cols + 3) + c] = params.quantize(want.y[r * cols + c]) } }
+      #expect(got.q == quantized, "\(kernel) \(cols) channels: int8 output is not quantize(layerNorm), or wrote past the row")
     }
   }
 

@@ -78,8 +78,13 @@ public struct SwinLayer {
             for r in 0..<rows { (b.baseAddress! + r * c).update(from: xp + tb[r] * c, count: c) }
           }
         }
-        let normed = layernormBefore(xs, rows: rows, in: ctx)
-        let context = attention(normed, rows: rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
+        // With int8 q/k/v the LayerNorm writes their shared int8 input directly.
+        let context = if let p = attention.sharedInput {
+          attention(quantized: xs.withUnsafeBufferPointer { layernormBefore.quantizedRows($0.baseAddress!, rows: rows, p, in: ctx) },
+                    channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
+        } else {
+          attention(layernormBefore(xs, rows: rows, in: ctx), rows: rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
+        }
         let y = attentionOutput(context, rows: rows, residual: xs, in: ctx)
         if !ctx.isDryRun { y.withUnsafeBufferPointer { yb in
           tokens.withUnsafeBufferPointer { tb in
@@ -90,8 +95,11 @@ public struct SwinLayer {
       let total = h * w
       for a in stride(from: 0, to: total, by: Swift.min(chunk, total)) {
         let rows = Swift.min(chunk, total - a), row = xp + a * c
-        let normed = layernormAfter(row, rows: rows, in: ctx)
-        let y = Linear.mlp(intermediate, output, normed, rows: rows, activation: activation, residual: row, in: ctx)
+        let y = if let p = intermediate.quantized?.input, output.quantized != nil {
+          Linear.mlp(intermediate, output, layernormAfter.quantizedRows(row, rows: rows, p, in: ctx), activation: activation, residual: row, in: ctx)
+        } else {
+          Linear.mlp(intermediate, output, layernormAfter(row, rows: rows, in: ctx), rows: rows, activation: activation, residual: row, in: ctx)
+        }
         if !ctx.isDryRun { y.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: rows * c) } }
       }
     }

@@ -3,6 +3,7 @@
 // MaskFormerSwinLayer (transformers, modeling_maskformer_swin.py): the map is padded to a multiple of
 // the window (never shrunk), padded tokens are NOT masked, and the shift is kept on small maps.
 import Kernels
+import Quant
 
 public struct SwinSelfAttention {
   /// `<block>.attention.self`.
@@ -83,8 +84,22 @@ public struct SwinSelfAttention {
   /// `w²` tokens of the shifted, padded map. Padded tokens have q, k, v = the projection biases.
   func callAsFunction(_ normed: ArenaArray<Float>, rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
                       in ctx: InferenceContext) -> ArenaArray<Float> {
+    attend(Linear.fused([query, key, value], normed, rows: rows, in: ctx), rows: rows, channels: c, windows: windows, first: first,
+           slotRow: slotRow, in: ctx)
+  }
+
+  /// The same from the LayerNorm output already in int8 with `sharedInput` (q, k and v read it in place).
+  func callAsFunction(quantized a: QuantizedRows, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
+                      in ctx: InferenceContext) -> ArenaArray<Float> {
+    attend(Linear.fused([query, key, value], a, in: ctx), rows: a.rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
+  }
+
+  /// The input parameters q, k and v share when all three are int8 (the LayerNorm before can write them).
+  var sharedInput: QuantParams? { Linear.sharedInput([query, key, value]) }
+
+  private func attend(_ qkv: [ArenaArray<Float>], rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
+                      in ctx: InferenceContext) -> ArenaArray<Float> {
     let n = windows.tokens, hd = c / numHeads, shift = windows.shift
-    let qkv = Linear.fused([query, key, value], normed, rows: rows, in: ctx)
     let (q, k, v) = (qkv[0], qkv[1], qkv[2])
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     var padQKV = ctx.zeros(3 * c)

@@ -27,6 +27,13 @@ public struct FeatureMap: Equatable, Sendable {
               data: ArenaArray(repeating: 0, count: height * width * channels, in: arena))
   }
 
+  /// Left for `initialize` to write, every element (no zero fill first). From a dry-run arena,
+  /// `initialize` runs and must not touch the elements (`ArenaArray(unsafeUninitializedCount:)`).
+  init(height: Int, width: Int, channels: Int, in arena: Arena?, writingEvery initialize: (UnsafeMutableBufferPointer<Float>) -> Void) {
+    self.init(height: height, width: width, channels: channels,
+              data: ArenaArray(unsafeUninitializedCount: height * width * channels, in: arena, initializingWith: initialize))
+  }
+
   public var pixels: Int { height * width }
 
   /// Converts from NCHW (torch's layout) to this layout.

@@ -59,7 +59,7 @@ extension LayerNorm {
       ctx.floats(rows * c) { yb in
         guard !ctx.isDryRun else { return }
         Norms.layerNorm(x, xStride: c, rows: rows, channels: c, gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps,
-                        into: yb.baseAddress!, yStride: c, threads: ctx.threads)
+                        into: yb.baseAddress!, yStride: c, threads: ctx.threads, kernel: ctx.kernels.norm)
       }
     }
   }

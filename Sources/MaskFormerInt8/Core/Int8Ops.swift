@@ -5,6 +5,23 @@
 import Kernels
 import Quant
 
+extension ArenaArray where Element == Int8 {
+  /// `rows` rows of `stride` int8 plus `extra` trailing values: the columns from `k` on of each row and
+  /// the trailing values set to `fill` (the zero point), the first `k` of each row left to `write`, which
+  /// must write them all (no fill of the whole array first). `write` runs in a dry run too (it may
+  /// allocate) and must not touch the values there.
+  init(rows: Int, k: Int, stride: Int, extra: Int = 0, fill: Int8, in ctx: InferenceContext, write: (UnsafeMutablePointer<Int8>) -> Void) {
+    self.init(unsafeUninitializedCount: rows * stride + extra, in: ctx.arena) { b in
+      let p = b.baseAddress!
+      if !ctx.isDryRun {
+        if stride > k { for r in 0..<rows { (p + r * stride + k).initialize(repeating: fill, count: stride - k) } }
+        if extra > 0 { (p + rows * stride).initialize(repeating: fill, count: extra) }
+      }
+      write(p)
+    }
+  }
+}
+
 /// Rows of int8 activations, padded to a multiple of 4, with their quantization.
 struct QuantizedRows {
   var data: ArenaArray<Int8>
@@ -15,11 +32,12 @@ struct QuantizedRows {
   /// `rows` float rows of `k` values (row stride `xStride`) quantized with `params`.
   init(_ x: UnsafePointer<Float>, rows: Int, k: Int, xStride: Int, _ params: QuantParams, in ctx: InferenceContext) {
     let kp = (k + 3) / 4 * 4
-    var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: rows * kp, in: ctx.arena)
-    if !ctx.isDryRun { a.withUnsafeMutableBufferPointer { ab in
-      ActivationQuantizer.quantizeRows(x, rows: rows, k: k, xStride: xStride, params, into: ab.baseAddress!, qStride: kp, threads: ctx.threads,
-                                       kernel: ctx.kernels.quantize)
-    }}
+    let a = ArenaArray(rows: rows, k: k, stride: kp, fill: Int8(clamping: params.zeroPoint), in: ctx) { q in
+      if !ctx.isDryRun {
+        ActivationQuantizer.quantizeRows(x, rows: rows, k: k, xStride: xStride, params, into: q, qStride: kp, threads: ctx.threads,
+                                         kernel: ctx.kernels.quantize)
+      }
+    }
     self.init(data: a, rows: rows, stride: kp, params: params)
   }
 
@@ -56,13 +74,14 @@ struct QuantizedMap {
   /// `x` quantized with `params` (handed over: freed once quantized).
   init(_ x: consuming FeatureMap, _ params: QuantParams, in ctx: InferenceContext) {
     let (h, w, cin) = (x.height, x.width, x.channels), stride = (cin + 3) / 4 * 4
-    var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: h * w * stride + stride, in: ctx.arena)
-    if !ctx.isDryRun { x.data.withUnsafeBufferPointer { xb in
-      a.withUnsafeMutableBufferPointer { ab in
-        ActivationQuantizer.quantizeRows(xb.baseAddress!, rows: h * w, k: cin, xStride: cin, params, into: ab.baseAddress!, qStride: stride,
-                                         threads: ctx.threads, kernel: ctx.kernels.quantize)
+    let a = x.data.withUnsafeBufferPointer { xb in
+      ArenaArray(rows: h * w, k: cin, stride: stride, extra: stride, fill: Int8(clamping: params.zeroPoint), in: ctx) { q in
+        if !ctx.isDryRun {
+          ActivationQuantizer.quantizeRows(xb.baseAddress!, rows: h * w, k: cin, xStride: cin, params, into: q, qStride: stride,
+                                           threads: ctx.threads, kernel: ctx.kernels.quantize)
+        }
       }
-    }}
+    }
     self.init(data: a, height: h, width: w, stride: stride, params: params)
   }
 }
@@ -96,12 +115,10 @@ extension QuantizedWeights {
   /// the next layer's input parameters, never written as float.
   func linear(_ a: QuantizedRows, n: Int, activation: Activation, next: QuantParams, in ctx: InferenceContext) -> QuantizedRows {
     let np = (n + 3) / 4 * 4
-    var out = QuantizedRows(data: ArenaArray(repeating: Int8(clamping: next.zeroPoint), count: a.rows * np, in: ctx.arena), rows: a.rows,
-                            stride: np, params: next)
-    out.data.withUnsafeMutableBufferPointer { ob in
-      gemm(a, output: .int8(ob.baseAddress!, ldc: np, inputScale: input.scale, output: next, activation: activation), in: ctx)
+    let data = ArenaArray(rows: a.rows, k: n, stride: np, fill: Int8(clamping: next.zeroPoint), in: ctx) { o in
+      gemm(a, output: .int8(o, ldc: np, inputScale: input.scale, output: next, activation: activation), in: ctx)
     }
-    return out
+    return QuantizedRows(data: data, rows: a.rows, stride: np, params: next)
   }
 }
 
@@ -110,10 +127,30 @@ extension Linear {
   /// (q, k and v of a Swin block are calibrated on identical data). Observed as a group (the shared
   /// quantization) holding one op per layer, each with the float input it reads.
   static func fused(_ layers: [Linear], _ x: ArenaArray<Float>, rows: Int, in ctx: InferenceContext) -> [ArenaArray<Float>] {
-    let qs = layers.compactMap(\.quantized)
-    guard qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else {
-      return layers.map { $0(x, rows: rows, in: ctx) }
+    guard let input = sharedInput(layers) else { return layers.map { $0(x, rows: rows, in: ctx) } }
+    let k = layers[0].inFeatures
+    return fused(layers, rows: rows, input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } }, in: ctx) {
+      x.withUnsafeBufferPointer { QuantizedRows($0.baseAddress!, rows: rows, k: k, xStride: k, input, in: ctx) }
     }
+  }
+
+  /// The same layers over rows already quantized with their shared input parameters (a LayerNorm that
+  /// wrote int8, `LayerNorm.quantizedRows`); each op observed with that int8 input.
+  static func fused(_ layers: [Linear], _ a: QuantizedRows, in ctx: InferenceContext) -> [ArenaArray<Float>] {
+    precondition(sharedInput(layers) == a.params, "fused int8 input quantized with \(a.params), layers expect \(String(describing: sharedInput(layers)))")
+    let k = layers[0].inFeatures
+    return fused(layers, rows: a.rows, input: { emit in a.withView(columns: k, emit) }, in: ctx) { a }
+  }
+
+  /// The input parameters all of `layers` quantize with, if they are all int8 and agree.
+  static func sharedInput(_ layers: [Linear]) -> QuantParams? {
+    let qs = layers.compactMap(\.quantized)
+    guard qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else { return nil }
+    return first.input
+  }
+
+  private static func fused(_ layers: [Linear], rows: Int, input: (_ emit: (TensorView) -> Void) -> Void, in ctx: InferenceContext,
+                            quantizedInput: () -> QuantizedRows) -> [ArenaArray<Float>] {
     let k = layers[0].inFeatures
     // The group's name is built only when observed (this runs per chunk of every Swin block).
     func groupName() -> String {
@@ -127,14 +164,14 @@ extension Linear {
       return layers[0].name.parent.key("{" + leaves.joined(separator: ",") + "}")
     }
     return ctx.span(groupName(), "group") {
-      let a = x.withUnsafeBufferPointer { QuantizedRows($0.baseAddress!, rows: rows, k: k, xStride: k, first.input, in: ctx) }
-      return zip(layers, qs).map { l, q in
+      let a = quantizedInput()
+      return layers.map { l in
         ctx.op(OpInfo(name: l.name.description, kind: "linear", macs: rows * k * l.outFeatures,
                       bytes: rows * (k + 4 * l.outFeatures) + k * l.outFeatures, precision: "int8"),
-               input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } },
+               input: input,
                output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: l.outFeatures)) } },
                shape: { _ in [rows, l.outFeatures] }) {
-          q.linear(a, n: l.outFeatures, activation: .identity, residual: nil, in: ctx)
+          l.quantized!.linear(a, n: l.outFeatures, activation: .identity, residual: nil, in: ctx)
         }
       }
     }
@@ -144,17 +181,34 @@ extension Linear {
   /// (observed as fc1's int8 output and fc2's int8 input).
   static func mlp(_ fc1: Linear, _ fc2: Linear, _ x: ArenaArray<Float>, rows: Int, activation: Activation, residual: UnsafePointer<Float>,
                   in ctx: InferenceContext) -> ArenaArray<Float> {
-    guard let q1 = fc1.quantized, let q2 = fc2.quantized else {
+    guard let q1 = fc1.quantized, fc2.quantized != nil else {
       return fc1(x, rows: rows, activation: activation, in: ctx).withUnsafeBufferPointer {
         fc2($0.baseAddress!, rows: rows, xStride: fc1.outFeatures, residual: residual, in: ctx)
       }
     }
+    let k = fc1.inFeatures
+    return mlp(fc1, fc2, rows: rows, activation: activation, residual: residual, input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } },
+               in: ctx) {
+      x.withUnsafeBufferPointer { QuantizedRows($0.baseAddress!, rows: rows, k: k, xStride: k, q1.input, in: ctx) }
+    }
+  }
+
+  /// The same over rows already quantized with fc1's input parameters (`LayerNorm.quantizedRows`).
+  static func mlp(_ fc1: Linear, _ fc2: Linear, _ a: QuantizedRows, activation: Activation, residual: UnsafePointer<Float>,
+                  in ctx: InferenceContext) -> ArenaArray<Float> {
+    precondition(fc1.quantized?.input == a.params && fc2.quantized != nil, "\(fc1.name): int8 MLP input quantized with \(a.params)")
+    let k = fc1.inFeatures
+    return mlp(fc1, fc2, rows: a.rows, activation: activation, residual: residual, input: { emit in a.withView(columns: k, emit) }, in: ctx) { a }
+  }
+
+  private static func mlp(_ fc1: Linear, _ fc2: Linear, rows: Int, activation: Activation, residual: UnsafePointer<Float>,
+                          input: (_ emit: (TensorView) -> Void) -> Void, in ctx: InferenceContext,
+                          quantizedInput: () -> QuantizedRows) -> ArenaArray<Float> {
+    let (q1, q2) = (fc1.quantized!, fc2.quantized!)
     let (k, h, n) = (fc1.inFeatures, fc1.outFeatures, fc2.outFeatures)
     let hidden = ctx.op(OpInfo(name: fc1.name.description, kind: "linear", macs: rows * k * h, bytes: rows * (4 * k + h) + k * h, precision: "int8"),
-                        input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } },
-                        output: { y, emit in y.withView(columns: h, emit) }, shape: { _ in [rows, h] }) {
-      let a = x.withUnsafeBufferPointer { QuantizedRows($0.baseAddress!, rows: rows, k: k, xStride: k, q1.input, in: ctx) }
-      return q1.linear(a, n: h, activation: activation, next: q2.input, in: ctx)
+                        input: input, output: { y, emit in y.withView(columns: h, emit) }, shape: { _ in [rows, h] }) {
+      q1.linear(quantizedInput(), n: h, activation: activation, next: q2.input, in: ctx)
     }
     return ctx.op(OpInfo(name: fc2.name.description, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8"),
                   input: { emit in hidden.withView(columns: h, emit) },
@@ -165,25 +219,28 @@ extension Linear {
 }
 
 extension LayerNorm {
-  /// This LayerNorm of every pixel of x, quantized with `params` as it is produced (`tokenChunk` rows
-  /// at a time): the normalized float map never exists whole.
-  func quantized(_ x: FeatureMap, _ params: QuantParams, in ctx: InferenceContext) -> QuantizedMap {
-    let (pixels, c) = (x.pixels, x.channels), rowBytes = (c + 3) / 4 * 4
-    var a = ArenaArray(repeating: Int8(clamping: params.zeroPoint), count: pixels * rowBytes + rowBytes, in: ctx.arena)
-    let chunk = Swift.min(pixels, Swift.max(1, ctx.tokenChunk))
-    x.data.withUnsafeBufferPointer { xb in
-      a.withUnsafeMutableBufferPointer { ab in
-        for first in stride(from: 0, to: pixels, by: chunk) {
-          let rows = Swift.min(chunk, pixels - first)
-          let normed = self(xb.baseAddress! + first * c, rows: rows, in: ctx)
-          if !ctx.isDryRun { normed.withUnsafeBufferPointer { nb in
-            ActivationQuantizer.quantizeRows(nb.baseAddress!, rows: rows, k: c, xStride: c, params, into: ab.baseAddress! + first * rowBytes,
-                                             qStride: rowBytes, threads: ctx.threads, kernel: ctx.kernels.quantize)
-          }}
-        }
+  /// This LayerNorm of `rows` contiguous rows of x, written as int8 quantized with `params` (the input
+  /// parameters of the layers it feeds): the normalized floats never exist. Observed as the layernorm
+  /// op with that int8 output. `extra` trailing values (a conv's row of zero points) are set to the zero point.
+  func quantizedRows(_ x: UnsafePointer<Float>, rows: Int, _ params: QuantParams, extra: Int = 0, in ctx: InferenceContext) -> QuantizedRows {
+    let n = self, c = channels, stride = (c + 3) / 4 * 4
+    return ctx.op(OpInfo(name: name.description, kind: "layernorm", bytes: 5 * rows * c),
+                  input: { $0(TensorView(.float(x), rows: rows, columns: c)) },
+                  output: { y, emit in y.withView(columns: c, emit) }, shape: { _ in [rows, c] }) {
+      let data = ArenaArray(rows: rows, k: c, stride: stride, extra: extra, fill: Int8(clamping: params.zeroPoint), in: ctx) { q in
+        guard !ctx.isDryRun else { return }
+        Norms.layerNormQuantized(x, xStride: c, rows: rows, channels: c, gamma: n.weight.pointer, beta: n.bias.pointer, eps: n.eps, params,
+                                 into: q, qStride: stride, threads: ctx.threads, kernel: ctx.kernels.norm)
       }
+      return QuantizedRows(data: data, rows: rows, stride: stride, params: params)
     }
-    return QuantizedMap(data: a, height: x.height, width: x.width, stride: rowBytes, params: params)
+  }
+
+  /// This LayerNorm of every pixel of x as an int8 map for a conv (`quantizedRows` plus the row of zero points).
+  func quantized(_ x: FeatureMap, _ params: QuantParams, in ctx: InferenceContext) -> QuantizedMap {
+    let rowBytes = (x.channels + 3) / 4 * 4
+    let a = x.data.withUnsafeBufferPointer { quantizedRows($0.baseAddress!, rows: x.pixels, params, extra: rowBytes, in: ctx) }
+    return QuantizedMap(data: a.data, height: x.height, width: x.width, stride: rowBytes, params: params)
   }
 }
 
@@ -196,10 +253,9 @@ extension Conv2d {
     precondition(a.params == q.input, "\(name): input quantized with \(a.params), layer expects \(q.input)")
     let (h, w, stride) = (a.height, a.width, a.stride)
     let first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
-    var out = FeatureMap(height: window.output.count, width: w, channels: outChannels, in: ctx.arena)
-    let outPixels = out.pixels, cout = outChannels
-    a.data.withUnsafeBufferPointer { ab in
-      out.data.withUnsafeMutableBufferPointer { ob in
+    let outPixels = window.output.count * w, cout = outChannels
+    let out = a.data.withUnsafeBufferPointer { ab in
+      FeatureMap(height: window.output.count, width: w, channels: cout, in: ctx.arena) { ob in
         let ap = ab.baseAddress!, zero = ap + h * w * stride
         let p = Int8GEMMProblem(
           m: outPixels, weights: q.weights, segments: [Int](repeating: cin, count: taps),

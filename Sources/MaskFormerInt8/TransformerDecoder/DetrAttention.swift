@@ -40,7 +40,7 @@ public struct DetrAttention {
     if !ctx.isDryRun { q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     context.withUnsafeMutableBufferPointer { cb in workspace.withUnsafeMutableBufferPointer { wb in
       Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads, scale: scale,
-                      out: cb.baseAddress!, scratch: wb.baseAddress!, threads: ctx.threads)
+                      out: cb.baseAddress!, scratch: wb.baseAddress!, threads: ctx.threads, kernel: ctx.kernels.attention)
     }}}}}}
     return outProj(context, rows: nq, residual: residual, in: ctx)
   }

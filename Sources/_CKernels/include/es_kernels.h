@@ -87,6 +87,23 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
                                       float *const *out, float *scratch);
 
+/// DETR's attention of one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.dense): rows of q
+/// (nq), k and v (nk) and out, row stride ld floats, hd a multiple of 16: s_j = (q_i · k_j) * scale,
+/// p = softmax(s) (exp as FastMath.exp; an exponent below -87 gives 0), out[i][t] = sum_j p_j * v_j[t] for
+/// t < hd (written, not accumulated). scratch: (hd + 4) * roundup(nk, 64) floats. Agrees with the
+/// portable twin to float rounding (FMA dot products); deterministic.
+void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                     float scale, float *out, float *scratch);
+
+/// LayerNorm of one row of n floats, AVX-512 (twin: Kernels/Norms.swift, Norms.layerNorm, same bits):
+/// float64 mean and variance summed as Norms.sumDouble (16 lanes, combine16), y = (x - m) * rstd * gamma + beta.
+/// The _qs8 form writes quantize(y) (QuantParams.quantize with out_scale, zp) instead of y.
+void es_layernorm_f32__avx512f(size_t n, const float *x, const float *gamma, const float *beta, float eps, float *y);
+void es_layernorm_qs8__avx512f(size_t n, const float *x, const float *gamma, const float *beta, float eps, float out_scale, int zp,
+                               signed char *q);
+/// q[i] = QuantParams.quantize(x[i]) for i < n (twin: ActivationQuantizer.quantize, same bits).
+void es_quantize_qs8__avx512f(size_t n, const float *x, float scale, int zp, signed char *q);
+
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);

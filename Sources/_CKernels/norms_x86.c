@@ -1,0 +1,116 @@
+// LayerNorm and activation quantization in AVX-512, bit for bit the Swift definitions
+// (Kernels/Norms.swift `layerNorm`, Kernels/ActivationQuantizer.swift `quantize`): the float64 sums
+// keep the 16 lanes and the combining order of `Norms.sumDouble`/`combine16`, every float operation
+// is a separate IEEE operation in the Swift order (contraction off). Contract: include/es_kernels.h.
+#include "es_kernels.h"
+
+#pragma clang fp contract(off)
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+
+/// Lanes 0..7 and 8..15 of Norms.sumDouble's accumulators: sum of (x - minus) or its square, then combine16.
+__attribute__((target("avx512f")))
+static inline double es_sum16_avx512(const float *x, size_t n, double minus, int squares) {
+  const __m512d mv = _mm512_set1_pd(minus);
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512d a = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), mv);
+    __m512d b = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)), mv);
+    if (squares) { a = _mm512_mul_pd(a, a); b = _mm512_mul_pd(b, b); }
+    lo = _mm512_add_pd(lo, a);
+    hi = _mm512_add_pd(hi, b);
+  }
+  if (i < n) {  // the tail goes to lanes 0, 1, ... as in the Swift loop
+    const size_t t = n - i;
+    const __mmask8 ml = (__mmask8)(t >= 8 ? 0xFF : (1u << t) - 1), mh = (__mmask8)(t > 8 ? (1u << (t - 8)) - 1 : 0);
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << t) - 1), x + i);
+    __m512d a = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(v)), mv);
+    __m512d b = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))), mv);
+    if (squares) { a = _mm512_mul_pd(a, a); b = _mm512_mul_pd(b, b); }
+    lo = _mm512_mask_add_pd(lo, ml, lo, a);
+    hi = _mm512_mask_add_pd(hi, mh, hi, b);
+  }
+  const __m512d s8 = _mm512_add_pd(lo, hi);
+  const __m256d s4 = _mm256_add_pd(_mm512_castpd512_pd256(s8), _mm512_extractf64x4_pd(s8, 1));
+  double w[4];
+  _mm256_storeu_pd(w, s4);
+  return (w[0] + w[2]) + (w[1] + w[3]);
+}
+
+/// Mean and 1/std of one row as Norms.layerNorm computes them.
+__attribute__((target("avx512f")))
+static inline void es_layernorm_stats(const float *x, size_t n, float eps, float *m, float *rstd) {
+  const double mean = es_sum16_avx512(x, n, 0.0, 0) / (double)n;
+  const double sq = es_sum16_avx512(x, n, mean, 1);
+  *rstd = (float)(1.0 / sqrt(sq / (double)n + (double)eps));
+  *m = (float)mean;
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 es_layernorm16(const float *x, const float *gamma, const float *beta, __m512 m, __m512 r, __mmask16 k) {
+  const __m512 v = _mm512_maskz_loadu_ps(k, x);
+  return _mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(v, m), r), _mm512_maskz_loadu_ps(k, gamma)), _mm512_maskz_loadu_ps(k, beta));
+}
+
+static inline __mmask16 es_mask16(size_t left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+
+/// quantize(v) as QuantParams.quantize: clamp(v / s) to [-128 - z, 127 - z], round half to even, + z.
+__attribute__((target("avx512f")))
+static inline __m512i es_quantize16(__m512 v, __m512 s, __m512 lo, __m512 hi, __m512i z) {
+  const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(v, s), lo), hi);
+  return _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
+}
+
+__attribute__((target("avx512f")))
+void es_layernorm_f32__avx512f(size_t n, const float *x, const float *gamma, const float *beta, float eps, float *y) {
+  float m, r;
+  es_layernorm_stats(x, n, eps, &m, &r);
+  const __m512 mv = _mm512_set1_ps(m), rv = _mm512_set1_ps(r);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 k = es_mask16(n - i);
+    _mm512_mask_storeu_ps(y + i, k, es_layernorm16(x + i, gamma + i, beta + i, mv, rv, k));
+  }
+}
+
+__attribute__((target("avx512f")))
+void es_layernorm_qs8__avx512f(size_t n, const float *x, const float *gamma, const float *beta, float eps, float out_scale, int zp,
+                               signed char *q) {
+  float m, r;
+  es_layernorm_stats(x, n, eps, &m, &r);
+  const __m512 mv = _mm512_set1_ps(m), rv = _mm512_set1_ps(r), s = _mm512_set1_ps(out_scale);
+  const __m512 lo = _mm512_set1_ps((float)(-128 - zp)), hi = _mm512_set1_ps((float)(127 - zp));
+  const __m512i z = _mm512_set1_epi32(zp);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 k = es_mask16(n - i);
+    _mm512_mask_cvtepi32_storeu_epi8(q + i, k, es_quantize16(es_layernorm16(x + i, gamma + i, beta + i, mv, rv, k), s, lo, hi, z));
+  }
+}
+
+__attribute__((target("avx512f")))
+void es_quantize_qs8__avx512f(size_t n, const float *x, float scale, int zp, signed char *q) {
+  const __m512 s = _mm512_set1_ps(scale), lo = _mm512_set1_ps((float)(-128 - zp)), hi = _mm512_set1_ps((float)(127 - zp));
+  const __m512i z = _mm512_set1_epi32(zp);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 k = es_mask16(n - i);
+    _mm512_mask_cvtepi32_storeu_epi8(q + i, k, es_quantize16(_mm512_maskz_loadu_ps(k, x + i), s, lo, hi, z));
+  }
+}
+
+#else
+void es_layernorm_f32__avx512f(size_t n, const float *x, const float *gamma, const float *beta, float eps, float *y) {
+  (void)n; (void)x; (void)gamma; (void)beta; (void)eps; (void)y;
+  __builtin_trap();
+}
+void es_layernorm_qs8__avx512f(size_t n, const float *x, const float *gamma, const float *beta, float eps, float out_scale, int zp,
+                               signed char *q) {
+  (void)n; (void)x; (void)gamma; (void)beta; (void)eps; (void)out_scale; (void)zp; (void)q;
+  __builtin_trap();
+}
+void es_quantize_qs8__avx512f(size_t n, const float *x, float scale, int zp, signed char *q) {
+  (void)n; (void)x; (void)scale; (void)zp; (void)q;
+  __builtin_trap();
+}
+#endif
