@@ -1,6 +1,9 @@
-// Parallel: split a loop over worker threads with Dispatch. Work items are assigned round-robin and
-// each item is computed the same way whoever runs it, so results never depend on the thread count.
+// Parallel: split a loop over worker threads with Dispatch. Each worker takes the next item from a
+// shared counter when it is done with its last (so a core slowed by a neighbour takes fewer, instead
+// of the others waiting for it), and each item is computed the same way whoever runs it, so results
+// never depend on the thread count or on which worker ran what.
 import Dispatch
+import _CKernels
 
 /// Runs `body(i)` for every i in 0..<count on at most `threads` threads and returns when all are done.
 /// Callers guarantee that distinct i touch disjoint memory.
@@ -19,20 +22,23 @@ public func parallelForWorkers(_ count: Int, threads: Int, _ body: (_ i: Int, _ 
     for i in 0..<count { body(i, 0) }
     return
   }
-  withoutActuallyEscaping(body) { body in
-    let work = UncheckedSendableBody(body: body)
+  var next: CLong = 0
+  withoutActuallyEscaping(body) { body in withUnsafeMutablePointer(to: &next) { counter in
+    let work = UncheckedSendableBody(body: body, counter: counter)
     DispatchQueue.concurrentPerform(iterations: workers) { w in
-      var i = w
-      while i < count {
+      while true {
+        let i = Int(es_atomic_fetch_increment(work.counter))
+        guard i < count else { break }
         work.body(i, w)
-        i += workers
       }
     }
-  }
+  }}
 }
 
-/// The body of one `parallelForWorkers`. Safe to share: it lives only for the duration of the
-/// `concurrentPerform` call, and callers partition the memory it writes by index (or worker).
+/// The body of one `parallelForWorkers` and its item counter. Safe to share: both live only for the
+/// duration of the `concurrentPerform` call, the counter is only touched atomically, and callers
+/// partition the memory the body writes by index (or worker).
 private struct UncheckedSendableBody: @unchecked Sendable {
   let body: (Int, Int) -> Void
+  let counter: UnsafeMutablePointer<CLong>
 }

@@ -104,6 +104,9 @@ void es_layernorm_qs8__avx512f(size_t n, const float *x, const float *gamma, con
 /// q[i] = QuantParams.quantize(x[i]) for i < n (twin: ActivationQuantizer.quantize, same bits).
 void es_quantize_qs8__avx512f(size_t n, const float *x, float scale, int zp, signed char *q);
 
+/// *counter += 1 atomically (relaxed order: it only hands out loop items), returning the value before.
+long es_atomic_fetch_increment(long *counter);
+
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);
