@@ -86,7 +86,7 @@ public enum Int8GEMM {
     precondition(p.segments.reduce(0, +) == p.weights.k, "Int8GEMM: segments \(p.segments) do not sum to K = \(p.weights.k)")
     precondition(p.segments.dropLast().allSatisfy { $0 % 4 == 0 }, "Int8GEMM: inner segments must be multiples of 4: \(p.segments)")
     guard p.m > 0 else { return }
-    let w = p.weights, mr = QS8GEMMKernel.mr, nseg = p.segments.count
+    let w = p.weights
     // Per channel, once per call: the correction acc − (128 + z_a)·Σw + bias (the +128 of the unsigned
     // operand and the zero point; the reference tile is exact already) and the dequantization scale.
     let width = w.panels * 16
@@ -98,75 +98,129 @@ public enum Int8GEMM {
     case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
     case .int32: break
     }
-    // AVX-512 VNNI packs each tile's A (12 rows, unsigned, every segment) once and runs the packed
-    // kernels over all of K per panel pair; the other tiers read the rows in place, 8 at a time.
-    let packed = kernel == .avx512vnni
-    let tileRows = packed ? 12 : mr
-    let kqs = p.segments.map { ($0 + 3) / 4 }, kqTotal = kqs.reduce(0, +)
-    let blockRows = tileRows * 8
-    let blocks = (p.m + blockRows - 1) / blockRows
-    let groups = Swift.min(w.panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
-    let perGroup = (w.panels + groups - 1) / groups
-    corr.withUnsafeBufferPointer { corrBuf in scales.withUnsafeBufferPointer { scaleBuf in kqs.withUnsafeBufferPointer { kqBuf in
-    let corr = corrBuf.baseAddress!, scales = scaleBuf.baseAddress!, segKQ = kqBuf.baseAddress!
-    parallelFor(blocks * groups, threads: threads) { task in
-      let m0 = (task / groups) * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
-      let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
-      guard p0 < p1 else { return }
-      withUnsafeTemporaryAllocation(of: Int32.self, capacity: tileRows * 32) { tileBuf in
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tileRows * nseg) { rowBuf in
-          withUnsafeTemporaryAllocation(of: UInt8.self, capacity: packed ? 48 * kqTotal : 1) { packBuf in
-          let tile = tileBuf.baseAddress!, rowPointers = rowBuf.baseAddress!, packedA = packBuf.baseAddress!
-          var t = m0
-          while t < m1 {
-            let rowCount = Swift.min(tileRows, m1 - t)
-            if kernel != .reference {
+    corr.withUnsafeBufferPointer { corrBuf in scales.withUnsafeBufferPointer { scaleBuf in
+      if kernel == .avx512vnni {
+        runPacked(p, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
+      } else {
+        runRows(p, kernel: kernel, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
+      }
+    }}
+  }
+
+  /// Tasks: blocks of `blockRows` rows times groups of panels (enough tasks for every thread).
+  private static func tasks(_ p: Int8GEMMProblem, blockRows: Int, threads: Int) -> (blocks: Int, groups: Int, perGroup: Int) {
+    let panels = p.weights.panels, blocks = (p.m + blockRows - 1) / blockRows
+    let groups = Swift.min(panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
+    return (blocks, groups, (panels + groups - 1) / groups)
+  }
+
+  /// Rows per packed tile, tiles per task, and groups of 4 k per K block of the AVX-512 VNNI path.
+  static let packedTileRows = 12, packedTiles = 8, packedKBlock = 128
+
+  /// AVX-512 VNNI: a task packs its rows once (up to 8 tiles of 12, unsigned, every segment), then per
+  /// panel pair runs K in blocks of `packedKBlock` groups over all its tiles, so that a block of weights
+  /// (16 KB per pair) stays in L1 while every tile uses it (a whole-K pass per tile re-read a 3x3 conv's
+  /// 73 KB of pair weights from L2 for each tile: 57 % of the VNNI peak on kernel-bench's FPN conv).
+  private static func runPacked(_ p: Int8GEMMProblem, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>, threads: Int) {
+    let w = p.weights, nseg = p.segments.count, tr = packedTileRows
+    let kqs = p.segments.map { ($0 + 3) / 4 }, kq = kqs.reduce(0, +)
+    let (blocks, groups, perGroup) = tasks(p, blockRows: tr * packedTiles, threads: threads)
+    let packBytes = tr * packedTiles * 4 * kq
+    let workers = parallelWorkers(blocks * groups, threads: threads)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: workers * packBytes, alignment: 64)
+    defer { scratch.deallocate() }
+    kqs.withUnsafeBufferPointer { kqBuf in
+      let segKQ = kqBuf.baseAddress!
+      parallelForWorkers(blocks * groups, threads: threads) { task, worker in
+        let m0 = (task / groups) * tr * packedTiles, m1 = Swift.min(p.m, m0 + tr * packedTiles)
+        let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
+        guard p0 < p1 else { return }
+        let packedA = (scratch + worker * packBytes).assumingMemoryBound(to: UInt8.self)
+        let tiles = (m1 - m0 + tr - 1) / tr
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: packedTiles * tr * 32) { cBuf in
+          withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tr * nseg) { rowBuf in
+            let c = cBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
+            for tile in 0..<tiles {
+              let t = m0 + tile * tr, rowCount = Swift.min(tr, m1 - t)
               for s in 0..<nseg {
-                for r in 0..<tileRows { rowPointers[s * tileRows + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
+                for r in 0..<tr { rowPointers[s * tr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
+              }
+              UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tr * nseg) {
+                es_qs8_pack_a12(nseg, segKQ, $0, kq, packedA + tile * tr * 4 * kq)
               }
             }
-            if packed {
-              UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tileRows * nseg) {
-                es_qs8_pack_a12(nseg, segKQ, $0, kqTotal, packedA)
-              }
-            }
+            let cInts = UnsafeMutableRawPointer(c).assumingMemoryBound(to: CInt.self)
             var panel = p0
             while panel < p1 {
-              // Two panels per microkernel call where the kernel has a two-panel form.
-              let pair = kernel == .avx512vnni && panel + 1 < p1
-              let width = pair ? 32 : 16, ldt = packed ? 32 : width
-              if kernel == .reference {
-                referenceTile(p, rows: t..<(t + rowCount), panel: panel, into: tile)
-              } else if packed {
-                let w0 = UnsafeRawPointer(w.group(panel: panel, k: 0)).assumingMemoryBound(to: CChar.self)
-                let c = UnsafeMutableRawPointer(tile).assumingMemoryBound(to: CInt.self)
-                if pair {
-                  let w1 = UnsafeRawPointer(w.group(panel: panel + 1, k: 0)).assumingMemoryBound(to: CChar.self)
-                  es_qs8_gemm_12x32p__avx512vnni(rowCount, kqTotal, packedA, w0, w1, c)
-                } else {
-                  es_qs8_gemm_12x16p__avx512vnni(rowCount, kqTotal, packedA, w0, c)
+              let pair = panel + 1 < p1
+              let w0 = UnsafeRawPointer(w.group(panel: panel, k: 0)).assumingMemoryBound(to: CChar.self)
+              let w1 = UnsafeRawPointer(w.group(panel: pair ? panel + 1 : panel, k: 0)).assumingMemoryBound(to: CChar.self)
+              var kb = 0
+              while kb < kq {
+                let n = Swift.min(packedKBlock, kq - kb), accumulate: CInt = kb > 0 ? 1 : 0
+                for tile in 0..<tiles {
+                  let rowCount = Swift.min(tr, m1 - m0 - tile * tr)
+                  let ap = packedA + tile * tr * 4 * kq + 4 * kb, ct = cInts + tile * tr * 32
+                  if pair {
+                    es_qs8_gemm_12x32p__avx512vnni(rowCount, n, kq, ap, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
+                  } else {
+                    es_qs8_gemm_12x16p__avx512vnni(rowCount, n, kq, ap, w0 + 64 * kb, ct, accumulate)
+                  }
                 }
-              } else {
-                var kOffset = 0
-                for (s, len) in p.segments.enumerated() {
-                  let rows = rowPointers + s * mr
-                  let kq = (len + 3) / 4
-                  microkernel(kernel, rowCount, kq, rows, w.group(panel: panel, k: kOffset), tile, width, kOffset > 0)
-                  kOffset += len
-                }
+                kb += n
               }
-              let cols = Swift.min(width, w.n - panel * 16)
-              epilogue(p, tile: tile, ldt: ldt, rows: t..<(t + rowCount), c0: panel * 16, cols: cols,
-                       corr: corr, scales: scales, kernel: kernel)
+              let cols = Swift.min(pair ? 32 : 16, w.n - panel * 16)
+              for tile in 0..<tiles {
+                let t = m0 + tile * tr
+                epilogue(p, tile: c + tile * tr * 32, ldt: 32, rows: t..<Swift.min(m1, t + tr), c0: panel * 16, cols: cols,
+                         corr: corr, scales: scales, kernel: .avx512vnni)
+              }
               panel += pair ? 2 : 1
             }
-            t += tileRows
-          }
           }
         }
       }
     }
-    }}}
+  }
+
+  /// The other tiers: 8-row tiles read in place through the row pointers, one panel at a time.
+  private static func runRows(_ p: Int8GEMMProblem, kernel: QS8GEMMKernel, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>,
+                              threads: Int) {
+    let w = p.weights, mr = QS8GEMMKernel.mr, nseg = p.segments.count
+    let (blocks, groups, perGroup) = tasks(p, blockRows: mr * 8, threads: threads)
+    parallelFor(blocks * groups, threads: threads) { task in
+      let m0 = (task / groups) * mr * 8, m1 = Swift.min(p.m, m0 + mr * 8)
+      let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
+      guard p0 < p1 else { return }
+      withUnsafeTemporaryAllocation(of: Int32.self, capacity: mr * 16) { tileBuf in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: mr * nseg) { rowBuf in
+          let tile = tileBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
+          var t = m0
+          while t < m1 {
+            let rowCount = Swift.min(mr, m1 - t)
+            if kernel != .reference {
+              for s in 0..<nseg {
+                for r in 0..<mr { rowPointers[s * mr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
+              }
+            }
+            for panel in p0..<p1 {
+              if kernel == .reference {
+                referenceTile(p, rows: t..<(t + rowCount), panel: panel, into: tile)
+              } else {
+                var kOffset = 0
+                for (s, len) in p.segments.enumerated() {
+                  microkernel(kernel, rowCount, (len + 3) / 4, rowPointers + s * mr, w.group(panel: panel, k: kOffset), tile, 16, kOffset > 0)
+                  kOffset += len
+                }
+              }
+              epilogue(p, tile: tile, ldt: 16, rows: t..<(t + rowCount), c0: panel * 16, cols: Swift.min(16, w.n - panel * 16),
+                       corr: corr, scales: scales, kernel: kernel)
+            }
+            t += mr
+          }
+        }
+      }
+    }
   }
 
   @inline(__always)

@@ -25,16 +25,24 @@ void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+// Row r of the packed tile, group q: 4 unsigned bytes at ap + (r * lda + q) * 4.
+#define ES_A(i) ({ int v_; memcpy(&v_, ap + ((size_t)(i) * lda + q) * 4, 4); _mm512_set1_epi32(v_); })
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline))
+static inline void es_s32_store16(int *row, __m512i v, int accumulate) {
+  if (accumulate) v = _mm512_add_epi32(v, _mm512_loadu_si512((const void *)row));
+  _mm512_storeu_si512((void *)row, v);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
-                                    const signed char *w1, int *c) {
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w0,
+                                    const signed char *w1, int *c, int accumulate) {
   __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   __m512i c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
   __m512i c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
   for (size_t q = 0; q < kq; q++) {
     const __m512i v0 = _mm512_loadu_si512((const void *)(w0 + q * 64)), v1 = _mm512_loadu_si512((const void *)(w1 + q * 64));
-#define ES_ROW(r, i) { int v; memcpy(&v, ap + (i * kq + q) * 4, 4); const __m512i x = _mm512_set1_epi32(v); \
-                    c##r##0 = _mm512_dpbusd_epi32(c##r##0, x, v0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, x, v1); }
+#define ES_ROW(r, i) { const __m512i x = ES_A(i); c##r##0 = _mm512_dpbusd_epi32(c##r##0, x, v0); c##r##1 = _mm512_dpbusd_epi32(c##r##1, x, v1); }
     ES_ROW(0, 0) ES_ROW(1, 1) ES_ROW(2, 2) ES_ROW(3, 3) ES_ROW(4, 4) ES_ROW(5, 5)
     ES_ROW(6, 6) ES_ROW(7, 7) ES_ROW(8, 8) ES_ROW(9, 9) ES_ROW(a, 10) ES_ROW(b, 11)
 #undef ES_ROW
@@ -42,25 +50,27 @@ void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *a
   __m512i acc[12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
                         {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
   for (size_t r = 0; r < mr; r++) {
-    _mm512_storeu_si512((void *)(c + r * 32), acc[r][0]);
-    _mm512_storeu_si512((void *)(c + r * 32 + 16), acc[r][1]);
+    es_s32_store16(c + r * 32, acc[r][0], accumulate);
+    es_s32_store16(c + r * 32 + 16, acc[r][1], accumulate);
   }
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c) {
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w, int *c,
+                                    int accumulate) {
   __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0;
   __m512i ca = c0, cb = c0;
   for (size_t q = 0; q < kq; q++) {
     const __m512i wv = _mm512_loadu_si512((const void *)(w + q * 64));
-#define ES_ROW(r, i) { int v; memcpy(&v, ap + (i * kq + q) * 4, 4); c##r = _mm512_dpbusd_epi32(c##r, _mm512_set1_epi32(v), wv); }
+#define ES_ROW(r, i) { c##r = _mm512_dpbusd_epi32(c##r, ES_A(i), wv); }
     ES_ROW(0, 0) ES_ROW(1, 1) ES_ROW(2, 2) ES_ROW(3, 3) ES_ROW(4, 4) ES_ROW(5, 5)
     ES_ROW(6, 6) ES_ROW(7, 7) ES_ROW(8, 8) ES_ROW(9, 9) ES_ROW(a, 10) ES_ROW(b, 11)
 #undef ES_ROW
   }
   __m512i acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, ca, cb};
-  for (size_t r = 0; r < mr; r++) _mm512_storeu_si512((void *)(c + r * 32), acc[r]);
+  for (size_t r = 0; r < mr; r++) es_s32_store16(c + r * 32, acc[r], accumulate);
 }
+#undef ES_A
 
 __attribute__((target("avx2")))
 void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
@@ -99,13 +109,14 @@ void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, c
 }
 
 #else
-void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
-                                    const signed char *w1, int *c) {
-  (void)mr; (void)kq; (void)ap; (void)w0; (void)w1; (void)c;
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w0,
+                                    const signed char *w1, int *c, int accumulate) {
+  (void)mr; (void)kq; (void)lda; (void)ap; (void)w0; (void)w1; (void)c; (void)accumulate;
   __builtin_trap();
 }
-void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c) {
-  (void)mr; (void)kq; (void)ap; (void)w; (void)c;
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w, int *c,
+                                    int accumulate) {
+  (void)mr; (void)kq; (void)lda; (void)ap; (void)w; (void)c; (void)accumulate;
   __builtin_trap();
 }
 void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,

@@ -19,7 +19,9 @@ struct QGEMMCase: CustomTestStringConvertible, Sendable {
     var rng = SplitMix64(seed: 21)
     let ms = [1, 2, 3, 5, 7, 8, 9, 11, 12, 13, 15, 17, 24, 25, 33, 130]
     let ns = [1, 3, 15, 16, 17, 31, 32, 33, 65]
-    let ks: [[Int]] = [[1], [3], [4], [5], [8], [12], [17], [64], [100], [256], [260], [4, 4, 4], [8, 8, 8, 8, 8, 8, 8, 8, 8], [16, 16, 3]]
+    // K past 512 (600; 256 + 256 + 100): more than one K block of the AVX-512 VNNI path, accumulated.
+    let ks: [[Int]] = [[1], [3], [4], [5], [8], [12], [17], [64], [100], [256], [260], [4, 4, 4], [8, 8, 8, 8, 8, 8, 8, 8, 8], [16, 16, 3],
+                       [600], [256, 256, 100]]
     for (i, m) in ms.enumerated() {
       for (j, n) in ns.enumerated() {
         out.append(QGEMMCase(m: m, n: n, segments: ks[(i * 5 + j) % ks.count], zeroPoint: Int32(Int(rng.next() % 256) - 128),
