@@ -20,6 +20,14 @@ public enum AttentionKernel: String, Sendable, CaseIterable {
   }
 }
 
+/// The int8 window attention implementations (`KernelTable.int8Attention`): the Swift loops (the
+/// definition) and an AVX-512 VNNI twin in C with the same bits.
+public enum Int8AttentionKernel: String, Sendable, CaseIterable {
+  case portable, avx512vnni
+
+  public func isSupported(on f: CPUFeatures) -> Bool { self == .portable || f.hasAVX512VNNI }
+}
+
 public enum Attention {
   /// Floats of scratch one `window` call needs.
   public static func windowScratchCount(n: Int, headDim: Int) -> Int { (headDim + 4) * Swift.max(64, (n + 15) / 16 * 16) }
@@ -66,6 +74,93 @@ public enum Attention {
         for d in 0..<hd { dst[d] += pj * vj[d] }
       }
     }
+  }
+
+  // MARK: int8 window attention
+
+  /// Bytes of scratch one `windowInt8` call needs.
+  public static func windowInt8ScratchBytes(n: Int, headDim hd: Int) -> Int {
+    let np = Swift.max(64, (n + 15) / 16 * 16)
+    return 4 * np * hd + 4 * 8 * np + 64 * 16
+  }
+
+  /// Swin window attention in int8, the way ncnn quantizes attention: q, k and v quantized per token
+  /// (each row of `headDim` values: `symmetricRow`), `QKᵀ` in int8, softmax in float, the probabilities
+  /// times v's row scales quantized per query row to unsigned 8 bits, `P·V` in int8. For each slot i < n
+  /// with `out[i]` set:
+  ///   `s_j = Float(q8_i·k8_j)·((sq_i/√d)·sk_j) + bias[i·n + j] (+ mask[i·n + j])`, `e_j = exp(s_j − max s)`
+  ///   (0 where the exponent is below −87), `Σe` in 16 lanes (`j mod 16`) then halving, `p_j = e_j·sv_j`,
+  ///   `p8_j = roundHalfEven(p_j·(255/max p))`, `out[i][d] = Float(Σ_j p8_j·v8_j[d])·(max p/(255·Σe))`.
+  /// This loop is the definition; the AVX-512 VNNI tier (`es_window_attention_qs8__avx512vnni`) gives the
+  /// same bits. q, k, v, out: n row pointers to `headDim` floats (headDim a multiple of 4).
+  public static func windowInt8(n: Int, headDim hd: Int, q: UnsafePointer<UnsafePointer<Float>>, k: UnsafePointer<UnsafePointer<Float>>,
+                                v: UnsafePointer<UnsafePointer<Float>>, bias: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
+                                out: UnsafePointer<UnsafeMutablePointer<Float>?>, scratch: UnsafeMutableRawPointer,
+                                kernel: Int8AttentionKernel) {
+    let invSqrtD = 1 / Float(hd).squareRoot()
+    if kernel == .avx512vnni && hd == 32 && n <= 64 {
+      q.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { q in
+        k.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { k in
+          v.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { v in
+            es_window_attention_qs8__avx512vnni(n, q, k, v, bias, mask, invSqrtD, out, scratch)
+          }
+        }
+      }
+      return
+    }
+    let q8 = scratch.bindMemory(to: Int8.self, capacity: 3 * n * hd), k8 = q8 + n * hd, v8 = k8 + n * hd
+    let scales = (scratch + (3 * n * hd + 15) / 16 * 16).bindMemory(to: Float.self, capacity: 5 * n), sq = scales, sk = sq + n, sv = sk + n
+    let sRow = sv + n, e = sRow + n, p8 = UnsafeMutableRawPointer(e + n).bindMemory(to: UInt8.self, capacity: n)
+    for j in 0..<n {
+      sq[j] = symmetricRow(q[j], count: hd, into: q8 + j * hd)
+      sk[j] = symmetricRow(k[j], count: hd, into: k8 + j * hd)
+      sv[j] = symmetricRow(v[j], count: hd, into: v8 + j * hd)
+    }
+    for i in 0..<n {
+      guard let dst = out[i] else { continue }
+      let a = sq[i] * invSqrtD, bi = bias + i * n, qi = q8 + i * hd
+      var mx = -Float.infinity
+      for j in 0..<n {
+        var acc: Int32 = 0
+        let kj = k8 + j * hd
+        for d in 0..<hd { acc &+= Int32(qi[d]) &* Int32(kj[d]) }
+        var x = Float(acc) * (a * sk[j]) + bi[j]
+        if let mask { x = x + mask[i * n + j] }
+        sRow[j] = x
+        mx = Swift.max(mx, x)
+      }
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { lanes in
+        for l in 0..<16 { lanes[l] = 0 }
+        var mp: Float = 0
+        for j in 0..<n {
+          let t = sRow[j] - mx
+          e[j] = t < -87 ? 0 : FastMath.exp(t)
+          lanes[j % 16] += e[j]
+          e[j] = e[j] * sv[j]
+          mp = Swift.max(mp, e[j])
+        }
+        for w in [8, 4, 2, 1] { for l in 0..<w { lanes[l] += lanes[l + w] } }
+        let inv: Float = mp == 0 ? 0 : 255 / mp
+        for j in 0..<n { p8[j] = UInt8(Swift.min(Swift.max((e[j] * inv).rounded(.toNearestOrEven), 0), 255)) }
+        let f = mp / (255 * lanes[0])
+        for d in 0..<hd {
+          var acc: Int32 = 0
+          for j in 0..<n { acc &+= Int32(p8[j]) &* Int32(v8[j * hd + d]) }
+          dst[d] = Float(acc) * f
+        }
+      }
+    }
+  }
+
+  /// One row quantized symmetrically to int8: `q = roundHalfEven(x·(127/m))` with m = max |x| (all 0 when
+  /// m is 0); returns the scale m/127.
+  @inline(__always)
+  public static func symmetricRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>) -> Float {
+    var m: Float = 0
+    for d in 0..<count { m = Swift.max(m, abs(x[d])) }
+    let inv: Float = m == 0 ? 0 : 127 / m
+    for d in 0..<count { q[d] = Int8(Swift.min(Swift.max((x[d] * inv).rounded(.toNearestOrEven), -127), 127)) }
+    return m / 127
   }
 
   /// Floats of scratch one head of `dense` needs (per worker).

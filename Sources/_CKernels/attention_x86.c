@@ -7,6 +7,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 /// eˣ as Kernels/FastMath.swift `exp` (Cephes polynomial, separate IEEE operations in the same order).
 __attribute__((target("avx512f")))
@@ -274,6 +275,156 @@ void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const floa
     }
   }
 }
+// int8 window attention (head dimension 32, up to 64 tokens), VNNI: the definition and its contract are
+// Kernels/Attention.swift `windowInt8`; every float step below is the same IEEE operation in the same order.
+
+/// Row of 32 floats to int8 (Attention.symmetricRow) into dst (as unsigned q + 128 if `unsigned_out`):
+/// returns the scale m/127; *sum = the sum of the 32 int8 values.
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+static inline float es_symmetric_row32(const float *x, signed char *dst, int unsigned_out, int *sum) {
+  const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+  const float m = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+  const __m512 iv = _mm512_set1_ps(m == 0.0f ? 0.0f : 127.0f / m);
+  const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+  const __m512i qa = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(a, iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), lo), hi);
+  const __m512i qb = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvt_roundps_epi32(_mm512_mul_ps(b, iv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), lo), hi);
+  __m128i ba = _mm512_cvtepi32_epi8(qa), bb = _mm512_cvtepi32_epi8(qb);
+  if (unsigned_out) { ba = _mm_xor_si128(ba, _mm_set1_epi8((char)0x80)); bb = _mm_xor_si128(bb, _mm_set1_epi8((char)0x80)); }
+  _mm_storeu_si128((__m128i *)dst, ba);
+  _mm_storeu_si128((__m128i *)(dst + 16), bb);
+  if (sum) *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+  return m / 127.0f;
+}
+
+/// Σ of 16 lanes as Attention.windowInt8 adds them: halves folded onto each other (8, 4, 2, 1).
+__attribute__((target("avx512f")))
+static inline float es_fold16(__m512 v) {
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni")))
+void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                         const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch) {
+  unsigned char *base = (unsigned char *)scratch;
+  signed char *kp = (signed char *)base;                 // K packed: [8 groups][64 keys][4]
+  signed char *vp = (signed char *)(base + 2048);        // V packed: [16 groups of 4 keys][32 d][4]
+  unsigned char *qu = base + 4096;                       // q + 128: [64][32]
+  float *sq = (float *)(base + 6144), *sk = sq + 64, *sv = sk + 64;
+  int *kcol = (int *)(sv + 64);                          // Σ_d k8[j][d]
+  unsigned char *p8 = (unsigned char *)(kcol + 64);      // [4][64]
+  signed char *v8 = (signed char *)(p8 + 256);           // v rows: [64][32]
+  const size_t vg = (n + 3) / 4;
+  memset(kp + n * 4, 0, 2048 - n * 4);                   // keys past n in every group (rewritten below for j < n)
+  memset(v8 + n * 32, 0, (vg * 4 - n) * 32);
+  for (size_t j = 0; j < n; j++) {
+    signed char row[32];
+    sq[j] = es_symmetric_row32(q[j], (signed char *)(qu + j * 32), 1, 0);
+    sk[j] = es_symmetric_row32(k[j], row, 0, &kcol[j]);
+    for (size_t g = 0; g < 8; g++) memcpy(kp + (g * 64 + j) * 4, row + 4 * g, 4);
+    sv[j] = es_symmetric_row32(v[j], v8 + j * 32, 0, 0);
+  }
+  for (size_t j = n; j < 64; j++) { sk[j] = 0.0f; sv[j] = 0.0f; kcol[j] = 0; }
+  // V interleaved by groups of 4 keys: vp[g][d][t] = v8[4g + t][d].
+  for (size_t g = 0; g < vg; g++) {
+    for (size_t h = 0; h < 2; h++) {
+      const __m128i r0 = _mm_loadu_si128((const __m128i *)(v8 + (4 * g) * 32 + 16 * h)), r1 = _mm_loadu_si128((const __m128i *)(v8 + (4 * g + 1) * 32 + 16 * h));
+      const __m128i r2 = _mm_loadu_si128((const __m128i *)(v8 + (4 * g + 2) * 32 + 16 * h)), r3 = _mm_loadu_si128((const __m128i *)(v8 + (4 * g + 3) * 32 + 16 * h));
+      const __m128i a0 = _mm_unpacklo_epi8(r0, r1), a1 = _mm_unpackhi_epi8(r0, r1), b0 = _mm_unpacklo_epi8(r2, r3), b1 = _mm_unpackhi_epi8(r2, r3);
+      signed char *dst = vp + (g * 32 + 16 * h) * 4;
+      _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
+      _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(a0, b0));
+      _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(a1, b1));
+      _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(a1, b1));
+    }
+  }
+  __mmask16 tail[4];
+  for (size_t c = 0; c < 4; c++) tail[c] = es_tail(n > 16 * c ? n - 16 * c : 0);
+  const __m512 ninf = _mm512_set1_ps(-INFINITY), floor = _mm512_set1_ps(-87.0f);
+  size_t rows[4], i = 0;
+  while (i < n) {
+    size_t m = 0;
+    for (; i < n && m < 4; i++) if (out[i]) rows[m++] = i;
+    if (m == 0) break;
+    const unsigned char *qr[4];
+    for (size_t r = 0; r < 4; r++) qr[r] = qu + rows[r < m ? r : 0] * 32;
+    __m512i a[4][4];
+#pragma clang loop unroll(full)
+    for (size_t r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) a[r][c] = _mm512_setzero_si512();
+#pragma clang loop unroll(full)
+    for (size_t g = 0; g < 8; g++) {
+      const signed char *kg = kp + g * 256;
+      const __m512i k0 = _mm512_loadu_si512((const void *)kg), k1 = _mm512_loadu_si512((const void *)(kg + 64));
+      const __m512i k2 = _mm512_loadu_si512((const void *)(kg + 128)), k3 = _mm512_loadu_si512((const void *)(kg + 192));
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++) {
+        int w;
+        memcpy(&w, qr[r] + 4 * g, 4);
+        const __m512i x = _mm512_set1_epi32(w);
+        a[r][0] = _mm512_dpbusd_epi32(a[r][0], x, k0); a[r][1] = _mm512_dpbusd_epi32(a[r][1], x, k1);
+        a[r][2] = _mm512_dpbusd_epi32(a[r][2], x, k2); a[r][3] = _mm512_dpbusd_epi32(a[r][3], x, k3);
+      }
+    }
+    float f[4];
+#pragma clang loop unroll(full)
+    for (size_t r = 0; r < 4; r++) {
+      if (r >= m) continue;
+      const float *br = bias + rows[r] * n, *mr = mask ? mask + rows[r] * n : 0;
+      const __m512 av = _mm512_set1_ps(sq[rows[r]] * inv_sqrt_d);
+      __m512 sc[4];
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) {
+        const __m512i acc = _mm512_sub_epi32(a[r][c], _mm512_slli_epi32(_mm512_loadu_si512((const void *)(kcol + 16 * c)), 7));
+        __m512 x = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(av, _mm512_loadu_ps(sk + 16 * c))),
+                                 _mm512_maskz_loadu_ps(tail[c], br + 16 * c));
+        if (mr) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(tail[c], mr + 16 * c));
+        sc[c] = _mm512_mask_blend_ps(tail[c], ninf, x);
+      }
+      const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(sc[0], sc[1]), _mm512_max_ps(sc[2], sc[3]))));
+      __m512 sum = _mm512_setzero_ps(), pmax = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) {
+        const __m512 t = _mm512_sub_ps(sc[c], mv);
+        const __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, floor, _CMP_GE_OQ), es_exp_avx512(t));
+        sum = _mm512_add_ps(sum, e);
+        sc[c] = _mm512_mul_ps(e, _mm512_loadu_ps(sv + 16 * c));
+        pmax = _mm512_max_ps(pmax, sc[c]);
+      }
+      const float total = es_fold16(sum);
+      const float mp = _mm512_reduce_max_ps(pmax);
+      const __m512 inv = _mm512_set1_ps(mp == 0.0f ? 0.0f : 255.0f / mp);
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) {
+        __m512i u = _mm512_cvt_roundps_epi32(_mm512_mul_ps(sc[c], inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        u = _mm512_min_epi32(_mm512_max_epi32(u, _mm512_setzero_si512()), _mm512_set1_epi32(255));
+        _mm_storeu_si128((__m128i *)(p8 + r * 64 + 16 * c), _mm512_cvtepi32_epi8(u));
+      }
+      f[r] = mp / (255.0f * total);
+    }
+    __m512i o[4][2];
+#pragma clang loop unroll(full)
+    for (size_t r = 0; r < 4; r++) { o[r][0] = _mm512_setzero_si512(); o[r][1] = _mm512_setzero_si512(); }
+    for (size_t g = 0; g < vg; g++) {
+      const __m512i v0 = _mm512_loadu_si512((const void *)(vp + g * 128)), v1 = _mm512_loadu_si512((const void *)(vp + g * 128 + 64));
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++) {
+        int w;
+        memcpy(&w, p8 + (r < m ? r : 0) * 64 + 4 * g, 4);
+        const __m512i x = _mm512_set1_epi32(w);
+        o[r][0] = _mm512_dpbusd_epi32(o[r][0], x, v0); o[r][1] = _mm512_dpbusd_epi32(o[r][1], x, v1);
+      }
+    }
+    for (size_t r = 0; r < m; r++) {
+      const __m512 fv = _mm512_set1_ps(f[r]);
+      _mm512_storeu_ps(out[rows[r]], _mm512_mul_ps(_mm512_cvtepi32_ps(o[r][0]), fv));
+      _mm512_storeu_ps(out[rows[r]] + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(o[r][1]), fv));
+    }
+  }
+}
 #else
 void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q, const float *const *k,
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
@@ -284,6 +435,11 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
 void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
                                      float scale, float *out, float *scratch) {
   (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)out; (void)scratch;
+  __builtin_trap();
+}
+void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                         const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch) {
+  (void)n; (void)q; (void)k; (void)v; (void)bias; (void)mask; (void)inv_sqrt_d; (void)out; (void)scratch;
   __builtin_trap();
 }
 #endif

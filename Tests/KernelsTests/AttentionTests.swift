@@ -60,6 +60,63 @@ import _TestSupport
     }
   }
 
+  /// int8 window attention: every tier gives the Swift definition's bits, and the definition is close to
+  /// float64 attention. Tolerance 0.03 absolute (outputs are convex combinations of v in [-1, 1]): q, k and
+  /// v are quantized per token to 8 bits (relative step 1/127) and the probabilities to 8 bits per query
+  /// (step 1/255 of the row's largest), errors that the float form does not have; observed ~0.01.
+  @Test(arguments: [(n: 49, hd: 32), (64, 32), (1, 32), (20, 32), (49, 16), (30, 8)])
+  func int8WindowTiersAgreeAndStayClose(_ c: (n: Int, hd: Int)) {
+    var rng = SplitMix64(seed: UInt64(c.n * 977 + c.hd))
+    let (n, hd) = (c.n, c.hd)
+    var q = rng.floats(n * hd).map { $0 * 2 }, k = rng.floats(n * hd).map { $0 * 2 }, v = rng.floats(n * hd)
+    for d in 0..<hd where n > 1 { k[d] = 0; v[hd + d] = 0 }      // rows that quantize with scale 0
+    if n > 2 { q[2 * hd] = 40 }                       // one outlier dominating its row's scale
+    let bias = rng.floats(n * n)
+    let mask = (0..<(n * n)).map { ($0 % 7 == 3) ? Float(-100) : 0 }
+    let skip = Set(stride(from: 2, to: n, by: 5))
+    for masked in [false, true] {
+      var truth = [Double](repeating: 0, count: n * hd)
+      for i in 0..<n {
+        var s = (0..<n).map { j in
+          var dot = 0.0
+          for d in 0..<hd { dot += Double(q[i * hd + d]) * Double(k[j * hd + d]) }
+          return dot / Double(hd).squareRoot() + Double(bias[i * n + j]) + (masked ? Double(mask[i * n + j]) : 0)
+        }
+        let m = s.max()!
+        s = s.map { Foundation.exp($0 - m) }
+        let total = s.reduce(0, +)
+        for d in 0..<hd { truth[i * hd + d] = (0..<n).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * hd + d]) } }
+      }
+      func run(_ kernel: Int8AttentionKernel) -> [Float] {
+        var out = [Float](repeating: .nan, count: n * hd)
+        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+        out.withUnsafeMutableBufferPointer { ob in bias.withUnsafeBufferPointer { bb in mask.withUnsafeBufferPointer { mb in
+          let qp = (0..<n).map { qb.baseAddress! + $0 * hd }, kp = (0..<n).map { kb.baseAddress! + $0 * hd }
+          let vp = (0..<n).map { vb.baseAddress! + $0 * hd }
+          let op: [UnsafeMutablePointer<Float>?] = (0..<n).map { skip.contains($0) ? nil : ob.baseAddress! + $0 * hd }
+          var scratch = [UInt8](repeating: 0xA5, count: Attention.windowInt8ScratchBytes(n: n, headDim: hd))
+          scratch.withUnsafeMutableBytes { sb in
+            Attention.windowInt8(n: n, headDim: hd, q: qp, k: kp, v: vp, bias: bb.baseAddress!, mask: masked ? mb.baseAddress! : nil,
+                                 out: op, scratch: sb.baseAddress!, kernel: kernel)
+          }
+        }}}}}}
+        return out
+      }
+      let want = run(.portable)
+      var worst = 0.0
+      for i in 0..<n where !skip.contains(i) {
+        for d in 0..<hd { worst = max(worst, abs(Double(want[i * hd + d]) - truth[i * hd + d])) }
+      }
+      #expect(worst <= 0.03, "int8 n \(n) hd \(hd) masked \(masked): max abs error \(worst) against float64")
+      #expect(worst > 0, "int8 attention equals float64 exactly: the quantization is not running")
+      for kernel in Int8AttentionKernel.allCases where kernel != .portable && kernel.isSupported(on: .detect()) {
+        let got = run(kernel)
+        let bad = got.indices.first { got[$0].bitPattern != want[$0].bitPattern }
+        #expect(bad == nil, "\(kernel) n \(n) hd \(hd) masked \(masked): [\(bad.map { "\($0 / hd),\($0 % hd)" } ?? "")] \(bad.map { got[$0] } ?? 0) vs \(bad.map { want[$0] } ?? 0)")
+      }
+    }
+  }
+
   /// DETR's form: nq queries, nk keys, `heads` heads over rows of d floats, scale 1/√hd.
   @Test(arguments: AttentionKernel.allCases.filter { $0.isSupported(on: .detect()) },
         [(nq: 1, nk: 1, d: 4, heads: 1), (12, 40, 64, 4), (100, 352, 256, 8), (7, 399, 48, 3), (5, 64, 32, 1), (3, 65, 96, 2)])

@@ -108,3 +108,51 @@ for s in shapes {
     }
   }
 }
+
+// Swin window attention as stage 0 of swin-tiny-ade at 512x512 runs it: 361 windows of 49 tokens,
+// 3 heads of 32, q/k/v rows of 96 floats in 16384-row maps (read through row pointers), float and int8.
+do {
+  let (windows, n, heads, hd) = (361, 49, 3, 32), c = heads * hd, rows = windows * n
+  var rng: UInt64 = 7
+  func next() -> Float {
+    rng = rng &* 6364136223846793005 &+ 1442695040888963407
+    return Float(Int(rng >> 33) % 2001 - 1000) / 500
+  }
+  let q = (0..<(rows * c)).map { _ in next() }, k = (0..<(rows * c)).map { _ in next() }, v = (0..<(rows * c)).map { _ in next() }
+  let bias = (0..<(heads * n * n)).map { _ in next() }
+  var out = [Float](repeating: 0, count: rows * c)
+  let macs = Double(windows * heads * 2 * n * n * hd)
+  print("\n| window attention (361 windows x 3 heads, 49 tokens, head dim 32) | kernel | threads | ms | GMAC/s |")
+  print("|---|---|---|---|---|")
+  for int8 in [false, true] {
+    let name = int8 ? "int8 \(features.hasAVX512VNNI ? "avx512vnni" : "portable")" : "f32 \(features.hasAVX512F ? "avx512" : "portable")"
+    let t = q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+      bias.withUnsafeBufferPointer { bb in out.withUnsafeMutableBufferPointer { ob in
+        let scratchBytes = max(4 * Attention.windowScratchCount(n: n, headDim: hd), Attention.windowInt8ScratchBytes(n: n, headDim: hd))
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+        defer { scratch.deallocate() }
+        let hq = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 3 * n), hk = hq + n, hv = hk + n
+        let ho = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: n)
+        defer { hq.deallocate(); ho.deallocate() }
+        return median(5) {
+          for w in 0..<windows {
+            for h in 0..<heads {
+              for i in 0..<n {
+                let r = (w * n + i) * c + h * hd
+                hq[i] = qb.baseAddress! + r; hk[i] = kb.baseAddress! + r; hv[i] = vb.baseAddress! + r; ho[i] = ob.baseAddress! + r
+              }
+              if int8 {
+                Attention.windowInt8(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bb.baseAddress! + h * n * n, mask: nil, out: ho,
+                                     scratch: scratch, kernel: features.hasAVX512VNNI ? .avx512vnni : .portable)
+              } else {
+                Attention.window(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bb.baseAddress! + h * n * n, mask: nil, out: ho,
+                                 scratch: scratch.assumingMemoryBound(to: Float.self), kernel: features.hasAVX512F ? .avx512 : .portable)
+              }
+            }
+          }
+        }
+      }}
+    }}}
+    print("| stage0 windows | \(name) | 1 | \(fmt(t * 1000)) | \(fmt(macs / t / 1e9)) |")
+  }
+}

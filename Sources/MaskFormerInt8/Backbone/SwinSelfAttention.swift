@@ -117,9 +117,11 @@ public struct SwinSelfAttention {
     slotRow.withUnsafeBufferPointer { sb in
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
       let bp = gatheredBias?.pointer ?? gb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
-      let scratchCount = Attention.windowScratchCount(n: n, headDim: hd)
+      // int8 attention where q, k and v are int8 layers (and the kernel table has it).
+      let int8 = sharedInput != nil ? ctx.kernels.int8Attention : nil
+      let scratchCount = Swift.max(Attention.windowScratchCount(n: n, headDim: hd), (Attention.windowInt8ScratchBytes(n: n, headDim: hd) + 3) / 4)
       let info = OpInfo(name: name.parent.key("windows"), kind: "attention",
-                        macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: "f32")
+                        macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: int8 == nil ? "f32" : "int8")
       ctx.observer?.begin(info, input: nil)
       defer { ctx.observer?.end(info, output: TensorView(.float(op), rows: rows, columns: c), shape: [rows, c]) }
       // Per worker: slot labels, q/k/v row pointers (whole and per head), output rows, mask and kernel scratch.
@@ -153,8 +155,13 @@ public struct SwinSelfAttention {
             hq[i] = rq[i] + off; hk[i] = rk[i] + off; hv[i] = rv[i] + off
             ho[i] = ro[i].map { $0 + off }
           }
-          Attention.window(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
-                              out: ho, scratch: scratch, kernel: ctx.kernels.attention)
+          if let int8 {
+            Attention.windowInt8(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
+                                 out: ho, scratch: UnsafeMutableRawPointer(scratch), kernel: int8)
+          } else {
+            Attention.window(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
+                             out: ho, scratch: scratch, kernel: ctx.kernels.attention)
+          }
         }
       }
       }}

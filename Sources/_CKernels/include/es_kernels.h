@@ -89,6 +89,12 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
                                       float *const *out, float *scratch);
 
+/// Swin window attention of one window and head in int8 (AVX-512 VNNI), head dimension 32 and n <= 64:
+/// bit for bit Kernels/Attention.swift `windowInt8` (its contract), q, k, v, out as for the float form;
+/// inv_sqrt_d = 1 / sqrt(32) as a float; scratch: Attention.windowInt8ScratchBytes bytes.
+void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                         const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch);
+
 /// DETR's attention of one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.dense): rows of q
 /// (nq), k and v (nk) and out, row stride ld floats, hd a multiple of 16: s_j = (q_i · k_j) * scale,
 /// p = softmax(s) (exp as FastMath.exp; an exponent below -87 gives 0), out[i][t] = sum_j p_j * v_j[t] for
