@@ -1,10 +1,11 @@
 """int8 drift of edge-seg and of ONNX Runtime, each against its own float32 model, on the same photos
 (outside the calibration set) and the same random-init swin-tiny-ade weights at 512x512.
 
-    ~/hfref/bin/python bench/drift_vs_ort.py work/big/sta      # needs model.int8.eseg and the ONNX files from bench/e2e.py
+    ~/hfref/bin/python bench/drift_vs_ort.py work/sta      # needs model.int8.eseg and the ONNX files from bench/e2e.py
 
 Prints, per photo, the cosine similarity and SQNR of int8 mask logits (and class logits) against the
-float32 ones: edge-seg int8 vs edge-seg float32, ONNX Runtime int8 (static QDQ) vs ONNX Runtime fp32.
+float32 ones: edge-seg int8 (int8 window attention, and with --float-attention) vs edge-seg float32, ONNX
+Runtime int8 (static QDQ, U8S8 and S8S8) vs ONNX Runtime fp32.
 """
 import subprocess
 import sys
@@ -33,11 +34,13 @@ def metrics(a, r):
 def main():
     d = Path(sys.argv[1])
     proc = MaskFormerImageProcessor.from_pretrained(d)
-    sessions = {k: ort.InferenceSession(str(d / f"model.{k}.onnx"), providers=["CPUExecutionProvider"]) for k in ("fp32", "int8")}
+    sessions = {k: ort.InferenceSession(str(d / f"model.{k}.onnx"), providers=["CPUExecutionProvider"])
+                for k in ("fp32", "int8-u8s8", "int8-s8s8")}
     tmp = Path(tempfile.mkdtemp())
     binary = REPO / ".build/release/edge-seg"
-    print("| photo | edge-seg int8 vs float32: mask cosine | SQNR dB | class cosine | ORT int8 vs fp32: mask cosine | SQNR dB | class cosine |")
-    print("|---|---|---|---|---|---|---|")
+    print("| photo | edge-seg int8 vs float32: mask cosine | SQNR dB | class cosine | the same, float attention: mask cosine | SQNR dB "
+          "| ORT int8 U8S8 vs fp32: mask cosine | SQNR dB | class cosine | ORT int8 S8S8: mask cosine | SQNR dB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, load in PHOTOS.items():
         img = load()
         img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
@@ -45,16 +48,20 @@ def main():
                   size={"height": 512, "width": 512})["pixel_values"].astype(np.float32)
         save_file({"pixel_values": pv}, str(tmp / "pv.safetensors"))
         outs = {}
-        for key, model in [("es-int8", d / "model.int8.eseg"), ("es-f32", d)]:
+        for key, model, extra in [("es-int8", d / "model.int8.eseg", []), ("es-int8-fa", d / "model.int8.eseg", ["--float-attention"]),
+                                  ("es-f32", d, [])]:
             subprocess.run([str(binary), "run", str(model), "--pixel-values", str(tmp / "pv.safetensors"), "--raw",
-                            str(tmp / f"{key}.safetensors")], check=True, capture_output=True)
+                            str(tmp / f"{key}.safetensors"), *extra], check=True, capture_output=True)
             o = load_file(str(tmp / f"{key}.safetensors"))
             outs[key] = (o["class_queries_logits"], o["masks_queries_logits"])
         for key, s in sessions.items():
             outs["ort-" + key] = tuple(s.run(None, {"pixel_values": pv}))
         em, ec = metrics(outs["es-int8"][1], outs["es-f32"][1]), metrics(outs["es-int8"][0], outs["es-f32"][0])
-        om, oc = metrics(outs["ort-int8"][1], outs["ort-fp32"][1]), metrics(outs["ort-int8"][0], outs["ort-fp32"][0])
-        print(f"| {name} | {em[0]:.5f} | {em[1]:.1f} | {ec[0]:.5f} | {om[0]:.5f} | {om[1]:.1f} | {oc[0]:.5f} |", flush=True)
+        fm = metrics(outs["es-int8-fa"][1], outs["es-f32"][1])
+        om, oc = metrics(outs["ort-int8-u8s8"][1], outs["ort-fp32"][1]), metrics(outs["ort-int8-u8s8"][0], outs["ort-fp32"][0])
+        sm = metrics(outs["ort-int8-s8s8"][1], outs["ort-fp32"][1])
+        print(f"| {name} | {em[0]:.5f} | {em[1]:.1f} | {ec[0]:.5f} | {fm[0]:.5f} | {fm[1]:.1f} | {om[0]:.5f} | {om[1]:.1f} | {oc[0]:.5f} "
+              f"| {sm[0]:.5f} | {sm[1]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

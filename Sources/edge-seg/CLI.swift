@@ -79,10 +79,11 @@ struct OptionParser {
 /// The kernels `--isa` names (default auto), or nil after printing why not (the caller exits 64).
 func kernelTable(_ opts: OptionParser, command: String) -> KernelTable? {
   let features = CPUFeatures.detect(), isa = opts.value("--isa") ?? "auto"
-  guard let table = KernelTable.named(isa, features: features) else {
+  guard var table = KernelTable.named(isa, features: features) else {
     printError("\(command): --isa \(isa) is unknown or not supported by this CPU (\(features))")
     return nil
   }
+  if opts.isSet("--float-attention") { table.int8Attention = nil }
   return table
 }
 

@@ -17,7 +17,7 @@ enum Usage {
     CommandSpec(name: "run", text: """
         run [MODEL] IMAGE [--output DIR] [--json] [--task panoptic|instance|semantic] [--threshold X]
             [--mask-threshold X] [--overlap X] [--fuse ID,...] [--size N] [--max-pixels N]
-            [--threads N] [--isa NAME] [--max-memory SIZE] [--token-chunk N] [--band-rows N] [--verbose]
+            [--threads N] [--isa NAME] [--float-attention] [--max-memory SIZE] [--token-chunk N] [--band-rows N] [--verbose]
             Segments IMAGE as transformers' image-segmentation pipeline does and writes segments.json,
             one PNG mask per segment, overlay.png (and panoptic.png + panoptic.json) into DIR (default
             edge-seg-output). MODEL: a checkpoint folder (float32) or a model file; without MODEL, the
@@ -41,6 +41,8 @@ enum Usage {
         common to run:
               --threads N        worker threads (default: all cores)
               --isa NAME         \(isaNames) (default: auto)
+              --float-attention  Swin window attention in float even where q, k and v are int8 layers
+                                 (default: int8 there: q, k, v per token, P per query row)
               --max-memory SIZE  peak RSS budget (256M, 1G, ...): the fastest streaming predicted to fit,
                                  or exit 64 with what the input needs
               --token-chunk N    Swin blocks on at most N tokens at a time (default 4096; 0: whole maps)
@@ -49,7 +51,7 @@ enum Usage {
         """,
       valueFlags: ["--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup", "--output", "--task", "--threshold",
                    "--mask-threshold", "--overlap", "--fuse", "--max-pixels", "--size", "--token-chunk", "--band-rows", "--max-memory"],
-      switches: ["--verbose", "--times-json", "--json"]),
+      switches: ["--verbose", "--times-json", "--json", "--float-attention"]),
     CommandSpec(name: "convert", text: """
         convert MODEL_DIR -o MODEL_FILE [--precision int8|float16|float32] [--calibration DIR]
                 [--method minmax|percentile|entropy|mse] [--samples N] [--keep-float PATTERN]... [--threads N]
@@ -83,8 +85,8 @@ enum Usage {
         """,
       valueFlags: ["--reference", "--threads"], switches: ["--json"]),
     CommandSpec(name: "profile", text: """
-        profile MODEL IMAGE [--runs N] [--threads N] [--isa NAME] [--task T] [--size N] [--max-memory SIZE]
-                [--token-chunk N] [--band-rows N] [--json] [--trace FILE]
+        profile MODEL IMAGE [--runs N] [--threads N] [--isa NAME] [--float-attention] [--task T] [--size N]
+                [--max-memory SIZE] [--token-chunk N] [--band-rows N] [--json] [--trace FILE]
             Per span in graph order (op inside block inside stage): median time over N runs (default 5,
             after a warm-up), share, MACs, GMAC/s, precision, output shape, bytes moved; per-stage totals
             (preprocess, backbone stages, pixel decoder, transformer, heads, postprocess); peak RSS and the
@@ -93,7 +95,7 @@ enum Usage {
             chrome://tracing).
         """,
       valueFlags: ["--runs", "--threads", "--trace", "--isa", "--task", "--size", "--token-chunk", "--band-rows", "--max-memory"],
-      switches: ["--json"]),
+      switches: ["--json", "--float-attention"]),
     CommandSpec(name: "verify", text: """
         verify MODEL_FILE
             Validates the file's structure and every tensor checksum.
