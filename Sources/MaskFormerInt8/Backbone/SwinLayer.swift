@@ -75,7 +75,9 @@ public struct SwinLayer {
         let xs = tokens.withUnsafeBufferPointer { tb in
           ctx.floats(rows * c) { b in
             guard !ctx.isDryRun else { return }
-            for r in 0..<rows { (b.baseAddress! + r * c).update(from: xp + tb[r] * c, count: c) }
+            parallelFor((rows + 511) / 512, threads: ctx.threads) { blk in
+              for r in (blk * 512)..<Swift.min(rows, blk * 512 + 512) { (b.baseAddress! + r * c).update(from: xp + tb[r] * c, count: c) }
+            }
           }
         }
         // With int8 q/k/v the LayerNorm writes their shared int8 input directly.
@@ -88,19 +90,22 @@ public struct SwinLayer {
         let y = attentionOutput(context, rows: rows, residual: xs, in: ctx)
         if !ctx.isDryRun { y.withUnsafeBufferPointer { yb in
           tokens.withUnsafeBufferPointer { tb in
-            for r in 0..<rows { (xp + tb[r] * c).update(from: yb.baseAddress! + r * c, count: c) }
+            parallelFor((rows + 511) / 512, threads: ctx.threads) { blk in
+              for r in (blk * 512)..<Swift.min(rows, blk * 512 + 512) { (xp + tb[r] * c).update(from: yb.baseAddress! + r * c, count: c) }
+            }
           }
         }}
       }
       let total = h * w
       for a in stride(from: 0, to: total, by: Swift.min(chunk, total)) {
         let rows = Swift.min(chunk, total - a), row = xp + a * c
-        let y = if let p = intermediate.quantized?.input, output.quantized != nil {
-          Linear.mlp(intermediate, output, layernormAfter.quantizedRows(row, rows: rows, p, in: ctx), activation: activation, residual: row, in: ctx)
+        if let p = intermediate.quantized?.input, output.quantized != nil {
+          // int8: fc2 adds its result to the rows in place.
+          Linear.mlp(intermediate, output, layernormAfter.quantizedRows(row, rows: rows, p, in: ctx), activation: activation, addingTo: row, in: ctx)
         } else {
-          Linear.mlp(intermediate, output, layernormAfter(row, rows: rows, in: ctx), rows: rows, activation: activation, residual: row, in: ctx)
+          let y = Linear.mlp(intermediate, output, layernormAfter(row, rows: rows, in: ctx), rows: rows, activation: activation, residual: row, in: ctx)
+          if !ctx.isDryRun { y.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: rows * c) } }
         }
-        if !ctx.isDryRun { y.withUnsafeBufferPointer { row.update(from: $0.baseAddress!, count: rows * c) } }
       }
     }
   }

@@ -193,16 +193,18 @@ extension Linear {
     }
   }
 
-  /// The same over rows already quantized with fc1's input parameters (`LayerNorm.quantizedRows`).
-  static func mlp(_ fc1: Linear, _ fc2: Linear, _ a: QuantizedRows, activation: Activation, residual: UnsafePointer<Float>,
-                  in ctx: InferenceContext) -> ArenaArray<Float> {
+  /// `x += fc2(act(fc1(a)))` in place over rows already quantized with fc1's input parameters
+  /// (`LayerNorm.quantizedRows` of x): fc2's epilogue adds the residual and writes the sum over it.
+  static func mlp(_ fc1: Linear, _ fc2: Linear, _ a: QuantizedRows, activation: Activation, addingTo x: UnsafeMutablePointer<Float>,
+                  in ctx: InferenceContext) {
     precondition(fc1.quantized?.input == a.params && fc2.quantized != nil, "\(fc1.name): int8 MLP input quantized with \(a.params)")
     let k = fc1.inFeatures
-    return mlp(fc1, fc2, rows: a.rows, activation: activation, residual: residual, input: { emit in a.withView(columns: k, emit) }, in: ctx) { a }
+    _ = mlp(fc1, fc2, rows: a.rows, activation: activation, residual: x, input: { emit in a.withView(columns: k, emit) }, into: x, in: ctx) { a }
   }
 
+  /// The int8 MLP; its float result in a new array, or written over `into` (then the array returned is empty).
   private static func mlp(_ fc1: Linear, _ fc2: Linear, rows: Int, activation: Activation, residual: UnsafePointer<Float>,
-                          input: (_ emit: (TensorView) -> Void) -> Void, in ctx: InferenceContext,
+                          input: (_ emit: (TensorView) -> Void) -> Void, into: UnsafeMutablePointer<Float>? = nil, in ctx: InferenceContext,
                           quantizedInput: () -> QuantizedRows) -> ArenaArray<Float> {
     let (q1, q2) = (fc1.quantized!, fc2.quantized!)
     let (k, h, n) = (fc1.inFeatures, fc1.outFeatures, fc2.outFeatures)
@@ -210,8 +212,16 @@ extension Linear {
                         input: input, output: { y, emit in y.withView(columns: h, emit) }, shape: { _ in [rows, h] }) {
       q1.linear(quantizedInput(), n: h, activation: activation, next: q2.input, in: ctx)
     }
-    return ctx.op(OpInfo(name: fc2.name.description, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8"),
-                  input: { emit in hidden.withView(columns: h, emit) },
+    let info = OpInfo(name: fc2.name.description, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8")
+    if let into {
+      ctx.op(info, input: { emit in hidden.withView(columns: h, emit) },
+             output: { _, emit in emit(TensorView(.float(into), rows: rows, columns: n)) }, shape: { _ in [rows, n] }) {
+        q2.gemm(hidden, output: .float(into, ldc: n, inputScale: q2.input.scale, activation: .identity, residual: residual, residualStride: n),
+                in: ctx)
+      }
+      return ArenaArray<Float>(unsafeUninitializedCount: 0, in: nil) { _ in }
+    }
+    return ctx.op(info, input: { emit in hidden.withView(columns: h, emit) },
                   output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: n)) } }, shape: { _ in [rows, n] }) {
       q2.linear(hidden, n: n, activation: .identity, residual: residual, in: ctx)
     }
