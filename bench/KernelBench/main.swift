@@ -1,5 +1,6 @@
 // kernel-bench: GEMM and conv throughput of every kernel tier on the shapes that dominate
-// swin-tiny-ade at 512×512, beside the machine's measured peak, 1 and 2 threads.
+// swin-tiny-ade at 512×512 (and its stage-0 window attention, float and int8), beside the machine's
+// measured peak, 1 and 2 threads.
 //   swift run -c release kernel-bench [--peak]   (--peak: the measured peaks only)
 import Dispatch
 #if canImport(Glibc)
@@ -44,9 +45,11 @@ if features.hasAVX512F {
 // `--peak`: the peaks only (bench/e2e.py prints them beside its table).
 if CommandLine.arguments.contains("--peak") { exit(0) }
 
-struct Shape { var name: String; var m: Int; var n: Int; var segments: [Int] }
+/// `handOver`: the int8 output with GELU that fc1 hands to fc2 in the model (else float out, identity).
+struct Shape { var name: String; var m: Int; var n: Int; var segments: [Int]; var handOver = false }
 let shapes = [
   Shape(name: "stage0 MLP fc1 (16384x384x96)", m: 16384, n: 384, segments: [96]),
+  Shape(name: "stage0 MLP fc1, GELU, int8 out (16384x384x96)", m: 16384, n: 384, segments: [96], handOver: true),
   Shape(name: "stage0 MLP fc2 (16384x96x384)", m: 16384, n: 96, segments: [384]),
   Shape(name: "stage2 q/k/v (1024x384x384)", m: 1024, n: 384, segments: [384]),
   Shape(name: "FPN 3x3 conv (16384x256x9*256)", m: 16384, n: 256, segments: [Int](repeating: 256, count: 9)),
@@ -70,16 +73,19 @@ for s in shapes {
   let af: [Float] = a.map { Float($0) / 50 }
   var out = [Float](repeating: 0, count: s.m * s.n)
   for threads in [1, 2] {
-    for kernel in QS8GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) {
+    for kernel in QS8GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) && (!s.handOver || kernel != .portable) {
       let t = packed.withUnsafeBytes { wb in
         a.withUnsafeBufferPointer { ab in
           out.withUnsafeMutableBufferPointer { ob in
             let ap = ab.baseAddress!, segs = s.segments
             var offsets = [0]
             for len in segs.dropLast() { offsets.append(offsets.last! + len) }
+            let out8 = UnsafeMutableRawPointer(ob.baseAddress!).assumingMemoryBound(to: Int8.self)
             let p = Int8GEMMProblem(m: s.m, weights: QGEMMWeights(base: wb.baseAddress!, n: s.n, k: k), segments: segs,
                                     aRow: { i, sg in ap + i * k + offsets[sg] }, aZeroPoint: 3,
-                                    output: .float(ob.baseAddress!, ldc: s.n, inputScale: 0.02, activation: .identity, residual: nil, residualStride: 0))
+                                    output: s.handOver
+                                      ? .int8(out8, ldc: s.n, inputScale: 0.02, output: QuantParams(scale: 0.05, zeroPoint: -60), activation: .gelu)
+                                      : .float(ob.baseAddress!, ldc: s.n, inputScale: 0.02, activation: .identity, residual: nil, residualStride: 0))
             return median(5) { Int8GEMM.run(p, kernel: kernel, threads: threads) }
           }
         }
@@ -87,7 +93,7 @@ for s in shapes {
       let gmacs: Double = macs / t / 1e9
       print("| \(s.name) | int8 \(kernel.rawValue) | \(threads) | \(fmt(t * 1000)) | \(fmt(gmacs)) |")
     }
-    for kernel in F32GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) {
+    for kernel in F32GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) && !s.handOver {
       let t = w.withUnsafeBufferPointer { wb in
         af.withUnsafeBufferPointer { ab in
           out.withUnsafeMutableBufferPointer { ob in
