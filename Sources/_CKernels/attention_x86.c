@@ -33,6 +33,34 @@ static inline __m512 es_exp_avx512(__m512 v) {
 
 static inline __mmask16 es_tail(size_t count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
 
+/// The next (up to) 4 query slots from *i on with an output (out[slot] set): their indices in rows[], how
+/// many (0 when none is left); *i moves past them.
+static inline size_t es_next_rows(size_t n, float *const *out, size_t *i, size_t rows[4]) {
+  size_t m = 0;
+  for (; *i < n && m < 4; (*i)++) if (out[*i]) rows[m++] = *i;
+  return m;
+}
+
+/// Scores of 4 query rows against 64 keys: a[r][c] lane l = sum_d qr[r][d] * kt[d * ldk + 16c + l] (kt: the keys
+/// transposed, one row of ldk floats per head dimension), one FMA per d in ascending d.
+__attribute__((target("avx512f"), always_inline))
+static inline void es_qk_4x64(const float *const qr[4], const float *kt, size_t ldk, size_t hd, __m512 a[4][4]) {
+#pragma clang loop unroll(full)
+  for (size_t r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+    for (size_t c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
+  for (size_t d = 0; d < hd; d++) {
+    const float *kd = kt + d * ldk;
+    const __m512 k0 = _mm512_loadu_ps(kd), k1 = _mm512_loadu_ps(kd + 16), k2 = _mm512_loadu_ps(kd + 32), k3 = _mm512_loadu_ps(kd + 48);
+#pragma clang loop unroll(full)
+    for (size_t r = 0; r < 4; r++) {
+      const __m512 x = _mm512_set1_ps(qr[r][d]);
+      a[r][0] = _mm512_fmadd_ps(x, k0, a[r][0]); a[r][1] = _mm512_fmadd_ps(x, k1, a[r][1]);
+      a[r][2] = _mm512_fmadd_ps(x, k2, a[r][2]); a[r][3] = _mm512_fmadd_ps(x, k3, a[r][3]);
+    }
+  }
+}
+
 // The shape every Swin block here has (head dimension 32, window of at most 8x8 tokens), with fixed
 // loop bounds so the 16 score and 8 output accumulators stay in registers (the general loop below
 // keeps them in stack arrays). Softmax runs on the score registers; scores are scaled by 1/sqrt(d)
@@ -54,26 +82,12 @@ static void es_window_attention_hd32(size_t n, const float *const *q, const floa
   size_t rows[4];
   size_t i = 0;
   while (i < n) {
-    size_t m = 0;
-    for (; i < n && m < 4; i++) if (out[i]) rows[m++] = i;
+    const size_t m = es_next_rows(n, out, &i, rows);
     if (m == 0) break;
     const float *qr[4];
     for (size_t r = 0; r < 4; r++) qr[r] = q[rows[r < m ? r : 0]];
     __m512 a[4][4];
-#pragma clang loop unroll(full)
-    for (size_t r = 0; r < 4; r++)
-#pragma clang loop unroll(full)
-      for (size_t c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
-    for (size_t d = 0; d < 32; d++) {
-      const float *kd = kt + d * 64;
-      const __m512 k0 = _mm512_loadu_ps(kd), k1 = _mm512_loadu_ps(kd + 16), k2 = _mm512_loadu_ps(kd + 32), k3 = _mm512_loadu_ps(kd + 48);
-#pragma clang loop unroll(full)
-      for (size_t r = 0; r < 4; r++) {
-        const __m512 x = _mm512_set1_ps(qr[r][d]);
-        a[r][0] = _mm512_fmadd_ps(x, k0, a[r][0]); a[r][1] = _mm512_fmadd_ps(x, k1, a[r][1]);
-        a[r][2] = _mm512_fmadd_ps(x, k2, a[r][2]); a[r][3] = _mm512_fmadd_ps(x, k3, a[r][3]);
-      }
-    }
+    es_qk_4x64(qr, kt, 64, 32, a);
 #pragma clang loop unroll(full)
     for (size_t r = 0; r < 4; r++) {
       if (r >= m) continue;
@@ -133,9 +147,7 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
   size_t rows[4];
   size_t i = 0;
   while (i < n) {
-    // The next (up to) 4 query slots with an output.
-    size_t m = 0;
-    for (; i < n && m < 4; i++) if (out[i]) rows[m++] = i;
+    const size_t m = es_next_rows(n, out, &i, rows);
     if (m == 0) break;
     const float *qr[4];
     for (size_t r = 0; r < 4; r++) qr[r] = q[rows[r < m ? r : 0]];
@@ -216,20 +228,7 @@ void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const floa
     for (size_t r = 0; r < 4; r++) qr[r] = q + (i0 + (r < m ? r : 0)) * ld;
     for (size_t j0 = 0; j0 < np; j0 += 64) {
       __m512 a[4][4];
-#pragma clang loop unroll(full)
-      for (size_t r = 0; r < 4; r++)
-#pragma clang loop unroll(full)
-        for (size_t c = 0; c < 4; c++) a[r][c] = _mm512_setzero_ps();
-      for (size_t d = 0; d < hd; d++) {
-        const float *kd = kt + d * np + j0;
-        const __m512 k0 = _mm512_loadu_ps(kd), k1 = _mm512_loadu_ps(kd + 16), k2 = _mm512_loadu_ps(kd + 32), k3 = _mm512_loadu_ps(kd + 48);
-#pragma clang loop unroll(full)
-        for (size_t r = 0; r < 4; r++) {
-          const __m512 x = _mm512_set1_ps(qr[r][d]);
-          a[r][0] = _mm512_fmadd_ps(x, k0, a[r][0]); a[r][1] = _mm512_fmadd_ps(x, k1, a[r][1]);
-          a[r][2] = _mm512_fmadd_ps(x, k2, a[r][2]); a[r][3] = _mm512_fmadd_ps(x, k3, a[r][3]);
-        }
-      }
+      es_qk_4x64(qr, kt + j0, np, hd, a);
 #pragma clang loop unroll(full)
       for (size_t r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
@@ -345,8 +344,7 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
   const __m512 ninf = _mm512_set1_ps(-INFINITY), floor = _mm512_set1_ps(-87.0f);
   size_t rows[4], i = 0;
   while (i < n) {
-    size_t m = 0;
-    for (; i < n && m < 4; i++) if (out[i]) rows[m++] = i;
+    const size_t m = es_next_rows(n, out, &i, rows);
     if (m == 0) break;
     const unsigned char *qr[4];
     for (size_t r = 0; r < 4; r++) qr[r] = qu + rows[r < m ? r : 0] * 32;

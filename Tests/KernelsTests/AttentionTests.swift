@@ -9,6 +9,23 @@ import Testing
 import _TestSupport
 
 @Suite struct AttentionTests {
+  /// Window attention in float64: softmax(q·kᵀ/√hd + bias (+ mask))·v, rows of hd values.
+  static func windowTruth(n: Int, hd: Int, q: [Float], k: [Float], v: [Float], bias: [Float], mask: [Float]?) -> [Double] {
+    var truth = [Double](repeating: 0, count: n * hd)
+    for i in 0..<n {
+      var s = (0..<n).map { j in
+        var dot = 0.0
+        for d in 0..<hd { dot += Double(q[i * hd + d]) * Double(k[j * hd + d]) }
+        return dot / Double(hd).squareRoot() + Double(bias[i * n + j]) + (mask.map { Double($0[i * n + j]) } ?? 0)
+      }
+      let m = s.max()!
+      s = s.map { Foundation.exp($0 - m) }
+      let total = s.reduce(0, +)
+      for d in 0..<hd { truth[i * hd + d] = (0..<n).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * hd + d]) } }
+    }
+    return truth
+  }
+
   static let cases: [(n: Int, hd: Int)] = [(1, 1), (4, 3), (16, 16), (17, 8), (49, 32), (49, 20), (50, 48), (64, 64), (144, 70), (25, 97)]
 
   @Test(arguments: cases)
@@ -21,19 +38,7 @@ import _TestSupport
     let skip = Set(stride(from: 2, to: n, by: 5))     // padded slots: no output
     let features = CPUFeatures.detect()
     for masked in [false, true] {
-      // float64 truth
-      var truth = [Double](repeating: 0, count: n * hd)
-      for i in 0..<n {
-        var s = (0..<n).map { j in
-          var dot = 0.0
-          for d in 0..<hd { dot += Double(q[i * hd + d]) * Double(k[j * hd + d]) }
-          return dot / Double(hd).squareRoot() + Double(bias[i * n + j]) + (masked ? Double(mask[i * n + j]) : 0)
-        }
-        let m = s.max()!
-        s = s.map { Foundation.exp($0 - m) }
-        let total = s.reduce(0, +)
-        for d in 0..<hd { truth[i * hd + d] = (0..<n).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * hd + d]) } }
-      }
+      let truth = Self.windowTruth(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil)
       for kernel in AttentionKernel.allCases where kernel.isSupported(on: features) {
         var out = [Float](repeating: .nan, count: n * hd)
         q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
@@ -75,18 +80,7 @@ import _TestSupport
     let mask = (0..<(n * n)).map { ($0 % 7 == 3) ? Float(-100) : 0 }
     let skip = Set(stride(from: 2, to: n, by: 5))
     for masked in [false, true] {
-      var truth = [Double](repeating: 0, count: n * hd)
-      for i in 0..<n {
-        var s = (0..<n).map { j in
-          var dot = 0.0
-          for d in 0..<hd { dot += Double(q[i * hd + d]) * Double(k[j * hd + d]) }
-          return dot / Double(hd).squareRoot() + Double(bias[i * n + j]) + (masked ? Double(mask[i * n + j]) : 0)
-        }
-        let m = s.max()!
-        s = s.map { Foundation.exp($0 - m) }
-        let total = s.reduce(0, +)
-        for d in 0..<hd { truth[i * hd + d] = (0..<n).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * hd + d]) } }
-      }
+      let truth = Self.windowTruth(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil)
       func run(_ kernel: Int8AttentionKernel) -> [Float] {
         var out = [Float](repeating: .nan, count: n * hd)
         q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
