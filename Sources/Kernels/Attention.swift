@@ -30,7 +30,7 @@ public enum Int8AttentionKernel: String, Sendable, CaseIterable {
 
 public enum Attention {
   /// Floats of scratch one `window` call needs.
-  public static func windowScratchCount(n: Int, headDim: Int) -> Int { (headDim + 4) * Swift.max(64, (n + 15) / 16 * 16) }
+  public static func windowScratchCount(n: Int, headDim: Int) -> Int { (headDim + 4) * ((n + 63) / 64 * 64) }
 
   /// For each slot i < n with `out[i]` set: `s_j = (q_i·k_j)/√d + bias[i·n + j] (+ mask[i·n + j])`,
   /// `p = softmax(s)`, `out[i][d] = Σ_j p_j·v_j[d]`. q, k, v, out: n row pointers to `headDim` floats.
@@ -78,6 +78,11 @@ public enum Attention {
 
   // MARK: int8 window attention
 
+  /// The windows int8 attention runs (on every tier, so that the tiers compute the same thing): head
+  /// dimension 32 and at most 64 tokens, the shape of its VNNI kernel (Swin-T/S/B at window 7). Other
+  /// shapes (window 12: 144 tokens) keep the float attention; the portable int8 loops would be far slower.
+  public static func int8WindowSupported(n: Int, headDim hd: Int) -> Bool { hd == 32 && n <= 64 }
+
   /// Bytes of scratch one `windowInt8` call needs.
   public static func windowInt8ScratchBytes(n: Int, headDim hd: Int) -> Int {
     let np = Swift.max(64, (n + 15) / 16 * 16)
@@ -98,7 +103,7 @@ public enum Attention {
                                 out: UnsafePointer<UnsafeMutablePointer<Float>?>, scratch: UnsafeMutableRawPointer,
                                 kernel: Int8AttentionKernel) {
     let invSqrtD = 1 / Float(hd).squareRoot()
-    if kernel == .avx512vnni && hd == 32 && n <= 64 {
+    if kernel == .avx512vnni && int8WindowSupported(n: n, headDim: hd) {
       q.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { q in
         k.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { k in
           v.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { v in

@@ -41,6 +41,14 @@ static inline size_t es_next_rows(size_t n, float *const *out, size_t *i, size_t
   return m;
 }
 
+/// Rows of q, k, v or out: through row pointers (a window's slots; a NULL out row is not computed) or
+/// `ld` floats apart from `base`.
+typedef struct { const float *const *rows; const float *base; size_t ld; } es_rows;
+static inline const float *es_row(es_rows r, size_t i) { return r.rows ? r.rows[i] : r.base + i * r.ld; }
+
+static void es_attention_rows_f32(size_t nq, size_t nk, size_t hd, es_rows q, es_rows k, es_rows v, const float *bias, const float *mask,
+                                  float scale, float *const *out_rows, float *out_base, size_t out_ld, float *scratch);
+
 /// Scores of 4 query rows against 64 keys: a[r][c] lane l = sum_d qr[r][d] * kt[d * ldk + 16c + l] (kt: the keys
 /// transposed, one row of ldk floats per head dimension), one FMA per d in ascending d.
 __attribute__((target("avx512f"), always_inline))
@@ -137,6 +145,11 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
     es_window_attention_hd32(n, q, k, v, bias, mask, sqrt_d, out, scratch);
     return;
   }
+  if (hd % 16 == 0) {
+    const es_rows qr = {q, 0, 0}, kr = {k, 0, 0}, vr = {v, 0, 0};
+    es_attention_rows_f32(n, n, hd, qr, kr, vr, bias, mask, 1.0f / sqrt_d, out, 0, 0, scratch);
+    return;
+  }
   const size_t np = (n + 15) / 16 * 16;
   float *kt = scratch, *s = scratch + hd * np;            // kᵀ: hd x np (zero beyond n); s: 4 x np
   for (size_t d = 0; d < hd; d++) {
@@ -213,29 +226,42 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
     }
   }
 }
-/// DETR's attention of one head (contract: include/es_kernels.h).
+/// softmax(q·kᵀ · scale + bias (+ mask))·v for nq query rows against nk keys, hd a multiple of 16, the
+/// scores of 4 rows at a time in scratch: (hd + 4) * roundup(nk, 64) floats. DETR's attention and the
+/// windows the register form below does not take (more than 64 tokens: Swin-B's window 12).
 __attribute__((target("avx512f")))
-void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                     float scale, float *out, float *scratch) {
+static void es_attention_rows_f32(size_t nq, size_t nk, size_t hd, es_rows q, es_rows k, es_rows v, const float *bias, const float *mask,
+                                  float scale, float *const *out_rows, float *out_base, size_t out_ld, float *scratch) {
   const size_t np = (nk + 63) / 64 * 64, nd = hd / 16;
   float *kt = scratch, *s = scratch + hd * np;            // kᵀ: hd x np (zero beyond nk); scores: 4 x np
-  for (size_t j = 0; j < nk; j++) for (size_t d = 0; d < hd; d++) kt[d * np + j] = k[j * ld + d];
+  for (size_t j = 0; j < nk; j++) { const float *kj = es_row(k, j); for (size_t d = 0; d < hd; d++) kt[d * np + j] = kj[d]; }
   for (size_t d = 0; d < hd; d++) for (size_t j = nk; j < np; j++) kt[d * np + j] = 0.0f;
   const __m512 sv = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
-  for (size_t i0 = 0; i0 < nq; i0 += 4) {
-    const size_t m = nq - i0 < 4 ? nq - i0 : 4;
+  size_t rows[4], i = 0;
+  while (i < nq) {
+    size_t m = 0;
+    if (out_rows) m = es_next_rows(nq, out_rows, &i, rows);
+    else for (; i < nq && m < 4; i++) rows[m++] = i;
+    if (m == 0) break;
     const float *qr[4];
-    for (size_t r = 0; r < 4; r++) qr[r] = q + (i0 + (r < m ? r : 0)) * ld;
+    for (size_t r = 0; r < 4; r++) qr[r] = es_row(q, rows[r < m ? r : 0]);
     for (size_t j0 = 0; j0 < np; j0 += 64) {
       __m512 a[4][4];
       es_qk_4x64(qr, kt + j0, np, hd, a);
 #pragma clang loop unroll(full)
-      for (size_t r = 0; r < 4; r++)
+      for (size_t r = 0; r < 4; r++) {
+        if (r >= m) continue;
+        const float *br = bias ? bias + rows[r] * nk : 0, *mr = mask ? mask + rows[r] * nk : 0;
 #pragma clang loop unroll(full)
         for (size_t c = 0; c < 4; c++) {
           const size_t j = j0 + 16 * c;
-          _mm512_storeu_ps(s + r * np + j, _mm512_mask_blend_ps(es_tail(nk > j ? nk - j : 0), ninf, _mm512_mul_ps(a[r][c], sv)));
+          const __mmask16 t = es_tail(nk > j ? nk - j : 0);
+          __m512 x = _mm512_mul_ps(a[r][c], sv);
+          if (br) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(t, br + j));
+          if (mr) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(t, mr + j));
+          _mm512_storeu_ps(s + r * np + j, _mm512_mask_blend_ps(t, ninf, x));
         }
+      }
     }
     for (size_t r = 0; r < m; r++) {
       float *sr = s + r * np;
@@ -258,7 +284,7 @@ void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const floa
 #pragma clang loop unroll(full)
       for (size_t r = 0; r < 4; r++) { o[r][0] = _mm512_setzero_ps(); o[r][1] = _mm512_setzero_ps(); }
       for (size_t j = 0; j < nk; j++) {
-        const float *vj = v + j * ld + 16 * d0;
+        const float *vj = es_row(v, j) + 16 * d0;
         const __m512 v0 = _mm512_loadu_ps(vj), v1 = two ? _mm512_loadu_ps(vj + 16) : _mm512_setzero_ps();
 #pragma clang loop unroll(full)
         for (size_t r = 0; r < 4; r++) {
@@ -267,12 +293,20 @@ void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const floa
         }
       }
       for (size_t r = 0; r < m; r++) {
-        float *dst = out + (i0 + r) * ld + 16 * d0;
+        float *dst = (out_rows ? out_rows[rows[r]] : out_base + rows[r] * out_ld) + 16 * d0;
         _mm512_storeu_ps(dst, o[r][0]);
         if (two) _mm512_storeu_ps(dst + 16, o[r][1]);
       }
     }
   }
+}
+
+/// DETR's attention of one head (contract: include/es_kernels.h).
+__attribute__((target("avx512f")))
+void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                     float scale, float *out, float *scratch) {
+  const es_rows qr = {0, q, ld}, kr = {0, k, ld}, vr = {0, v, ld};
+  es_attention_rows_f32(nq, nk, hd, qr, kr, vr, 0, 0, scale, 0, out, ld, scratch);
 }
 // int8 window attention (head dimension 32, up to 64 tokens), VNNI: the definition and its contract are
 // Kernels/Attention.swift `windowInt8`; every float step below is the same IEEE operation in the same order.

@@ -26,7 +26,7 @@ import _TestSupport
     return truth
   }
 
-  static let cases: [(n: Int, hd: Int)] = [(1, 1), (4, 3), (16, 16), (17, 8), (49, 32), (49, 20), (50, 48), (64, 64), (144, 70), (25, 97)]
+  static let cases: [(n: Int, hd: Int)] = [(1, 1), (4, 3), (16, 16), (17, 8), (49, 32), (49, 20), (50, 48), (64, 64), (144, 70), (25, 97), (144, 32), (65, 32)]
 
   @Test(arguments: cases)
   func tiersMatchFloat64(_ c: (n: Int, hd: Int)) {

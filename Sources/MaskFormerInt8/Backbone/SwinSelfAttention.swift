@@ -117,8 +117,8 @@ public struct SwinSelfAttention {
     slotRow.withUnsafeBufferPointer { sb in
       let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
       let bp = gatheredBias?.pointer ?? gb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
-      // int8 attention where q, k and v are int8 layers (and the kernel table has it).
-      let int8 = sharedInput != nil ? ctx.kernels.int8Attention : nil
+      // int8 attention where q, k and v are int8 layers, on the window shapes it has (and the kernel table has it).
+      let int8 = sharedInput != nil && Attention.int8WindowSupported(n: n, headDim: hd) ? ctx.kernels.int8Attention : nil
       let scratchCount = Swift.max(Attention.windowScratchCount(n: n, headDim: hd), (Attention.windowInt8ScratchBytes(n: n, headDim: hd) + 3) / 4)
       let info = OpInfo(name: name.parent.key("windows"), kind: "attention",
                         macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: int8 == nil ? "f32" : "int8")

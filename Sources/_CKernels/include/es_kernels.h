@@ -83,7 +83,7 @@ void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, const int *acc,
 /// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.window):
 /// for each query slot i < n with out[i] != NULL, s_j = (q_i · k_j) / sqrt_d + bias[i*n + j] (+ mask[i*n + j]),
 /// p = softmax(s) (exp as FastMath.exp), out[i][d] = sum_j p_j * v_j[d] for d < hd. q, k, v, out: n row
-/// pointers to hd floats each. scratch: (hd + 4) * max(64, roundup(n, 16)) floats. Dot products use FMA, so
+/// pointers to hd floats each. scratch: (hd + 4) * roundup(n, 64) floats. Dot products use FMA, so
 /// results agree with the portable twin to float rounding, not bit for bit; deterministic.
 void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q, const float *const *k,
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
