@@ -58,6 +58,28 @@ import _TestSupport
     }
   }
 
+  /// The bundled model's Swin windows (16 tokens, heads of 32) run int8 attention by default; with the
+  /// table's int8 attention off they run the float one. Both track the float checkpoint (budget 0.99:
+  /// measured ~0.999 for either), and they differ (the int8 path really runs).
+  @Test func int8AttentionRunsAndTracksFloat() throws {
+    let file = try ModelFile(path: Fixtures.repository + "/Models/shapes/model.int8.eseg")
+    let checkpoint = try Checkpoint(directory: Fixtures.repository + "/Models/shapes")
+    let model = try file.model()
+    let image = try ImageDecoder.decode(try readBytes(Fixtures.repository + "/Examples/shapes-2.png")).oriented().rgb()
+    let pv = ImageProcessor.pixelValues(image, config: try file.preprocessor())
+    let best = KernelTable.best(for: .detect())
+    var floatAttention = best
+    floatAttention.int8Attention = nil
+    let withInt8 = model(pixelValues: pv.data, height: pv.height, width: pv.width, in: InferenceContext(kernels: best, threads: 2))
+    let withFloat = model(pixelValues: pv.data, height: pv.height, width: pv.width, in: InferenceContext(kernels: floatAttention, threads: 2))
+    let reference = checkpoint.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: InferenceContext(kernels: best, threads: 2))
+    #expect(withInt8.maskLogits != withFloat.maskLogits, "int8 attention changed nothing: is it running?")
+    for (label, out) in [("int8 attention", withInt8), ("float attention", withFloat)] {
+      let cos = Self.cosine(out.maskLogits, reference.maskLogits)
+      #expect(cos >= 0.99, "\(label): mask-logit cosine against the float model \(cos)")
+    }
+  }
+
   /// Streaming (issue 6): Swin blocks in chunks of tokens and the stride-4 pixel-decoder maps in bands
   /// of rows give the same output as whole maps: bit-identical for int8 (integer GEMMs, row-wise
   /// epilogues, GroupNorm statistics gathered in row order), and for float as well (the f32 GEMM sums
