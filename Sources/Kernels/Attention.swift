@@ -9,7 +9,7 @@ import _CKernels
 public enum AttentionKernel: String, Sendable, CaseIterable {
   /// The loops below: the reference, and what every CPU runs.
   case portable
-  /// Window and dense attention in C (AVX-512F; dense for head dimensions that are multiples of 16).
+  /// Window and dense attention in C (AVX-512F).
   case avx512
 
   public func isSupported(on f: CPUFeatures) -> Bool {
@@ -182,7 +182,7 @@ public enum Attention {
     let hd = d / heads, perWorker = denseScratchCount(keys: nk, headDim: hd)
     parallelForWorkers(heads, threads: threads) { head, worker in
       let off = head * hd
-      if kernel == .avx512 && hd % 16 == 0 {
+      if kernel == .avx512 {
         es_dense_attention_f32__avx512f(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
         return
       }

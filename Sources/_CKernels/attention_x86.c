@@ -145,94 +145,17 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
     es_window_attention_hd32(n, q, k, v, bias, mask, sqrt_d, out, scratch);
     return;
   }
-  if (hd % 16 == 0) {
-    const es_rows qr = {q, 0, 0}, kr = {k, 0, 0}, vr = {v, 0, 0};
-    es_attention_rows_f32(n, n, hd, qr, kr, vr, bias, mask, 1.0f / sqrt_d, out, 0, 0, scratch);
-    return;
-  }
-  const size_t np = (n + 15) / 16 * 16;
-  float *kt = scratch, *s = scratch + hd * np;            // kᵀ: hd x np (zero beyond n); s: 4 x np
-  for (size_t d = 0; d < hd; d++) {
-    for (size_t j = 0; j < n; j++) kt[d * np + j] = k[j][d];
-    for (size_t j = n; j < np; j++) kt[d * np + j] = 0.0f;
-  }
-  const __m512 div = _mm512_set1_ps(sqrt_d), ninf = _mm512_set1_ps(-INFINITY);
-  size_t rows[4];
-  size_t i = 0;
-  while (i < n) {
-    const size_t m = es_next_rows(n, out, &i, rows);
-    if (m == 0) break;
-    const float *qr[4];
-    for (size_t r = 0; r < 4; r++) qr[r] = q[rows[r < m ? r : 0]];
-    // S rows: 4 rows x 4 column vectors per pass.
-    for (size_t j0 = 0; j0 < np; j0 += 64) {
-      const size_t nv = (np - j0) / 16 < 4 ? (np - j0) / 16 : 4;
-      __m512 acc[4][4];
-      for (size_t r = 0; r < 4; r++) for (size_t c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
-      for (size_t d = 0; d < hd; d++) {
-        const float *kd = kt + d * np + j0;
-        __m512 kv[4];
-        for (size_t c = 0; c < nv; c++) kv[c] = _mm512_loadu_ps(kd + 16 * c);
-        for (size_t r = 0; r < 4; r++) {
-          const __m512 x = _mm512_set1_ps(qr[r][d]);
-          for (size_t c = 0; c < nv; c++) acc[r][c] = _mm512_fmadd_ps(x, kv[c], acc[r][c]);
-        }
-      }
-      for (size_t r = 0; r < m; r++) {
-        const float *br = bias + rows[r] * n, *mr = mask ? mask + rows[r] * n : 0;
-        for (size_t c = 0; c < nv; c++) {
-          const size_t j = j0 + 16 * c;
-          const __mmask16 t = es_tail(n > j ? n - j : 0);
-          __m512 x = _mm512_add_ps(_mm512_div_ps(acc[r][c], div), _mm512_maskz_loadu_ps(t, br + j));
-          if (mr) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(t, mr + j));
-          _mm512_storeu_ps(s + r * np + j, _mm512_mask_blend_ps(t, ninf, x));
-        }
-      }
-    }
-    // Softmax per row (padding columns are −inf: exp gives 0).
-    for (size_t r = 0; r < m; r++) {
-      float *sr = s + r * np;
-      __m512 mx = ninf;
-      for (size_t j = 0; j < np; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(sr + j));
-      const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
-      __m512 sum = _mm512_setzero_ps();
-      for (size_t j = 0; j < np; j += 16) {
-        const __m512 e = _mm512_maskz_mov_ps(es_tail(n > j ? n - j : 0), es_exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(sr + j), mv)));
-        _mm512_storeu_ps(sr + j, e);
-        sum = _mm512_add_ps(sum, e);
-      }
-      const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-      for (size_t j = 0; j < np; j += 16) _mm512_storeu_ps(sr + j, _mm512_mul_ps(_mm512_loadu_ps(sr + j), inv));
-    }
-    // O rows: 4 rows x up to 4 vectors of the head dimension per pass.
-    for (size_t d0 = 0; d0 < hd; d0 += 64) {
-      const size_t left = hd - d0, nv = (left + 15) / 16 < 4 ? (left + 15) / 16 : 4;
-      __m512 acc[4][4];
-      __mmask16 tm[4];
-      for (size_t c = 0; c < 4; c++) tm[c] = es_tail(left > 16 * c ? left - 16 * c : 0);
-      for (size_t r = 0; r < 4; r++) for (size_t c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
-      for (size_t j = 0; j < n; j++) {
-        const float *vj = v[j] + d0;
-        __m512 vv[4];
-        for (size_t c = 0; c < nv; c++) vv[c] = _mm512_maskz_loadu_ps(tm[c], vj + 16 * c);
-        for (size_t r = 0; r < 4; r++) {
-          const __m512 p = _mm512_set1_ps(s[r * np + j]);
-          for (size_t c = 0; c < nv; c++) acc[r][c] = _mm512_fmadd_ps(p, vv[c], acc[r][c]);
-        }
-      }
-      for (size_t r = 0; r < m; r++) {
-        for (size_t c = 0; c < nv; c++) _mm512_mask_storeu_ps(out[rows[r]] + d0 + 16 * c, tm[c], acc[r][c]);
-      }
-    }
-  }
+  const es_rows qr = {q, 0, 0}, kr = {k, 0, 0}, vr = {v, 0, 0};
+  es_attention_rows_f32(n, n, hd, qr, kr, vr, bias, mask, 1.0f / sqrt_d, out, 0, 0, scratch);
 }
-/// softmax(q·kᵀ · scale + bias (+ mask))·v for nq query rows against nk keys, hd a multiple of 16, the
+
+/// softmax(q·kᵀ · scale + bias (+ mask))·v for nq query rows against nk keys (any head dimension), the
 /// scores of 4 rows at a time in scratch: (hd + 4) * roundup(nk, 64) floats. DETR's attention and the
 /// windows the register form below does not take (more than 64 tokens: Swin-B's window 12).
 __attribute__((target("avx512f")))
 static void es_attention_rows_f32(size_t nq, size_t nk, size_t hd, es_rows q, es_rows k, es_rows v, const float *bias, const float *mask,
                                   float scale, float *const *out_rows, float *out_base, size_t out_ld, float *scratch) {
-  const size_t np = (nk + 63) / 64 * 64, nd = hd / 16;
+  const size_t np = (nk + 63) / 64 * 64, nd = (hd + 15) / 16;
   float *kt = scratch, *s = scratch + hd * np;            // kᵀ: hd x np (zero beyond nk); scores: 4 x np
   for (size_t j = 0; j < nk; j++) { const float *kj = es_row(k, j); for (size_t d = 0; d < hd; d++) kt[d * np + j] = kj[d]; }
   for (size_t d = 0; d < hd; d++) for (size_t j = nk; j < np; j++) kt[d * np + j] = 0.0f;
@@ -279,13 +202,14 @@ static void es_attention_rows_f32(size_t nq, size_t nk, size_t hd, es_rows q, es
       for (size_t j = 0; j < np; j += 16) _mm512_storeu_ps(sr + j, _mm512_mul_ps(_mm512_loadu_ps(sr + j), inv));
     }
     for (size_t d0 = 0; d0 < nd; d0 += 2) {
-      const int two = d0 + 1 < nd;
+      // Head dimensions past hd (a tail of 16) are masked; the second vector may be all mask.
+      const __mmask16 t0 = es_tail(hd - 16 * d0), t1 = es_tail(hd > 16 * (d0 + 1) ? hd - 16 * (d0 + 1) : 0);
       __m512 o[4][2];
 #pragma clang loop unroll(full)
       for (size_t r = 0; r < 4; r++) { o[r][0] = _mm512_setzero_ps(); o[r][1] = _mm512_setzero_ps(); }
       for (size_t j = 0; j < nk; j++) {
         const float *vj = es_row(v, j) + 16 * d0;
-        const __m512 v0 = _mm512_loadu_ps(vj), v1 = two ? _mm512_loadu_ps(vj + 16) : _mm512_setzero_ps();
+        const __m512 v0 = _mm512_maskz_loadu_ps(t0, vj), v1 = _mm512_maskz_loadu_ps(t1, vj + 16);
 #pragma clang loop unroll(full)
         for (size_t r = 0; r < 4; r++) {
           const __m512 p = _mm512_set1_ps(s[r * np + j]);
@@ -294,8 +218,8 @@ static void es_attention_rows_f32(size_t nq, size_t nk, size_t hd, es_rows q, es
       }
       for (size_t r = 0; r < m; r++) {
         float *dst = (out_rows ? out_rows[rows[r]] : out_base + rows[r] * out_ld) + 16 * d0;
-        _mm512_storeu_ps(dst, o[r][0]);
-        if (two) _mm512_storeu_ps(dst + 16, o[r][1]);
+        _mm512_mask_storeu_ps(dst, t0, o[r][0]);
+        _mm512_mask_storeu_ps(dst + 16, t1, o[r][1]);
       }
     }
   }

@@ -96,7 +96,7 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
                                          const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch);
 
 /// DETR's attention of one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.dense): rows of q
-/// (nq), k and v (nk) and out, row stride ld floats, hd a multiple of 16: s_j = (q_i · k_j) * scale,
+/// (nq), k and v (nk) and out, row stride ld floats: s_j = (q_i · k_j) * scale,
 /// p = softmax(s) (exp as FastMath.exp; an exponent below -87 gives 0), out[i][t] = sum_j p_j * v_j[t] for
 /// t < hd (written, not accumulated). scratch: (hd + 4) * roundup(nk, 64) floats. Agrees with the
 /// portable twin to float rounding (FMA dot products); deterministic.
