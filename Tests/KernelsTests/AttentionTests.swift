@@ -26,6 +26,22 @@ import _TestSupport
     return truth
   }
 
+  /// Runs one window form over row pointers into q, k, v (n rows of hd) and an output that starts as
+  /// NaN, with no output row for the `skip` slots; returns the output.
+  static func runWindow(n: Int, hd: Int, q: [Float], k: [Float], v: [Float], bias: [Float], mask: [Float]?, skip: Set<Int>,
+                        _ body: ([UnsafePointer<Float>], [UnsafePointer<Float>], [UnsafePointer<Float>], UnsafePointer<Float>,
+                                 UnsafePointer<Float>?, [UnsafeMutablePointer<Float>?]) -> Void) -> [Float] {
+    var out = [Float](repeating: .nan, count: n * hd)
+    q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+    out.withUnsafeMutableBufferPointer { ob in bias.withUnsafeBufferPointer { bb in (mask ?? []).withUnsafeBufferPointer { mb in
+      let qp = (0..<n).map { qb.baseAddress! + $0 * hd }, kp = (0..<n).map { kb.baseAddress! + $0 * hd }
+      let vp = (0..<n).map { vb.baseAddress! + $0 * hd }
+      let op: [UnsafeMutablePointer<Float>?] = (0..<n).map { skip.contains($0) ? nil : ob.baseAddress! + $0 * hd }
+      body(qp, kp, vp, bb.baseAddress!, mask == nil ? nil : mb.baseAddress!, op)
+    }}}}}}
+    return out
+  }
+
   static let cases: [(n: Int, hd: Int)] = [(1, 1), (4, 3), (16, 16), (17, 8), (49, 32), (49, 20), (50, 48), (64, 64), (144, 70), (25, 97), (144, 32), (65, 32)]
 
   @Test(arguments: cases)
@@ -40,18 +56,12 @@ import _TestSupport
     for masked in [false, true] {
       let truth = Self.windowTruth(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil)
       for kernel in AttentionKernel.allCases where kernel.isSupported(on: features) {
-        var out = [Float](repeating: .nan, count: n * hd)
-        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        out.withUnsafeMutableBufferPointer { ob in bias.withUnsafeBufferPointer { bb in mask.withUnsafeBufferPointer { mb in
-          let qp = (0..<n).map { qb.baseAddress! + $0 * hd }, kp = (0..<n).map { kb.baseAddress! + $0 * hd }
-          let vp = (0..<n).map { vb.baseAddress! + $0 * hd }
-          let op: [UnsafeMutablePointer<Float>?] = (0..<n).map { skip.contains($0) ? nil : ob.baseAddress! + $0 * hd }
+        let out = Self.runWindow(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil, skip: skip) { qp, kp, vp, bp, mp, op in
           var scratch = [Float](repeating: 0, count: Attention.windowScratchCount(n: n, headDim: hd))
           scratch.withUnsafeMutableBufferPointer { sb in
-            Attention.window(n: n, headDim: hd, q: qp, k: kp, v: vp, bias: bb.baseAddress!, mask: masked ? mb.baseAddress! : nil,
-                             out: op, scratch: sb.baseAddress!, kernel: kernel)
+            Attention.window(n: n, headDim: hd, q: qp, k: kp, v: vp, bias: bp, mask: mp, out: op, scratch: sb.baseAddress!, kernel: kernel)
           }
-        }}}}}}
+        }
         var worst = 0.0
         for i in 0..<n {
           for d in 0..<hd {
@@ -82,19 +92,12 @@ import _TestSupport
     for masked in [false, true] {
       let truth = Self.windowTruth(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil)
       func run(_ kernel: Int8AttentionKernel) -> [Float] {
-        var out = [Float](repeating: .nan, count: n * hd)
-        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        out.withUnsafeMutableBufferPointer { ob in bias.withUnsafeBufferPointer { bb in mask.withUnsafeBufferPointer { mb in
-          let qp = (0..<n).map { qb.baseAddress! + $0 * hd }, kp = (0..<n).map { kb.baseAddress! + $0 * hd }
-          let vp = (0..<n).map { vb.baseAddress! + $0 * hd }
-          let op: [UnsafeMutablePointer<Float>?] = (0..<n).map { skip.contains($0) ? nil : ob.baseAddress! + $0 * hd }
+        Self.runWindow(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil, skip: skip) { qp, kp, vp, bp, mp, op in
           var scratch = [UInt8](repeating: 0xA5, count: Attention.windowInt8ScratchBytes(n: n, headDim: hd))
           scratch.withUnsafeMutableBytes { sb in
-            Attention.windowInt8(n: n, headDim: hd, q: qp, k: kp, v: vp, bias: bb.baseAddress!, mask: masked ? mb.baseAddress! : nil,
-                                 out: op, scratch: sb.baseAddress!, kernel: kernel)
+            Attention.windowInt8(n: n, headDim: hd, q: qp, k: kp, v: vp, bias: bp, mask: mp, out: op, scratch: sb.baseAddress!, kernel: kernel)
           }
-        }}}}}}
-        return out
+        }
       }
       let want = run(.portable)
       var worst = 0.0
