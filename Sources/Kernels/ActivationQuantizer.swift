@@ -13,9 +13,9 @@ public enum QuantizeKernel: String, Sendable, CaseIterable {
 }
 
 public enum ActivationQuantizer {
-  /// `q[i] = clamp(roundHalfEven(x[i] / s) + z, −128, 127)` for `count` floats.
+  /// `q[i] = clamp(roundHalfEven(x[i] · (1 / s)) + z, −128, 127)` for `count` floats.
   ///
-  /// Portable tier: clamp x/s to [−128 − z, 127 − z] (integers, so rounding stays inside), then round
+  /// Portable tier: clamp x·(1/s) to [−128 − z, 127 − z] (integers, so rounding stays inside), then round
   /// half to even by adding 1.5·2²³ and reading the integer from the low mantissa bits.
   public static func quantize(_ x: UnsafePointer<Float>, count: Int, _ p: QuantParams, into q: UnsafeMutablePointer<Int8>,
                               kernel: QuantizeKernel = .portable) {
@@ -25,10 +25,10 @@ public enum ActivationQuantizer {
     case .avx512:
       q.withMemoryRebound(to: CChar.self, capacity: count) { es_quantize_qs8__avx512f(count, x, p.scale, p.zeroPoint, $0) }
     case .portable:
-      let s = p.scale, z = p.zeroPoint
+      let inv = p.inverseScale, z = p.zeroPoint
       let lo = Float(-128 - z), hi = Float(127 - z), magic: Float = 0x1.8p23
       for i in 0..<count {
-        let biased = Swift.min(Swift.max(x[i] / s, lo), hi) + magic
+        let biased = Swift.min(Swift.max(x[i] * inv, lo), hi) + magic
         q[i] = Int8(truncatingIfNeeded: Int32(bitPattern: biased.bitPattern) &- 0x4B40_0000 &+ z)
       }
     }

@@ -11,9 +11,14 @@ extension F32GEMM {
           let a = p.aRow(i, s)
           for k in 0..<seg.cols { acc += a[k] * seg[j, k] }
         }
-        p.c[i * p.ldc + j] = acc
+        if p.transposedOutput {
+          if let bias = p.bias { acc += bias[j] }
+          p.c[j * p.ldc + i] = p.activation.apply(acc)
+        } else {
+          p.c[i * p.ldc + j] = acc
+        }
       }
     }
-    epilogue(p, rows: 0..<p.m, cols: 0..<p.n)
+    if !p.transposedOutput { epilogue(p, rows: 0..<p.m, cols: 0..<p.n) }
   }
 }

@@ -86,11 +86,14 @@ public struct F32GEMMProblem {
   public var residualStride: Int
   public var c: UnsafeMutablePointer<Float>
   public var ldc: Int
+  /// C written transposed: element (i, j) at `c[j * ldc + i]` (the mask einsum: rows of A are pixels,
+  /// the few columns are queries, and the logits are wanted query by query). No residual.
+  public var transposedOutput: Bool
 
   public init(m: Int, n: Int, segments: [F32MatrixView], aRow: @escaping (Int, Int) -> UnsafePointer<Float>,
               bias: UnsafePointer<Float>?, activation: Activation = .identity,
               residual: UnsafePointer<Float>? = nil, residualStride: Int = 0,
-              c: UnsafeMutablePointer<Float>, ldc: Int) {
+              c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool = false) {
     self.m = m
     self.n = n
     self.segments = segments
@@ -101,6 +104,7 @@ public struct F32GEMMProblem {
     self.residualStride = residualStride
     self.c = c
     self.ldc = ldc
+    self.transposedOutput = transposedOutput
   }
 }
 
@@ -108,11 +112,31 @@ public enum F32GEMM {
   /// K is processed in chunks of at most this many: a chunk of A rows and one packed B panel stay in cache.
   static let kChunk = 256
 
-  /// Bytes of the packed B that `run` builds for `p` (0 for the reference kernel), 64-byte aligned.
-  public static func scratchBytes(_ p: F32GEMMProblem, kernel: F32GEMMKernel) -> Int {
+  /// Bytes of scratch that `run` uses for `p` on `threads` threads (0 for the reference kernel): the
+  /// packed B, and for a transposed output one block of C per worker; 64-byte aligned.
+  public static func scratchBytes(_ p: F32GEMMProblem, kernel: F32GEMMKernel, threads: Int) -> Int {
     guard kernel != .reference && p.m > 0 && p.n > 0 else { return 0 }
     let nr = kernel.tile.nr
-    return (p.n + nr - 1) / nr * p.segments.reduce(0) { $0 + $1.cols } * nr * 4
+    let packed = (p.n + nr - 1) / nr * p.segments.reduce(0) { $0 + $1.cols } * nr * 4
+    guard p.transposedOutput else { return packed }
+    let t = tasks(p, kernel: kernel, threads: threads)
+    return packed + parallelWorkers(t.blocks * t.groups, threads: threads) * blockBytes(p, kernel: kernel, threads: threads)
+  }
+
+  /// Tasks are (row block, panel group): row blocks first; when there are too few of them to feed
+  /// the threads (small M: the DETR decoder), the panels are split as well.
+  static func tasks(_ p: F32GEMMProblem, kernel: F32GEMMKernel, threads: Int) -> (blockRows: Int, blocks: Int, groups: Int, panelsPerGroup: Int) {
+    let (mr, nr) = kernel.tile
+    let panels = (p.n + nr - 1) / nr, blockRows = mr * 16
+    let blocks = (p.m + blockRows - 1) / blockRows
+    let groups = Swift.min(panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
+    return (blockRows, blocks, groups, (panels + groups - 1) / groups)
+  }
+
+  /// One task's block of C when the output is transposed (64-byte multiple).
+  static func blockBytes(_ p: F32GEMMProblem, kernel: F32GEMMKernel, threads: Int) -> Int {
+    let t = tasks(p, kernel: kernel, threads: threads)
+    return (t.blockRows * t.panelsPerGroup * kernel.tile.nr * 4 + 63) / 64 * 64
   }
 
   /// Runs `p` with `kernel` on up to `threads` threads. Rows are split in fixed blocks, so the result is
@@ -122,7 +146,8 @@ public enum F32GEMM {
     for s in p.segments {
       precondition(s.rows == p.n && s.cols > 0, "F32GEMM: segment \(s.rows)x\(s.cols) does not match n=\(p.n)")
     }
-    precondition(p.ldc >= p.n, "F32GEMM: ldc \(p.ldc) < n \(p.n)")
+    precondition(p.transposedOutput ? p.ldc >= p.m : p.ldc >= p.n, "F32GEMM: ldc \(p.ldc) too small for \(p.m)x\(p.n)")
+    precondition(!p.transposedOutput || p.residual == nil, "F32GEMM: a transposed output takes no residual")
     guard p.m > 0 && p.n > 0 else { return }
     if kernel == .reference {
       runReference(p)
@@ -132,26 +157,30 @@ public enum F32GEMM {
     let kTotal = p.segments.reduce(0) { $0 + $1.cols }
     let panels = (p.n + nr - 1) / nr
     precondition(scratch.map { Int(bitPattern: $0) % 64 == 0 } ?? true, "F32GEMM: scratch must be 64-byte aligned (aligned loads of packed B)")
-    let owned = scratch == nil ? UnsafeMutableRawPointer.allocate(byteCount: panels * kTotal * nr * 4, alignment: 64) : nil
+    let owned = scratch == nil ? UnsafeMutableRawPointer.allocate(byteCount: scratchBytes(p, kernel: kernel, threads: threads), alignment: 64) : nil
     defer { owned?.deallocate() }
     let packed = scratch ?? owned!
     let b = packed.bindMemory(to: Float.self, capacity: panels * kTotal * nr)
+    let blocksArea = packed + panels * kTotal * nr * 4, blockBytes = p.transposedOutput ? blockBytes(p, kernel: kernel, threads: threads) : 0
     let segments = p.segments
     parallelFor(panels, threads: threads) { panel in
       pack(segments, n: p.n, nr: nr, kTotal: kTotal, panel: panel, into: b)
     }
 
-    // Tasks are (row block, panel group): row blocks first; when there are too few of them to feed
-    // the threads (small M: the DETR decoder, the mask einsum), the panels are split as well.
-    let blockRows = mr * 16
-    let blocks = (p.m + blockRows - 1) / blockRows
-    let groups = Swift.min(panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
-    let panelsPerGroup = (panels + groups - 1) / groups
-    parallelFor(blocks * groups, threads: threads) { task in
+    let (blockRows, blocks, groups, panelsPerGroup) = tasks(p, kernel: kernel, threads: threads)
+    parallelForWorkers(blocks * groups, threads: threads) { task, worker in
       let blk = task / groups, group = task % groups
       let m0 = blk * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
       let p0 = group * panelsPerGroup, p1 = Swift.min(panels, p0 + panelsPerGroup)
       guard p0 < p1 else { return }
+      // A transposed output is computed into the worker's block (C's element (i, j) at
+      // block[(i − m0)·ld + j − p0·nr]), finished there, then written column by column.
+      var q = p
+      if p.transposedOutput {
+        let ld = panelsPerGroup * nr, block = (blocksArea + worker * blockBytes).assumingMemoryBound(to: Float.self)
+        q.c = block - m0 * ld - p0 * nr
+        q.ldc = ld
+      }
       withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: mr) { rows in
         var kOffset = 0
         for (s, seg) in p.segments.enumerated() {
@@ -166,8 +195,8 @@ public enum F32GEMM {
               for panel in p0..<p1 {
                 let cols = Swift.min(nr, p.n - panel * nr)
                 let bp = b + (panel * kTotal + kOffset + k0) * nr
-                let cp = p.c + t * p.ldc + panel * nr
-                microkernel(kernel, rowCount, cols, kc, rows.baseAddress!, bp, cp, p.ldc, accumulate)
+                let cp = q.c + t * q.ldc + panel * nr
+                microkernel(kernel, rowCount, cols, kc, rows.baseAddress!, bp, cp, q.ldc, accumulate)
               }
               t += mr
             }
@@ -176,7 +205,14 @@ public enum F32GEMM {
           kOffset += seg.cols
         }
       }
-      epilogue(p, rows: m0..<m1, cols: (p0 * nr)..<Swift.min(p.n, p1 * nr))
+      let cols = (p0 * nr)..<Swift.min(p.n, p1 * nr)
+      epilogue(q, rows: m0..<m1, cols: cols)
+      if p.transposedOutput {
+        for j in cols {
+          let src = q.c + j, dst = p.c + j * p.ldc
+          for i in m0..<m1 { dst[i] = src[i * q.ldc] }
+        }
+      }
     }
   }
 

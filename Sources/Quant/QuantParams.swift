@@ -11,9 +11,13 @@ public struct QuantParams: Sendable, Equatable, Hashable {
     self.zeroPoint = zeroPoint
   }
 
-  /// `q = clamp(roundHalfEven(x / scale) + zeroPoint, −128, 127)`.
+  /// `1 / scale`, in float: quantizing multiplies by it (no division in any kernel; ONNX Runtime's and
+  /// XNNPACK's requantization do the same).
+  @inlinable public var inverseScale: Float { 1 / scale }
+
+  /// `q = clamp(roundHalfEven(x · (1 / scale)) + zeroPoint, −128, 127)`.
   @inlinable public func quantize(_ x: Float) -> Int8 {
-    let q = (x / scale).rounded(.toNearestOrEven) + Float(zeroPoint)
+    let q = (x * inverseScale).rounded(.toNearestOrEven) + Float(zeroPoint)
     return Int8(Swift.min(Swift.max(q, -128), 127))
   }
 

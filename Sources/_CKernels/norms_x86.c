@@ -57,10 +57,11 @@ static inline __m512 es_layernorm16(const float *x, const float *gamma, const fl
 
 static inline __mmask16 es_mask16(size_t left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
 
-/// quantize(v) as QuantParams.quantize: clamp(v / s) to [-128 - z, 127 - z], round half to even, + z.
+/// quantize(v) as QuantParams.quantize: clamp(v * inv) to [-128 - z, 127 - z], round half to even, + z
+/// (inv = 1 / scale, computed once in float).
 __attribute__((target("avx512f")))
-static inline __m512i es_quantize16(__m512 v, __m512 s, __m512 lo, __m512 hi, __m512i z) {
-  const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(v, s), lo), hi);
+static inline __m512i es_quantize16(__m512 v, __m512 inv, __m512 lo, __m512 hi, __m512i z) {
+  const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
   return _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
 }
 
@@ -80,7 +81,7 @@ void es_layernorm_qs8__avx512f(size_t n, const float *x, const float *gamma, con
                                signed char *q) {
   float m, r;
   es_layernorm_stats(x, n, eps, &m, &r);
-  const __m512 mv = _mm512_set1_ps(m), rv = _mm512_set1_ps(r), s = _mm512_set1_ps(out_scale);
+  const __m512 mv = _mm512_set1_ps(m), rv = _mm512_set1_ps(r), s = _mm512_set1_ps(1.0f / out_scale);
   const __m512 lo = _mm512_set1_ps((float)(-128 - zp)), hi = _mm512_set1_ps((float)(127 - zp));
   const __m512i z = _mm512_set1_epi32(zp);
   for (size_t i = 0; i < n; i += 16) {
@@ -91,7 +92,7 @@ void es_layernorm_qs8__avx512f(size_t n, const float *x, const float *gamma, con
 
 __attribute__((target("avx512f")))
 void es_quantize_qs8__avx512f(size_t n, const float *x, float scale, int zp, signed char *q) {
-  const __m512 s = _mm512_set1_ps(scale), lo = _mm512_set1_ps((float)(-128 - zp)), hi = _mm512_set1_ps((float)(127 - zp));
+  const __m512 s = _mm512_set1_ps(1.0f / scale), lo = _mm512_set1_ps((float)(-128 - zp)), hi = _mm512_set1_ps((float)(127 - zp));
   const __m512i z = _mm512_set1_epi32(zp);
   for (size_t i = 0; i < n; i += 16) {
     const __mmask16 k = es_mask16(n - i);

@@ -70,7 +70,7 @@ struct GEMMProblemData {
             bias: c.bias ? biasB.baseAddress! : nil, activation: c.activation,
             residual: c.residual ? resB.baseAddress! : nil, residualStride: c.n, c: ob.baseAddress!, ldc: c.n)
           if let scratchFill {
-            let bytes = F32GEMM.scratchBytes(p, kernel: kernel)
+            let bytes = F32GEMM.scratchBytes(p, kernel: kernel, threads: threads)
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
             defer { scratch.deallocate() }
             scratch.initializeMemory(as: UInt8.self, repeating: scratchFill, count: bytes)

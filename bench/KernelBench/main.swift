@@ -1,7 +1,9 @@
 // kernel-bench: GEMM and conv throughput of every kernel tier on the shapes that dominate
 // swin-tiny-ade at 512×512 (and its stage-0 window attention, float and int8), beside the machine's
 // measured peak, 1 and 2 threads.
-//   swift run -c release kernel-bench [--peak]   (--peak: the measured peaks only)
+//   swift run -c release kernel-bench [--peak] [--only TEXT] [--fast]
+//   (--peak: the measured peaks only; --only: the rows whose shape name contains TEXT; --fast: the
+//   fastest tier of each precision only)
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -44,6 +46,9 @@ if features.hasAVX512F {
 }
 // `--peak`: the peaks only (bench/e2e.py prints them beside its table).
 if CommandLine.arguments.contains("--peak") { exit(0) }
+let only: String? = CommandLine.arguments.firstIndex(of: "--only").flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+let fastOnly = CommandLine.arguments.contains("--fast")
+func selected(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
 
 /// `handOver`: the int8 output with GELU that fc1 hands to fc2 in the model (else float out, identity).
 struct Shape { var name: String; var m: Int; var n: Int; var segments: [Int]; var handOver = false }
@@ -57,7 +62,7 @@ let shapes = [
 
 print("\n| shape | kernel | threads | ms | GMAC/s |")
 print("|---|---|---|---|---|")
-for s in shapes {
+for s in shapes where selected(s.name) {
   let k = s.segments.reduce(0, +)
   let macs = Double(s.m * s.n * k)
   var rng: UInt64 = 1
@@ -73,7 +78,8 @@ for s in shapes {
   let af: [Float] = a.map { Float($0) / 50 }
   var out = [Float](repeating: 0, count: s.m * s.n)
   for threads in [1, 2] {
-    for kernel in QS8GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) && (!s.handOver || kernel != .portable) {
+    let int8Tiers = QS8GEMMKernel.allCases.filter { $0 != .reference && $0.isSupported(on: features) && (!s.handOver || $0 != .portable) }
+    for kernel in int8Tiers where !fastOnly || kernel == int8Tiers.last {
       let t = packed.withUnsafeBytes { wb in
         a.withUnsafeBufferPointer { ab in
           out.withUnsafeMutableBufferPointer { ob in
@@ -93,7 +99,8 @@ for s in shapes {
       let gmacs: Double = macs / t / 1e9
       print("| \(s.name) | int8 \(kernel.rawValue) | \(threads) | \(fmt(t * 1000)) | \(fmt(gmacs)) |")
     }
-    for kernel in F32GEMMKernel.allCases where kernel != .reference && kernel.isSupported(on: features) && !s.handOver {
+    let f32Tiers = F32GEMMKernel.allCases.filter { $0 != .reference && $0.isSupported(on: features) && !s.handOver }
+    for kernel in f32Tiers where !fastOnly || kernel == f32Tiers.last {
       let t = w.withUnsafeBufferPointer { wb in
         af.withUnsafeBufferPointer { ab in
           out.withUnsafeMutableBufferPointer { ob in
@@ -117,7 +124,7 @@ for s in shapes {
 
 // Swin window attention as stage 0 of swin-tiny-ade at 512x512 runs it: 361 windows of 49 tokens,
 // 3 heads of 32, q/k/v rows of 96 floats in 16384-row maps (read through row pointers), float and int8.
-do {
+if selected("stage0 windows") {
   let (windows, n, heads, hd) = (361, 49, 3, 32), c = heads * hd, rows = windows * n
   var rng: UInt64 = 7
   func next() -> Float {

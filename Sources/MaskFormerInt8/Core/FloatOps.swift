@@ -173,7 +173,7 @@ extension GroupNorm {
 extension F32GEMMProblem {
   /// Runs with its packed B in the context's arena (a dry run: only the scratch is requested).
   func run(in ctx: InferenceContext) {
-    var scratch = ArenaArray<UInt8>(unsafeUninitializedCount: F32GEMM.scratchBytes(self, kernel: ctx.kernels.f32GEMM), in: ctx.arena) { _ in }
+    var scratch = ArenaArray<UInt8>(unsafeUninitializedCount: F32GEMM.scratchBytes(self, kernel: ctx.kernels.f32GEMM, threads: ctx.threads), in: ctx.arena) { _ in }
     guard !ctx.isDryRun else { return }
     scratch.withUnsafeMutableBufferPointer {
       F32GEMM.run(self, kernel: ctx.kernels.f32GEMM, threads: ctx.threads, scratch: UnsafeMutableRawPointer($0.baseAddress!))

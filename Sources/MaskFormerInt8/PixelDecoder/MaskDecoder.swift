@@ -104,10 +104,12 @@ public struct MaskDecoder {
     let info = OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n), precision: "f32")
     ctx.observer?.begin(info, map: pixels)
     defer { ctx.observer?.end(info, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, pixels.height, pixels.width]) }
+    // Pixels are the GEMM's rows and the queries its few columns (their embeddings packed once, 100x256),
+    // written transposed: packing the pixel map as the "weight" cost 16 MB of strided copies per image.
     e.withUnsafeBufferPointer { eb in pixels.data.withUnsafeBufferPointer { pb in
-      let ep = eb.baseAddress!
-      F32GEMMProblem(m: nq, n: n, segments: [F32MatrixView(base: pb.baseAddress!, rows: n, cols: m, rowStride: m, colStride: 1)],
-                     aRow: { i, _ in ep + i * m }, bias: nil, c: out, ldc: ldc).run(in: ctx)
+      let pp = pb.baseAddress!
+      F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1)],
+                     aRow: { i, _ in pp + i * m }, bias: nil, c: out, ldc: ldc, transposedOutput: true).run(in: ctx)
     }}
   }
 }

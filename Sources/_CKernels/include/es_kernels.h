@@ -67,7 +67,7 @@ void es_qs8_epilogue_f32__scalar(size_t n, const int *acc, const int *corr, cons
                                  float *y);
 
 /// int8 GEMM epilogue handing int8 to the next layer: v as above (no residual), then
-/// q[j] = clamp(roundHalfEven(v / out_scale) clamped to [-128 - zp, 127 - zp]) + zp (QuantParams.quantize).
+/// q[j] = clamp(roundHalfEven(v * (1 / out_scale)) clamped to [-128 - zp, 127 - zp]) + zp (QuantParams.quantize).
 void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
                                  signed char *q);
 void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
