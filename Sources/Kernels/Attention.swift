@@ -86,7 +86,9 @@ public enum Attention {
   /// Bytes of scratch one `windowInt8` call needs.
   public static func windowInt8ScratchBytes(n: Int, headDim hd: Int) -> Int {
     let np = Swift.max(64, (n + 15) / 16 * 16)
-    return 4 * np * hd + 4 * 8 * np + 64 * 16
+    // Packed K and V, unsigned q, row scales and sums, int8 v rows; then the AVX-512 VNNI tier's score
+    // rows (np floats each), unsigned probability rows and three per-row floats.
+    return 4 * np * hd + 4 * 8 * np + 64 * 16 + 5 * np * np + 12 * np
   }
 
   /// Swin window attention in int8, the way ncnn quantizes attention: q, k and v quantized per token

@@ -299,13 +299,22 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
   }
   __mmask16 tail[4];
   for (size_t c = 0; c < 4; c++) tail[c] = es_tail(n > 16 * c ? n - 16 * c : 0);
+  // The slots with an output, then four phases, each a short loop over all of them (one long body per
+  // group of 4 rows was measured latency-bound: the softmax's reductions and divisions in a chain, 60 %
+  // of the call): scores and their maximum, exponentials with their sum and maximum, the unsigned
+  // probabilities, then P·V.
+  float *sc = (float *)(v8 + 64 * 32);                   // scores, then e * sv: [64][64]
+  unsigned char *pu = (unsigned char *)(sc + 64 * 64);   // p8 rows: [64][64]
+  float *rmax = (float *)(pu + 64 * 64), *rtot = rmax + 64, *rmp = rtot + 64;
+  size_t act[64], na = 0;
+  for (size_t i = 0; i < n; i++) if (out[i]) act[na++] = i;
+  for (size_t i = na; i < ((na + 3) & ~(size_t)3); i++) act[i] = act[0];
   const __m512 ninf = _mm512_set1_ps(-INFINITY), floor = _mm512_set1_ps(-87.0f);
-  size_t rows[4], i = 0;
-  while (i < n) {
-    const size_t m = es_next_rows(n, out, &i, rows);
-    if (m == 0) break;
+  for (size_t a0 = 0; a0 < na; a0 += 4) {
+    const size_t m = na - a0 < 4 ? na - a0 : 4;
+    const size_t *rows = act + a0;
     const unsigned char *qr[4];
-    for (size_t r = 0; r < 4; r++) qr[r] = qu + rows[r < m ? r : 0] * 32;
+    for (size_t r = 0; r < 4; r++) qr[r] = qu + rows[r] * 32;
     __m512i a[4][4];
 #pragma clang loop unroll(full)
     for (size_t r = 0; r < 4; r++)
@@ -325,42 +334,55 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
         a[r][2] = _mm512_dpbusd_epi32(a[r][2], x, k2); a[r][3] = _mm512_dpbusd_epi32(a[r][3], x, k3);
       }
     }
-    float f[4];
 #pragma clang loop unroll(full)
     for (size_t r = 0; r < 4; r++) {
       if (r >= m) continue;
       const float *br = bias + rows[r] * n, *mr = mask ? mask + rows[r] * n : 0;
       const __m512 av = _mm512_set1_ps(sq[rows[r]] * inv_sqrt_d);
-      __m512 sc[4];
+      float *srow = sc + (a0 + r) * 64;
+      __m512 mx = ninf;
 #pragma clang loop unroll(full)
       for (size_t c = 0; c < 4; c++) {
         const __m512i acc = _mm512_sub_epi32(a[r][c], _mm512_slli_epi32(_mm512_loadu_si512((const void *)(kcol + 16 * c)), 7));
         __m512 x = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_mul_ps(av, _mm512_loadu_ps(sk + 16 * c))),
                                  _mm512_maskz_loadu_ps(tail[c], br + 16 * c));
         if (mr) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(tail[c], mr + 16 * c));
-        sc[c] = _mm512_mask_blend_ps(tail[c], ninf, x);
+        x = _mm512_mask_blend_ps(tail[c], ninf, x);
+        _mm512_storeu_ps(srow + 16 * c, x);
+        mx = _mm512_max_ps(mx, x);
       }
-      const __m512 mv = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(sc[0], sc[1]), _mm512_max_ps(sc[2], sc[3]))));
-      __m512 sum = _mm512_setzero_ps(), pmax = _mm512_setzero_ps();
-#pragma clang loop unroll(full)
-      for (size_t c = 0; c < 4; c++) {
-        const __m512 t = _mm512_sub_ps(sc[c], mv);
-        const __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, floor, _CMP_GE_OQ), es_exp_avx512(t));
-        sum = _mm512_add_ps(sum, e);
-        sc[c] = _mm512_mul_ps(e, _mm512_loadu_ps(sv + 16 * c));
-        pmax = _mm512_max_ps(pmax, sc[c]);
-      }
-      const float total = es_fold16(sum);
-      const float mp = _mm512_reduce_max_ps(pmax);
-      const __m512 inv = _mm512_set1_ps(mp == 0.0f ? 0.0f : 255.0f / mp);
-#pragma clang loop unroll(full)
-      for (size_t c = 0; c < 4; c++) {
-        __m512i u = _mm512_cvt_roundps_epi32(_mm512_mul_ps(sc[c], inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        u = _mm512_min_epi32(_mm512_max_epi32(u, _mm512_setzero_si512()), _mm512_set1_epi32(255));
-        _mm_storeu_si128((__m128i *)(p8 + r * 64 + 16 * c), _mm512_cvtepi32_epi8(u));
-      }
-      f[r] = mp / (255.0f * total);
+      rmax[a0 + r] = _mm512_reduce_max_ps(mx);
     }
+  }
+  for (size_t r = 0; r < na; r++) {
+    float *srow = sc + r * 64;
+    const __m512 mv = _mm512_set1_ps(rmax[r]);
+    __m512 sum = _mm512_setzero_ps(), pmax = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+    for (size_t c = 0; c < 4; c++) {
+      const __m512 t = _mm512_sub_ps(_mm512_loadu_ps(srow + 16 * c), mv);
+      const __m512 e = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, floor, _CMP_GE_OQ), es_exp_avx512(t));
+      sum = _mm512_add_ps(sum, e);
+      const __m512 p = _mm512_mul_ps(e, _mm512_loadu_ps(sv + 16 * c));
+      _mm512_storeu_ps(srow + 16 * c, p);
+      pmax = _mm512_max_ps(pmax, p);
+    }
+    rtot[r] = es_fold16(sum);
+    rmp[r] = _mm512_reduce_max_ps(pmax);
+  }
+  for (size_t r = 0; r < na; r++) {
+    const float mp = rmp[r];
+    const __m512 inv = _mm512_set1_ps(mp == 0.0f ? 0.0f : 255.0f / mp);
+#pragma clang loop unroll(full)
+    for (size_t c = 0; c < 4; c++) {
+      __m512i u = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(sc + r * 64 + 16 * c), inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      u = _mm512_min_epi32(_mm512_max_epi32(u, _mm512_setzero_si512()), _mm512_set1_epi32(255));
+      _mm_storeu_si128((__m128i *)(pu + r * 64 + 16 * c), _mm512_cvtepi32_epi8(u));
+    }
+    rtot[r] = mp / (255.0f * rtot[r]);
+  }
+  for (size_t a0 = 0; a0 < na; a0 += 4) {
+    const size_t m = na - a0 < 4 ? na - a0 : 4;
     __m512i o[4][2];
 #pragma clang loop unroll(full)
     for (size_t r = 0; r < 4; r++) { o[r][0] = _mm512_setzero_si512(); o[r][1] = _mm512_setzero_si512(); }
@@ -369,15 +391,16 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
 #pragma clang loop unroll(full)
       for (size_t r = 0; r < 4; r++) {
         int w;
-        memcpy(&w, p8 + (r < m ? r : 0) * 64 + 4 * g, 4);
+        memcpy(&w, pu + (a0 + (r < m ? r : 0)) * 64 + 4 * g, 4);
         const __m512i x = _mm512_set1_epi32(w);
         o[r][0] = _mm512_dpbusd_epi32(o[r][0], x, v0); o[r][1] = _mm512_dpbusd_epi32(o[r][1], x, v1);
       }
     }
     for (size_t r = 0; r < m; r++) {
-      const __m512 fv = _mm512_set1_ps(f[r]);
-      _mm512_storeu_ps(out[rows[r]], _mm512_mul_ps(_mm512_cvtepi32_ps(o[r][0]), fv));
-      _mm512_storeu_ps(out[rows[r]] + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(o[r][1]), fv));
+      const __m512 fv = _mm512_set1_ps(rtot[a0 + r]);
+      float *dst = out[act[a0 + r]];
+      _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(o[r][0]), fv));
+      _mm512_storeu_ps(dst + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(o[r][1]), fv));
     }
   }
 }
