@@ -160,11 +160,11 @@ public enum Int8GEMM {
                 let n = Swift.min(packedKBlock, kq - kb), accumulate: CInt = kb > 0 ? 1 : 0
                 for tile in 0..<tiles {
                   let rowCount = Swift.min(tr, m1 - m0 - tile * tr)
-                  let ap = packedA + tile * tr * 4 * kq + 4 * kb, ct = cInts + tile * tr * 32
+                  let ap = packedA + tile * tr * 4 * kq + tr * 4 * kb, ct = cInts + tile * tr * 32
                   if pair {
-                    es_qs8_gemm_12x32p__avx512vnni(rowCount, n, kq, ap, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
+                    es_qs8_gemm_12x32p__avx512vnni(rowCount, n, ap, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
                   } else {
-                    es_qs8_gemm_12x16p__avx512vnni(rowCount, n, kq, ap, w0 + 64 * kb, ct, accumulate)
+                    es_qs8_gemm_12x16p__avx512vnni(rowCount, n, ap, w0 + 64 * kb, ct, accumulate)
                   }
                 }
                 kb += n

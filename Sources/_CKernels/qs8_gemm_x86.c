@@ -5,28 +5,55 @@
 
 #include <string.h>
 
-// The packed-A kernels (12x32p, 12x16p): the tile's activations are first copied once into `ap`, row
-// after row over every segment, as unsigned bytes (es_qs8_pack_a12: a plain loop over bytes that the
-// compiler vectorizes), so the inner loop is one broadcast load and one vpdpbusd per row and panel: no
-// XOR to unsigned per row and k-quad (it shared the vector ports with vpdpbusd), and one pass over the
-// whole K (every conv tap) with the sums kept in registers.
+// The packed-A kernels (12x32p, 12x16p): the tile's activations are first copied once into `ap` as
+// unsigned bytes, interleaved by k-quad: the 4 bytes of rows 0..11 for quad 0, then for quad 1, ...
+// (48 bytes per quad over every segment), so the inner loop reads one sequential stream (one pointer,
+// twelve broadcasts at fixed offsets) instead of twelve rows kq·4 bytes apart, and there is no XOR to
+// unsigned per row and k-quad (it shared the vector ports with vpdpbusd). One pass over the whole K
+// (every conv tap) with the sums kept in registers.
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, unsigned char *ap) {
-  for (size_t r = 0; r < 12; r++) {
-    unsigned char *dst = ap + r * 4 * kq;
-    for (size_t s = 0; s < nseg; s++) {
-      const signed char *src = rows[s * 12 + r];
-      const size_t len = 4 * seg_kq[s];
-      for (size_t b = 0; b < len; b++) dst[b] = (unsigned char)src[b] ^ 0x80u;
-      dst += len;
+  (void)kq;
+  size_t q0 = 0;
+  for (size_t s = 0; s < nseg; s++) {
+    const size_t len = seg_kq[s];
+    const signed char *const *rs = rows + s * 12;
+    size_t q = 0;
+#if defined(__x86_64__)
+    // 4 quads of 4 rows at a time: a 4x4 transpose of 32-bit elements (SSE2, baseline x86-64).
+    const __m128i flip = _mm_set1_epi8((char)0x80);
+    for (; q + 4 <= len; q += 4) {
+      unsigned char *dst = ap + (q0 + q) * 48;
+      for (size_t g = 0; g < 3; g++) {
+        const __m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g] + 4 * q)), flip);
+        const __m128i r1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g + 1] + 4 * q)), flip);
+        const __m128i r2 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g + 2] + 4 * q)), flip);
+        const __m128i r3 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g + 3] + 4 * q)), flip);
+        const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+        const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+        _mm_storeu_si128((__m128i *)(dst + 16 * g), _mm_unpacklo_epi64(t0, t1));
+        _mm_storeu_si128((__m128i *)(dst + 48 + 16 * g), _mm_unpackhi_epi64(t0, t1));
+        _mm_storeu_si128((__m128i *)(dst + 96 + 16 * g), _mm_unpacklo_epi64(t2, t3));
+        _mm_storeu_si128((__m128i *)(dst + 144 + 16 * g), _mm_unpackhi_epi64(t2, t3));
+      }
     }
+#endif
+    for (; q < len; q++) {
+      unsigned char *dst = ap + (q0 + q) * 48;
+      for (size_t r = 0; r < 12; r++)
+        for (size_t t = 0; t < 4; t++) dst[r * 4 + t] = (unsigned char)rs[r][4 * q + t] ^ 0x80u;
+    }
+    q0 += len;
   }
 }
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-// Row r of the packed tile, group q: 4 unsigned bytes at ap + (r * lda + q) * 4.
-#define ES_A(i) ({ int v_; memcpy(&v_, ap + ((size_t)(i) * lda + q) * 4, 4); _mm512_set1_epi32(v_); })
+// Row i of the packed tile, quad q: 4 unsigned bytes at ap + (q * 12 + i) * 4.
+#define ES_A(i) ({ int v_; memcpy(&v_, ap + (q * 12 + (size_t)(i)) * 4, 4); _mm512_set1_epi32(v_); })
 
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline))
 static inline void es_s32_store16(int *row, __m512i v, int accumulate) {
@@ -35,7 +62,7 @@ static inline void es_s32_store16(int *row, __m512i v, int accumulate) {
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w0,
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
                                     const signed char *w1, int *c, int accumulate) {
   __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   __m512i c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
@@ -56,7 +83,7 @@ void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsi
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w, int *c,
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c,
                                     int accumulate) {
   __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0;
   __m512i ca = c0, cb = c0;
@@ -109,14 +136,14 @@ void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, c
 }
 
 #else
-void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w0,
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
                                     const signed char *w1, int *c, int accumulate) {
-  (void)mr; (void)kq; (void)lda; (void)ap; (void)w0; (void)w1; (void)c; (void)accumulate;
+  (void)mr; (void)kq; (void)ap; (void)w0; (void)w1; (void)c; (void)accumulate;
   __builtin_trap();
 }
-void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w, int *c,
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c,
                                     int accumulate) {
-  (void)mr; (void)kq; (void)lda; (void)ap; (void)w; (void)c; (void)accumulate;
+  (void)mr; (void)kq; (void)ap; (void)w; (void)c; (void)accumulate;
   __builtin_trap();
 }
 void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,

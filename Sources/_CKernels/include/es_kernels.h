@@ -42,17 +42,17 @@ void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a
                                size_t ldc, int accumulate);
 
 /// Packed-A int8 GEMM (AVX-512 VNNI), 12 rows: the tile's A is first packed by es_qs8_pack_a12 into
-/// ap[r * 4 * kq + 4q + t] = (unsigned)(a_r[4q + t] + 128), row r's K after row r - 1's, over all K (the
-/// segments in order: seg_kq[s] groups of 4 from rows[s * 12 + r], 12 row pointers per segment, rows past
-/// the tile's repeating a real row; kq = the sum of seg_kq). Then per panel (12x16p) or pair of panels
-/// (12x32p: w0, w1 the two panels' groups of 64 bytes), over kq groups of a packed tile whose rows are
-/// lda groups apart (ap and w already offset to the first group):
-/// c[r][j] (+)= sum_q sum_t ap[(r * lda + q) * 4 + t] * w[q*64 + j*4 + t] for r < mr <= 12, row stride 32
+/// ap[(q * 12 + r) * 4 + t] = (unsigned)(a_r[4q + t] + 128): quad after quad, the 12 rows of each quad
+/// side by side, over all K (the segments in order: seg_kq[s] quads of 4 from rows[s * 12 + r], 12 row
+/// pointers per segment, rows past the tile repeating a real row; kq = the sum of seg_kq, unused). Then
+/// per panel (12x16p) or pair of panels (12x32p: w0, w1 the two panels' groups of 64 bytes), over kq
+/// quads (ap and w already offset to the first quad):
+/// c[r][j] (+)= sum_q sum_t ap[(q * 12 + r) * 4 + t] * w[q*64 + j*4 + t] for r < mr <= 12, row stride 32
 /// ints, added to c when accumulate. Same sums as es_qs8_gemm_8x16 (callers subtract 128 * column sums); exact.
 void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, unsigned char *ap);
-void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w0,
+void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w0,
                                     const signed char *w1, int *c, int accumulate);
-void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, size_t lda, const unsigned char *ap, const signed char *w, int *c,
+void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c,
                                     int accumulate);
 
 /// int8 GEMM float epilogue over one tile row: y[j] = act(float(acc[j] + corr[j]) * scale[j]) (+ residual[j]),
