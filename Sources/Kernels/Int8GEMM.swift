@@ -7,16 +7,22 @@ import _CKernels
 
 /// The int8 GEMM implementations. `.reference` defines the result; every tier equals it exactly.
 public enum QS8GEMMKernel: String, Sendable, CaseIterable {
-  case reference, portable, avx2, avx512vnni, neondot
+  case reference, portable, avx2, avx512vnni, neon, neondot, neoni8mm
 
   public func isSupported(on f: CPUFeatures) -> Bool {
     switch self {
     case .reference, .portable: true
     case .avx2: f.hasAVX2FMA
     case .avx512vnni: f.hasAVX512VNNI
+    case .neon: f.hasNEON
     case .neondot: f.hasNEONDotProd
+    case .neoni8mm: f.hasNEONI8MM
     }
   }
+
+  /// The tier's microkernel sums `a·w` (signed activations: the arm64 tiers) rather than `(a + 128)·w`
+  /// (x86's unsigned operand of vpdpbusd, and the portable twin), so its correction has no 128·Σw term.
+  var signedA: Bool { self == .neon || self == .neondot || self == .neoni8mm }
   static let mr = 8
 }
 
@@ -88,11 +94,12 @@ public enum Int8GEMM {
     guard p.m > 0 else { return }
     let w = p.weights
     // Per channel, once per call: the correction acc − (128 + z_a)·Σw + bias (the +128 of the unsigned
-    // operand and the zero point; the reference tile is exact already) and the dequantization scale.
-    let width = w.panels * 16
+    // operand, absent for signed-A tiers, and the zero point; the reference tile is exact already) and
+    // the dequantization scale.
+    let width = w.panels * 16, offset: Int32 = kernel.signedA ? 0 : 128
     var corr = [Int32](repeating: 0, count: width), scales = [Float](repeating: 0, count: width)
     if kernel != .reference {
-      for c in 0..<w.n { corr[c] = w.bias(c) &- (128 &+ p.aZeroPoint) &* w.columnSum(c) }
+      for c in 0..<w.n { corr[c] = w.bias(c) &- (offset &+ p.aZeroPoint) &* w.columnSum(c) }
     }
     switch p.output {
     case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
@@ -237,11 +244,15 @@ public enum Int8GEMM {
           }
         }
       }
-    case .neondot:
+    case .neon, .neondot, .neoni8mm:
       a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
         w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
           c.withMemoryRebound(to: CInt.self, capacity: mr * ldc) { c in
-            es_qs8_gemm_8x16__neondot(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
+            switch kernel {
+            case .neon: es_qs8_gemm_8x16__neon(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
+            case .neondot: es_qs8_gemm_8x16__neondot(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
+            default: es_qs8_gemm_8x16__neoni8mm(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
+            }
           }
         }
       }

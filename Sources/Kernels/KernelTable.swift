@@ -53,13 +53,14 @@ public struct KernelTable: Sendable, Equatable {
   /// The fastest kernels `features` supports.
   public static func best(for features: CPUFeatures) -> KernelTable {
     let f32: [F32GEMMKernel] = [.avx512, .avx2, .portable]
-    let qs8: [QS8GEMMKernel] = [.avx512vnni, .avx2, .neondot, .portable]
+    let qs8: [QS8GEMMKernel] = [.avx512vnni, .avx2, .neoni8mm, .neondot, .neon, .portable]
     return KernelTable(f32GEMM: f32.first { $0.isSupported(on: features) } ?? .portable,
                        qs8GEMM: qs8.first { $0.isSupported(on: features) } ?? .portable)
   }
 
   /// Kernels forced to one ISA by name (`--isa`): "auto", "reference", "portable", "avx2",
-  /// "avx512" (f32 AVX-512 and int8 VNNI), "neon" (int8 sdot; f32 portable). Nil for an unknown name or a missing ISA.
+  /// "avx512" (f32 AVX-512 and int8 VNNI), and on arm64 "neon" (ARMv8.0 int8), "neondot" (int8 sdot),
+  /// "i8mm" (int8 smmla), each with the portable f32 kernels. Nil for an unknown name or a missing ISA.
   public static func named(_ isa: String, features: CPUFeatures) -> KernelTable? {
     if isa == "auto" { return best(for: features) }
     let candidates: [String: KernelTable] = [
@@ -67,7 +68,9 @@ public struct KernelTable: Sendable, Equatable {
       "portable": KernelTable(f32GEMM: .portable, qs8GEMM: .portable),
       "avx2": KernelTable(f32GEMM: .avx2, qs8GEMM: .avx2),
       "avx512": KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni),
-      "neon": KernelTable(f32GEMM: .portable, qs8GEMM: .neondot),
+      "neon": KernelTable(f32GEMM: .portable, qs8GEMM: .neon),
+      "neondot": KernelTable(f32GEMM: .portable, qs8GEMM: .neondot),
+      "i8mm": KernelTable(f32GEMM: .portable, qs8GEMM: .neoni8mm),
     ]
     guard let table = candidates[isa], table.f32GEMM.isSupported(on: features), table.qs8GEMM.isSupported(on: features) else {
       return nil

@@ -11,7 +11,7 @@ struct CommandSpec {
 }
 
 enum Usage {
-  static let isaNames = "auto|avx512|avx2|neon|portable|reference"
+  static let isaNames = "auto|avx512|avx2|i8mm|neondot|neon|portable|reference"
 
   static let commands: [CommandSpec] = [
     CommandSpec(name: "run", text: """

@@ -79,7 +79,7 @@ struct QGEMMData {
 }
 
 @Suite struct Int8GEMMAgreement {
-  static var tiers: [QS8GEMMKernel] { [.portable, .avx2, .avx512vnni, .neondot].filter { $0.isSupported(on: .detect()) } }
+  static var tiers: [QS8GEMMKernel] { [.portable, .avx2, .avx512vnni, .neon, .neondot, .neoni8mm].filter { $0.isSupported(on: .detect()) } }
 
   @Test(arguments: tiers, QGEMMCase.edgeCases)
   func tierEqualsReferenceExactly(_ kernel: QS8GEMMKernel, _ c: QGEMMCase) {

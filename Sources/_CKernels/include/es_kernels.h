@@ -12,7 +12,9 @@ extern "C" {
 int es_cpu_has_avx2_fma(void);
 int es_cpu_has_avx512f(void);
 int es_cpu_has_avx512vnni(void);
+int es_cpu_has_neon(void);
 int es_cpu_has_neon_dotprod(void);
+int es_cpu_has_neon_i8mm(void);
 
 /// f32 GEMM microkernels: C[r][j] (+)= sum_k a[r][k] * b[k*NR + j] for r < mr, j < nr.
 /// - a: MR row pointers (rows >= mr may repeat a[0]; they are computed and discarded), each kc contiguous floats.
@@ -37,9 +39,17 @@ void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const 
 void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                             size_t ldc, int accumulate);
 
-/// arm64 (dot-product extension: sdot); same contract. Traps off arm64.
+/// arm64, the "signed A" contract: c[r][j] (+)= sum_q sum_t a[r][4q+t] * w[q*64 + j*4 + t] (no +128: callers'
+/// corrections omit the 128 * column sums for these tiers); otherwise as above. Weights must lie in
+/// [-127, 127] (QGEMMPacking's symmetric quantization): the baseline tier sums two int8 products in int16.
+/// Exact. neon: ARMv8.0 smull/smlal/sadalp; neondot: sdot (FEAT_DotProd); neoni8mm: smmla (FEAT_I8MM).
+/// They trap off arm64.
+void es_qs8_gemm_8x16__neon(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                            size_t ldc, int accumulate);
 void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                                size_t ldc, int accumulate);
+void es_qs8_gemm_8x16__neoni8mm(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
+                                size_t ldc, int accumulate);
 
 /// Packed-A int8 GEMM (AVX-512 VNNI), 12 rows: the tile's A is first packed by es_qs8_pack_a12 into
 /// ap[(q * 12 + r) * 4 + t] = (unsigned)(a_r[4q + t] + 128): quad after quad, the 12 rows of each quad
