@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Builds (and optionally tests) this repository's HEAD as arm64 inside the rootfs that
 # tools/arm64/setup-rootfs.sh made, under qemu-user-static. Emulation proves correctness, not speed.
-#   bash tools/arm64/run.sh [ROOTFS] [build|test] [extra swift arguments...]
+#   bash tools/arm64/run.sh [ROOTFS] [build|test|test-release|tiers] [extra swift arguments...]
+# build: release build. test: `swift test` (debug). test-release: the tests built in release (no
+# @testable imports here, so they build as they are) and run, with the given filter arguments.
+# tiers: the release tests under each emulated CPU model (QEMU_CPU: cortex-a72 = ARMv8.0, cortex-a76 =
+# +dotprod, max = +i8mm), so that every arm64 tier runs against its reference and the dispatcher is
+# seen to choose each.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=${1:-work/arm64-rootfs}; what=${2:-build}; shift 2 2>/dev/null || shift $#
@@ -22,5 +27,12 @@ rm -rf "$tmp"
 case "$what" in
   build) chroot "$root" sh -c "cd $inside && swift build -c release $*" ;;
   test) chroot "$root" sh -c "cd $inside && swift test $*" ;;
-  *) echo "unknown step '$what' (build or test)" >&2; exit 64 ;;
+  test-release) chroot "$root" sh -c "cd $inside && swift build -c release --build-tests && swift test -c release --skip-build $*" ;;
+  tiers)
+    chroot "$root" sh -c "cd $inside && swift build -c release --build-tests"
+    for cpu in cortex-a72 cortex-a76 max; do
+      echo "== QEMU_CPU=$cpu"
+      chroot "$root" env QEMU_CPU=$cpu sh -c "cd $inside && swift test -c release --skip-build $*"
+    done ;;
+  *) echo "unknown step '$what' (build, test, test-release or tiers)" >&2; exit 64 ;;
 esac
