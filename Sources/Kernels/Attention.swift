@@ -1,8 +1,9 @@
 // Attention: softmax attention in float, the one op both attentions of MaskFormer run: a Swin window
 // (one head, rows read through pointers, relative position bias and shift mask) and DETR's dense
-// multi-head attention (contiguous rows, queries against memory). The portable loops are the reference
-// that defines each; the AVX-512 C kernels (es_window_attention_f32__avx512f, es_dense_attention_f32__avx512f)
-// agree to float rounding (FMA in the dot products), pinned by KernelsTests/AttentionTests.
+// multi-head attention (contiguous rows, queries against memory). The portable loops are the definition
+// of each, operation by operation: dot products as fused multiply-adds in ascending order, the score
+// scaled by a multiplication, `softmaxRow` below; the AVX-512 C kernels (es_window_attention_f32__avx512f,
+// es_dense_attention_f32__avx512f) give the same bits, pinned by KernelsTests/AttentionTests.
 import _CKernels
 
 /// The attention implementations (`KernelTable.attention`).
@@ -50,6 +51,7 @@ public enum Attention {
       return
     }
     let kT = scratch, s = scratch + hd * n                  // kT: the keys transposed, hd × n; s: one score row
+    let scale = 1 / sqrtD
     for j in 0..<n {
       let kj = k[j]
       for d in 0..<hd { kT[d * n + j] = kj[d] }
@@ -60,18 +62,18 @@ public enum Attention {
       for j in 0..<n { s[j] = 0 }
       for d in 0..<hd {
         let x = qi[d], kd = kT + d * n
-        for j in 0..<n { s[j] += x * kd[j] }
+        for j in 0..<n { s[j] = s[j].addingProduct(x, kd[j]) }
       }
       if let mi = mask.map({ $0 + i * n }) {
-        for j in 0..<n { s[j] = s[j] / sqrtD + bi[j] + mi[j] }
+        for j in 0..<n { s[j] = s[j] * scale + bi[j] + mi[j] }
       } else {
-        for j in 0..<n { s[j] = s[j] / sqrtD + bi[j] }
+        for j in 0..<n { s[j] = s[j] * scale + bi[j] }
       }
-      Norms.softmaxRows(s, rows: 1, cols: n)
+      softmaxRow(s, count: n)
       for d in 0..<hd { dst[d] = 0 }
       for j in 0..<n {
         let pj = s[j], vj = v[j]
-        for d in 0..<hd { dst[d] += pj * vj[d] }
+        for d in 0..<hd { dst[d] = dst[d].addingProduct(pj, vj[d]) }
       }
     }
   }
@@ -173,8 +175,30 @@ public enum Attention {
   /// Floats of scratch one head of `dense` needs (per worker).
   public static func denseScratchCount(keys nk: Int, headDim hd: Int) -> Int { (hd + 4) * ((nk + 63) / 64 * 64) }
 
+  /// The softmax both float attentions use: `e_j = exp(s_j − max s)` (`FastMath.exp`; 0 where the
+  /// exponent is below −87: a masked pair, whose tiny probability would only make denormal products),
+  /// `Σe` in 16 lanes (`j mod 16`) folded by halves (8, 4, 2, 1), `p_j = e_j · (1/Σe)`: the order of the
+  /// AVX-512 kernels' vector sums, so that every tier gives the same bits.
+  @inline(__always)
+  public static func softmaxRow(_ s: UnsafeMutablePointer<Float>, count n: Int) {
+    var mx = -Float.infinity
+    for j in 0..<n { mx = Swift.max(mx, s[j]) }
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { lanes in
+      for l in 0..<16 { lanes[l] = 0 }
+      for j in 0..<n {
+        let t = s[j] - mx
+        let e: Float = t >= -87 ? FastMath.exp(t) : 0
+        s[j] = e
+        lanes[j % 16] += e
+      }
+      for w in [8, 4, 2, 1] { for l in 0..<w { lanes[l] += lanes[l + w] } }
+      let inv = 1 / lanes[0]
+      for j in 0..<n { s[j] = s[j] * inv }
+    }
+  }
+
   /// Multi-head attention over contiguous rows: for each head h (columns `h·hd ..< (h+1)·hd` of rows of
-  /// `d` floats) and query i < nq, `s_j = (q_i·k_j)·scale`, `p = softmax(s)`, `out[i] = Σ_j p_j·v_j`
+  /// `d` floats) and query i < nq, `s_j = (q_i·k_j)·scale`, `p = softmaxRow(s)`, `out[i] = Σ_j p_j·v_j`
   /// over the nk keys. `out` (nq × d) must be zero; heads run in parallel, one worker's scratch
   /// (`denseScratchCount` floats each, `workers(heads)` of them) per thread; the result does not
   /// depend on the thread count.
@@ -197,14 +221,14 @@ public enum Attention {
         for j in 0..<nk { s[j] = 0 }
         for t in 0..<hd {
           let x = qi[t], kt = kT + t * nk
-          for j in 0..<nk { s[j] += x * kt[j] }
+          for j in 0..<nk { s[j] = s[j].addingProduct(x, kt[j]) }
         }
         for j in 0..<nk { s[j] *= scale }
-        FastMath.softmax(s, count: nk)
+        softmaxRow(s, count: nk)
         let dst = out + i * d + off
         for j in 0..<nk {
           let pj = s[j], vj = v + j * d + off
-          for t in 0..<hd { dst[t] += pj * vj[t] }
+          for t in 0..<hd { dst[t] = dst[t].addingProduct(pj, vj[t]) }
         }
       }
     }

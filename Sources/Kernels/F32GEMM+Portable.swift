@@ -1,5 +1,8 @@
 // F32GEMM+Portable: the 4×16 microkernel in plain Swift, for CPUs without a C microkernel.
-// Plain loops over UnsafePointer so that the 16-wide inner loop auto-vectorizes on any target.
+// Plain loops over UnsafePointer so that the 16-wide inner loop auto-vectorizes on any target; one
+// fused multiply-add per k (`addingProduct`), as the C tiers do, so that every tier gives the same bits
+// (arm64 has FMA in its base ISA; baseline x86-64 does not, and there each is a call to libm's exact
+// fmaf: slow, but only CPUs without AVX2 run this tier there).
 
 extension F32GEMM {
   /// `C[r][j] (+)= Σ_k a[r][k]·b[k·16 + j]` for r < mr ≤ 4, j < nr ≤ 16; b is a packed 16-wide panel.
@@ -15,7 +18,7 @@ extension F32GEMM {
         for k in 0..<kc {
           let x = ar[k]
           let bk = b + k * 16
-          for j in 0..<16 { acc[j] += x * bk[j] }
+          for j in 0..<16 { acc[j] = acc[j].addingProduct(x, bk[j]) }
         }
         let row = c + r * ldc
         if accumulate {

@@ -21,8 +21,9 @@ public enum QS8GEMMKernel: String, Sendable, CaseIterable {
   }
 
   /// The tier's microkernel sums `a·w` (signed activations: the arm64 tiers) rather than `(a + 128)·w`
-  /// (x86's unsigned operand of vpdpbusd, and the portable twin), so its correction has no 128·Σw term.
-  var signedA: Bool { self == .neon || self == .neondot || self == .neoni8mm }
+  /// (x86's unsigned operand of vpdpbusd), so its correction has no 128·Σw term: the arm64 tiers and the
+  /// portable one.
+  var signedA: Bool { self == .portable || self == .neon || self == .neondot || self == .neoni8mm }
   static let mr = 8
 }
 
@@ -108,6 +109,8 @@ public enum Int8GEMM {
     corr.withUnsafeBufferPointer { corrBuf in scales.withUnsafeBufferPointer { scaleBuf in
       if kernel == .avx512vnni {
         runPacked(p, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
+      } else if kernel == .portable {
+        runPortable(p, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
       } else {
         runRows(p, kernel: kernel, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
       }
@@ -115,7 +118,7 @@ public enum Int8GEMM {
   }
 
   /// Tasks: blocks of `blockRows` rows times groups of panels (enough tasks for every thread).
-  private static func tasks(_ p: Int8GEMMProblem, blockRows: Int, threads: Int) -> (blocks: Int, groups: Int, perGroup: Int) {
+  static func tasks(_ p: Int8GEMMProblem, blockRows: Int, threads: Int) -> (blocks: Int, groups: Int, perGroup: Int) {
     let panels = p.weights.panels, blocks = (p.m + blockRows - 1) / blockRows
     let groups = Swift.min(panels, Swift.max(1, (2 * threads + blocks - 1) / blocks))
     return (blocks, groups, (panels + groups - 1) / groups)
@@ -257,7 +260,7 @@ public enum Int8GEMM {
         }
       }
     case .portable, .reference:
-      portableMicrokernel8x16(mr, kq, a, w, c, ldc, accumulate)
+      preconditionFailure("Int8GEMM: the portable tier runs runPortable, the reference referenceTile")
     }
   }
 

@@ -1,5 +1,7 @@
-// Window attention of one window and head in float, AVX-512: S = Q·Kᵀ / √d + bias (+ mask), row softmax,
-// O = P·V. Contract: include/es_kernels.h. Portable twin: Sources/Kernels/Attention.swift (Attention.window).
+// Window attention of one window and head in float, AVX-512: S = Q·Kᵀ · (1/√d) + bias (+ mask), row softmax,
+// O = P·V, with the same bits as the definition in Sources/Kernels/Attention.swift (Attention.window,
+// Attention.dense, Attention.softmaxRow): FMA dot products in ascending order, separate IEEE operations
+// everywhere else (contraction off). Contract: include/es_kernels.h.
 #include "es_kernels.h"
 
 #pragma clang fp contract(off)
@@ -29,6 +31,15 @@ static inline __m512 es_exp_avx512(__m512 v) {
   const __m512 y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(_mm512_mul_ps(p, r), r), r), _mm512_set1_ps(1.0f));
   const __m512i bits = _mm512_slli_epi32(_mm512_castps_si512(_mm512_add_ps(n, _mm512_set1_ps(12582912.0f + 127.0f))), 23);
   return _mm512_mul_ps(y, _mm512_castsi512_ps(bits));
+}
+
+/// Σ of 16 lanes as Attention.softmaxRow and Attention.windowInt8 add them: halves folded onto each other (8, 4, 2, 1).
+__attribute__((target("avx512f")))
+static inline float es_fold16(__m512 v) {
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
 static inline __mmask16 es_tail(size_t count) { return count >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << count) - 1); }
@@ -71,8 +82,8 @@ static inline void es_qk_4x64(const float *const qr[4], const float *kt, size_t 
 
 // The shape every Swin block here has (head dimension 32, window of at most 8x8 tokens), with fixed
 // loop bounds so the 16 score and 8 output accumulators stay in registers (the general loop below
-// keeps them in stack arrays). Softmax runs on the score registers; scores are scaled by 1/sqrt(d)
-// (one rounding more than the division); a probability whose exponent argument is below -87 (a
+// keeps them in stack arrays). Softmax runs on the score registers; scores are scaled by 1/sqrt(d);
+// a probability whose exponent argument is below -87 (a
 // masked pair: mask -100) is 0 instead of a value near FLT_MIN, whose products with v are denormal
 // (measured: the shifted blocks, whose masks make them, ran twice as long as the plain ones).
 __attribute__((target("avx512f")))
@@ -115,7 +126,7 @@ static void es_window_attention_hd32(size_t n, const float *const *q, const floa
         sc[c] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(t, floor, _CMP_GE_OQ), es_exp_avx512(t));
         sum = _mm512_add_ps(sum, sc[c]);
       }
-      const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+      const __m512 inv = _mm512_set1_ps(1.0f / es_fold16(sum));
 #pragma clang loop unroll(full)
       for (size_t c = 0; c < 4; c++) _mm512_storeu_ps(pr + r * 64 + 16 * c, _mm512_mul_ps(sc[c], inv));
     }
@@ -198,7 +209,7 @@ static void es_attention_rows_f32(size_t nq, size_t nk, size_t hd, es_rows q, es
         _mm512_storeu_ps(sr + j, e);
         sum = _mm512_add_ps(sum, e);
       }
-      const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+      const __m512 inv = _mm512_set1_ps(1.0f / es_fold16(sum));
       for (size_t j = 0; j < np; j += 16) _mm512_storeu_ps(sr + j, _mm512_mul_ps(_mm512_loadu_ps(sr + j), inv));
     }
     for (size_t d0 = 0; d0 < nd; d0 += 2) {
@@ -251,15 +262,6 @@ static inline float es_symmetric_row32(const float *x, signed char *dst, int uns
   _mm_storeu_si128((__m128i *)(dst + 16), bb);
   if (sum) *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
   return m / 127.0f;
-}
-
-/// Σ of 16 lanes as Attention.windowInt8 adds them: halves folded onto each other (8, 4, 2, 1).
-__attribute__((target("avx512f")))
-static inline float es_fold16(__m512 v) {
-  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))

@@ -55,6 +55,7 @@ import _TestSupport
     let features = CPUFeatures.detect()
     for masked in [false, true] {
       let truth = Self.windowTruth(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil)
+      var definition: [Float]?
       for kernel in AttentionKernel.allCases where kernel.isSupported(on: features) {
         let out = Self.runWindow(n: n, hd: hd, q: q, k: k, v: v, bias: bias, mask: masked ? mask : nil, skip: skip) { qp, kp, vp, bp, mp, op in
           var scratch = [Float](repeating: 0, count: Attention.windowScratchCount(n: n, headDim: hd))
@@ -71,6 +72,13 @@ import _TestSupport
           }
         }
         #expect(worst <= 2e-5, "\(kernel) n \(n) hd \(hd) masked \(masked): max abs error \(worst)")
+        // Every tier gives the portable definition's bits (NaN in the padded slots on both sides).
+        if let definition {
+          let bad = (0..<out.count).first { out[$0].bitPattern != definition[$0].bitPattern && !(out[$0].isNaN && definition[$0].isNaN) }
+          #expect(bad == nil, "\(kernel) n \(n) hd \(hd) masked \(masked): out[\(bad ?? 0)] \(bad.map { out[$0] } ?? 0) vs portable \(bad.map { definition[$0] } ?? 0)")
+        } else {
+          definition = out
+        }
       }
     }
   }
@@ -122,7 +130,7 @@ import _TestSupport
     let (nq, nk, d, heads) = (c.nq, c.nk, c.d, c.heads), hd = d / heads
     let q = rng.floats(nq * d).map { $0 * 2 }, k = rng.floats(nk * d).map { $0 * 2 }, v = rng.floats(nk * d)
     let scale = 1 / Float(hd).squareRoot()
-    func run(threads: Int) -> [Float] {
+    func run(threads: Int, _ kernel: AttentionKernel = kernel) -> [Float] {
       var out = [Float](repeating: 0, count: nq * d)
       var scratch = [Float](repeating: 0, count: parallelWorkers(heads, threads: threads) * Attention.denseScratchCount(keys: nk, headDim: hd))
       q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
@@ -149,5 +157,6 @@ import _TestSupport
     }
     #expect(worst <= 2e-5, "dense \(kernel) \(c): max abs error \(worst)")
     for t in [2, 3, 8] { #expect(run(threads: t) == out, "\(t) threads change the bits") }
+    #expect(run(threads: 1, .portable).map(\.bitPattern) == out.map(\.bitPattern), "\(kernel) differs from the portable definition")
   }
 }

@@ -68,7 +68,7 @@ import _TestSupport
   @Test func weightQuantizationIsSymmetricPerChannel() {
     let w: [[Float]] = [[0.5, -1.27, 0.01], [0, 0, 0], [3, 2, -3]]
     let q = PerChannelWeights(n: 3, k: 3) { w[$0][$1] }
-    #expect(q.scales == [0.01, 1, 3 / 127])
+    #expect(q.scales == [0.01, 1, Float(3) / 127])
     #expect(q.values[0..<3] == [50, -127, 1])
     #expect(q.values[3..<6] == [0, 0, 0])
     #expect(q.values.allSatisfy { $0 >= -127 })

@@ -30,9 +30,10 @@ case "$what" in
   test-release) chroot "$root" sh -c "cd $inside && swift build -c release --build-tests && swift test -c release --skip-build $*" ;;
   tiers)
     chroot "$root" sh -c "cd $inside && swift build -c release --build-tests"
-    for cpu in cortex-a72 cortex-a76 max; do
-      echo "== QEMU_CPU=$cpu"
-      chroot "$root" env QEMU_CPU=$cpu sh -c "cd $inside && swift test -c release --skip-build $*"
+    for level in cortex-a72:neon cortex-a76:neondot max:neoni8mm; do
+      cpu=${level%%:*}
+      echo "== QEMU_CPU=$cpu (expected int8 tier: ${level#*:})"
+      chroot "$root" env QEMU_CPU=$cpu EDGE_SEG_EXPECT_INT8_TIER=${level#*:} sh -c "cd $inside && swift test -c release --skip-build $*"
     done ;;
   *) echo "unknown step '$what' (build, test, test-release or tiers)" >&2; exit 64 ;;
 esac

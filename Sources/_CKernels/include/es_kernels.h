@@ -21,8 +21,8 @@ int es_cpu_has_neon_i8mm(void);
 /// - b: packed panel, kc rows of exactly NR floats (columns >= nr are zero padding).
 /// - c: row stride ldc floats; only r < mr, j < nr are read (if accumulate) and written.
 /// Each call sums k ascending from zero with one fused multiply-add per k, then adds c if accumulate.
-/// The portable Swift kernel rounds the product separately (no FMA in baseline x86-64), so tiers agree
-/// to float rounding, not bit for bit; every tier is deterministic and independent of the thread count.
+/// The portable Swift kernel does the same (`addingProduct`), so every tier gives the same bits as
+/// F32GEMM's reference, independent of the thread count.
 void es_f32_gemm_8x32__avx512f(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
                                size_t ldc, int accumulate);
 void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
@@ -91,10 +91,10 @@ void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, const int *acc,
                               int act, float out_scale, int zp, signed char *q, size_t ldq);
 
 /// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.window):
-/// for each query slot i < n with out[i] != NULL, s_j = (q_i · k_j) / sqrt_d + bias[i*n + j] (+ mask[i*n + j]),
-/// p = softmax(s) (exp as FastMath.exp), out[i][d] = sum_j p_j * v_j[d] for d < hd. q, k, v, out: n row
-/// pointers to hd floats each. scratch: (hd + 4) * roundup(n, 64) floats. Dot products use FMA, so
-/// results agree with the portable twin to float rounding, not bit for bit; deterministic.
+/// for each query slot i < n with out[i] != NULL, s_j = (q_i · k_j) * (1 / sqrt_d) + bias[i*n + j] (+ mask[i*n + j]),
+/// p = Attention.softmaxRow(s), out[i][d] = sum_j p_j * v_j[d] for d < hd (dot products as FMAs in ascending
+/// order). q, k, v, out: n row pointers to hd floats each. scratch: (hd + 4) * roundup(n, 64) floats.
+/// The same bits as the portable definition.
 void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q, const float *const *k,
                                       const float *const *v, const float *bias, const float *mask, float sqrt_d,
                                       float *const *out, float *scratch);
@@ -107,9 +107,9 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
 
 /// DETR's attention of one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.dense): rows of q
 /// (nq), k and v (nk) and out, row stride ld floats: s_j = (q_i · k_j) * scale,
-/// p = softmax(s) (exp as FastMath.exp; an exponent below -87 gives 0), out[i][t] = sum_j p_j * v_j[t] for
-/// t < hd (written, not accumulated). scratch: (hd + 4) * roundup(nk, 64) floats. Agrees with the
-/// portable twin to float rounding (FMA dot products); deterministic.
+/// p = Attention.softmaxRow(s), out[i][t] = sum_j p_j * v_j[t] for t < hd (written, not accumulated; FMA dot
+/// products in ascending order). scratch: (hd + 4) * roundup(nk, 64) floats. The same bits as the portable
+/// definition.
 void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
                                      float scale, float *out, float *scratch);
 
