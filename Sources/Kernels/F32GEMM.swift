@@ -249,6 +249,10 @@ public enum F32GEMM {
       a.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: mr) { a in
         es_f32_gemm_6x16__avx2(mr, nr, kc, a, b, c, ldc, accumulate ? 1 : 0)
       }
+    case .neon:
+      a.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: mr) { a in
+        es_f32_gemm_6x16__neon(mr, nr, kc, a, b, c, ldc, accumulate ? 1 : 0)
+      }
     case .portable, .reference:
       portableMicrokernel4x16(mr, nr, kc, a, b, c, ldc, accumulate)
     }

@@ -268,7 +268,8 @@ public enum Int8GEMM {
   /// output, after adding the per-channel correction.
   static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int, rows: Range<Int>, c0: Int, cols: Int,
                        corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>, kernel: QS8GEMMKernel) {
-    let avx: CInt = kernel == .avx512vnni ? 1 : 0
+    // The SIMD epilogue: AVX-512 with the VNNI tier, NEON with the arm64 tiers (same bits as the scalar one).
+    let avx: CInt = kernel == .avx512vnni || kernel == .neon || kernel == .neondot || kernel == .neoni8mm ? 1 : 0
     let acc = UnsafeRawPointer(tile).assumingMemoryBound(to: CInt.self)
     let cr = UnsafeRawPointer(corr + c0).assumingMemoryBound(to: CInt.self)
     switch p.output {

@@ -2,13 +2,13 @@
 
 /// The f32 GEMM implementations, named by ISA. `.reference` is the plain triple loop that defines truth.
 public enum F32GEMMKernel: String, Sendable, CaseIterable {
-  case reference, portable, avx2, avx512
+  case reference, portable, avx2, avx512, neon
 
   /// Microkernel tile: rows of A (MR) and columns of the packed B panel (NR).
   var tile: (mr: Int, nr: Int) {
     switch self {
     case .reference, .portable: (4, 16)
-    case .avx2: (6, 16)
+    case .avx2, .neon: (6, 16)
     case .avx512: (8, 32)
     }
   }
@@ -19,6 +19,7 @@ public enum F32GEMMKernel: String, Sendable, CaseIterable {
     case .reference, .portable: true
     case .avx2: features.hasAVX2FMA
     case .avx512: features.hasAVX512F
+    case .neon: features.hasNEON
     }
   }
 }
@@ -52,7 +53,7 @@ public struct KernelTable: Sendable, Equatable {
 
   /// The fastest kernels `features` supports.
   public static func best(for features: CPUFeatures) -> KernelTable {
-    let f32: [F32GEMMKernel] = [.avx512, .avx2, .portable]
+    let f32: [F32GEMMKernel] = [.avx512, .avx2, .neon, .portable]
     let qs8: [QS8GEMMKernel] = [.avx512vnni, .avx2, .neoni8mm, .neondot, .neon, .portable]
     return KernelTable(f32GEMM: f32.first { $0.isSupported(on: features) } ?? .portable,
                        qs8GEMM: qs8.first { $0.isSupported(on: features) } ?? .portable)
@@ -60,7 +61,7 @@ public struct KernelTable: Sendable, Equatable {
 
   /// Kernels forced to one ISA by name (`--isa`): "auto", "reference", "portable", "avx2",
   /// "avx512" (f32 AVX-512 and int8 VNNI), and on arm64 "neon" (ARMv8.0 int8), "neondot" (int8 sdot),
-  /// "i8mm" (int8 smmla), each with the portable f32 kernels. Nil for an unknown name or a missing ISA.
+  /// "i8mm" (int8 smmla), each with the NEON f32 GEMM. Nil for an unknown name or a missing ISA.
   public static func named(_ isa: String, features: CPUFeatures) -> KernelTable? {
     if isa == "auto" { return best(for: features) }
     let candidates: [String: KernelTable] = [
@@ -68,9 +69,9 @@ public struct KernelTable: Sendable, Equatable {
       "portable": KernelTable(f32GEMM: .portable, qs8GEMM: .portable),
       "avx2": KernelTable(f32GEMM: .avx2, qs8GEMM: .avx2),
       "avx512": KernelTable(f32GEMM: .avx512, qs8GEMM: .avx512vnni),
-      "neon": KernelTable(f32GEMM: .portable, qs8GEMM: .neon),
-      "neondot": KernelTable(f32GEMM: .portable, qs8GEMM: .neondot),
-      "i8mm": KernelTable(f32GEMM: .portable, qs8GEMM: .neoni8mm),
+      "neon": KernelTable(f32GEMM: .neon, qs8GEMM: .neon),
+      "neondot": KernelTable(f32GEMM: .neon, qs8GEMM: .neondot),
+      "i8mm": KernelTable(f32GEMM: .neon, qs8GEMM: .neoni8mm),
     ]
     guard let table = candidates[isa], table.f32GEMM.isSupported(on: features), table.qs8GEMM.isSupported(on: features) else {
       return nil

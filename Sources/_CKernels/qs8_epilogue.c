@@ -211,20 +211,116 @@ void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const int *corr, cons
 }
 #endif
 
-void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+#if defined(__aarch64__)
+#include <arm_neon.h>
+
+// NEON twins of the tile epilogues: the same IEEE operations in the same order (vdivq_f32 is IEEE
+// division; vcvtnq_s32_f32 rounds to nearest, ties to even, as the scalar magic-number rounding does on
+// values already clamped into int8 range; contraction is off for this file).
+static inline float32x4_t es_erf_neon(float32x4_t v) {
+  const float32x4_t x = vminq_f32(vmaxq_f32(v, vdupq_n_f32(-4.0f)), vdupq_n_f32(4.0f));
+  const float32x4_t x2 = vmulq_f32(x, x);
+#define ES_STEP(acc, c) acc = vaddq_f32(vmulq_f32(acc, x2), vdupq_n_f32(c))
+  float32x4_t p = vdupq_n_f32(ES_ERF_P0);
+  ES_STEP(p, ES_ERF_P1); ES_STEP(p, ES_ERF_P2); ES_STEP(p, ES_ERF_P3); ES_STEP(p, ES_ERF_P4); ES_STEP(p, ES_ERF_P5); ES_STEP(p, ES_ERF_P6);
+  float32x4_t q = vdupq_n_f32(ES_ERF_Q0);
+  ES_STEP(q, ES_ERF_Q1); ES_STEP(q, ES_ERF_Q2); ES_STEP(q, ES_ERF_Q3); ES_STEP(q, ES_ERF_Q4);
+#undef ES_STEP
+  return vdivq_f32(vmulq_f32(x, p), q);
+}
+
+static inline float32x4_t es_dequant_act_neon(int32x4_t a, float32x4_t sc, int act) {
+  float32x4_t v = vmulq_f32(vcvtq_f32_s32(a), sc);
+  if (act == 1) {
+    v = vmaxq_f32(v, vdupq_n_f32(0.0f));
+  } else if (act == 2) {
+    const float32x4_t e = es_erf_neon(vmulq_f32(v, vdupq_n_f32(0.70710678118654752440f)));
+    v = vmulq_f32(vmulq_f32(v, vdupq_n_f32(0.5f)), vaddq_f32(vdupq_n_f32(1.0f), e));
+  }
+  return v;
+}
+
+__attribute__((always_inline))
+static inline void es_f32_tile_body_neon(int act, size_t rows, size_t n, const int *acc, size_t lda, const int *corr,
+                                         const float *scale, const float *residual, size_t ldr, float *y, size_t ldy) {
+  size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const int32x4_t cr = vld1q_s32(corr + j);
+    const float32x4_t sc = vld1q_f32(scale + j);
+    for (size_t r = 0; r < rows; r++) {
+      float32x4_t v = es_dequant_act_neon(vaddq_s32(vld1q_s32(acc + r * lda + j), cr), sc, act);
+      if (residual) v = vaddq_f32(vld1q_f32(residual + r * ldr + j), v);
+      vst1q_f32(y + r * ldy + j, v);
+    }
+  }
+  if (j < n) {
+    for (size_t r = 0; r < rows; r++)
+      es_qs8_epilogue_f32__scalar(n - j, acc + r * lda + j, corr + j, scale + j, act, residual ? residual + r * ldr + j : 0,
+                                  y + r * ldy + j);
+  }
+}
+
+static void es_qs8_epilogue_f32_tile__neon(size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+                                           int act, const float *residual, size_t ldr, float *y, size_t ldy) {
+  if (act == 0) es_f32_tile_body_neon(0, rows, n, acc, lda, corr, scale, residual, ldr, y, ldy);
+  else if (act == 1) es_f32_tile_body_neon(1, rows, n, acc, lda, corr, scale, residual, ldr, y, ldy);
+  else es_f32_tile_body_neon(2, rows, n, acc, lda, corr, scale, residual, ldr, y, ldy);
+}
+
+__attribute__((always_inline))
+static inline void es_qs8_tile_body_neon(int act, size_t rows, size_t n, const int *acc, size_t lda, const int *corr,
+                                         const float *scale, float out_scale, int zp, signed char *q, size_t ldq) {
+  const float32x4_t lo = vdupq_n_f32((float)(-128 - zp)), hi = vdupq_n_f32((float)(127 - zp)), inv = vdupq_n_f32(1.0f / out_scale);
+  const int32x4_t z = vdupq_n_s32(zp);
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const int32x4_t c0 = vld1q_s32(corr + j), c1 = vld1q_s32(corr + j + 4);
+    const float32x4_t s0 = vld1q_f32(scale + j), s1 = vld1q_f32(scale + j + 4);
+    for (size_t r = 0; r < rows; r++) {
+      const float32x4_t v0 = es_dequant_act_neon(vaddq_s32(vld1q_s32(acc + r * lda + j), c0), s0, act);
+      const float32x4_t v1 = es_dequant_act_neon(vaddq_s32(vld1q_s32(acc + r * lda + j + 4), c1), s1, act);
+      const int32x4_t r0 = vaddq_s32(vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_f32(v0, inv), lo), hi)), z);
+      const int32x4_t r1 = vaddq_s32(vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_f32(v1, inv), lo), hi)), z);
+      const int16x8_t h = vcombine_s16(vmovn_s32(r0), vmovn_s32(r1));
+      vst1_s8(q + r * ldq + j, vmovn_s16(h));
+    }
+  }
+  if (j < n) {
+    for (size_t r = 0; r < rows; r++)
+      es_qs8_epilogue_qs8__scalar(n - j, acc + r * lda + j, corr + j, scale + j, act, out_scale, zp, q + r * ldq + j);
+  }
+}
+
+static void es_qs8_epilogue_qs8_tile__neon(size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+                                           int act, float out_scale, int zp, signed char *q, size_t ldq) {
+  if (act == 0) es_qs8_tile_body_neon(0, rows, n, acc, lda, corr, scale, out_scale, zp, q, ldq);
+  else if (act == 1) es_qs8_tile_body_neon(1, rows, n, acc, lda, corr, scale, out_scale, zp, q, ldq);
+  else es_qs8_tile_body_neon(2, rows, n, acc, lda, corr, scale, out_scale, zp, q, ldq);
+}
+#endif
+
+void es_qs8_epilogue_f32_tile(int simd, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, const float *residual, size_t ldr, float *y, size_t ldy) {
-  if (avx512) {
+  if (simd) {
+#if defined(__aarch64__)
+    es_qs8_epilogue_f32_tile__neon(rows, n, acc, lda, corr, scale, act, residual, ldr, y, ldy);
+#else
     es_qs8_epilogue_f32_tile__avx512(rows, n, acc, lda, corr, scale, act, residual, ldr, y, ldy);
+#endif
     return;
   }
   for (size_t r = 0; r < rows; r++)
     es_qs8_epilogue_f32__scalar(n, acc + r * lda, corr, scale, act, residual ? residual + r * ldr : 0, y + r * ldy);
 }
 
-void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+void es_qs8_epilogue_qs8_tile(int simd, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, float out_scale, int zp, signed char *q, size_t ldq) {
-  if (avx512) {
+  if (simd) {
+#if defined(__aarch64__)
+    es_qs8_epilogue_qs8_tile__neon(rows, n, acc, lda, corr, scale, act, out_scale, zp, q, ldq);
+#else
     es_qs8_epilogue_qs8_tile__avx512(rows, n, acc, lda, corr, scale, act, out_scale, zp, q, ldq);
+#endif
     return;
   }
   for (size_t r = 0; r < rows; r++) es_qs8_epilogue_qs8__scalar(n, acc + r * lda, corr, scale, act, out_scale, zp, q + r * ldq);

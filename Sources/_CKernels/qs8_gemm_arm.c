@@ -71,36 +71,63 @@ void es_qs8_gemm_8x16__neon(size_t mr, size_t kq, const signed char *const *a, c
   }
 }
 
-// Dot-product extension: one sdot per 4 columns x 4 k, the panel's layout as it is.
+// Dot-product extension: one sdot per 4 columns x 4 k, the panel's layout as it is; 4 rows at a time
+// (16 accumulators + 4 weight vectors: all 8 rows at once needed 32 accumulators and spilled).
 __attribute__((target("dotprod")))
 void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                                size_t ldc, int accumulate) {
-  ES_A_ROWS8(signed char);
-  const signed char *rows[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-  int32x4_t acc[8][4];
+  for (size_t r0 = 0; r0 < mr; r0 += 4) {
+    const signed char *rows[4];
+    for (size_t r = 0; r < 4; r++) rows[r] = a[r0 + r < mr ? r0 + r : r0];
+    int32x4_t acc[4][4];
 #pragma clang loop unroll(full)
-  for (size_t r = 0; r < 8; r++)
+    for (size_t r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
-    for (int j = 0; j < 4; j++) acc[r][j] = vdupq_n_s32(0);
-  for (size_t q = 0; q < kq; q++) {
-    // 64 bytes: 16 columns x 4 k; each 16-byte vector holds 4 columns x 4 k, the layout sdot wants.
-    const int8x16_t w0 = vld1q_s8(w + q * 64), w1 = vld1q_s8(w + q * 64 + 16);
-    const int8x16_t w2 = vld1q_s8(w + q * 64 + 32), w3 = vld1q_s8(w + q * 64 + 48);
+      for (int j = 0; j < 4; j++) acc[r][j] = vdupq_n_s32(0);
+    for (size_t q = 0; q < kq; q++) {
+      // 64 bytes: 16 columns x 4 k; each 16-byte vector holds 4 columns x 4 k, the layout sdot wants.
+      const int8x16_t w0 = vld1q_s8(w + q * 64), w1 = vld1q_s8(w + q * 64 + 16);
+      const int8x16_t w2 = vld1q_s8(w + q * 64 + 32), w3 = vld1q_s8(w + q * 64 + 48);
 #pragma clang loop unroll(full)
-    for (size_t r = 0; r < 8; r++) {
-      const int8x16_t x = es_quad16(rows[r], q);
-      acc[r][0] = vdotq_s32(acc[r][0], x, w0); acc[r][1] = vdotq_s32(acc[r][1], x, w1);
-      acc[r][2] = vdotq_s32(acc[r][2], x, w2); acc[r][3] = vdotq_s32(acc[r][3], x, w3);
+      for (size_t r = 0; r < 4; r++) {
+        const int8x16_t x = es_quad16(rows[r], q);
+        acc[r][0] = vdotq_s32(acc[r][0], x, w0); acc[r][1] = vdotq_s32(acc[r][1], x, w1);
+        acc[r][2] = vdotq_s32(acc[r][2], x, w2); acc[r][3] = vdotq_s32(acc[r][3], x, w3);
+      }
     }
+    for (size_t r = 0; r < 4 && r0 + r < mr; r++)
+      es_store16(c + (r0 + r) * ldc, acc[r][0], acc[r][1], acc[r][2], acc[r][3], accumulate);
   }
-  for (size_t r = 0; r < mr; r++) es_store16(c + r * ldc, acc[r][0], acc[r][1], acc[r][2], acc[r][3], accumulate);
 }
 
-/// 8 bytes of activations at a + 4q (quads q and q + 1; only quad q when `single`, the rest zero).
+/// 8 bytes of activations at a + 4q (quads q and q + 1; only quad q when `single`, the rest zero). Each
+/// branch copies a constant size (a variable one became a call to memcpy).
 static inline int8x8_t es_octet(const signed char *a, size_t q, int single) {
-  long long v = 0;
-  __builtin_memcpy(&v, a + 4 * q, single ? 4 : 8);
+  if (single) {
+    int v;
+    __builtin_memcpy(&v, a + 4 * q, 4);
+    return vreinterpret_s8_s32(vset_lane_s32(v, vdup_n_s32(0), 0));
+  }
+  long long v;
+  __builtin_memcpy(&v, a + 4 * q, 8);
   return vreinterpret_s8_s64(vdup_n_s64(v));
+}
+
+/// One step of the i8mm kernel: quads q and q + 1 (or q alone when `single`) of 8 rows into acc.
+__attribute__((target("i8mm"), always_inline))
+static inline void es_i8mm_step(const signed char *const rows[8], const signed char *wq, size_t q, int single, int32x4_t acc[4][4]) {
+  const int32x4_t u0 = vreinterpretq_s32_s8(vld1q_s8(wq)), u1 = vreinterpretq_s32_s8(vld1q_s8(wq + 16));
+  const int32x4_t z = vdupq_n_s32(0);
+  const int32x4_t v0 = single ? z : vreinterpretq_s32_s8(vld1q_s8(wq + 64)), v1 = single ? z : vreinterpretq_s32_s8(vld1q_s8(wq + 80));
+  // Column pairs of this half: (0,1), (2,3) from u0/v0, (4,5), (6,7) from u1/v1: [col j k0..7, col j+1 k0..7].
+  const int8x16_t b0 = vreinterpretq_s8_s32(vzip1q_s32(u0, v0)), b1 = vreinterpretq_s8_s32(vzip2q_s32(u0, v0));
+  const int8x16_t b2 = vreinterpretq_s8_s32(vzip1q_s32(u1, v1)), b3 = vreinterpretq_s8_s32(vzip2q_s32(u1, v1));
+#pragma clang loop unroll(full)
+  for (int p = 0; p < 4; p++) {
+    const int8x16_t x = vcombine_s8(es_octet(rows[2 * p], q, single), es_octet(rows[2 * p + 1], q, single));
+    acc[p][0] = vmmlaq_s32(acc[p][0], x, b0); acc[p][1] = vmmlaq_s32(acc[p][1], x, b1);
+    acc[p][2] = vmmlaq_s32(acc[p][2], x, b2); acc[p][3] = vmmlaq_s32(acc[p][3], x, b3);
+  }
 }
 
 // Matrix-multiply extension: smmla multiplies a 2x8 block of A (two rows, 8 k) by a 2x8 block of W (two
@@ -118,22 +145,9 @@ void es_qs8_gemm_8x16__neoni8mm(size_t mr, size_t kq, const signed char *const *
     for (int p = 0; p < 4; p++)
 #pragma clang loop unroll(full)
       for (int j = 0; j < 4; j++) acc[p][j] = vdupq_n_s32(0);
-    for (size_t q = 0; q < kq; q += 2) {
-      const int single = q + 1 == kq;
-      const signed char *wq = w + q * 64 + 32 * half;
-      const int32x4_t u0 = vreinterpretq_s32_s8(vld1q_s8(wq)), u1 = vreinterpretq_s32_s8(vld1q_s8(wq + 16));
-      const int32x4_t z = vdupq_n_s32(0);
-      const int32x4_t v0 = single ? z : vreinterpretq_s32_s8(vld1q_s8(wq + 64)), v1 = single ? z : vreinterpretq_s32_s8(vld1q_s8(wq + 80));
-      // Column pairs of this half: (0,1), (2,3) from u0/v0, (4,5), (6,7) from u1/v1: [col j k0..7, col j+1 k0..7].
-      const int8x16_t b0 = vreinterpretq_s8_s32(vzip1q_s32(u0, v0)), b1 = vreinterpretq_s8_s32(vzip2q_s32(u0, v0));
-      const int8x16_t b2 = vreinterpretq_s8_s32(vzip1q_s32(u1, v1)), b3 = vreinterpretq_s8_s32(vzip2q_s32(u1, v1));
-#pragma clang loop unroll(full)
-      for (int p = 0; p < 4; p++) {
-        const int8x16_t x = vcombine_s8(es_octet(rows[2 * p], q, single), es_octet(rows[2 * p + 1], q, single));
-        acc[p][0] = vmmlaq_s32(acc[p][0], x, b0); acc[p][1] = vmmlaq_s32(acc[p][1], x, b1);
-        acc[p][2] = vmmlaq_s32(acc[p][2], x, b2); acc[p][3] = vmmlaq_s32(acc[p][3], x, b3);
-      }
-    }
+    size_t q = 0;
+    for (; q + 2 <= kq; q += 2) es_i8mm_step(rows, w + q * 64 + 32 * half, q, 0, acc);
+    if (q < kq) es_i8mm_step(rows, w + q * 64 + 32 * half, q, 1, acc);
     for (size_t p = 0; p < 4; p++) {
       for (size_t h = 0; h < 2; h++) {
         const size_t r = 2 * p + h;

@@ -106,7 +106,7 @@ struct GEMMProblemData {
 @Suite struct F32GEMMAgreement {
   static var tiers: [F32GEMMKernel] {
     let f = CPUFeatures.detect()
-    return [.portable, .avx2, .avx512].filter { $0.isSupported(on: f) }
+    return [.portable, .avx2, .avx512, .neon].filter { $0.isSupported(on: f) }
   }
 
   /// Every tier gives the reference's bits (FMA per k ascending, K in chunks of F32GEMM.kChunk), and the

@@ -1,12 +1,13 @@
-// The arm64 int8 GEMM tiers against a scalar reference, in C, without Swift: a quick check of the NEON
+// The arm64 int8 GEMM tiers, the NEON f32 GEMM and the NEON int8 epilogues against scalar references, in C, without Swift: a quick check of the NEON
 // kernels that runs under qemu in seconds (the Swift tests on arm64 take a build of the package first).
 //   S=Sources/_CKernels; clang --target=aarch64-linux-gnu --sysroot=ROOTFS -fuse-ld=lld -O2 -I$S/include -I$S \
-//     tools/arm64/kernel-check.c $S/qs8_gemm_arm.c $S/cpu.c -o /tmp/kernel-check
+//     tools/arm64/kernel-check.c $S/qs8_gemm_arm.c $S/f32_gemm_arm.c $S/qs8_epilogue.c $S/cpu.c -lm -o /tmp/kernel-check
 //   for cpu in cortex-a72 cortex-a76 max; do qemu-aarch64-static -cpu $cpu -L ROOTFS /tmp/kernel-check; done
 // Prints which extensions the CPU model reports and the mismatches (exit 1 if any).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include "es_kernels.h"
 typedef void (*kern)(size_t, size_t, const signed char *const *, const signed char *, int *, size_t, int);
 int main(void) {
@@ -39,6 +40,42 @@ int main(void) {
     }
     for (int r = 0; r < 8; r++) free(A[r]);
     free(w);
+  }
+  // f32: one fmaf per k ascending from zero, then + c when accumulating: the same bits.
+  for (int trial = 0; trial < 200; trial++) {
+    size_t mr = 1 + rand() % 6, nr = 1 + rand() % 16, kc = 1 + rand() % 300, ldc = 16 + rand() % 3;
+    int accumulate = rand() % 2;
+    float *A[6], *B = malloc(kc * 16 * sizeof(float)), init[6 * 19], c[6 * 19], ref[6 * 19];
+    for (int r = 0; r < 6; r++) { A[r] = malloc(kc * sizeof(float)); for (size_t k = 0; k < kc; k++) A[r][k] = (float)(rand() % 20001 - 10000) / 3777.0f; }
+    for (size_t i = 0; i < kc * 16; i++) B[i] = (float)(rand() % 20001 - 10000) / 4999.0f;
+    for (int i = 0; i < 6 * 19; i++) init[i] = c[i] = ref[i] = (float)(rand() % 2001 - 1000) / 7.0f;
+    for (size_t r = 0; r < mr; r++) for (size_t j = 0; j < nr; j++) {
+      float acc = 0.0f;
+      for (size_t k = 0; k < kc; k++) acc = fmaf(A[r][k], B[k * 16 + j], acc);
+      ref[r * ldc + j] = accumulate ? acc + init[r * ldc + j] : acc;
+    }
+    es_f32_gemm_6x16__neon(mr, nr, kc, (const float *const *)A, B, c, ldc, accumulate);
+    checks++;
+    if (memcmp(c, ref, sizeof c) != 0) { if (bad < 5) printf("f32 neon trial %d mr %zu nr %zu kc %zu differs\n", trial, mr, nr, kc); bad++; }
+    for (int r = 0; r < 6; r++) free(A[r]);
+    free(B);
+  }
+  // Epilogues: the NEON tiles (simd = 1) against the scalar ones, every activation, float and int8 out.
+  for (int trial = 0; trial < 300; trial++) {
+    size_t rows = 1 + rand() % 12, n = 1 + rand() % 40, lda = 40;
+    int act = trial % 3, zp = rand() % 200 - 100;
+    int accv[12 * 40], corr[40]; float scale[40], res[12 * 40], y1[12 * 40], y2[12 * 40]; signed char q1[12 * 40], q2[12 * 40];
+    for (int i = 0; i < 12 * 40; i++) { accv[i] = rand() % 200001 - 100000; res[i] = (float)(rand() % 2001 - 1000) / 300.0f; }
+    for (int i = 0; i < 40; i++) { corr[i] = rand() % 20001 - 10000; scale[i] = (float)(rand() % 1000 + 1) / 3e6f; }
+    float out_scale = (float)(rand() % 1000 + 1) / 9000.0f;
+    memset(y1, 0, sizeof y1); memset(y2, 0, sizeof y2); memset(q1, 0, sizeof q1); memset(q2, 0, sizeof q2);
+    es_qs8_epilogue_f32_tile(0, rows, n, accv, lda, corr, scale, act, (trial & 4) ? res : 0, 40, y1, 40);
+    es_qs8_epilogue_f32_tile(1, rows, n, accv, lda, corr, scale, act, (trial & 4) ? res : 0, 40, y2, 40);
+    es_qs8_epilogue_qs8_tile(0, rows, n, accv, lda, corr, scale, act, out_scale, zp, q1, 40);
+    es_qs8_epilogue_qs8_tile(1, rows, n, accv, lda, corr, scale, act, out_scale, zp, q2, 40);
+    checks += 2;
+    if (memcmp(y1, y2, sizeof y1) != 0) { if (bad < 5) printf("f32 epilogue trial %d act %d differs\n", trial, act); bad++; }
+    if (memcmp(q1, q2, sizeof q1) != 0) { if (bad < 5) printf("int8 epilogue trial %d act %d differs\n", trial, act); bad++; }
   }
   printf("%d checks, %d mismatches\n", checks, bad);
   return bad != 0;

@@ -27,6 +27,9 @@ void es_f32_gemm_8x32__avx512f(size_t mr, size_t nr, size_t kc, const float *con
                                size_t ldc, int accumulate);
 void es_f32_gemm_6x16__avx2(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
                             size_t ldc, int accumulate);
+/// arm64 NEON (every arm64), the same contract; traps elsewhere.
+void es_f32_gemm_6x16__neon(size_t mr, size_t nr, size_t kc, const float *const *a, const float *b, float *c,
+                            size_t ldc, int accumulate);
 
 /// int8 GEMM microkernels over one packed panel (`qgemm_i8x4_n16`, docs/FORMAT.md), reading A through row
 /// pointers (the AVX2 and NEON tiers; AVX-512 VNNI packs A first, below):
@@ -83,11 +86,12 @@ void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const int *corr, cons
 void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
                                  signed char *q);
 
-/// A whole tile of rows x n accumulators (row stride lda, read only): the row epilogue above on each row; avx512 != 0 picks the AVX-512 twin
-/// (identical bits). residual and y, or q, have their own row strides.
-void es_qs8_epilogue_f32_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+/// A whole tile of rows x n accumulators (row stride lda, read only): the row epilogue above on each row; simd != 0 picks the
+/// AVX-512 twin on x86-64 (the caller checks AVX-512F) or the NEON twin on arm64 (identical bits). residual and y, or q, have
+/// their own row strides.
+void es_qs8_epilogue_f32_tile(int simd, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, const float *residual, size_t ldr, float *y, size_t ldy);
-void es_qs8_epilogue_qs8_tile(int avx512, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+void es_qs8_epilogue_qs8_tile(int simd, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, float out_scale, int zp, signed char *q, size_t ldq);
 
 /// Swin window attention of one window and one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.window):

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Instructions per MAC of each arm64 microkernel's inner loop, from the compiled code (issue 18: ARM
+speed cannot be timed under emulation). Compiles Sources/_CKernels/{qs8,f32}_gemm_arm.c for aarch64
+with the toolchain's clang, disassembles, and for each kernel reports the loop (a backward branch) that
+holds its multiply instructions (the innermost such): instructions, multiply instructions, and MACs per iteration.
+    python3 tools/arm64/inner_loops.py ROOTFS        (ROOTFS: tools/arm64/setup-rootfs.sh's, for the C headers)"""
+import re, subprocess, sys, tempfile, os
+root = sys.argv[1] if len(sys.argv) > 1 else "work/arm64-rootfs"
+S = "Sources/_CKernels"
+# Multiply instructions and the MACs each does (16-byte vectors).
+MACS = {"sdot": 16, "smmla": 32, "smull": 8, "smull2": 8, "smlal": 8, "smlal2": 8, "fmla": 4}
+kernels = {"es_qs8_gemm_8x16__neon": "qs8", "es_qs8_gemm_8x16__neondot": "qs8", "es_qs8_gemm_8x16__neoni8mm": "qs8",
+           "es_f32_gemm_6x16__neon": "f32"}
+tmp = tempfile.mkdtemp()
+text = ""
+for src in ("qs8_gemm_arm.c", "f32_gemm_arm.c"):
+    obj = os.path.join(tmp, src + ".o")
+    subprocess.run(["clang", "--target=aarch64-linux-gnu", f"--sysroot={root}", "-O2", f"-I{S}/include", f"-I{S}", "-c", f"{S}/{src}", "-o", obj], check=True)
+    text += subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", obj], capture_output=True, text=True, check=True).stdout
+print("| kernel | loop instructions | multiply instructions | MACs per iteration | instructions per 64 MACs |")
+print("|---|---|---|---|---|")
+for name in kernels:
+    m = re.search(rf"<{name}>:\n(.*?)(?:\n\n|\Z)", text, re.S)
+    insns = []
+    for line in m.group(1).splitlines():
+        p = re.match(r"\s*([0-9a-f]+):\s+(\S+)\s*(.*)", line)
+        if p: insns.append((int(p.group(1), 16), p.group(2), p.group(3)))
+    best = None
+    for i, (addr, op, args) in enumerate(insns):
+        if op.startswith("b") and op not in ("bl", "blr", "br") or op in ("cbnz", "cbz", "tbnz", "tbz"):
+            t = re.search(r"0x([0-9a-f]+)", args)
+            if not t: continue
+            target = int(t.group(1), 16)
+            if target >= addr: continue
+            body = [x for x in insns if target <= x[0] <= addr]
+            macs = sum(MACS.get(x[1], 0) for x in body)
+            if macs and (best is None or len(body) < best[0]): best = (len(body), macs, sum(1 for x in body if x[1] in MACS))
+    n, macs, mul = best
+    print(f"| {name} | {n} | {mul} | {macs} | {64 * n / macs:.2f} |")
