@@ -24,11 +24,13 @@ public enum MemoryPolicy: Sendable, Equatable {
 }
 
 extension MemoryPolicy {
-  /// `.automatic` keeps whole maps up to this predicted process peak (512 MiB). Measured on
+  /// `.automatic` keeps whole maps up to this predicted process peak (384 MiB). Measured on
   /// swin-tiny-ade int8, 2 threads (`bench/default_policy.py`): streaming to 256 MiB costs 8-12 % at
-  /// 1536x1536 (392 MiB whole), where the banded stride-4 level recomputes its convs for the GroupNorm
-  /// statistics, and nothing at 2048x2048 (651 MiB whole: the streamed run is 4 % faster).
-  public static let automaticWholeMapBytes = 512 << 20
+  /// 1536x1536 (392 MiB whole then), where the banded stride-4 level recomputes its convs for the GroupNorm
+  /// statistics, and nothing at 2048x2048 (651 MiB whole then: the streamed run was 4 % faster). Since the
+  /// mask einsum stopped packing the pixel map (session 9) a whole 2048x2048 run peaks at ~410 MB, under
+  /// the 512 MiB this was: 384 keeps 2048x2048 streamed by default (under 256 MB) and 1536x1536 whole.
+  public static let automaticWholeMapBytes = 384 << 20
   /// Beyond it, `.automatic` streams to fit this (240 MiB for the whole process: under 256 MB with
   /// the prediction's margin; a 256 MiB target measured 251 MiB = 263 MB at 2048x2048, 2026-12-02).
   public static let automaticBytes = 240 << 20
