@@ -75,11 +75,10 @@ static inline __m512 es_erf_avx512(__m512 v) {
   return _mm512_div_ps(_mm512_mul_ps(x, p), q);
 }
 
-/// act(float(acc + corr) * scale) for 16 lanes, in the order of the Swift definition.
-__attribute__((target("avx512f")))
-static inline __m512 es_dequant_act_avx512(const int *acc, const int *corr, const float *scale, int act) {
-  const __m512i a = _mm512_add_epi32(_mm512_loadu_si512((const void *)acc), _mm512_loadu_si512((const void *)corr));
-  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), _mm512_loadu_ps(scale));
+/// act(float(a) * sc) for 16 lanes (a: accumulators plus correction), in the order of the Swift definition.
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 es_act_avx512(__m512i a, __m512 sc, int act) {
+  __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), sc);
   if (act == 1) {
     v = _mm512_max_ps(v, _mm512_setzero_ps());
   } else if (act == 2) {
@@ -87,6 +86,13 @@ static inline __m512 es_dequant_act_avx512(const int *acc, const int *corr, cons
     v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
   }
   return v;
+}
+
+/// act(float(acc + corr) * scale) for 16 lanes.
+__attribute__((target("avx512f")))
+static inline __m512 es_dequant_act_avx512(const int *acc, const int *corr, const float *scale, int act) {
+  const __m512i a = _mm512_add_epi32(_mm512_loadu_si512((const void *)acc), _mm512_loadu_si512((const void *)corr));
+  return es_act_avx512(a, _mm512_loadu_ps(scale), act);
 }
 
 __attribute__((target("avx512f")))
@@ -127,14 +133,7 @@ static inline void es_f32_tile_body(int act, size_t rows, size_t n, const int *a
     const __m512i cr = _mm512_loadu_si512((const void *)(corr + j));
     const __m512 sc = _mm512_loadu_ps(scale + j);
     for (size_t r = 0; r < rows; r++) {
-      const __m512i a = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + r * lda + j)), cr);
-      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), sc);
-      if (act == 1) {
-        v = _mm512_max_ps(v, _mm512_setzero_ps());
-      } else if (act == 2) {
-        const __m512 e = es_erf_avx512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752440f)));
-        v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-      }
+      __m512 v = es_act_avx512(_mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + r * lda + j)), cr), sc, act);
       if (residual) v = _mm512_add_ps(_mm512_loadu_ps(residual + r * ldr + j), v);
       _mm512_storeu_ps(y + r * ldy + j, v);
     }
@@ -164,14 +163,7 @@ static inline void es_qs8_tile_body(int act, size_t rows, size_t n, const int *a
     const __m512i cr = _mm512_loadu_si512((const void *)(corr + j));
     const __m512 sc = _mm512_loadu_ps(scale + j);
     for (size_t r = 0; r < rows; r++) {
-      const __m512i a = _mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + r * lda + j)), cr);
-      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(a), sc);
-      if (act == 1) {
-        v = _mm512_max_ps(v, _mm512_setzero_ps());
-      } else if (act == 2) {
-        const __m512 e = es_erf_avx512(_mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752440f)));
-        v = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.5f)), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-      }
+      const __m512 v = es_act_avx512(_mm512_add_epi32(_mm512_loadu_si512((const void *)(acc + r * lda + j)), cr), sc, act);
       const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
       const __m512i rq = _mm512_add_epi32(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), z);
       _mm_storeu_si128((__m128i *)(q + r * ldq + j), _mm512_cvtepi32_epi8(rq));
