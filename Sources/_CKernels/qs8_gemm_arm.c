@@ -72,7 +72,9 @@ void es_qs8_gemm_8x16__neon(size_t mr, size_t kq, const signed char *const *a, c
 }
 
 // Dot-product extension: one sdot per 4 columns x 4 k, the panel's layout as it is; 4 rows at a time
-// (16 accumulators + 4 weight vectors: all 8 rows at once needed 32 accumulators and spilled).
+// (16 accumulators + 4 weight vectors: all 8 rows at once needed 32 accumulators and spilled). Four
+// k-quads of a row come in one 16-byte load and each sdot takes its quad as a lane (sdot by element),
+// as XNNPACK's c4 neondot kernels do: no broadcast per quad.
 __attribute__((target("dotprod")))
 void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
                                size_t ldc, int accumulate) {
@@ -84,8 +86,21 @@ void es_qs8_gemm_8x16__neondot(size_t mr, size_t kq, const signed char *const *a
     for (size_t r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
       for (int j = 0; j < 4; j++) acc[r][j] = vdupq_n_s32(0);
-    for (size_t q = 0; q < kq; q++) {
-      // 64 bytes: 16 columns x 4 k; each 16-byte vector holds 4 columns x 4 k, the layout sdot wants.
+    size_t q = 0;
+    for (; q + 4 <= kq; q += 4) {
+      int8x16_t x[4];
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++) x[r] = vld1q_s8(rows[r] + 4 * q);
+#define ES_QUAD(l) { \
+      const signed char *wq = w + (q + l) * 64; \
+      const int8x16_t w0 = vld1q_s8(wq), w1 = vld1q_s8(wq + 16), w2 = vld1q_s8(wq + 32), w3 = vld1q_s8(wq + 48); \
+      for (size_t r = 0; r < 4; r++) { \
+        acc[r][0] = vdotq_laneq_s32(acc[r][0], w0, x[r], l); acc[r][1] = vdotq_laneq_s32(acc[r][1], w1, x[r], l); \
+        acc[r][2] = vdotq_laneq_s32(acc[r][2], w2, x[r], l); acc[r][3] = vdotq_laneq_s32(acc[r][3], w3, x[r], l); } }
+      ES_QUAD(0) ES_QUAD(1) ES_QUAD(2) ES_QUAD(3)
+#undef ES_QUAD
+    }
+    for (; q < kq; q++) {
       const int8x16_t w0 = vld1q_s8(w + q * 64), w1 = vld1q_s8(w + q * 64 + 16);
       const int8x16_t w2 = vld1q_s8(w + q * 64 + 32), w3 = vld1q_s8(w + q * 64 + 48);
 #pragma clang loop unroll(full)

@@ -2,7 +2,7 @@
 """Instructions per MAC of each arm64 microkernel's inner loop, from the compiled code (issue 18: ARM
 speed cannot be timed under emulation). Compiles Sources/_CKernels/{qs8,f32}_gemm_arm.c for aarch64
 with the toolchain's clang, disassembles, and for each kernel reports the loop (a backward branch) that
-holds its multiply instructions (the innermost such): instructions, multiply instructions, and MACs per iteration.
+holds its multiply instructions (innermost, the most MACs: the main loop, not a tail): instructions, multiply instructions, and MACs per iteration.
     python3 tools/arm64/inner_loops.py ROOTFS        (ROOTFS: tools/arm64/setup-rootfs.sh's, for the C headers)"""
 import re, subprocess, sys, tempfile, os
 root = sys.argv[1] if len(sys.argv) > 1 else "work/arm64-rootfs"
@@ -25,15 +25,18 @@ for name in kernels:
     for line in m.group(1).splitlines():
         p = re.match(r"\s*([0-9a-f]+):\s+(\S+)\s*(.*)", line)
         if p: insns.append((int(p.group(1), 16), p.group(2), p.group(3)))
-    best = None
-    for i, (addr, op, args) in enumerate(insns):
+    loops = []
+    for addr, op, args in insns:
         if op.startswith("b") and op not in ("bl", "blr", "br") or op in ("cbnz", "cbz", "tbnz", "tbz"):
             t = re.search(r"0x([0-9a-f]+)", args)
-            if not t: continue
-            target = int(t.group(1), 16)
-            if target >= addr: continue
-            body = [x for x in insns if target <= x[0] <= addr]
-            macs = sum(MACS.get(x[1], 0) for x in body)
-            if macs and (best is None or len(body) < best[0]): best = (len(body), macs, sum(1 for x in body if x[1] in MACS))
+            if t and int(t.group(1), 16) < addr: loops.append((int(t.group(1), 16), addr))
+    # Innermost loops (no other loop inside), the one doing the most MACs per iteration (the main loop,
+    # not a tail).
+    best = None
+    for lo, hi in loops:
+        if any(lo <= a and b <= hi and (a, b) != (lo, hi) for a, b in loops): continue
+        body = [x for x in insns if lo <= x[0] <= hi]
+        macs = sum(MACS.get(x[1], 0) for x in body)
+        if macs and (best is None or macs > best[1]): best = (len(body), macs, sum(1 for x in body if x[1] in MACS))
     n, macs, mul = best
     print(f"| {name} | {n} | {mul} | {macs} | {64 * n / macs:.2f} |")
