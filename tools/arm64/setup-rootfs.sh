@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=${1:-work/arm64-rootfs}
+# Absolute, and existing: debootstrap changes directory and cannot create a missing parent.
+mkdir -p "$root" && root=$(cd "$root" && pwd)
 mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | grep -E '^(URIs:|deb) ' \
   | grep -oE '[a-z]+://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)
 [ -n "$mirror" ] || { echo "no Debian mirror in this machine's apt configuration" >&2; exit 1; }
