@@ -33,10 +33,12 @@ import _TestSupport
         for i in pixels.indices { pixels[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
         let image = Image(width: w, height: h, layout: .rgb, pixels: pixels)
         for s in Self.streaming {
-          // The portable kernels (their GEMM scratch differs) on the two smallest models: in a debug build
-          // they take seconds per run.
+          // A second kernel table whose GEMM scratch differs (AVX2 where the CPU has it: the portable
+          // float tier calls libm's fmaf per product on baseline x86-64, minutes per run in a debug build)
+          // on the two smallest models.
           let small = name.hasPrefix("shapes") || name.hasPrefix("threestage")
-          let settings = [(2, KernelTable.best(for: .detect()))] + (small ? [(1, KernelTable(f32GEMM: .portable))] : [])
+          let other = KernelTable.named("avx2", features: .detect()) ?? KernelTable(f32GEMM: .portable)
+          let settings = [(2, KernelTable.best(for: .detect()))] + (small ? [(1, other)] : [])
           for (threads, kernels) in settings {
             let c = SessionConfiguration(threads: threads, kernels: kernels, memory: .streaming(tokenChunk: s.tokenChunk, bandRows: s.bandRows))
             let session = try model.session(for: image, configuration: c)
