@@ -54,7 +54,9 @@ extension Int8GEMM {
 
   /// `c[r][j] (+)= Σ_q Σ_t a_r[4q + t]·w[q][j][t]` for r < mr ≤ 8, j < 16, with `w` the panel's quads
   /// widened to Int16 (8 vectors per quad: vector g holds columns 2g and 2g + 1).
-  @inline(__always)
+  // Optimized in every build: at -Onone each SIMD operation is a generic call (the debug test suite spent
+  // minutes here).
+  @_optimize(speed)
   static func portableMicrokernel8x16(_ mr: Int, _ kq: Int, _ a: UnsafePointer<UnsafePointer<Int8>>, _ w: UnsafePointer<SIMD8<Int16>>,
                                       _ c: UnsafeMutablePointer<Int32>, _ ldc: Int, _ accumulate: Bool) {
     @inline(__always) func quad(_ row: UnsafePointer<Int8>, _ q: Int) -> SIMD8<Int16> {
