@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=${1:-work/arm64-rootfs}; what=${2:-build}; shift 2 2>/dev/null || shift $#
+# The extra arguments, quoted for the shell inside the chroot (a filter "A|B" must stay one argument).
+args=$(printf '%q ' "$@")
 chroot "$root" sh -c "command -v swift" >/dev/null 2>&1 || { echo "no rootfs at $root: run tools/arm64/setup-rootfs.sh first" >&2; exit 1; }
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 mountpoint -q "$root/dev" || mount --bind /dev "$root/dev"
@@ -25,15 +27,15 @@ mkdir -p "$dest"
 done
 rm -rf "$tmp"
 case "$what" in
-  build) chroot "$root" sh -c "cd $inside && swift build -c release $*" ;;
-  test) chroot "$root" sh -c "cd $inside && swift test $*" ;;
-  test-release) chroot "$root" sh -c "cd $inside && swift build -c release --build-tests && swift test -c release --skip-build $*" ;;
+  build) chroot "$root" sh -c "cd $inside && swift build -c release $args" ;;
+  test) chroot "$root" sh -c "cd $inside && swift test $args" ;;
+  test-release) chroot "$root" sh -c "cd $inside && swift build -c release --build-tests && swift test -c release --skip-build $args" ;;
   tiers)
     chroot "$root" sh -c "cd $inside && swift build -c release --build-tests"
     for level in cortex-a72:neon cortex-a76:neondot max:neoni8mm; do
       cpu=${level%%:*}
       echo "== QEMU_CPU=$cpu (expected int8 tier: ${level#*:})"
-      chroot "$root" env QEMU_CPU=$cpu EDGE_SEG_EXPECT_INT8_TIER=${level#*:} sh -c "cd $inside && swift test -c release --skip-build $*"
+      chroot "$root" env QEMU_CPU=$cpu EDGE_SEG_EXPECT_INT8_TIER=${level#*:} sh -c "cd $inside && swift test -c release --skip-build $args"
     done ;;
   *) echo "unknown step '$what' (build, test, test-release or tiers)" >&2; exit 64 ;;
 esac
