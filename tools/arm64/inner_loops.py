@@ -4,7 +4,7 @@ speed cannot be timed under emulation). Compiles Sources/_CKernels/{qs8,f32}_gem
 with the toolchain's clang, disassembles, and for each kernel reports the loop (a backward branch) that
 holds its multiply instructions (innermost, the most MACs: the main loop, not a tail): instructions, multiply instructions, and MACs per iteration.
     python3 tools/arm64/inner_loops.py ROOTFS        (ROOTFS: tools/arm64/setup-rootfs.sh's, for the C headers)"""
-import re, subprocess, sys, tempfile, os
+import re, shutil, subprocess, sys, tempfile, os
 root = sys.argv[1] if len(sys.argv) > 1 else "work/arm64-rootfs"
 S = "Sources/_CKernels"
 # Multiply instructions and the MACs each does (16-byte vectors).
@@ -12,11 +12,15 @@ MACS = {"sdot": 16, "smmla": 32, "smull": 8, "smull2": 8, "smlal": 8, "smlal2": 
 kernels = {"es_qs8_gemm_8x16__neon": "qs8", "es_qs8_gemm_8x16__neondot": "qs8", "es_qs8_gemm_8x16__neoni8mm": "qs8",
            "es_f32_gemm_6x16__neon": "f32"}
 tmp = tempfile.mkdtemp()
+# llvm-objdump beside the clang in use (the Swift toolchain ships both; an older one elsewhere on PATH may
+# not decode sdot/smmla), else the one on PATH.
+beside = os.path.join(os.path.dirname(os.path.realpath(shutil.which("clang"))), "llvm-objdump")
+objdump = beside if os.path.exists(beside) else shutil.which("llvm-objdump")
 text = ""
 for src in ("qs8_gemm_arm.c", "f32_gemm_arm.c"):
     obj = os.path.join(tmp, src + ".o")
     subprocess.run(["clang", "--target=aarch64-linux-gnu", f"--sysroot={root}", "-O2", f"-I{S}/include", f"-I{S}", "-c", f"{S}/{src}", "-o", obj], check=True)
-    text += subprocess.run(["llvm-objdump", "-d", "--no-show-raw-insn", obj], capture_output=True, text=True, check=True).stdout
+    text += subprocess.run([objdump, "-d", "--no-show-raw-insn", obj], capture_output=True, text=True, check=True).stdout
 print("| kernel | loop instructions | multiply instructions | MACs per iteration | instructions per 64 MACs |")
 print("|---|---|---|---|---|")
 for name in kernels:

@@ -1,8 +1,8 @@
 // The arm64 int8 GEMM tiers, the NEON f32 GEMM and the NEON int8 epilogues against scalar references, in C, without Swift: a quick check of the NEON
 // kernels that runs under qemu in seconds (the Swift tests on arm64 take a build of the package first).
 //   S=Sources/_CKernels; clang --target=aarch64-linux-gnu --sysroot=ROOTFS -fuse-ld=lld -O2 -I$S/include -I$S \
-//     tools/arm64/kernel-check.c $S/qs8_gemm_arm.c $S/f32_gemm_arm.c $S/qs8_epilogue.c $S/cpu.c -lm -o /tmp/kernel-check
-//   for cpu in cortex-a72 cortex-a76 max; do qemu-aarch64-static -cpu $cpu -L ROOTFS /tmp/kernel-check; done
+//     tools/arm64/kernel-check.c $S/qs8_gemm_arm.c $S/f32_gemm_arm.c $S/qs8_epilogue.c $S/cpu.c -lm -o OUT
+//   for cpu in cortex-a72 cortex-a76 max; do qemu-aarch64-static -cpu $cpu -L ROOTFS OUT; done
 // Prints which extensions the CPU model reports and the mismatches (exit 1 if any).
 #include <stdio.h>
 #include <stdlib.h>
