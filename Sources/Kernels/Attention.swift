@@ -3,7 +3,7 @@
 // multi-head attention (contiguous rows, queries against memory). The portable loops are the definition
 // of each, operation by operation: dot products as fused multiply-adds in ascending order, the score
 // scaled by a multiplication, `softmaxRow` below; the AVX-512 C kernels (es_window_attention_f32__avx512f,
-// es_dense_attention_f32__avx512f) give the same bits, pinned by KernelsTests/AttentionTests.
+// es_dense_attention_f32__avx512f) and their NEON twins give the same bits, pinned by KernelsTests/AttentionTests.
 import _CKernels
 
 /// The attention implementations (`KernelTable.attention`).
@@ -12,11 +12,14 @@ public enum AttentionKernel: String, Sendable, CaseIterable {
   case portable
   /// Window and dense attention in C (AVX-512F).
   case avx512
+  /// Window and dense attention in C (arm64 NEON).
+  case neon
 
   public func isSupported(on f: CPUFeatures) -> Bool {
     switch self {
     case .portable: true
     case .avx512: f.hasAVX512F
+    case .neon: f.hasNEON
     }
   }
 }
@@ -40,11 +43,15 @@ public enum Attention {
                             out: UnsafePointer<UnsafeMutablePointer<Float>?>, scratch: UnsafeMutablePointer<Float>,
                             kernel: AttentionKernel) {
     let sqrtD = Float(hd).squareRoot()
-    if kernel == .avx512 {
+    if kernel != .portable {
       q.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { q in
         k.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { k in
           v.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { v in
-            es_window_attention_f32__avx512f(n, hd, q, k, v, bias, mask, sqrtD, out, scratch)
+            if kernel == .avx512 {
+              es_window_attention_f32__avx512f(n, hd, q, k, v, bias, mask, sqrtD, out, scratch)
+            } else {
+              es_window_attention_f32__neon(n, hd, q, k, v, bias, mask, sqrtD, out, scratch)
+            }
           }
         }
       }
@@ -208,9 +215,14 @@ public enum Attention {
     let hd = d / heads, perWorker = denseScratchCount(keys: nk, headDim: hd)
     parallelForWorkers(heads, threads: threads) { head, worker in
       let off = head * hd
-      if kernel == .avx512 {
+      switch kernel {
+      case .avx512:
         es_dense_attention_f32__avx512f(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
         return
+      case .neon:
+        es_dense_attention_f32__neon(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
+        return
+      case .portable: break
       }
       let kT = scratch + worker * perWorker, s = kT + hd * nk          // kT: this head's keys transposed, hd × nk
       for j in 0..<nk {

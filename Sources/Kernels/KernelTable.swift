@@ -38,16 +38,16 @@ public struct KernelTable: Sendable, Equatable {
   /// float attention everywhere.
   public var int8Attention: Int8AttentionKernel?
 
-  /// `attention`, `norm` and `quantize` default to the f32 GEMM's ISA (AVX-512 with AVX-512, portable
+  /// `attention`, `norm` and `quantize` default to the f32 GEMM's ISA (AVX-512 with AVX-512, NEON with NEON, portable
   /// otherwise; `reference` quantizes by the definition), `int8Attention` to the int8 GEMM's (VNNI with
   /// VNNI, else the portable loops).
   public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel? = nil,
               attention: AttentionKernel? = nil, norm: NormKernel? = nil, int8Attention: Int8AttentionKernel?? = nil) {
     self.f32GEMM = f32GEMM
     self.qs8GEMM = qs8GEMM
-    self.quantize = quantize ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .reference ? .reference : .portable)
-    self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : .portable)
-    self.norm = norm ?? (f32GEMM == .avx512 ? .avx512 : .portable)
+    self.quantize = quantize ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .reference ? .reference : .portable)
+    self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : .portable)
+    self.norm = norm ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : .portable)
     self.int8Attention = int8Attention ?? (qs8GEMM == .avx512vnni ? .avx512vnni : .portable)
   }
 

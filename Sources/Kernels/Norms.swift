@@ -4,12 +4,18 @@
 import Quant
 import _CKernels
 
-/// The LayerNorm implementations (`KernelTable.norm`): the Swift loops (the definition) and an AVX-512
-/// twin in C with the same bits.
+/// The LayerNorm implementations (`KernelTable.norm`): the Swift loops (the definition) and AVX-512 and
+/// arm64 NEON twins in C with the same bits.
 public enum NormKernel: String, Sendable, CaseIterable {
-  case portable, avx512
+  case portable, avx512, neon
 
-  public func isSupported(on f: CPUFeatures) -> Bool { self == .portable || f.hasAVX512F }
+  public func isSupported(on f: CPUFeatures) -> Bool {
+    switch self {
+    case .portable: true
+    case .avx512: f.hasAVX512F
+    case .neon: f.hasNEON
+    }
+  }
 }
 
 public enum Norms {
@@ -22,10 +28,10 @@ public enum Norms {
     parallelFor((rows + chunk - 1) / chunk, threads: threads) { blk in
       for i in (blk * chunk)..<Swift.min(rows, blk * chunk + chunk) {
         let xi = x + i * xStride, yi = y + i * yStride
-        if kernel == .avx512 {
-          es_layernorm_f32__avx512f(channels, xi, gamma, beta, eps, yi)
-        } else {
-          layerNormRow(xi, channels: channels, gamma: gamma, beta: beta, eps: eps, into: yi)
+        switch kernel {
+        case .avx512: es_layernorm_f32__avx512f(channels, xi, gamma, beta, eps, yi)
+        case .neon: es_layernorm_f32__neon(channels, xi, gamma, beta, eps, yi)
+        case .portable: layerNormRow(xi, channels: channels, gamma: gamma, beta: beta, eps: eps, into: yi)
         }
       }
     }
@@ -50,12 +56,16 @@ public enum Norms {
                                         into q: UnsafeMutablePointer<Int8>, qStride: Int, threads: Int, kernel: NormKernel) {
     let chunk = 64
     parallelFor((rows + chunk - 1) / chunk, threads: threads) { blk in
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: kernel == .avx512 ? 1 : channels) { rowBuf in
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: kernel != .portable ? 1 : channels) { rowBuf in
         for i in (blk * chunk)..<Swift.min(rows, blk * chunk + chunk) {
           let xi = x + i * xStride, qi = q + i * qStride
-          if kernel == .avx512 {
+          if kernel != .portable {
             qi.withMemoryRebound(to: CChar.self, capacity: channels) {
-              es_layernorm_qs8__avx512f(channels, xi, gamma, beta, eps, params.scale, params.zeroPoint, $0)
+              if kernel == .avx512 {
+                es_layernorm_qs8__avx512f(channels, xi, gamma, beta, eps, params.scale, params.zeroPoint, $0)
+              } else {
+                es_layernorm_qs8__neon(channels, xi, gamma, beta, eps, params.scale, params.zeroPoint, $0)
+              }
             }
           } else {
             layerNormRow(xi, channels: channels, gamma: gamma, beta: beta, eps: eps, into: rowBuf.baseAddress!)

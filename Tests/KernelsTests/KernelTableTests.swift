@@ -21,6 +21,18 @@ import Testing
     #expect(KernelTable.named("i8mm", features: CPUFeatures(hasNEON: true, hasNEONDotProd: true)) == nil, "no smmla without FEAT_I8MM")
   }
 
+  /// The float ops follow the f32 GEMM's ISA: NEON attention, LayerNorm and quantization on every arm64.
+  @Test func floatTiersFollowTheGEMM() {
+    for f in [CPUFeatures(hasNEON: true), CPUFeatures(hasNEON: true, hasNEONDotProd: true, hasNEONI8MM: true)] {
+      let t = KernelTable.best(for: f)
+      #expect(t.f32GEMM == .neon && t.attention == .neon && t.norm == .neon && t.quantize == .neon, "\(t)")
+    }
+    let x = KernelTable.best(for: CPUFeatures(hasAVX2FMA: true, hasAVX512F: true, hasAVX512VNNI: true))
+    #expect(x.attention == .avx512 && x.norm == .avx512 && x.quantize == .avx512)
+    let p = KernelTable.best(for: CPUFeatures())
+    #expect(p.attention == .portable && p.norm == .portable && p.quantize == .portable)
+  }
+
   /// On the machine at hand: the tier the dispatcher picks from the detected features. Under
   /// tools/arm64/run.sh's `tiers` step, EDGE_SEG_EXPECT_INT8_TIER names the tier the emulated CPU model
   /// must get (neon on cortex-a72, neondot on cortex-a76, neoni8mm on max).
@@ -28,6 +40,8 @@ import Testing
     let f = CPUFeatures.detect(), tier = KernelTable.best(for: f).qs8GEMM
     #if arch(arm64)
     #expect(f.hasNEON)
+    let t = KernelTable.best(for: f)
+    #expect(t.attention == .neon && t.norm == .neon && t.quantize == .neon, "\(t)")
     #endif
     if let expected = ProcessInfo.processInfo.environment["EDGE_SEG_EXPECT_INT8_TIER"] {
       #expect(tier.rawValue == expected, "features \(f) gave \(tier), expected \(expected)")

@@ -117,6 +117,13 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
 void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
                                      float scale, float *out, float *scratch);
 
+/// arm64 NEON twins of the two float attentions (same contracts and bits; traps off arm64). scratch: as above
+/// (they use hd * roundup(nk, 16) + 4 * roundup(nk, 16) floats of it).
+void es_window_attention_f32__neon(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
+                                   const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch);
+void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                  float scale, float *out, float *scratch);
+
 /// LayerNorm of one row of n floats, AVX-512 (twin: Kernels/Norms.swift, Norms.layerNorm, same bits):
 /// float64 mean and variance summed as Norms.sumDouble (16 lanes, combine16), y = (x - m) * rstd * gamma + beta.
 /// The _qs8 form writes quantize(y) (QuantParams.quantize with out_scale, zp) instead of y.
@@ -125,6 +132,12 @@ void es_layernorm_qs8__avx512f(size_t n, const float *x, const float *gamma, con
                                signed char *q);
 /// q[i] = QuantParams.quantize(x[i]) for i < n (twin: ActivationQuantizer.quantize, same bits).
 void es_quantize_qs8__avx512f(size_t n, const float *x, float scale, int zp, signed char *q);
+
+/// arm64 NEON twins of the three above (same bits; trap off arm64).
+void es_layernorm_f32__neon(size_t n, const float *x, const float *gamma, const float *beta, float eps, float *y);
+void es_layernorm_qs8__neon(size_t n, const float *x, const float *gamma, const float *beta, float eps, float out_scale, int zp,
+                            signed char *q);
+void es_quantize_qs8__neon(size_t n, const float *x, float scale, int zp, signed char *q);
 
 /// *counter += 1 atomically (relaxed order: it only hands out loop items), returning the value before.
 long es_atomic_fetch_increment(long *counter);

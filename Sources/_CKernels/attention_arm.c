@@ -1,0 +1,184 @@
+// Float attention for arm64 (NEON, every arm64): Swin window attention of one window and head, and DETR's
+// attention of one head, with the same bits as the definitions in Sources/Kernels/Attention.swift
+// (Attention.window, Attention.dense, Attention.softmaxRow) and so as the AVX-512 twins: each score one FMA
+// chain over the head dimension in ascending order, separate IEEE operations everywhere else (contraction
+// off), the softmax sum in 16 lanes (j mod 16) folded by halves. Tiles of 4 query rows x 16 keys (16
+// accumulators of the 32 vector registers) for Q·Kᵀ and 4 rows x 16 head dimensions for P·V.
+// Contract: include/es_kernels.h.
+#include "es_kernels.h"
+
+#pragma clang fp contract(off)
+
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#include <math.h>
+
+/// eˣ as Kernels/FastMath.swift `exp` (Cephes polynomial, separate IEEE operations in the same order).
+static inline float32x4_t es_exp_neon(float32x4_t v) {
+  const float32x4_t x = vminq_f32(vmaxq_f32(v, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.7f));
+  const float32x4_t magic = vdupq_n_f32(12582912.0f);
+  const float32x4_t n = vsubq_f32(vaddq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)), magic), magic);
+  const float32x4_t r = vaddq_f32(vsubq_f32(x, vmulq_f32(n, vdupq_n_f32(0.693359375f))), vmulq_f32(n, vdupq_n_f32(2.12194440e-4f)));
+#define ES_STEP(c) p = vaddq_f32(vmulq_f32(p, r), vdupq_n_f32(c))
+  float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+  ES_STEP(1.3981999507e-3f); ES_STEP(8.3334519073e-3f); ES_STEP(4.1665795894e-2f); ES_STEP(1.6666665459e-1f);
+  ES_STEP(5.0000001201e-1f);
+#undef ES_STEP
+  const float32x4_t y = vaddq_f32(vaddq_f32(vmulq_f32(vmulq_f32(p, r), r), r), vdupq_n_f32(1.0f));
+  const int32x4_t bits = vshlq_n_s32(vreinterpretq_s32_f32(vaddq_f32(n, vdupq_n_f32(12582912.0f + 127.0f))), 23);
+  return vmulq_f32(y, vreinterpretq_f32_s32(bits));
+}
+
+/// exp(t), or 0 where t < -87 (Attention.softmaxRow).
+static inline float32x4_t es_exp_floor_neon(float32x4_t t) {
+  return vbslq_f32(vcgeq_f32(t, vdupq_n_f32(-87.0f)), es_exp_neon(t), vdupq_n_f32(0.0f));
+}
+
+/// Rows of q, k, v or out: through row pointers (a window's slots; a NULL out row is not computed) or
+/// `ld` floats apart from `base`.
+typedef struct { const float *const *rows; const float *base; size_t ld; } es_rows_neon;
+static inline const float *es_row_neon(es_rows_neon r, size_t i) { return r.rows ? r.rows[i] : r.base + i * r.ld; }
+
+/// Up to 16 floats from p (count of them; the rest `fill`) as 4 vectors.
+static inline void es_load16_neon(const float *p, size_t count, float fill, float32x4_t v[4]) {
+  if (count >= 16) {
+    v[0] = vld1q_f32(p); v[1] = vld1q_f32(p + 4); v[2] = vld1q_f32(p + 8); v[3] = vld1q_f32(p + 12);
+    return;
+  }
+  float t[16];
+  for (size_t i = 0; i < 16; i++) t[i] = i < count ? p[i] : fill;
+  v[0] = vld1q_f32(t); v[1] = vld1q_f32(t + 4); v[2] = vld1q_f32(t + 8); v[3] = vld1q_f32(t + 12);
+}
+
+/// softmax(q·kᵀ · scale + bias (+ mask))·v for nq query rows against nk keys (any head dimension), 4 rows at a
+/// time; scratch: kᵀ (hd x np, np = nk rounded up to 16) then 4 score rows of np.
+static void es_attention_rows_neon(size_t nq, size_t nk, size_t hd, es_rows_neon q, es_rows_neon k, es_rows_neon v,
+                                   const float *bias, const float *mask, float scale, float *const *out_rows, float *out_base,
+                                   size_t out_ld, float *scratch) {
+  const size_t np = (nk + 15) / 16 * 16;
+  float *kt = scratch, *s = scratch + hd * np;
+  for (size_t j = 0; j < nk; j++) { const float *kj = es_row_neon(k, j); for (size_t d = 0; d < hd; d++) kt[d * np + j] = kj[d]; }
+  for (size_t d = 0; d < hd; d++) for (size_t j = nk; j < np; j++) kt[d * np + j] = 0.0f;
+  const float32x4_t sv = vdupq_n_f32(scale);
+  size_t rows[4], i = 0;
+  while (i < nq) {
+    size_t m = 0;
+    if (out_rows) { for (; i < nq && m < 4; i++) if (out_rows[i]) rows[m++] = i; }
+    else for (; i < nq && m < 4; i++) rows[m++] = i;
+    if (m == 0) break;
+    const float *qr[4];
+    for (size_t r = 0; r < 4; r++) qr[r] = es_row_neon(q, rows[r < m ? r : 0]);
+    for (size_t j0 = 0; j0 < np; j0 += 16) {
+      float32x4_t a[4][4];
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+        for (size_t c = 0; c < 4; c++) a[r][c] = vdupq_n_f32(0.0f);
+      for (size_t d = 0; d < hd; d++) {
+        const float *kd = kt + d * np + j0;
+        const float32x4_t k0 = vld1q_f32(kd), k1 = vld1q_f32(kd + 4), k2 = vld1q_f32(kd + 8), k3 = vld1q_f32(kd + 12);
+#pragma clang loop unroll(full)
+        for (size_t r = 0; r < 4; r++) {
+          const float32x4_t x = vdupq_n_f32(qr[r][d]);
+          a[r][0] = vfmaq_f32(a[r][0], x, k0); a[r][1] = vfmaq_f32(a[r][1], x, k1);
+          a[r][2] = vfmaq_f32(a[r][2], x, k2); a[r][3] = vfmaq_f32(a[r][3], x, k3);
+        }
+      }
+      const size_t left = nk - j0 < 16 ? nk - j0 : 16;
+      for (size_t r = 0; r < m; r++) {
+        float32x4_t b[4], mk[4];
+        if (bias) es_load16_neon(bias + rows[r] * nk + j0, left, 0.0f, b);
+        if (mask) es_load16_neon(mask + rows[r] * nk + j0, left, 0.0f, mk);
+        float *dst = s + r * np + j0;
+#pragma clang loop unroll(full)
+        for (size_t c = 0; c < 4; c++) {
+          float32x4_t x = vmulq_f32(a[r][c], sv);
+          if (bias) x = vaddq_f32(x, b[c]);
+          if (mask) x = vaddq_f32(x, mk[c]);
+          vst1q_f32(dst + 4 * c, x);
+        }
+        for (size_t j = left; j < 16; j++) dst[j] = -INFINITY;
+      }
+    }
+    for (size_t r = 0; r < m; r++) {
+      float *sr = s + r * np;
+      float32x4_t mx = vdupq_n_f32(-INFINITY);
+      for (size_t j = 0; j < np; j += 4) mx = vmaxq_f32(mx, vld1q_f32(sr + j));
+      const float32x4_t mv = vdupq_n_f32(vmaxvq_f32(mx));
+      float32x4_t l0 = vdupq_n_f32(0.0f), l1 = l0, l2 = l0, l3 = l0;   // lanes 0-3, 4-7, 8-11, 12-15 of j mod 16
+      for (size_t j = 0; j < np; j += 16) {
+        const float32x4_t e0 = es_exp_floor_neon(vsubq_f32(vld1q_f32(sr + j), mv));
+        const float32x4_t e1 = es_exp_floor_neon(vsubq_f32(vld1q_f32(sr + j + 4), mv));
+        const float32x4_t e2 = es_exp_floor_neon(vsubq_f32(vld1q_f32(sr + j + 8), mv));
+        const float32x4_t e3 = es_exp_floor_neon(vsubq_f32(vld1q_f32(sr + j + 12), mv));
+        vst1q_f32(sr + j, e0); vst1q_f32(sr + j + 4, e1); vst1q_f32(sr + j + 8, e2); vst1q_f32(sr + j + 12, e3);
+        l0 = vaddq_f32(l0, e0); l1 = vaddq_f32(l1, e1); l2 = vaddq_f32(l2, e2); l3 = vaddq_f32(l3, e3);
+      }
+      // Folded by halves as softmaxRow: + 8, + 4, then lanes (0 + 2) + (1 + 3).
+      const float32x4_t s4 = vaddq_f32(vaddq_f32(l0, l2), vaddq_f32(l1, l3));
+      const float total = (vgetq_lane_f32(s4, 0) + vgetq_lane_f32(s4, 2)) + (vgetq_lane_f32(s4, 1) + vgetq_lane_f32(s4, 3));
+      const float32x4_t inv = vdupq_n_f32(1.0f / total);
+      for (size_t j = 0; j < np; j += 4) vst1q_f32(sr + j, vmulq_f32(vld1q_f32(sr + j), inv));
+    }
+    for (size_t d0 = 0; d0 < hd; d0 += 16) {
+      const size_t w = hd - d0 < 16 ? hd - d0 : 16, wv = w / 4;    // whole vectors; the rest of w below, by fmaf
+      float32x4_t o[4][4];
+#pragma clang loop unroll(full)
+      for (size_t r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+        for (size_t c = 0; c < 4; c++) o[r][c] = vdupq_n_f32(0.0f);
+      float ot[4][3] = {{0}};
+      if (wv == 4) {
+        for (size_t j = 0; j < nk; j++) {
+          const float *vj = es_row_neon(v, j) + d0;
+          const float32x4_t v0 = vld1q_f32(vj), v1 = vld1q_f32(vj + 4), v2 = vld1q_f32(vj + 8), v3 = vld1q_f32(vj + 12);
+#pragma clang loop unroll(full)
+          for (size_t r = 0; r < 4; r++) {
+            const float32x4_t p = vdupq_n_f32(s[r * np + j]);
+            o[r][0] = vfmaq_f32(o[r][0], p, v0); o[r][1] = vfmaq_f32(o[r][1], p, v1);
+            o[r][2] = vfmaq_f32(o[r][2], p, v2); o[r][3] = vfmaq_f32(o[r][3], p, v3);
+          }
+        }
+      } else {
+        for (size_t j = 0; j < nk; j++) {
+          const float *vj = es_row_neon(v, j) + d0;
+          for (size_t r = 0; r < 4; r++) {
+            const float pj = s[r * np + j];
+            const float32x4_t p = vdupq_n_f32(pj);
+            for (size_t c = 0; c < wv; c++) o[r][c] = vfmaq_f32(o[r][c], p, vld1q_f32(vj + 4 * c));
+            for (size_t t = 4 * wv; t < w; t++) ot[r][t - 4 * wv] = fmaf(pj, vj[t], ot[r][t - 4 * wv]);
+          }
+        }
+      }
+      for (size_t r = 0; r < m; r++) {
+        float *dst = (out_rows ? out_rows[rows[r]] : out_base + rows[r] * out_ld) + d0;
+        for (size_t c = 0; c < wv; c++) vst1q_f32(dst + 4 * c, o[r][c]);
+        for (size_t t = 4 * wv; t < w; t++) dst[t] = ot[r][t - 4 * wv];
+      }
+    }
+  }
+}
+
+void es_window_attention_f32__neon(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
+                                   const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch) {
+  const es_rows_neon qr = {q, 0, 0}, kr = {k, 0, 0}, vr = {v, 0, 0};
+  es_attention_rows_neon(n, n, hd, qr, kr, vr, bias, mask, 1.0f / sqrt_d, out, 0, 0, scratch);
+}
+
+void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                  float scale, float *out, float *scratch) {
+  const es_rows_neon qr = {0, q, ld}, kr = {0, k, ld}, vr = {0, v, ld};
+  es_attention_rows_neon(nq, nk, hd, qr, kr, vr, 0, 0, scale, 0, out, ld, scratch);
+}
+#else
+void es_window_attention_f32__neon(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
+                                   const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch) {
+  (void)n; (void)hd; (void)q; (void)k; (void)v; (void)bias; (void)mask; (void)sqrt_d; (void)out; (void)scratch;
+  __builtin_trap();
+}
+void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                  float scale, float *out, float *scratch) {
+  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)out; (void)scratch;
+  __builtin_trap();
+}
+#endif
