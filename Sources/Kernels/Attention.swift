@@ -25,11 +25,17 @@ public enum AttentionKernel: String, Sendable, CaseIterable {
 }
 
 /// The int8 window attention implementations (`KernelTable.int8Attention`): the Swift loops (the
-/// definition) and an AVX-512 VNNI twin in C with the same bits.
+/// definition) and twins in C with the same bits: AVX-512 VNNI, and arm64 sdot (FEAT_DotProd).
 public enum Int8AttentionKernel: String, Sendable, CaseIterable {
-  case portable, avx512vnni
+  case portable, avx512vnni, neondot
 
-  public func isSupported(on f: CPUFeatures) -> Bool { self == .portable || f.hasAVX512VNNI }
+  public func isSupported(on f: CPUFeatures) -> Bool {
+    switch self {
+    case .portable: true
+    case .avx512vnni: f.hasAVX512VNNI
+    case .neondot: f.hasNEONDotProd
+    }
+  }
 }
 
 public enum Attention {
@@ -107,18 +113,22 @@ public enum Attention {
   ///   `s_j = Float(q8_i·k8_j)·((sq_i/√d)·sk_j) + bias[i·n + j] (+ mask[i·n + j])`, `e_j = exp(s_j − max s)`
   ///   (0 where the exponent is below −87), `Σe` in 16 lanes (`j mod 16`) then halving, `p_j = e_j·sv_j`,
   ///   `p8_j = roundHalfEven(p_j·(255/max p))`, `out[i][d] = Float(Σ_j p8_j·v8_j[d])·(max p/(255·Σe))`.
-  /// This loop is the definition; the AVX-512 VNNI tier (`es_window_attention_qs8__avx512vnni`) gives the
-  /// same bits. q, k, v, out: n row pointers to `headDim` floats (headDim a multiple of 4).
+  /// This loop is the definition; the AVX-512 VNNI tier (`es_window_attention_qs8__avx512vnni`) and the
+  /// arm64 sdot tier (`es_window_attention_qs8__neondot`) give the same bits. q, k, v, out: n row pointers to `headDim` floats (headDim a multiple of 4).
   public static func windowInt8(n: Int, headDim hd: Int, q: UnsafePointer<UnsafePointer<Float>>, k: UnsafePointer<UnsafePointer<Float>>,
                                 v: UnsafePointer<UnsafePointer<Float>>, bias: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
                                 out: UnsafePointer<UnsafeMutablePointer<Float>?>, scratch: UnsafeMutableRawPointer,
                                 kernel: Int8AttentionKernel) {
     let invSqrtD = 1 / Float(hd).squareRoot()
-    if kernel == .avx512vnni && int8WindowSupported(n: n, headDim: hd) {
+    if kernel != .portable && int8WindowSupported(n: n, headDim: hd) {
       q.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { q in
         k.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { k in
           v.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { v in
-            es_window_attention_qs8__avx512vnni(n, q, k, v, bias, mask, invSqrtD, out, scratch)
+            if kernel == .avx512vnni {
+              es_window_attention_qs8__avx512vnni(n, q, k, v, bias, mask, invSqrtD, out, scratch)
+            } else {
+              es_window_attention_qs8__neondot(n, q, k, v, bias, mask, invSqrtD, out, scratch)
+            }
           }
         }
       }

@@ -40,7 +40,7 @@ public struct KernelTable: Sendable, Equatable {
 
   /// `attention`, `norm` and `quantize` default to the f32 GEMM's ISA (AVX-512 with AVX-512, NEON with NEON, portable
   /// otherwise; `reference` quantizes by the definition), `int8Attention` to the int8 GEMM's (VNNI with
-  /// VNNI, else the portable loops).
+  /// VNNI, sdot with the neondot and i8mm tiers, else the portable loops).
   public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel? = nil,
               attention: AttentionKernel? = nil, norm: NormKernel? = nil, int8Attention: Int8AttentionKernel?? = nil) {
     self.f32GEMM = f32GEMM
@@ -48,7 +48,7 @@ public struct KernelTable: Sendable, Equatable {
     self.quantize = quantize ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .reference ? .reference : .portable)
     self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : .portable)
     self.norm = norm ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : .portable)
-    self.int8Attention = int8Attention ?? (qs8GEMM == .avx512vnni ? .avx512vnni : .portable)
+    self.int8Attention = int8Attention ?? (qs8GEMM == .avx512vnni ? .avx512vnni : qs8GEMM == .neondot || qs8GEMM == .neoni8mm ? .neondot : .portable)
   }
 
   /// The fastest kernels `features` supports.

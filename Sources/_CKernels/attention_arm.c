@@ -182,3 +182,138 @@ void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *
   __builtin_trap();
 }
 #endif
+
+// int8 window attention (head dimension 32, up to 64 tokens), arm64 sdot (FEAT_DotProd): the definition and
+// its contract are Kernels/Attention.swift `windowInt8`; every float step below is the same IEEE operation in
+// the same order, the integer sums are exact. sdot multiplies signed by signed: Q·Kᵀ directly, P·V with the
+// unsigned probabilities shifted to p8 - 128 and 128 · Σ_j v8_j[d] added back (exact).
+#if defined(__aarch64__)
+
+/// Row of 32 floats to int8 (Attention.symmetricRow) at dst; returns the scale m/127.
+static inline float es_symmetric_row32_neon(const float *x, signed char *dst) {
+  float32x4_t v[8], mx = vdupq_n_f32(0.0f);
+  for (int c = 0; c < 8; c++) { v[c] = vld1q_f32(x + 4 * c); mx = vmaxq_f32(mx, vabsq_f32(v[c])); }
+  const float m = vmaxvq_f32(mx);
+  const float32x4_t iv = vdupq_n_f32(m == 0.0f ? 0.0f : 127.0f / m);
+  int16x8_t h[4];
+  for (int c = 0; c < 4; c++) {
+    const int32x4_t a = vminq_s32(vmaxq_s32(vcvtnq_s32_f32(vmulq_f32(v[2 * c], iv)), vdupq_n_s32(-127)), vdupq_n_s32(127));
+    const int32x4_t b = vminq_s32(vmaxq_s32(vcvtnq_s32_f32(vmulq_f32(v[2 * c + 1], iv)), vdupq_n_s32(-127)), vdupq_n_s32(127));
+    h[c] = vcombine_s16(vmovn_s32(a), vmovn_s32(b));
+  }
+  vst1q_s8(dst, vcombine_s8(vmovn_s16(h[0]), vmovn_s16(h[1])));
+  vst1q_s8(dst + 16, vcombine_s8(vmovn_s16(h[2]), vmovn_s16(h[3])));
+  return m / 127.0f;
+}
+
+__attribute__((target("dotprod")))
+void es_window_attention_qs8__neondot(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                      const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch) {
+  unsigned char *base = (unsigned char *)scratch;
+  signed char *kp = (signed char *)base;                 // K packed: [8 groups of 4 d][64 keys][4]
+  signed char *vp = (signed char *)(base + 2048);        // V packed: [16 groups of 4 keys][32 d][4]
+  signed char *q8 = (signed char *)(base + 4096);        // q rows: [64][32]
+  signed char *v8 = (signed char *)(base + 6144);        // v rows: [64][32]
+  float *sq = (float *)(base + 8192), *sk = sq + 64, *sv = sk + 64, *sc = sv + 64;   // sc: one score row of 64
+  int *vsum = (int *)(sc + 64);                          // Σ_j v8_j[d]
+  signed char *ps = (signed char *)(vsum + 32);          // p8 - 128 of one row: [64]
+  const size_t vg = (n + 3) / 4;
+  for (size_t i = 0; i < 2048; i++) { kp[i] = 0; v8[i] = 0; }
+  for (size_t j = 0; j < n; j++) {
+    signed char row[32];
+    sq[j] = es_symmetric_row32_neon(q[j], q8 + j * 32);
+    sk[j] = es_symmetric_row32_neon(k[j], row);
+    for (size_t g = 0; g < 8; g++) __builtin_memcpy(kp + (g * 64 + j) * 4, row + 4 * g, 4);
+    sv[j] = es_symmetric_row32_neon(v[j], v8 + j * 32);
+  }
+  for (size_t j = n; j < 64; j++) { sk[j] = 0.0f; sv[j] = 0.0f; }
+  for (size_t d = 0; d < 32; d++) { int s = 0; for (size_t j = 0; j < n; j++) s += v8[j * 32 + d]; vsum[d] = s * 128; }
+  for (size_t g = 0; g < vg; g++)
+    for (size_t d = 0; d < 32; d++)
+      for (size_t t = 0; t < 4; t++) vp[(g * 32 + d) * 4 + t] = v8[(4 * g + t) * 32 + d];
+  const size_t nb = (n + 15) / 16;                       // blocks of 16 keys
+  for (size_t i = 0; i < n; i++) {
+    if (!out[i]) continue;
+    const int8x16_t qa = vld1q_s8(q8 + i * 32), qb = vld1q_s8(q8 + i * 32 + 16);
+    const float32x4_t av = vdupq_n_f32(sq[i] * inv_sqrt_d);
+    const float *br = bias + i * n, *mr = mask ? mask + i * n : 0;
+    float32x4_t mx = vdupq_n_f32(-INFINITY);
+    for (size_t b = 0; b < nb; b++) {
+      int32x4_t a[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+#pragma clang loop unroll(full)
+      for (size_t g = 0; g < 8; g++) {
+        const signed char *kg = kp + (g * 64 + 16 * b) * 4;
+#pragma clang loop unroll(full)
+        for (size_t c = 0; c < 4; c++) {
+          const int8x16_t kv = vld1q_s8(kg + 16 * c);
+          switch (g) {
+          case 0: a[c] = vdotq_laneq_s32(a[c], kv, qa, 0); break;
+          case 1: a[c] = vdotq_laneq_s32(a[c], kv, qa, 1); break;
+          case 2: a[c] = vdotq_laneq_s32(a[c], kv, qa, 2); break;
+          case 3: a[c] = vdotq_laneq_s32(a[c], kv, qa, 3); break;
+          case 4: a[c] = vdotq_laneq_s32(a[c], kv, qb, 0); break;
+          case 5: a[c] = vdotq_laneq_s32(a[c], kv, qb, 1); break;
+          case 6: a[c] = vdotq_laneq_s32(a[c], kv, qb, 2); break;
+          default: a[c] = vdotq_laneq_s32(a[c], kv, qb, 3); break;
+          }
+        }
+      }
+      const size_t left = n - 16 * b < 16 ? n - 16 * b : 16;
+      float32x4_t bv[4], mk[4];
+      es_load16_neon(br + 16 * b, left, 0.0f, bv);
+      if (mr) es_load16_neon(mr + 16 * b, left, 0.0f, mk);
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 4; c++) {
+        float32x4_t x = vaddq_f32(vmulq_f32(vcvtq_f32_s32(a[c]), vmulq_f32(av, vld1q_f32(sk + 16 * b + 4 * c))), bv[c]);
+        if (mr) x = vaddq_f32(x, mk[c]);
+        vst1q_f32(sc + 16 * b + 4 * c, x);
+      }
+      for (size_t j = left; j < 16; j++) sc[16 * b + j] = -INFINITY;
+      for (size_t c = 0; c < 4; c++) mx = vmaxq_f32(mx, vld1q_f32(sc + 16 * b + 4 * c));
+    }
+    const float32x4_t mv = vdupq_n_f32(vmaxvq_f32(mx));
+    float32x4_t l[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)}, pm = vdupq_n_f32(0.0f);
+    for (size_t b = 0; b < nb; b++)
+      for (size_t c = 0; c < 4; c++) {
+        const float32x4_t e = es_exp_floor_neon(vsubq_f32(vld1q_f32(sc + 16 * b + 4 * c), mv));
+        l[c] = vaddq_f32(l[c], e);
+        const float32x4_t p = vmulq_f32(e, vld1q_f32(sv + 16 * b + 4 * c));
+        vst1q_f32(sc + 16 * b + 4 * c, p);
+        pm = vmaxq_f32(pm, p);
+      }
+    const float32x4_t s4 = vaddq_f32(vaddq_f32(l[0], l[2]), vaddq_f32(l[1], l[3]));
+    const float total = (vgetq_lane_f32(s4, 0) + vgetq_lane_f32(s4, 2)) + (vgetq_lane_f32(s4, 1) + vgetq_lane_f32(s4, 3));
+    const float mp = vmaxvq_f32(pm);
+    const float32x4_t inv = vdupq_n_f32(mp == 0.0f ? 0.0f : 255.0f / mp);
+    for (size_t j = 0; j < 16 * nb; j += 4) {
+      const int32x4_t u = vminq_s32(vmaxq_s32(vcvtnq_s32_f32(vmulq_f32(vld1q_f32(sc + j), inv)), vdupq_n_s32(0)), vdupq_n_s32(255));
+      const int8x8_t h = vmovn_s16(vcombine_s16(vmovn_s32(vsubq_s32(u, vdupq_n_s32(128))), vdup_n_s16(0)));
+      vst1_lane_s32((int32_t *)(void *)(ps + j), vreinterpret_s32_s8(h), 0);
+    }
+    int32x4_t o[8];
+    for (size_t c = 0; c < 8; c++) o[c] = vld1q_s32(vsum + 4 * c);
+    for (size_t g = 0; g < vg; g++) {
+      const int8x16_t pv = vld1q_s8(ps + 16 * (g / 4));
+      const signed char *vg4 = vp + g * 128;
+#pragma clang loop unroll(full)
+      for (size_t c = 0; c < 8; c++) {
+        const int8x16_t w = vld1q_s8(vg4 + 16 * c);
+        switch (g % 4) {
+        case 0: o[c] = vdotq_laneq_s32(o[c], w, pv, 0); break;
+        case 1: o[c] = vdotq_laneq_s32(o[c], w, pv, 1); break;
+        case 2: o[c] = vdotq_laneq_s32(o[c], w, pv, 2); break;
+        default: o[c] = vdotq_laneq_s32(o[c], w, pv, 3); break;
+        }
+      }
+    }
+    const float32x4_t f = vdupq_n_f32(mp / (255.0f * total));
+    for (size_t c = 0; c < 8; c++) vst1q_f32(out[i] + 4 * c, vmulq_f32(vcvtq_f32_s32(o[c]), f));
+  }
+}
+#else
+void es_window_attention_qs8__neondot(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                      const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch) {
+  (void)n; (void)q; (void)k; (void)v; (void)bias; (void)mask; (void)inv_sqrt_d; (void)out; (void)scratch;
+  __builtin_trap();
+}
+#endif

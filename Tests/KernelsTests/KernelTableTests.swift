@@ -26,6 +26,7 @@ import Testing
     for f in [CPUFeatures(hasNEON: true), CPUFeatures(hasNEON: true, hasNEONDotProd: true, hasNEONI8MM: true)] {
       let t = KernelTable.best(for: f)
       #expect(t.f32GEMM == .neon && t.attention == .neon && t.norm == .neon && t.quantize == .neon, "\(t)")
+      #expect(t.int8Attention == (f.hasNEONDotProd ? .neondot : .portable), "\(t)")
     }
     let x = KernelTable.best(for: CPUFeatures(hasAVX2FMA: true, hasAVX512F: true, hasAVX512VNNI: true))
     #expect(x.attention == .avx512 && x.norm == .avx512 && x.quantize == .avx512)

@@ -50,6 +50,46 @@ static void ref_attention_row(size_t nk, size_t hd, const float *qi, const float
   for (size_t d = 0; d < hd; d++) out[d] = 0.0f;
   for (size_t j = 0; j < nk; j++) for (size_t d = 0; d < hd; d++) out[d] = fmaf(s[j], v[j][d], out[d]);
 }
+static float ref_symmetric_row(const float *x, size_t count, signed char *q) {
+  float m = 0.0f;
+  for (size_t d = 0; d < count; d++) { const float a = fabsf(x[d]); m = a > m ? a : m; }
+  const float inv = m == 0.0f ? 0.0f : 127.0f / m;
+  for (size_t d = 0; d < count; d++) { float t = nearbyintf(x[d] * inv); t = t < -127.0f ? -127.0f : t > 127.0f ? 127.0f : t; q[d] = (signed char)t; }
+  return m / 127.0f;
+}
+/// Attention.windowInt8, the definition, for head dimension 32.
+static void ref_window_int8(size_t n, const float *const *q, const float *const *k, const float *const *v, const float *bias,
+                            const float *mask, float inv_sqrt_d, float *const *out) {
+  signed char q8[64 * 32], k8[64 * 32], v8[64 * 32];
+  float sq[64], sk[64], sv[64], s[64], e[64];
+  unsigned char p8[64];
+  for (size_t j = 0; j < n; j++) { sq[j] = ref_symmetric_row(q[j], 32, q8 + j * 32); sk[j] = ref_symmetric_row(k[j], 32, k8 + j * 32); sv[j] = ref_symmetric_row(v[j], 32, v8 + j * 32); }
+  for (size_t i = 0; i < n; i++) {
+    if (!out[i]) continue;
+    const float a = sq[i] * inv_sqrt_d;
+    float mx = -INFINITY, lanes[16] = {0}, mp = 0.0f;
+    for (size_t j = 0; j < n; j++) {
+      int acc = 0;
+      for (size_t d = 0; d < 32; d++) acc += q8[i * 32 + d] * k8[j * 32 + d];
+      float x = (float)acc * (a * sk[j]) + bias[i * n + j];
+      if (mask) x = x + mask[i * n + j];
+      s[j] = x;
+      mx = x > mx ? x : mx;
+    }
+    for (size_t j = 0; j < n; j++) {
+      const float t = s[j] - mx;
+      e[j] = t < -87.0f ? 0.0f : ref_exp(t);
+      lanes[j % 16] += e[j];
+      e[j] = e[j] * sv[j];
+      mp = e[j] > mp ? e[j] : mp;
+    }
+    for (int w = 8; w >= 1; w /= 2) for (int l = 0; l < w; l++) lanes[l] += lanes[l + w];
+    const float inv = mp == 0.0f ? 0.0f : 255.0f / mp;
+    for (size_t j = 0; j < n; j++) { float t = nearbyintf(e[j] * inv); t = t < 0.0f ? 0.0f : t > 255.0f ? 255.0f : t; p8[j] = (unsigned char)t; }
+    const float f = mp / (255.0f * lanes[0]);
+    for (size_t d = 0; d < 32; d++) { int acc = 0; for (size_t j = 0; j < n; j++) acc += p8[j] * v8[j * 32 + d]; out[i][d] = (float)acc * f; }
+  }
+}
 static float frand(float scale) { return (float)(rand() % 20001 - 10000) / 10000.0f * scale; }
 typedef void (*kern)(size_t, size_t, const signed char *const *, const signed char *, int *, size_t, int);
 int main(void) {
@@ -146,6 +186,28 @@ int main(void) {
     checks++;
     if (memcmp(d1, d2, nq * ld * sizeof(float)) != 0) { if (bad < 5) printf("dense attention trial %d nq %zu nk %zu hd %zu differs\n", trial, nq, n, hd); bad++; }
     free(buf); free(bias); free(mask); free(o1); free(o2); free(scratch); free(Q); free(KV); free(d1); free(d2);
+  }
+  // int8 window attention (sdot): head dimension 32, up to 64 tokens.
+  for (int trial = 0; trial < (has[1] ? 300 : 0); trial++) {
+    const size_t n = 1 + rand() % 64, hd = 32;
+    float buf[3 * 64 * 32], bias[64 * 64], mask[64 * 64], o1[64 * 32] = {0}, o2[64 * 32] = {0};
+    static unsigned char scratch[65536];
+    const float *q[64], *k[64], *v[64]; float *r1[64], *r2[64];
+    const float big = trial % 5 == 0 ? 30.0f : 2.0f;
+    for (size_t i = 0; i < 3 * n * hd; i++) buf[i] = frand(big);
+    if (trial % 7 == 0) for (size_t i = 0; i < hd; i++) buf[i] = 0.0f;     // a zero row: scale 0
+    for (size_t i = 0; i < n * n; i++) { bias[i] = frand(3.0f); mask[i] = rand() % 3 == 0 ? -100.0f : 0.0f; }
+    for (size_t i = 0; i < n; i++) {
+      q[i] = buf + i * hd; k[i] = buf + (n + i) * hd; v[i] = buf + (2 * n + i) * hd;
+      const int on = rand() % 7 != 0;
+      r1[i] = on ? o1 + i * hd : 0; r2[i] = on ? o2 + i * hd : 0;
+    }
+    const int masked = trial % 2;
+    const float inv_sqrt_d = 1.0f / sqrtf(32.0f);
+    ref_window_int8(n, q, k, v, bias, masked ? mask : 0, inv_sqrt_d, r1);
+    es_window_attention_qs8__neondot(n, q, k, v, bias, masked ? mask : 0, inv_sqrt_d, r2, scratch);
+    checks++;
+    if (memcmp(o1, o2, n * hd * sizeof(float)) != 0) { if (bad < 5) printf("int8 window attention trial %d n %zu differs\n", trial, n); bad++; }
   }
   // LayerNorm (float and int8 out) and quantization: float64 sums in 16 lanes, combine16, separate float operations.
   for (int trial = 0; trial < 300; trial++) {

@@ -109,6 +109,10 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
 void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const float *const *k, const float *const *v,
                                          const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch);
 
+/// The same on arm64 with sdot (FEAT_DotProd; traps off arm64): bit for bit `windowInt8`, scratch as above.
+void es_window_attention_qs8__neondot(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                      const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch);
+
 /// DETR's attention of one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.dense): rows of q
 /// (nq), k and v (nk) and out, row stride ld floats: s_j = (q_i · k_j) * scale,
 /// p = Attention.softmaxRow(s), out[i][t] = sum_j p_j * v_j[t] for t < hd (written, not accumulated; FMA dot
