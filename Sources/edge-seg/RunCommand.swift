@@ -39,7 +39,15 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   } catch {
     return optionFailure(error, command: "run")
   }
-  if opts.positional.count == 2 { return runImage(opts, model: opts.positional[0], image: opts.positional[1]) }
+  if opts.positional.count >= 2 {
+    // One image file: its outputs straight into --output. More, or a folder: a batch, a folder per image.
+    var isDir: ObjCBool = false
+    let second = opts.positional[1]
+    if opts.positional.count == 2 && !(FileManager.default.fileExists(atPath: second, isDirectory: &isDir) && isDir.boolValue) {
+      return runImage(opts, model: opts.positional[0], image: second)
+    }
+    return runBatch(opts, model: opts.positional[0], inputs: Array(opts.positional.dropFirst()))
+  }
   if opts.positional.count == 1 && opts.value("--pixel-values") == nil && opts.value("--raw") == nil {
     // `edge-seg run IMAGE`: the bundled demo model.
     guard let model = BundledModel.locate() else {

@@ -58,34 +58,14 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
       return 0
     }
     let result = try session!.segment(image, options: options)
-    let plan = session!.plan, predictedPeak = session!.predictedPeakBytes, threads = configuration.threads
+    let plan = session!.plan, predictedPeak = session!.predictedPeakBytes
     session = nil   // a single image: the activations' pages go back to the OS before the output is written
-    let s = result.segmentation
     var timings = ["decode": decodeMs, "load": loadMs]
     for (step, secs) in result.timings { timings[step] = secs * 1000 }
     timings["total"] = ms(since: start)
-    var segments: [RunReport.SegmentInfo] = []
-    for seg in s.segments {
-      let label = seg.labelId < result.labels.count ? result.labels[seg.labelId] : "\(seg.labelId)"
-      // Fused duplicates (same id) share the first entry's mask file.
-      let first = s.segments.firstIndex { $0.id == seg.id }!
-      let firstLabel = s.segments[first].labelId < result.labels.count ? result.labels[s.segments[first].labelId] : ""
-      segments.append(.init(id: seg.id, label: label, label_id: seg.labelId, score: seg.score, area: seg.area,
-                            bbox: [seg.box.x, seg.box.y, seg.box.width, seg.box.height],
-                            mask: OutputWriter.maskName(first + 1, firstLabel)))
-    }
-    let photo = image.orientedRGB()
-    let k = configuration.kernels
-    let report = RunReport(
-      image: .init(path: imagePath, width: photo.width, height: photo.height),
-      model: .init(path: modelPath, precision: model.precision.rawValue, input_size: [result.inputHeight, result.inputWidth], threads: threads,
-                   kernels: "\(k.f32GEMM.rawValue)+\(k.qs8GEMM.rawValue)"),
-      task: options.task.rawValue,
-      thresholds: ["threshold": options.threshold, "mask_threshold": options.maskThreshold,
-                   "overlap_mask_area_threshold": options.overlapMaskAreaThreshold],
-      timings_ms: timings, segments: segments, panoptic_png: s.task == .panoptic ? "panoptic.png" : nil,
-      overlay_png: "overlay.png")
-    let json = try OutputWriter.write(result: result, photo: photo, report: report, to: output)
+    let json = try writeOutputs(result, image: image, imagePath: imagePath, modelPath: modelPath, model: model, options: options,
+                                configuration: configuration, timings: timings, to: output)
+    let s = result.segmentation
     if opts.isSet("--json") { FileHandle.standardOutput.write(json + Data([10])) }
     if case .budget(let budget) = configuration.memory {
       let band = plan.bandRows == .max ? "whole maps" : "\(plan.bandRows)-row bands"
@@ -99,6 +79,34 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
   } catch {
     return runFailure(error, command: "run", opts)
   }
+}
+
+/// Writes `result`'s outputs into `dir` (OutputWriter) with its segments.json report; returns that report's bytes.
+func writeOutputs(_ result: SegmentationResult, image: Image, imagePath: String, modelPath: String, model: SegmentationModel,
+                  options: SegmentationOptions, configuration: SessionConfiguration, timings: [String: Double], to dir: String) throws -> Data {
+  let s = result.segmentation
+  var segments: [RunReport.SegmentInfo] = []
+  for seg in s.segments {
+    let label = seg.labelId < result.labels.count ? result.labels[seg.labelId] : "\(seg.labelId)"
+    // Fused duplicates (same id) share the first entry's mask file.
+    let first = s.segments.firstIndex { $0.id == seg.id }!
+    let firstLabel = s.segments[first].labelId < result.labels.count ? result.labels[s.segments[first].labelId] : ""
+    segments.append(.init(id: seg.id, label: label, label_id: seg.labelId, score: seg.score, area: seg.area,
+                          bbox: [seg.box.x, seg.box.y, seg.box.width, seg.box.height],
+                          mask: OutputWriter.maskName(first + 1, firstLabel)))
+  }
+  let photo = image.orientedRGB()
+  let k = configuration.kernels
+  let report = RunReport(
+    image: .init(path: imagePath, width: photo.width, height: photo.height),
+    model: .init(path: modelPath, precision: model.precision.rawValue, input_size: [result.inputHeight, result.inputWidth],
+                 threads: configuration.threads, kernels: "\(k.f32GEMM.rawValue)+\(k.qs8GEMM.rawValue)"),
+    task: options.task.rawValue,
+    thresholds: ["threshold": options.threshold, "mask_threshold": options.maskThreshold,
+                 "overlap_mask_area_threshold": options.overlapMaskAreaThreshold],
+    timings_ms: timings, segments: segments, panoptic_png: s.task == .panoptic ? "panoptic.png" : nil,
+    overlay_png: "overlay.png")
+  return try OutputWriter.write(result: result, photo: photo, report: report, to: dir)
 }
 
 /// class_queries_logits `[1, Q, K+1]` and masks_queries_logits `[1, Q, h, w]` as safetensors.

@@ -31,6 +31,13 @@ enum Usage {
                                  longest-edge cap scaled alike
               --max-pixels N     refuse larger images before decoding (default 178956970, Pillow's)
               --json             also print segments.json on stdout
+        run MODEL IMAGE... | DIR... [the options above]
+            Many images in one process (the model opened once, one session per image size reused):
+            IMAGE files and the image files of each DIR (png, jpg, jpeg, ppm, pgm, pnm; sorted, not
+            recursive), each image's outputs in DIR/<its name> under --output. A progress bar on a
+            terminal, else a line per image; a summary (images/s, latency median and p95, peak RSS) on
+            stderr; --json prints one segments.json line per image. A bad or missing image is reported
+            and skipped; the exit code is then the first failure's.
         run MODEL IMAGE --raw OUT.safetensors
         run MODEL --pixel-values IN.safetensors --raw OUT.safetensors [--runs N] [--warmup N] [--times-json]
             The logits only: class_queries_logits [1,Q,K+1] and masks_queries_logits

@@ -1,0 +1,140 @@
+// `edge-seg run MODEL IMAGE... | DIR...`: many images in one process. The model is opened once, one
+// session per image size is reused image after image (EdgeSeg.SessionCache), each image's outputs go to
+// a folder of its own under --output, named after it. A bad image is reported and skipped; the exit code
+// is then that of the first failure. On a terminal a progress bar, otherwise a line per image; a summary
+// at the end (images, images/s, latency median and p95, peak RSS); --json: one JSON line per image.
+import Converter
+import EdgeSeg
+import Foundation
+import ProcessStats
+
+/// Image files by extension (what `decodeImage` reads), for folders given to `run`.
+let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "ppm", "pgm", "pnm"]
+
+/// The images named by `inputs`: files as given, folders as their image files (by extension, sorted by
+/// name, not recursive). A missing input is returned as a failure (exit 66) in its place.
+func expandImageInputs(_ inputs: [String]) -> [(path: String, missing: Bool)] {
+  var out: [(String, Bool)] = []
+  let fm = FileManager.default
+  for input in inputs {
+    var isDir: ObjCBool = false
+    guard fm.fileExists(atPath: input, isDirectory: &isDir) else { out.append((input, true)); continue }
+    if isDir.boolValue {
+      let names = ((try? fm.contentsOfDirectory(atPath: input)) ?? []).filter {
+        imageExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) && !$0.hasPrefix(".")
+      }.sorted()
+      let dir = input.hasSuffix("/") ? String(input.dropLast()) : input
+      for n in names { out.append((dir + "/" + n, false)) }
+    } else {
+      out.append((input, false))
+    }
+  }
+  return out
+}
+
+/// Output folder names for `paths`: each file's name without its extension, made unique in order
+/// (a second `a` becomes `a-2`).
+func batchOutputNames(_ paths: [String]) -> [String] {
+  var used: [String: Int] = [:]
+  return paths.map { p in
+    var stem = URL(fileURLWithPath: p).deletingPathExtension().lastPathComponent
+    if stem.isEmpty || stem == "." || stem == ".." { stem = "image" }
+    let n = (used[stem] ?? 0) + 1
+    used[stem] = n
+    return n == 1 ? stem : "\(stem)-\(n)"
+  }
+}
+
+func runBatch(_ opts: OptionParser, model modelPath: String, inputs: [String]) -> Int32 {
+  let options: SegmentationOptions, maxPixels: Int
+  do {
+    options = try segmentationOptions(opts)
+    maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
+  } catch {
+    return optionFailure(error, command: "run")
+  }
+  if opts.value("--raw") != nil {
+    printError("run: --raw takes one image", hint: "edge-seg run MODEL IMAGE --raw OUT.safetensors")
+    return 64
+  }
+  let root = opts.value("--output") ?? "edge-seg-output"
+  let images = expandImageInputs(inputs)
+  guard !images.isEmpty else {
+    printError("run: no image files (\(imageExtensions.sorted().joined(separator: ", "))) in \(inputs.joined(separator: ", "))")
+    return 66
+  }
+  let names = batchOutputNames(images.map(\.path))
+  let cache: SessionCache, model: SegmentationModel, configuration: SessionConfiguration
+  do {
+    let baseline = ProcessMemory.residentNowKB() * 1024
+    model = try openModel(modelPath, opts)
+    configuration = try sessionConfiguration(opts, command: "run", singleImage: false, baselineBytes: baseline)
+    cache = SessionCache(model: model, configuration: configuration)
+  } catch {
+    return runFailure(error, command: "run", opts)
+  }
+  do {
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+  } catch {
+    return report(WriteError(path: root, error))
+  }
+  let json = opts.isSet("--json"), progress = isatty(2) == 1 && !opts.isSet("--verbose")
+  let start = ContinuousClock.now
+  func ms(since t: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - t
+    return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+  }
+  var latencies: [Double] = [], failures: [(path: String, code: Int32)] = []
+  for (i, item) in images.enumerated() {
+    let t0 = ContinuousClock.now
+    let dir = root + "/" + names[i]
+    if item.missing {
+      if progress { FileHandle.standardError.write("\r\u{1B}[K") }
+      printError("\(item.path): no such file or folder")
+      failures.append((item.path, 66))
+      continue
+    }
+    do {
+      let image = try decodeImage(item.path, maxPixels: maxPixels)
+      let decodeMs = ms(since: t0)
+      let result = try cache.segment(image, options: options)
+      var timings = ["decode": decodeMs]
+      for (step, secs) in result.timings { timings[step] = secs * 1000 }
+      timings["total"] = ms(since: t0)
+      let bytes = try writeOutputs(result, image: image, imagePath: item.path, modelPath: modelPath, model: model, options: options,
+                                   configuration: cache.configuration, timings: timings, to: dir)
+      latencies.append(ms(since: t0))   // decode, segment and write
+      if json, let line = compactJSON(bytes) { FileHandle.standardOutput.write(line + Data([10])) }
+      if !progress && !json {
+        FileHandle.standardError.write("\(item.path): \(result.segments.count) segments in \(String(format: "%.0f", timings["total"]!)) ms -> \(dir)/\n")
+      }
+    } catch {
+      if progress { FileHandle.standardError.write("\r\u{1B}[K") }
+      failures.append((item.path, runFailure(error, command: "run", opts)))
+    }
+    if progress { FileHandle.standardError.write(progressLine(done: i + 1, of: images.count, failed: failures.count, seconds: ms(since: start) / 1000)) }
+  }
+  if progress { FileHandle.standardError.write("\n") }
+  let seconds = ms(since: start) / 1000
+  let sorted = latencies.sorted()
+  func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((p * Double(sorted.count - 1)).rounded()))] }
+  FileHandle.standardError.write(
+    "run: \(latencies.count) of \(images.count) images segmented\(failures.isEmpty ? "" : ", \(failures.count) failed") in "
+      + String(format: "%.2f s (%.2f images/s); latency median %.0f ms, p95 %.0f ms; peak RSS %d KiB; %d session(s) -> %@/\n",
+               seconds, Double(latencies.count) / max(seconds, 1e-9), pct(0.5), pct(0.95), ProcessMemory.peakResidentKB(), cache.count, root))
+  return failures.first?.code ?? 0
+}
+
+/// segments.json's pretty bytes as one line.
+func compactJSON(_ pretty: Data) -> Data? {
+  guard let object = try? JSONSerialization.jsonObject(with: pretty) else { return nil }
+  return try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+}
+
+/// `\r[#####-----] 37/200  3.1 images/s  1 failed`, for a terminal.
+func progressLine(done: Int, of total: Int, failed: Int, seconds: Double) -> String {
+  let width = 30, filled = total == 0 ? width : done * width / total
+  let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+  let rate = seconds > 0 ? Double(done) / seconds : 0
+  return "\r[\(bar)] \(done)/\(total)  " + String(format: "%.1f images/s", rate) + (failed > 0 ? "  \(failed) failed" : "")
+}
