@@ -39,7 +39,7 @@ let package = Package(
     // MARK: - Tests
     .target(name: "_TestSupport", dependencies: ["Kernels", "Converter"], path: "Tests/_TestSupport"),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_CKernels", "MaskFormerInt8", "_TestSupport"]),
-    .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "EdgeSeg", "Profiling", "_TestSupport"]),
+    .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "EdgeSeg", "Profiling", "Rendering", "_TestSupport"]),
     .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["_TestSupport"]),  // runs the built edge-seg and fuzz executables
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Converter", "MaskFormerInt8", "Profiling", "Tuning", "_TestSupport"]),

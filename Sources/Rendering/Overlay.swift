@@ -1,5 +1,6 @@
-// Overlay: the picture a person looks at: the photo blended with one colour per segment, outlines
-// where segments meet, and a legend of colour, label and score.
+// Overlay: the picture a person looks at: the photo blended with one colour per segment (by label:
+// the same class has the same colour in every image and frame), outlines where segments meet, and a
+// legend of colour, label and score in a band below the photo.
 import Imaging
 import MaskFormerInt8
 
@@ -22,8 +23,11 @@ public enum Overlay {
     return (UInt8(r * 255), UInt8(g * 255), UInt8(b * 255))
   }
 
-  /// photo: RGB at the segmentation's size. `alpha` is the colour's weight inside segments.
-  public static func render(photo: Image, segmentation s: Segmentation, labels: [String], alpha: Double = 0.5) -> Image {
+  /// photo: RGB at the segmentation's size. `alpha` is the colour's weight inside segments. With `legend`
+  /// the result is taller than the photo by `legendLayout(...).height` (the legend band below it);
+  /// without, the photo's size (video frames).
+  public static func render(photo: Image, segmentation s: Segmentation, labels: [String], alpha: Double = 0.5,
+                            legend: Bool = true) -> Image {
     precondition(photo.layout == .rgb && photo.width == s.width && photo.height == s.height, "overlay: photo and map sizes differ")
     var px = photo.pixels
     // Segment id → colour (by label, so one class keeps one colour); unlisted ids stay unpainted.
@@ -44,33 +48,38 @@ public enum Overlay {
         px[o + 2] = UInt8(Double(px[o + 2]) * (1 - a) + Double(cc.2) * a)
       }
     }
-    var out = Image(width: w, height: h, layout: .rgb, pixels: px)
-    // Legend: one line per segment (first entry per id), scaled to the image, on a dark panel.
+    guard legend else { return Image(width: w, height: h, layout: .rgb, pixels: px) }
+    // Legend: one entry per segment (first entry per id) in a dark band below the photo, never over it,
+    // as many columns as fit; text scaled with the image's width (5x7 glyphs, 1 px each up to 400 px).
     var lines: [(String, (UInt8, UInt8, UInt8))] = []
     var seen = Set<Int>()
     for seg in s.segments where seen.insert(seg.id).inserted {
       let name = seg.labelId < labels.count ? labels[seg.labelId] : "label \(seg.labelId)"
-      let score = seg.score.map { String(Int(($0 * 100).rounded())) + "%" } ?? ""
-      lines.append(("\(name) \(score)", color(label: seg.labelId)))
+      let score = seg.score.map { " " + String(Int(($0 * 100).rounded())) + "%" } ?? ""
+      lines.append((String((name + score).prefix(40)), color(label: seg.labelId)))
     }
     if lines.isEmpty { lines = [("no segments", (200, 200, 200))] }
-    let scale = max(1, min(w, h) / 300), lineH = 10 * scale
-    let maxLines = max(1, (h - 4) / lineH)
-    if lines.count > maxLines { lines = Array(lines.prefix(maxLines - 1)) + [("+\(lines.count - maxLines + 1) more", (200, 200, 200))] }
-    let panelW = min(w, 8 * scale + 4 + (lines.map(\.0.count).max() ?? 0) * 6 * scale + 4)
-    let panelH = min(h, lines.count * lineH + 4)
-    for y in 0..<panelH {
-      for x in 0..<panelW {
-        let o = 3 * (y * w + x)
-        for k in 0..<3 { out.pixels[o + k] = UInt8(Double(out.pixels[o + k]) * 0.3) }
-      }
-    }
+    let layout = legendLayout(width: w, entries: lines.map(\.0.count))
+    let (scale, lineH, colW) = (layout.scale, layout.lineHeight, layout.columnWidth)
+    var out = Image(width: w, height: h + layout.height, layout: .rgb, pixels: px + [UInt8](repeating: 24, count: 3 * w * layout.height))
     for (i, (text, c)) in lines.enumerated() {
-      let top = 2 + i * lineH
-      fill(&out, x: 2, y: top + scale, w: 7 * scale, h: 7 * scale, c)
-      draw(text, into: &out, x: 2 + 8 * scale + 2, y: top, scale: scale)
+      let x = 2 * scale + (i / layout.rows) * colW, top = h + 2 * scale + (i % layout.rows) * lineH
+      fill(&out, x: x, y: top, w: 7 * scale, h: 7 * scale, c)
+      draw(text, into: &out, x: x + 9 * scale, y: top, scale: scale, maxX: x + colW - scale)
     }
     return out
+  }
+
+  /// Where `render` puts the legend of entries of these character counts under a photo `width` wide:
+  /// the glyph scale, line height, column width, rows per column and the band's height in pixels.
+  public static func legendLayout(width w: Int, entries: [Int]) -> (scale: Int, lineHeight: Int, columnWidth: Int, rows: Int, height: Int) {
+    let scale = Swift.max(1, w / 400), lineH = 10 * scale
+    let longest = Swift.max(4, entries.max() ?? 0)
+    // A column: swatch, gap, text, gap; as wide as the longest entry, never wider than the band.
+    let colW = Swift.min(Swift.max(1, w - 4 * scale), (9 + 6 * longest + 6) * scale)
+    let columns = Swift.max(1, (w - 4 * scale) / colW)
+    let rows = (Swift.max(1, entries.count) + columns - 1) / columns
+    return (scale, lineH, colW, rows, rows * lineH + 4 * scale)
   }
 
   static func fill(_ img: inout Image, x: Int, y: Int, w: Int, h: Int, _ c: (UInt8, UInt8, UInt8)) {
@@ -82,9 +91,10 @@ public enum Overlay {
     }
   }
 
-  static func draw(_ text: String, into img: inout Image, x: Int, y: Int, scale: Int) {
+  static func draw(_ text: String, into img: inout Image, x: Int, y: Int, scale: Int, maxX: Int) {
     var cx = x
     for ch in text {
+      if cx + 5 * scale > Swift.min(maxX, img.width) { return }
       for col in 0..<5 {
         let bits = Font5x7.column(ch, col)
         for row in 0..<8 where bits & (1 << row) != 0 {
@@ -92,7 +102,6 @@ public enum Overlay {
         }
       }
       cx += 6 * scale
-      if cx >= img.width { return }
     }
   }
 }

@@ -80,18 +80,31 @@ func runBatch(_ opts: OptionParser, model modelPath: String, inputs: [String]) -
   }
   let json = opts.isSet("--json"), progress = isatty(2) == 1 && !opts.isSet("--verbose")
   let start = ContinuousClock.now
-  func ms(since t: ContinuousClock.Instant) -> Double {
+  @Sendable func ms(since t: ContinuousClock.Instant) -> Double {
     let d = ContinuousClock.now - t
     return Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
   }
-  var latencies: [Double] = [], failures: [(path: String, code: Int32)] = []
+  // Each image's outputs are written on a writer thread while the next image is decoded and segmented
+  // (at most 2 waiting: memory stays bounded); every message, JSON line and progress update comes from
+  // that thread, so they stay in image order.
+  let tally = BatchTally(), writer = DispatchQueue(label: "edge-seg.batch.writer"), slots = DispatchSemaphore(value: 2)
+  let configurationUsed = cache.configuration
+  @Sendable func finished(_ i: Int, failure: Int32?) {
+    tally.lock.withLock { if let failure { tally.failures.append((i, failure)) } }
+    if progress {
+      let failed = tally.lock.withLock { tally.failures.count }
+      FileHandle.standardError.write(progressLine(done: i + 1, of: images.count, failed: failed, seconds: ms(since: start) / 1000))
+    }
+  }
   for (i, item) in images.enumerated() {
     let t0 = ContinuousClock.now
     let dir = root + "/" + names[i]
     if item.missing {
-      if progress { FileHandle.standardError.write("\r\u{1B}[K") }
-      printError("\(item.path): no such file or folder")
-      failures.append((item.path, 66))
+      writer.async {
+        if progress { FileHandle.standardError.write("\r\u{1B}[K") }
+        printError("\(item.path): no such file or folder")
+        finished(i, failure: 66)
+      }
       continue
     }
     do {
@@ -101,20 +114,35 @@ func runBatch(_ opts: OptionParser, model modelPath: String, inputs: [String]) -
       var timings = ["decode": decodeMs]
       for (step, secs) in result.timings { timings[step] = secs * 1000 }
       timings["total"] = ms(since: t0)
-      let bytes = try writeOutputs(result, image: image, imagePath: item.path, modelPath: modelPath, model: model, options: options,
-                                   configuration: cache.configuration, timings: timings, to: dir)
-      latencies.append(ms(since: t0))   // decode, segment and write
-      if json, let line = compactJSON(bytes) { FileHandle.standardOutput.write(line + Data([10])) }
-      if !progress && !json {
-        FileHandle.standardError.write("\(item.path): \(result.segments.count) segments in \(String(format: "%.0f", timings["total"]!)) ms -> \(dir)/\n")
+      slots.wait()
+      writer.async { [timings] in
+        defer { slots.signal() }
+        do {
+          let bytes = try writeOutputs(result, image: image, imagePath: item.path, modelPath: modelPath, model: model, options: options,
+                                       configuration: configurationUsed, timings: timings, to: dir)
+          let latency = ms(since: t0)   // decode, segment and write
+          tally.lock.withLock { tally.latencies.append(latency) }
+          if json, let line = compactJSON(bytes) { FileHandle.standardOutput.write(line + Data([10])) }
+          if !progress && !json {
+            FileHandle.standardError.write("\(item.path): \(result.segments.count) segments in \(String(format: "%.0f", latency)) ms -> \(dir)/\n")
+          }
+          finished(i, failure: nil)
+        } catch {
+          if progress { FileHandle.standardError.write("\r\u{1B}[K") }
+          finished(i, failure: report(error))
+        }
       }
     } catch {
-      if progress { FileHandle.standardError.write("\r\u{1B}[K") }
-      failures.append((item.path, runFailure(error, command: "run", opts)))
+      let failure = error
+      writer.async {
+        if progress { FileHandle.standardError.write("\r\u{1B}[K") }
+        finished(i, failure: runFailure(failure, command: "run", opts))
+      }
     }
-    if progress { FileHandle.standardError.write(progressLine(done: i + 1, of: images.count, failed: failures.count, seconds: ms(since: start) / 1000)) }
   }
+  writer.sync {}
   if progress { FileHandle.standardError.write("\n") }
+  let latencies = tally.latencies, failures = tally.failures.sorted { $0.index < $1.index }
   let seconds = ms(since: start) / 1000
   let sorted = latencies.sorted()
   func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((p * Double(sorted.count - 1)).rounded()))] }
@@ -123,6 +151,13 @@ func runBatch(_ opts: OptionParser, model modelPath: String, inputs: [String]) -
       + String(format: "%.2f s (%.2f images/s); latency median %.0f ms, p95 %.0f ms; peak RSS %d KiB; %d session(s) -> %@/\n",
                seconds, Double(latencies.count) / max(seconds, 1e-9), pct(0.5), pct(0.95), ProcessMemory.peakResidentKB(), cache.count, root))
   return failures.first?.code ?? 0
+}
+
+/// What the batch's writer thread reports back: latencies of whole images, failures by image index.
+final class BatchTally: @unchecked Sendable {  // guarded by `lock`
+  let lock = NSLock()
+  var latencies: [Double] = []
+  var failures: [(index: Int, code: Int32)] = []
 }
 
 /// segments.json's pretty bytes as one line.
