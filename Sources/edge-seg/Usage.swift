@@ -59,6 +59,14 @@ enum Usage {
       valueFlags: ["--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup", "--output", "--task", "--threshold",
                    "--mask-threshold", "--overlap", "--fuse", "--max-pixels", "--size", "--token-chunk", "--band-rows", "--max-memory"],
       switches: ["--verbose", "--times-json", "--json", "--float-attention"]),
+    CommandSpec(name: "info", text: """
+        info MODEL [--json]
+            What a model file or checkpoint folder holds: architecture and sizes, labels, preprocessing,
+            the precision of each kind of layer and the exceptions, calibration (method, image count,
+            digest), the drift the file was converted to, tensor count and bytes. Reads no weights.
+              --json             the same as JSON on stdout
+        """,
+      valueFlags: [], switches: ["--json"]),
     CommandSpec(name: "convert", text: """
         convert MODEL_DIR -o MODEL_FILE [--precision int8|float16|float32] [--calibration DIR]
                 [--method minmax|percentile|entropy|mse] [--samples N] [--keep-float PATTERN]... [--threads N]

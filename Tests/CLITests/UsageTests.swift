@@ -11,7 +11,7 @@ import _TestSupport
     return (r.status, r.stdout)
   }
 
-  static let commands = ["run", "convert", "eval", "drift", "profile", "verify", "decode", "compare"]
+  static let commands = ["run", "convert", "eval", "drift", "profile", "verify", "decode", "compare", "info"]
 
   @Test func everyCommandHasHelp() throws {
     for c in Self.commands {
