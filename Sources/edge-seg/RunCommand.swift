@@ -39,6 +39,19 @@ func runCommand(_ args: ArraySlice<String>) -> Int32 {
   } catch {
     return optionFailure(error, command: "run")
   }
+  if let frames = opts.value("--frames") {
+    // Raw frames from standard input: `run [MODEL] --frames WxH -`.
+    guard (1...2).contains(opts.positional.count) else {
+      printError("run: --frames takes [MODEL] - (frames come from standard input)", hint: "edge-seg run MODEL --frames 640x480 -")
+      return 64
+    }
+    let model = opts.positional.count == 2 ? opts.positional[0] : BundledModel.locate()
+    guard let model else {
+      printError("run: no MODEL given and the bundled model (\(BundledModel.relativePath)) was not found")
+      return 66
+    }
+    return runFrames(opts, model: model, sizeText: frames, input: opts.positional.last!)
+  }
   if opts.positional.count >= 2 {
     // One image file: its outputs straight into --output. More, or a folder: a batch, a folder per image.
     var isDir: ObjCBool = false

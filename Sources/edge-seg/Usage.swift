@@ -38,6 +38,11 @@ enum Usage {
             terminal, else a line per image; a summary (images/s, latency median and p95, peak RSS) on
             stderr; --json prints one segments.json line per image. A bad or missing image is reported
             and skipped; the exit code is then the first failure's.
+        run [MODEL] --frames WxH - [--overlay-frames -] [the segmentation options above]
+            Raw RGB24 frames of W x H from standard input (ffmpeg -f rawvideo -pix_fmt rgb24 -), one
+            session for all: per frame one JSON line of segments on stdout, or with --overlay-frames -
+            the overlay frames (W x H RGB24, no legend) on stdout instead; frames/s on stderr at the end.
+            A stream that ends inside a frame is reported after the last whole frame (exit 65).
         run MODEL IMAGE --raw OUT.safetensors
         run MODEL --pixel-values IN.safetensors --raw OUT.safetensors [--runs N] [--warmup N] [--times-json]
             The logits only: class_queries_logits [1,Q,K+1] and masks_queries_logits
@@ -56,7 +61,7 @@ enum Usage {
               --band-rows N      the stride-4 level in bands of N rows (default: whole maps; 0: whole)
               --verbose          timings, kernels and peak memory on stderr
         """,
-      valueFlags: ["--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup", "--output", "--task", "--threshold",
+      valueFlags: ["--pixel-values", "--raw", "--threads", "--isa", "--runs", "--warmup", "--output", "--task", "--threshold", "--frames", "--overlay-frames",
                    "--mask-threshold", "--overlap", "--fuse", "--max-pixels", "--size", "--token-chunk", "--band-rows", "--max-memory"],
       switches: ["--verbose", "--times-json", "--json", "--float-attention"]),
     CommandSpec(name: "info", text: """
