@@ -57,11 +57,15 @@ def main():
             time.sleep(0.02)
 
     th = threading.Thread(target=sampler); th.start()
-    lines = 0
+    lines, marks = 0, {}
     for line in p.stdout:
         lines += 1
         if lines == 1:
             first["t"], first["rss"] = time.perf_counter(), vm(p.pid, "VmRSS")
+            first["anon"], first["file"] = vm(p.pid, "RssAnon"), vm(p.pid, "RssFile")
+        for q in (10, 25, 50, 75, 100):
+            if lines == max(1, len(names) * q // 100):
+                marks[q] = (vm(p.pid, "VmRSS"), vm(p.pid, "RssAnon"), vm(p.pid, "RssFile"))
     err = p.stderr.read()
     p.wait(); stop.set(); th.join()
     batch_s = time.perf_counter() - t0
@@ -82,8 +86,10 @@ def main():
     print(f"single process per image: {single_s:.2f} s = {len(names) / single_s:.2f} images/s")
     print(f"ratio: {single_s / batch_s:.2f}x")
     if after:
-        print(f"batch VmRSS at the first image's line {first['rss']} KiB, largest after it {max(after)} KiB: growth {max(after) - first['rss']} KiB "
-              f"({len(after)} samples)")
+        print(f"batch VmRSS at the first image's line {first['rss']} KiB (RssAnon {first['anon']}, RssFile {first['file']}), "
+              f"largest after it {max(after)} KiB: growth {max(after) - first['rss']} KiB ({len(after)} samples)")
+    print("batch VmRSS / RssAnon / RssFile (KiB) after 10/25/50/75/100 % of the images: "
+          + ", ".join(f"{q}%: {r[0]}/{r[1]}/{r[2]}" for q, r in sorted(marks.items())))
     print("batch summary: " + (summary[0] if summary else err[-400:]))
     subprocess.run(["rm", "-rf", work])
     sys.exit(0 if same == len(names) and p.returncode == 0 else 1)
