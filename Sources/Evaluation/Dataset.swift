@@ -17,6 +17,10 @@ public struct PanopticDataset: Sendable {
   public struct SegmentInfo: Sendable, Decodable {
     public var id: Int
     public var category_id: Int
+    /// 1: a crowd region (COCO's iscrowd); absent: 0.
+    public var iscrowd: Int?
+    /// The annotation's pixel count, if it gives one.
+    public var area: Int?
   }
   struct Annotation: Decodable {
     var file_name: String

@@ -35,7 +35,8 @@ public enum Evaluator {
     let n = min(dataset.count, options.limit ?? .max)
     let things = Set(dataset.categories.filter { $0.isthing != 0 }.map(\.id))
     let classes = (dataset.categories.map(\.id).max() ?? -1) + 1
-    var pq = models.map { _ in PanopticQuality(thingIds: things) }
+    let ids = Set(dataset.categories.map(\.id))
+    var pq = models.map { _ in PanopticQuality(thingIds: things, categories: ids) }
     var sem = models.map { _ in SemanticScores(classes: classes) }
     var report = EvaluationReport()
     for i in 0..<n {
@@ -51,7 +52,8 @@ public enum Evaluator {
                                         overlapMaskAreaThreshold: options.overlapMaskAreaThreshold,
                                         labelIdsToFuse: dataset.stuffIds, target: target)
         let semantic = Segmentation.semantic(logits, target: target)
-        pq[m].add(gtIds: s.ids, gtSegments: s.segments.map { ($0.id, $0.category_id) }, prediction: pan)
+        try pq[m].add(gtIds: s.ids, gtSegments: s.segments.map { GroundTruthSegment(id: $0.id, category: $0.category_id, isCrowd: $0.iscrowd == 1, area: $0.area) },
+                      prediction: pan, image: s.name)
         sem[m].add(truth: truth, predicted: semantic.map)
         outputs.append((logits, semantic, pan))
       }

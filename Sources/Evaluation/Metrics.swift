@@ -4,50 +4,107 @@
 import Foundation
 import MaskFormerInt8
 
-/// COCO panoptic quality, accumulated over images. A predicted and a ground-truth segment match when
-/// they have the same category and IoU > 0.5 (unique by construction); void ground truth (id 0) is
-/// excluded from IoU, and an unmatched prediction that is more than half void is not a false positive.
+/// A ground-truth segment of a COCO-panoptic annotation.
+public struct GroundTruthSegment: Sendable, Equatable {
+  public var id: Int
+  public var category: Int
+  /// A crowd region (`iscrowd = 1`): never matched, never a false negative; it excuses predictions of its
+  /// category that lie mostly on it.
+  public var isCrowd: Bool
+  /// The annotation's `area` (panopticapi's IoU union uses it); nil: the segment's pixel count.
+  public var area: Int?
+
+  public init(id: Int, category: Int, isCrowd: Bool = false, area: Int? = nil) {
+    self.id = id
+    self.category = category
+    self.isCrowd = isCrowd
+    self.area = area
+  }
+}
+
+public struct PanopticQualityError: Error, CustomStringConvertible, Equatable {
+  public var description: String
+}
+
+/// COCO panoptic quality, accumulated over images, by the rules of panopticapi's `pq_compute`
+/// (cocodataset/panopticapi, evaluation.py): a predicted and a ground-truth segment match when they have
+/// the same category and IoU > 0.5, the union leaving out the prediction's void pixels (ground-truth id
+/// 0); crowd regions are never matched and never false negatives; an unmatched prediction is not a false
+/// positive when more than half of it lies on void or on its category's crowd region (the last crowd
+/// segment of that category in the annotation, as panopticapi's dictionary keeps it); a ground-truth
+/// segment listed without pixels is a false negative. Categories outside the dataset's are refused.
 public struct PanopticQuality: Sendable {
   struct Stat { var iou = 0.0, tp = 0, fp = 0, fn = 0 }
   var stats: [Int: Stat] = [:]
   public let thingIds: Set<Int>
+  /// The dataset's category ids (nil: any category is accepted).
+  public let categories: Set<Int>?
 
-  public init(thingIds: Set<Int>) { self.thingIds = thingIds }
+  public init(thingIds: Set<Int>, categories: Set<Int>? = nil) {
+    self.thingIds = thingIds
+    self.categories = categories
+  }
 
-  /// gt: segment id per pixel and (id, category); pred: a panoptic segmentation of the same size.
-  public mutating func add(gtIds: [Int32], gtSegments: [(id: Int, category: Int)], prediction: Segmentation) {
+  /// gt: segment id per pixel (0 = void) and the annotation's segments; pred: a panoptic segmentation of
+  /// the same size (pixels of ids without a segment are void). `image` names the image in errors.
+  public mutating func add(gtIds: [Int32], gtSegments: [GroundTruthSegment], prediction: Segmentation,
+                           image: String = "") throws(PanopticQualityError) {
     precondition(gtIds.count == prediction.map.count, "PanopticQuality: map sizes differ")
-    let gcat = Dictionary(gtSegments.map { ($0.id, $0.category) }, uniquingKeysWith: { a, _ in a })
-    let pcat = Dictionary(prediction.segments.map { ($0.id, $0.labelId) }, uniquingKeysWith: { a, _ in a })
-    var garea: [Int: Int] = [:], parea: [Int: Int] = [:], inter: [Int64: Int] = [:], pvoid: [Int: Int] = [:]
-    for (g32, p32) in zip(gtIds, prediction.map) {
-      let g = Int(g32), p = Int(p32)
-      if g == 0 {                                        // void: count toward the prediction's void share only
-        if pcat[p] != nil { pvoid[p, default: 0] += 1 }
-        continue
+    let place = image.isEmpty ? "" : "\(image): "
+    if let categories {
+      for g in gtSegments where !categories.contains(g.category) {
+        throw PanopticQualityError(description: "\(place)ground-truth segment \(g.id) has category \(g.category), not one of the dataset's \(categories.sorted())")
       }
+    }
+    var gcat: [Int: GroundTruthSegment] = [:]
+    for g in gtSegments where gcat[g.id] == nil { gcat[g.id] = g }
+    var pcat: [Int: Int] = [:]
+    for seg in prediction.segments where pcat[seg.id] == nil && seg.id != 0 { pcat[seg.id] = seg.labelId }
+    // Pixel counts: intersections (ground truth x prediction, void included), each id's area.
+    var inter: [Int64: Int] = [:], garea: [Int: Int] = [:], parea: [Int: Int] = [:]
+    for (g32, p32) in zip(gtIds, prediction.map) {
+      let g = Int(g32), p = pcat[Int(p32)] != nil ? Int(p32) : 0
       garea[g, default: 0] += 1
-      if pcat[p] != nil { parea[p, default: 0] += 1 }
+      if p != 0 { parea[p, default: 0] += 1 }
       inter[Int64(g) << 32 | Int64(p), default: 0] += 1
     }
+    pcat = pcat.filter { parea[$0.key, default: 0] > 0 }   // a segment without pixels is not in the prediction
+    if let categories {
+      for (p, c) in pcat.sorted(by: { $0.key < $1.key }) where !categories.contains(c) {
+        throw PanopticQualityError(description: "\(place)predicted segment \(p) has category \(c), not one of the dataset's \(categories.sorted())")
+      }
+    }
+    func pair(_ g: Int, _ p: Int) -> Int { inter[Int64(g) << 32 | Int64(p), default: 0] }
     var gMatched = Set<Int>(), pMatched = Set<Int>()
     // Keys in order: float sums must not follow a Dictionary's per-instance iteration order.
     for (key, n) in inter.sorted(by: { $0.key < $1.key }) {
       let g = Int(key >> 32), p = Int(key & 0xFFFF_FFFF)
-      guard let gc = gcat[g], let pc = pcat[p], gc == pc else { continue }
-      let iou = Double(n) / Double(garea[g, default: 0] + parea[p, default: 0] - n)
+      guard let gs = gcat[g], !gs.isCrowd, let pc = pcat[p], gs.category == pc else { continue }
+      let union = parea[p, default: 0] + (gs.area ?? garea[g, default: 0]) - n - pair(0, p)
+      let iou = Double(n) / Double(union)
       if iou > 0.5 {
-        stats[gc, default: Stat()].iou += iou
-        stats[gc, default: Stat()].tp += 1
+        stats[pc, default: Stat()].iou += iou
+        stats[pc, default: Stat()].tp += 1
         gMatched.insert(g); pMatched.insert(p)
       }
     }
-    for (g, c) in gcat where !gMatched.contains(g) && garea[g, default: 0] > 0 { stats[c, default: Stat()].fn += 1 }
-    for (p, c) in pcat where !pMatched.contains(p) {
-      let total = parea[p, default: 0] + pvoid[p, default: 0]
-      if total > 0 && Double(pvoid[p, default: 0]) / Double(total) > 0.5 { continue }
-      if total > 0 { stats[c, default: Stat()].fp += 1 }
+    var crowdOf: [Int: Int] = [:]
+    var listed = Set<Int>()
+    for g in gtSegments where listed.insert(g.id).inserted && !gMatched.contains(g.id) {
+      if g.isCrowd { crowdOf[g.category] = g.id; continue }
+      stats[g.category, default: Stat()].fn += 1
     }
+    for (p, c) in pcat.sorted(by: { $0.key < $1.key }) where !pMatched.contains(p) {
+      var excused = pair(0, p)
+      if let crowd = crowdOf[c] { excused += pair(crowd, p) }
+      if Double(excused) / Double(parea[p]!) > 0.5 { continue }
+      stats[c, default: Stat()].fp += 1
+    }
+  }
+
+  /// `add` with plain (id, category) ground truth: no crowd regions, areas from the pixels.
+  public mutating func add(gtIds: [Int32], gtSegments: [(id: Int, category: Int)], prediction: Segmentation) throws(PanopticQualityError) {
+    try add(gtIds: gtIds, gtSegments: gtSegments.map { GroundTruthSegment(id: $0.id, category: $0.category) }, prediction: prediction)
   }
 
   public struct Scores: Sendable, Codable, Equatable {

@@ -1,6 +1,7 @@
 // CLI plumbing shared by the subcommands: option parsing, errors with exit codes, stderr output.
 import Converter
 import EdgeSeg
+import Evaluation
 import Foundation
 import ProcessStats
 
@@ -141,7 +142,7 @@ extension FileHandle {
 func report(_ error: any Error, prefix: String = "") -> Int32 {
   printError(prefix + "\(error)")
   switch error {
-  case is CheckpointError, is SafetensorsError, is ModelFileError, is ImageError: return 65
+  case is CheckpointError, is SafetensorsError, is ModelFileError, is ImageError, is PanopticQualityError, is DatasetError: return 65
   case is MappedFileError: return 66
   case let e as ImageFileError: return e.reason == .unreadable ? 66 : 65
   case is OutputError, is WriteError: return 73

@@ -33,9 +33,9 @@ func evalCommand(_ args: ArraySlice<String>) -> Int32 {
                                         preprocessor: checkpoint.preprocessor, dataset: dataset, options: options,
                                         context: ctx) { progress.update("eval", $0, $1) }
     if opts.isSet("--json") {
-      print(evalJSON(report, model: modelDir, int8: int8Path, dataset: dataDir))
+      print(evalJSON(report, model: modelDir, int8: int8Path, dataset: dataDir, options: options))
     } else {
-      print(evalTable(report, int8: int8Path, dataset: dataDir))
+      print(evalTable(report, int8: int8Path, dataset: dataDir, options: options))
     }
     return 0
   } catch {
@@ -58,9 +58,14 @@ func int8File(for checkpoint: Checkpoint, directory: String, explicit: String?, 
   return out
 }
 
-func evalTable(_ r: EvaluationReport, int8: String, dataset: String) -> String {
+/// How eval scored, for its table and JSON.
+let evalRules = "COCO panoptic (panopticapi pq_compute): IoU > 0.5 matches, void outside unions, iscrowd regions excused, JSON areas"
+
+func evalTable(_ r: EvaluationReport, int8: String, dataset: String, options o: EvaluationOptions) -> String {
   func f(_ x: Double, _ d: Int = 2) -> String { String(format: "%.\(d)f", x) }
-  var lines = ["\(dataset): \(r.images) images; int8 file \(int8)", "",
+  var lines = ["\(dataset): \(r.images) images; int8 file \(int8)",
+               "panoptic post-processing: threshold \(o.threshold), mask threshold \(o.maskThreshold), overlap \(o.overlapMaskAreaThreshold), "
+                 + "stuff fused; scoring: \(evalRules)", "",
                "model      PQ      SQ      RQ   PQ_th   PQ_st    mIoU  pixel acc"]
   for (name, s) in r.accuracy {
     lines.append(name.padding(toLength: 8, withPad: " ", startingAt: 0)
@@ -76,7 +81,7 @@ func evalTable(_ r: EvaluationReport, int8: String, dataset: String) -> String {
   return lines.joined(separator: "\n")
 }
 
-func evalJSON(_ r: EvaluationReport, model: String, int8: String, dataset: String) -> String {
+func evalJSON(_ r: EvaluationReport, model: String, int8: String, dataset: String, options o: EvaluationOptions) -> String {
   var acc: [String: Any] = [:]
   for (name, s) in r.accuracy {
     acc[name] = ["pq": s.pq, "sq": s.sq, "rq": s.rq, "pq_things": s.pqThings, "pq_stuff": s.pqStuff, "miou": s.mIoU,
@@ -85,6 +90,8 @@ func evalJSON(_ r: EvaluationReport, model: String, int8: String, dataset: Strin
   let d = r.drift
   let obj: [String: Any] = [
     "model": model, "int8": int8, "dataset": dataset, "images": r.images, "accuracy": acc,
+    "options": ["threshold": o.threshold, "mask_threshold": o.maskThreshold, "overlap_mask_area_threshold": o.overlapMaskAreaThreshold,
+                "limit": o.limit.map { $0 as Any } ?? NSNull(), "stuff_fused": true, "rules": evalRules],
     "drift": ["mask_logits_sqnr_db": d.maskLogits.sqnr, "mask_logits_cosine": d.maskLogits.cosine,
               "mask_logits_max_abs_error": d.maskLogits.maxAbsError, "class_logits_sqnr_db": d.classLogits.sqnr,
               "class_logits_cosine": d.classLogits.cosine, "query_class_agreement": d.classAgreement,
