@@ -6,6 +6,12 @@
 //   let model = try SegmentationModel(path: "model.eseg")
 //   let session = try model.session(for: image)
 //   let result = try session.segment(image)
+//
+// Threads: a `SegmentationModel` is immutable (its weights a read-only mapping) and Sendable: share one
+// across any number of threads. A `Session` (and a `SessionCache`) owns an arena and is used by one
+// thread at a time; give each thread its own (it may use `SessionConfiguration.threads` workers inside
+// each call). Results (`SegmentationResult`) are values. Tests/MaskFormerTests/ConcurrencyTests runs four
+// sessions at once over one model and checks every output against the serial one.
 @_exported import ImageCodecs
 @_exported import Imaging
 @_exported import Kernels
