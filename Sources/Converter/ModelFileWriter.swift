@@ -119,9 +119,9 @@ struct ModelFileWriter {
       withUnsafeBytes(of: headerSum.littleEndian) { table += $0 }
       try handle.seek(toOffset: 0)
       try handle.write(contentsOf: Data(table))
+      try handle.synchronize()   // on disk before it takes the name: a crash after the rename finds the whole file
       try handle.close()
-      if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-      try FileManager.default.moveItem(atPath: tmp, toPath: path)
+      try AtomicFile.replace(path, with: tmp)
     } catch {
       try? handle.close()
       try? FileManager.default.removeItem(atPath: tmp)

@@ -174,13 +174,20 @@ public enum SafetensorsWriter {
 /// Writes bytes to `path` through a temporary file in the same directory and a rename, so a reader
 /// never sees a partial file and a failure leaves nothing behind.
 public enum AtomicFile {
+  /// Gives `tmp` the name `path` with rename(2): one step that replaces a previous file atomically, so a
+  /// process killed at any point leaves `path` either as it was or as the new file, never missing or partial.
+  public static func replace(_ path: String, with tmp: String) throws {
+    guard rename(tmp, path) == 0 else {
+      throw WriteError(path: path, reason: "cannot rename \(tmp) into place: \(String(cString: strerror(errno)))")
+    }
+  }
+
   public static func write(_ data: Data, to path: String) throws {
     let url = URL(fileURLWithPath: path)
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
     do {
       try data.write(to: tmp)
-      if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-      try FileManager.default.moveItem(at: tmp, to: url)
+      try replace(path, with: tmp.path)
     } catch {
       try? FileManager.default.removeItem(at: tmp)
       throw WriteError(path: path, error)
