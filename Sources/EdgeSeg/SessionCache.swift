@@ -21,6 +21,12 @@ public final class SessionCache: @unchecked Sendable {  // one thread at a time,
 
   /// Sessions alive now.
   public var count: Int { sessions.count }
+  /// Sessions made so far (a new image size, or one evicted and needed again).
+  public private(set) var made = 0
+  private var evictedFallbacks = 0
+
+  /// Arena requests that fell back to the heap (the memory plan was too small), over every session made.
+  public var arenaFallbacks: Int { evictedFallbacks + sessions.reduce(0) { $0 + $1.arena.statistics.fallbacks } }
 
   /// The session for images of `image`'s size (EXIF orientation applied), made on first use.
   public func session(for image: Image) throws(SessionError) -> Session {
@@ -31,7 +37,8 @@ public final class SessionCache: @unchecked Sendable {  // one thread at a time,
       return s
     }
     let s = try model.session(for: image, configuration: configuration)
-    if sessions.count >= capacity { sessions.removeFirst() }
+    made += 1
+    if sessions.count >= capacity { evictedFallbacks += sessions.removeFirst().arena.statistics.fallbacks }
     sessions.append(s)
     return s
   }

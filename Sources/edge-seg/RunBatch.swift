@@ -148,8 +148,9 @@ func runBatch(_ opts: OptionParser, model modelPath: String, inputs: [String]) -
   func pct(_ p: Double) -> Double { sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((p * Double(sorted.count - 1)).rounded()))] }
   FileHandle.standardError.write(
     "run: \(latencies.count) of \(images.count) images segmented\(failures.isEmpty ? "" : ", \(failures.count) failed") in "
-      + String(format: "%.2f s (%.2f images/s); latency median %.0f ms, p95 %.0f ms; peak RSS %d KiB; %d session(s) -> %@/\n",
-               seconds, Double(latencies.count) / max(seconds, 1e-9), pct(0.5), pct(0.95), ProcessMemory.peakResidentKB(), cache.count, root))
+      + String(format: "%.2f s (%.2f images/s); latency median %.0f ms, p95 %.0f ms; peak RSS %d KiB; %d session(s), %d arena fallbacks -> %@/\n",
+               seconds, Double(latencies.count) / max(seconds, 1e-9), pct(0.5), pct(0.95), ProcessMemory.peakResidentKB(), cache.made,
+               cache.arenaFallbacks, root))
   return failures.first?.code ?? 0
 }
 
