@@ -47,6 +47,9 @@ public struct SessionConfiguration: Sendable {
   /// Resident memory of the program before the model and image, bytes, for `.budget` (default: as
   /// measured when the model began to open).
   public var baselineBytes: Int?
+  /// A memory limit the kernel enforces on the process (default: its cgroup's, `ProcessMemory.limitBytes`;
+  /// nil: none): every plan must be predicted to fit it, else the session is refused (`SessionError.memoryLimit`).
+  public var memoryLimitBytes: Int? = ProcessMemory.limitBytes
 
   public init(threads: Int = ProcessInfo.processInfo.activeProcessorCount, kernels: KernelTable = .best(for: .detect()),
               memory: MemoryPolicy = .automatic, singleImage: Bool = false, baselineBytes: Int? = nil) {
@@ -61,12 +64,16 @@ public struct SessionConfiguration: Sendable {
 public enum SessionError: Error, Sendable, CustomStringConvertible {
   /// `.budget` cannot be met for this image: the leanest plan and what the program and weights take.
   case budget(budget: Int, image: (height: Int, width: Int), input: (height: Int, width: Int), leanest: MemoryPlan, overhead: Int)
+  /// The process's enforced memory limit (`SessionConfiguration.memoryLimitBytes`: a cgroup's) is below
+  /// the leanest plan: refused before anything runs.
+  case memoryLimit(limit: Int, image: (height: Int, width: Int), input: (height: Int, width: Int), leanest: MemoryPlan, overhead: Int)
   /// `segment` was given an image of another size than the session's.
   case imageSize(expected: (height: Int, width: Int), got: (height: Int, width: Int))
 
   public var description: String {
     switch self {
     case .budget(let budget, _, _, _, _): "a memory budget of \(budget >> 20) MiB cannot be met " + detail
+    case .memoryLimit(let limit, _, _, _, _): "this process's memory limit (its cgroup's) of \(limit >> 20) MiB cannot be met " + detail
     case .imageSize(let e, let g): "the session was prepared for \(e.width)x\(e.height) images, got \(g.width)x\(g.height)"
     }
   }
@@ -74,7 +81,7 @@ public enum SessionError: Error, Sendable, CustomStringConvertible {
   /// For `.budget`: the image, the model input and what they need at the least.
   public var detail: String {
     switch self {
-    case .budget(_, let image, let input, let leanest, let overhead):
+    case .budget(_, let image, let input, let leanest, let overhead), .memoryLimit(_, let image, let input, let leanest, let overhead):
       "for a \(image.width)x\(image.height) image (model input \(input.width)x\(input.height)): "
         + "\(leanest.predictedBytes >> 20) MiB of activations at the least (peak in \(leanest.phase)) on top of \(overhead >> 20) MiB for the program and weights"
     case .imageSize: ""
@@ -130,17 +137,34 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
     // A single image drops each weight's pages after use: about one layer's weights are resident.
     let weights = model.heapWeightBytes + (c.singleImage ? Swift.min(model.mappedWeightBytes, 8 << 20) : model.mappedWeightBytes)
     overheadBytes = baseline + weights
-    switch c.memory {
+    // A memory limit the kernel enforces (a cgroup's) bounds every policy: a plan predicted to exceed it is
+    // refused here, up front, rather than killed by the kernel halfway.
+    let limit = c.memoryLimitBytes
+    var memory = c.memory
+    if let limit {
+      switch memory {
+      case .budget(let bytes) where bytes > limit: memory = .budget(bytes: limit)
+      case .streaming(let chunk, let band):
+        let p = model.network.memoryPlan(input: input, image: imageSize, tokenChunk: chunk, bandRows: band, kernels: c.kernels, threads: c.threads)
+        if p.predictedBytes + overheadBytes > limit { memory = .budget(bytes: limit) }
+      default: break
+      }
+    }
+    switch memory {
     case .streaming(let chunk, let band):
       plan = model.network.memoryPlan(input: input, image: imageSize, tokenChunk: chunk, bandRows: band, kernels: c.kernels, threads: c.threads)
     case .budget(let bytes):
       switch model.network.memoryPlan(input: input, image: imageSize, budget: bytes - overheadBytes, kernels: c.kernels,
                                                  threads: c.threads) {
       case .success(let p): plan = p
-      case .failure(let e): throw .budget(budget: bytes, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
+      case .failure(let e):
+        if let limit, bytes == limit {
+          throw .memoryLimit(limit: limit, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
+        }
+        throw .budget(budget: bytes, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
       }
     case .automatic:
-      let half = ProcessMemory.physicalBytes / 2, first = MemoryPlan.candidates[0]
+      let half = Swift.min(ProcessMemory.physicalBytes / 2, limit ?? .max), first = MemoryPlan.candidates[0]
       let whole = model.network.memoryPlan(input: input, image: imageSize, tokenChunk: first.tokenChunk, bandRows: first.bandRows,
                                            kernels: c.kernels, threads: c.threads)
       if whole.predictedBytes + overheadBytes <= Swift.min(MemoryPolicy.automaticWholeMapBytes, half) {
@@ -154,7 +178,11 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
         }
         switch chosen {
         case .success(let p): plan = p
-        case .failure(let e): plan = e.leanest
+        case .failure(let e):
+          if let limit, e.leanest.predictedBytes + overheadBytes > limit {
+            throw .memoryLimit(limit: limit, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
+          }
+          plan = e.leanest
         }
       }
     }

@@ -81,6 +81,40 @@ public enum ProcessMemory {
     #endif
   }
 
+  /// The memory limit the kernel enforces on this process's control group, bytes (Linux cgroup v2
+  /// `memory.max` or v1 `memory.limit_in_bytes`, the smallest along the group's ancestors); nil when
+  /// there is none or it is not below physical memory (and on other systems).
+  public static var limitBytes: Int? {
+    #if os(Linux)
+    guard let groups = readSmallFile("/proc/self/cgroup") else { return nil }
+    var best: Int?
+    func consider(_ file: String) {
+      guard let text = readSmallFile(file), let v = Int(text.filter { !$0.isWhitespace }), v > 0 else { return }
+      best = Swift.min(best ?? v, v)
+    }
+    for line in groups.split(separator: "\n") {
+      let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+      guard parts.count == 3 else { continue }
+      var path = String(parts[2])
+      let (roots, file): ([String], String) = parts[1].isEmpty
+        ? (["/sys/fs/cgroup", "/sys/fs/cgroup/unified"], "memory.max")
+        : parts[1].split(separator: ",").contains("memory") ? (["/sys/fs/cgroup/memory"], "memory.limit_in_bytes") : ([], "")
+      for root in roots {
+        while true {
+          consider(root + (path == "/" ? "" : path) + "/" + file)
+          guard let slash = path.lastIndex(of: "/"), path != "/" else { break }
+          path = slash == path.startIndex ? "/" : String(path[..<slash])
+        }
+        path = String(parts[2])
+      }
+    }
+    guard let limit = best, limit < physicalBytes else { return nil }
+    return limit
+    #else
+    return nil
+    #endif
+  }
+
   static func rusagePeakKB() -> Int {
     var usage = rusage()
     #if os(Linux)

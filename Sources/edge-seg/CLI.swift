@@ -88,6 +88,8 @@ func kernelTable(_ opts: OptionParser, command: String) -> KernelTable? {
   return table
 }
 
+nonisolated(unsafe) var notedMemoryLimit = false
+
 /// The session settings the options name: `--threads`, `--isa`, and the memory policy
 /// (`--max-memory SIZE`, else `--token-chunk N` / `--band-rows N` by hand, 0 = whole maps, else automatic).
 func sessionConfiguration(_ opts: OptionParser, command: String, singleImage: Bool, baselineBytes: Int? = nil) throws -> SessionConfiguration {
@@ -100,6 +102,10 @@ func sessionConfiguration(_ opts: OptionParser, command: String, singleImage: Bo
       throw UsageError(description: "--max-memory takes a size like 256M, 1G or 300000000, got '\(text)'")
     }
     c.memory = .budget(bytes: budget)
+    if let limit = c.memoryLimitBytes, budget > limit, !notedMemoryLimit {
+      notedMemoryLimit = true
+      FileHandle.standardError.write("edge-seg: note: --max-memory \(text) is above this process's memory limit (its cgroup's, \(limit >> 20) MiB): planning for the limit\n")
+    }
   } else if opts.value("--token-chunk") != nil || opts.value("--band-rows") != nil {
     let chunk = try opts.int("--token-chunk", default: 4096, range: 0...(1 << 30))
     let band = try opts.int("--band-rows", default: 0, range: 0...(1 << 30))

@@ -44,6 +44,13 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
   }
   let baseline = ProcessMemory.residentNowKB() * 1024
   do {
+    // Under an enforced memory limit (a cgroup's), the plan is checked against it from the image's header
+    // before the image is decoded, so a run that cannot fit is refused (exit 64) rather than killed.
+    if ProcessMemory.limitBytes != nil, let size = imageHeaderSize(imagePath) {
+      let model = try openModel(modelPath, opts)
+      _ = try model.session(height: size.height, width: size.width,
+                            configuration: try sessionConfiguration(opts, command: "run", singleImage: true, baselineBytes: baseline))
+    }
     let image = try decodeImage(imagePath, maxPixels: maxPixels)
     let decodeMs = ms(since: start)
     let loadStart = ContinuousClock.now
@@ -79,6 +86,16 @@ func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: St
   } catch {
     return runFailure(error, command: "run", opts)
   }
+}
+
+/// An image file's width and height from its header, without decoding it (nil: unreadable or not an image).
+func imageHeaderSize(_ path: String) -> (height: Int, width: Int)? {
+  guard let data = FileManager.default.contents(atPath: path) else { return nil }
+  // A zero pixel limit stops the decoder right after the header, with the size in the error.
+  do { _ = try ImageDecoder.decode([UInt8](data), limits: DecodeLimits(maxPixels: 0)) } catch {
+    if case .tooLarge(let w, let h, _) = error { return (h, w) }
+  }
+  return nil
 }
 
 /// Writes `result`'s outputs into `dir` (OutputWriter) with its segments.json report; returns that report's bytes.
