@@ -161,3 +161,23 @@ func printError(_ message: String, hint: String? = nil) {
   FileHandle.standardError.write("edge-seg: \(message)\n")
   if let hint { FileHandle.standardError.write("hint: \(hint)\n") }
 }
+
+/// SIGBUS: a message on stderr and exit 74 (see main.swift).
+func installMappedFileFaultHandler() {
+  var action = sigaction()
+  #if canImport(Glibc)
+  action.__sigaction_handler.sa_handler = { _ in
+    let message = "edge-seg: SIGBUS: a memory-mapped file (the model) was truncated or became unreadable while in use; exiting\n"
+    _ = message.withCString { write(2, $0, strlen($0)) }
+    _exit(74)
+  }
+  #else
+  action.__sigaction_u.__sa_handler = { _ in
+    let message = "edge-seg: SIGBUS: a memory-mapped file (the model) was truncated or became unreadable while in use; exiting\n"
+    _ = message.withCString { write(2, $0, strlen($0)) }
+    _exit(74)
+  }
+  #endif
+  sigemptyset(&action.sa_mask)
+  sigaction(SIGBUS, &action, nil)
+}

@@ -137,7 +137,8 @@ enum Usage {
   }
 
   static let exitCodes = """
-    exit codes: 0 ok, 64 usage error, 65 bad input data, 66 unreadable file, 73 cannot write the output,
+    exit codes: 0 ok, 64 usage error (or a memory budget or limit that cannot be met), 65 bad input data,
+    66 unreadable file, 73 cannot write the output, 74 a mapped model file truncated while in use (SIGBUS),
     1 internal error
     """
 

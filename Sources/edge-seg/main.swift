@@ -2,6 +2,11 @@
 import EdgeSeg
 import Foundation
 
+// A model file truncated (or its storage failing) under a running process: the next read of a lost page
+// of the mapping raises SIGBUS. Nothing can be recovered in place; say what happened and exit 74 (EX_IOERR)
+// instead of dying silently. (Replacing a model by rename, as `convert` does, never causes this.)
+installMappedFileFaultHandler()
+
 let args = CommandLine.arguments.dropFirst()
 guard let command = args.first else {
   FileHandle.standardError.write(Usage.all + "\n")
