@@ -41,7 +41,7 @@ let package = Package(
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "_CKernels", "MaskFormerInt8", "_TestSupport"]),
     .testTarget(name: "MaskFormerTests", dependencies: ["MaskFormerInt8", "Converter", "EdgeSeg", "Profiling", "Rendering", "_TestSupport"]),
     .testTarget(name: "ConverterTests", dependencies: ["Converter", "_TestSupport"]),
-    .testTarget(name: "CLITests", dependencies: ["_TestSupport"]),  // runs the built edge-seg and fuzz executables
+    .testTarget(name: "CLITests", dependencies: ["ImageCodecs", "_TestSupport"]),  // runs the built edge-seg and fuzz executables
     .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Converter", "MaskFormerInt8", "Profiling", "Tuning", "_TestSupport"]),
     .testTarget(name: "ImageCodecsTests", dependencies: ["ImageCodecs", "_TestSupport"]),
     .testTarget(name: "QuantTests", dependencies: ["Quant", "_TestSupport"]),
