@@ -48,8 +48,7 @@ func batchOutputNames(_ paths: [String]) -> [String] {
 func runBatch(_ opts: OptionParser, model modelPath: String, inputs: [String]) -> Int32 {
   let options: SegmentationOptions, maxPixels: Int
   do {
-    options = try segmentationOptions(opts)
-    maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
+    (options, maxPixels) = try imageRunOptions(opts)
   } catch {
     return optionFailure(error, command: "run")
   }

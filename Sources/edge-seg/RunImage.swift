@@ -28,11 +28,15 @@ func segmentationOptions(_ opts: OptionParser) throws -> SegmentationOptions {
   return options
 }
 
+/// The segmentation options and `--max-pixels` of `run` on image files.
+func imageRunOptions(_ opts: OptionParser) throws -> (SegmentationOptions, Int) {
+  (try segmentationOptions(opts), try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4))
+}
+
 func runImage(_ opts: OptionParser, model modelPath: String, image imagePath: String) -> Int32 {
   let options: SegmentationOptions, maxPixels: Int
   do {
-    options = try segmentationOptions(opts)
-    maxPixels = try opts.int("--max-pixels", default: DecodeLimits().maxPixels, range: 1...Int(Int32.max) * 4)
+    (options, maxPixels) = try imageRunOptions(opts)
   } catch {
     return optionFailure(error, command: "run")
   }
