@@ -1,7 +1,7 @@
 // Thread safety as the library states it (EdgeSeg.swift): a SegmentationModel (one read-only mapping)
 // may be shared by any number of threads; a Session is used by one thread at a time. Four sessions, each
 // on its own thread with 2 worker threads, segment images over one model at once: every output equals
-// the serial one. (The same test runs under TSan in tools/sanitizers.sh.)
+// the serial one: 52 segmentations. (The same test runs under TSan in tools/sanitizers.sh.)
 import Dispatch
 import EdgeSeg
 import Foundation
@@ -12,7 +12,7 @@ import _TestSupport
   @Test func sessionsOnSeveralThreadsOverOneModel() throws {
     let model = try SegmentationModel(path: Fixtures.repository + "/Models/shapes/model.int8.eseg")
     let images = try (1...4).map { try ImageDecoder.decode(contentsOfFile: Fixtures.repository + "/Examples/shapes-\($0).png") }
-    let perSession = 3   // images per session (4 sessions: 12 segmentations, each image 3 times)
+    let perSession = 13   // images per session: 4 sessions x 13 = 52 segmentations (each example 13 times)
     let config = SessionConfiguration(threads: 2)
     @Sendable func run(_ s: Session, _ image: Image) throws -> [Int32] {
       let r = try s.segment(image)
