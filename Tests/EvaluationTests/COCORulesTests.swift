@@ -7,7 +7,7 @@ import ImageCodecs
 import MaskFormerInt8
 import Testing
 import _TestSupport
-@testable import Evaluation
+import Evaluation
 
 @Suite struct COCORulesTests {
   let root = Fixtures.repository + "/Tests/Fixtures/pq-crowd"
