@@ -98,7 +98,14 @@ public enum Int8GEMM {
     // operand, absent for signed-A tiers, and the zero point; the reference tile is exact already) and
     // the dequantization scale.
     let width = w.panels * 16, offset: Int32 = kernel.signedA ? 0 : 128
-    var corr = [Int32](repeating: 0, count: width), scales = [Float](repeating: 0, count: width)
+    // One heap block per call for both tables (two zero-filled arrays were two mallocs per GEMM call:
+    // ~290 of a frame's allocations on the bundled model, issue 19's "no allocation per frame").
+    let tables = UnsafeMutableRawPointer.allocate(byteCount: width * 8, alignment: 64)
+    defer { tables.deallocate() }
+    let corr = tables.bindMemory(to: Int32.self, capacity: width)
+    corr.initialize(repeating: 0, count: width)
+    let scales = (tables + width * 4).bindMemory(to: Float.self, capacity: width)
+    scales.initialize(repeating: 0, count: width)
     if kernel != .reference {
       for c in 0..<w.n { corr[c] = w.bias(c) &- (offset &+ p.aZeroPoint) &* w.columnSum(c) }
     }
@@ -106,15 +113,13 @@ public enum Int8GEMM {
     case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
     case .int32: break
     }
-    corr.withUnsafeBufferPointer { corrBuf in scales.withUnsafeBufferPointer { scaleBuf in
-      if kernel == .avx512vnni {
-        runPacked(p, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
-      } else if kernel == .portable {
-        runPortable(p, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
-      } else {
-        runRows(p, kernel: kernel, corr: corrBuf.baseAddress!, scales: scaleBuf.baseAddress!, threads: threads)
-      }
-    }}
+    if kernel == .avx512vnni {
+      runPacked(p, corr: corr, scales: scales, threads: threads)
+    } else if kernel == .portable {
+      runPortable(p, corr: corr, scales: scales, threads: threads)
+    } else {
+      runRows(p, kernel: kernel, corr: corr, scales: scales, threads: threads)
+    }
   }
 
   /// Tasks: blocks of `blockRows` rows times groups of panels (enough tasks for every thread).
@@ -133,14 +138,16 @@ public enum Int8GEMM {
   /// 73 KB of pair weights from L2 for each tile: 57 % of the VNNI peak on kernel-bench's FPN conv).
   private static func runPacked(_ p: Int8GEMMProblem, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>, threads: Int) {
     let w = p.weights, nseg = p.segments.count, tr = packedTileRows
-    let kqs = p.segments.map { ($0 + 3) / 4 }, kq = kqs.reduce(0, +)
+    let kq = p.segments.reduce(0) { $0 + ($1 + 3) / 4 }
     let (blocks, groups, perGroup) = tasks(p, blockRows: tr * packedTiles, threads: threads)
     let packBytes = tr * packedTiles * 4 * kq
     let workers = parallelWorkers(blocks * groups, threads: threads)
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: workers * packBytes, alignment: 64)
     defer { scratch.deallocate() }
-    kqs.withUnsafeBufferPointer { kqBuf in
-      let segKQ = kqBuf.baseAddress!
+    // Groups of 4 k per segment, on the stack (a mapped array was a malloc per call).
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: nseg) { kqBuf in
+      for (s, len) in p.segments.enumerated() { kqBuf[s] = (len + 3) / 4 }
+      let segKQ = UnsafePointer(kqBuf.baseAddress!)
       parallelForWorkers(blocks * groups, threads: threads) { task, worker in
         let m0 = (task / groups) * tr * packedTiles, m1 = Swift.min(p.m, m0 + tr * packedTiles)
         let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)

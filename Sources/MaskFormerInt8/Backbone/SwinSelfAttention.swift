@@ -120,10 +120,10 @@ public struct SwinSelfAttention {
       // int8 attention where q, k and v are int8 layers, on the window shapes it has (and the kernel table has it).
       let int8 = sharedInput != nil && Attention.int8WindowSupported(n: n, headDim: hd) ? ctx.kernels.int8Attention : nil
       let scratchCount = Swift.max(Attention.windowScratchCount(n: n, headDim: hd), (Attention.windowInt8ScratchBytes(n: n, headDim: hd) + 3) / 4)
-      let info = OpInfo(name: name.parent.key("windows"), kind: "attention",
-                        macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: int8 == nil ? "f32" : "int8")
-      ctx.observer?.begin(info, input: nil)
-      defer { ctx.observer?.end(info, output: TensorView(.float(op), rows: rows, columns: c), shape: [rows, c]) }
+      let info = ctx.info(OpInfo(name: name.parent.key("windows"), kind: "attention",
+                        macs: count * numHeads * 2 * n * n * hd, bytes: 16 * count * n * c, precision: int8 == nil ? "f32" : "int8"))
+      ctx.observer?.begin(info!, input: nil)
+      defer { ctx.observer?.end(info!, output: TensorView(.float(op), rows: rows, columns: c), shape: [rows, c]) }
       // Per worker: slot labels, q/k/v row pointers (whole and per head), output rows, mask and kernel scratch.
       func aligned(_ bytes: Int) -> Int { (bytes + 63) / 64 * 64 }
       let labelBytes = aligned(n * 8), rowBytes = aligned(6 * n * 8), outBytes = aligned(2 * n * 8)

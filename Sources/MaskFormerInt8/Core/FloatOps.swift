@@ -76,15 +76,15 @@ extension Conv2d {
     let window = window ?? .whole(x.height)
     precondition(x.channels == inChannels, "conv: input has \(x.channels) channels, weight expects \(inChannels)")
     window.check(inputHeight: x.height, kernel: kernelSize)
-    let info = info(pixels: window.output.count * x.width, int8Input: false)
-    ctx.observer?.begin(info, map: x)
+    let info = ctx.info(self.info(pixels: window.output.count * x.width, int8Input: false))
+    ctx.observer?.begin(info!, map: x)
     let y: FeatureMap
     if let q = quantized {
       y = int8(QuantizedMap(consume x, q.input, in: ctx), q, activation: activation, window: window, in: ctx)
     } else {
       y = float(consume x, activation: activation, window: window, in: ctx)
     }
-    ctx.observer?.end(info, map: y)
+    ctx.observer?.end(info!, map: y)
     return y
   }
 
@@ -95,14 +95,14 @@ extension Conv2d {
     case .quantized(let a):
       guard let q = quantized else { preconditionFailure("\(name): a quantized input needs an int8 conv") }
       let window = window ?? .whole(a.height)
-      let info = info(pixels: window.output.count * a.width, int8Input: true)
+      let info = ctx.info(self.info(pixels: window.output.count * a.width, int8Input: true))
       if let observer = ctx.observer {
         a.data.withUnsafeBufferPointer {
-          observer.begin(info, input: TensorView(.int8($0.baseAddress!, a.params), rows: a.height * a.width, columns: inChannels, stride: a.stride))
+          observer.begin(info!, input: TensorView(.int8($0.baseAddress!, a.params), rows: a.height * a.width, columns: inChannels, stride: a.stride))
         }
       }
       let y = int8(a, q, activation: .identity, window: window, in: ctx)
-      ctx.observer?.end(info, map: y)
+      ctx.observer?.end(info!, map: y)
       return y
     }
   }
@@ -148,25 +148,25 @@ extension GroupNorm {
   func callAsFunction(_ x: inout FeatureMap, relu: Bool, in ctx: InferenceContext) {
     precondition(weight.count == x.channels, "groupNorm: \(weight.count) weights for \(x.channels) channels")
     let (pixels, channels) = (x.pixels, x.channels)
-    let info = OpInfo(name: name.description, kind: "groupnorm", bytes: 12 * pixels * channels)
-    ctx.observer?.begin(info, map: x)
+    let info = ctx.info(OpInfo(name: name.description, kind: "groupnorm", bytes: 12 * pixels * channels))
+    ctx.observer?.begin(info!, map: x)
     if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in
       Norms.groupNorm(xb.baseAddress!, rows: x.height, width: x.width, channels: channels, groups: groups,
                       gamma: weight.pointer, beta: bias.pointer, eps: 1e-5, relu: relu, threads: ctx.threads)
     }}
-    ctx.observer?.end(info, map: x)
+    ctx.observer?.end(info!, map: x)
   }
 
   /// This GroupNorm with statistics gathered beforehand (`GroupNormStatistics.affine`), on a band.
   func apply(_ affine: (scale: [Float], shift: [Float]), to x: inout FeatureMap, relu: Bool, in ctx: InferenceContext) {
     let (pixels, channels) = (x.pixels, x.channels)
-    let info = OpInfo(name: name.description, kind: "groupnorm", bytes: 8 * pixels * channels)
-    ctx.observer?.begin(info, map: x)
+    let info = ctx.info(OpInfo(name: name.description, kind: "groupnorm", bytes: 8 * pixels * channels))
+    ctx.observer?.begin(info!, map: x)
     if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in
       Norms.applyAffine(xb.baseAddress!, pixels: pixels, channels: channels, scale: affine.scale, shift: affine.shift,
                         relu: relu, threads: ctx.threads)
     }}
-    ctx.observer?.end(info, map: x)
+    ctx.observer?.end(info!, map: x)
   }
 }
 

@@ -212,16 +212,16 @@ extension Linear {
                         input: input, output: { y, emit in y.withView(columns: h, emit) }, shape: { _ in [rows, h] }) {
       q1.linear(quantizedInput(), n: h, activation: activation, next: q2.input, in: ctx)
     }
-    let info = OpInfo(name: fc2.name.description, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8")
+    let info = ctx.info(OpInfo(name: fc2.name.description, kind: "linear", macs: rows * h * n, bytes: rows * (h + 8 * n) + h * n, precision: "int8"))
     if let into {
-      ctx.op(info, input: { emit in hidden.withView(columns: h, emit) },
+      ctx.op(info!, input: { emit in hidden.withView(columns: h, emit) },
              output: { _, emit in emit(TensorView(.float(into), rows: rows, columns: n)) }, shape: { _ in [rows, n] }) {
         q2.gemm(hidden, output: .float(into, ldc: n, inputScale: q2.input.scale, activation: .identity, residual: residual, residualStride: n),
                 in: ctx)
       }
       return ArenaArray<Float>(unsafeUninitializedCount: 0, in: nil) { _ in }
     }
-    return ctx.op(info, input: { emit in hidden.withView(columns: h, emit) },
+    return ctx.op(info!, input: { emit in hidden.withView(columns: h, emit) },
                   output: { y, emit in y.withUnsafeBufferPointer { emit(.floats($0, columns: n)) } }, shape: { _ in [rows, n] }) {
       q2.linear(hidden, n: n, activation: .identity, residual: residual, in: ctx)
     }

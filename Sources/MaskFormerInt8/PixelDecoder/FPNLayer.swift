@@ -35,11 +35,11 @@ public struct FPNLayer {
   func callAsFunction(down: consuming FeatureMap, left: consuming StageFeature, in ctx: InferenceContext) -> FeatureMap {
     var merged = projection(consume left, in: ctx)
     projectionNorm(&merged, relu: false, in: ctx)
-    let info = OpInfo(name: projection.name.key("merge"), kind: "resize+add", bytes: 12 * merged.data.count)
-    ctx.observer?.begin(info, input: nil)
+    let info = ctx.info(OpInfo(name: projection.name.key("merge"), kind: "resize+add", bytes: 12 * merged.data.count))
+    ctx.observer?.begin(info!, input: nil)
     addNearest(down, into: &merged)
     _ = consume down
-    ctx.observer?.end(info, map: merged)
+    ctx.observer?.end(info!, map: merged)
     return block(consume merged, in: ctx)
   }
 }

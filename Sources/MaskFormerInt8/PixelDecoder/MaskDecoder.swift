@@ -72,10 +72,10 @@ public struct MaskDecoder {
     func merged(_ rows: Range<Int>) -> FeatureMap {
       var m = lateral(rows)
       layer.projectionNorm.apply(lateralNorm, to: &m, relu: false, in: ctx)
-      let info = OpInfo(name: layer.projection.name.key("merge"), kind: "resize+add", bytes: 12 * m.data.count)
-      ctx.observer?.begin(info, input: nil)
+      let info = ctx.info(OpInfo(name: layer.projection.name.key("merge"), kind: "resize+add", bytes: 12 * m.data.count))
+      ctx.observer?.begin(info!, input: nil)
       addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h)
-      ctx.observer?.end(info, map: m)
+      ctx.observer?.end(info!, map: m)
       return m
     }
     func blockConv(_ rows: Range<Int>) -> FeatureMap {
@@ -101,9 +101,9 @@ public struct MaskDecoder {
                      in ctx: InferenceContext) {
     let m = pixels.channels, n = pixels.pixels
     precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
-    let info = OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n), precision: "f32")
-    ctx.observer?.begin(info, map: pixels)
-    defer { ctx.observer?.end(info, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, pixels.height, pixels.width]) }
+    let info = ctx.info(OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n), precision: "f32"))
+    ctx.observer?.begin(info!, map: pixels)
+    defer { ctx.observer?.end(info!, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, pixels.height, pixels.width]) }
     // Pixels are the GEMM's rows and the queries its few columns (their embeddings packed once, 100x256),
     // written transposed: packing the pixel map as the "weight" cost 16 MB of strided copies per image.
     e.withUnsafeBufferPointer { eb in pixels.data.withUnsafeBufferPointer { pb in

@@ -30,10 +30,10 @@ public struct DetrAttention {
     let q = qProj(qIn, rows: nq, in: ctx), k = kProj(kIn, rows: nk, in: ctx), v = vProj(vIn, rows: nk, in: ctx)
     let scale = 1 / Float(hd).squareRoot()
     var context = ctx.zeros(nq * d)
-    let info = OpInfo(name: name.key("softmax_attention"), kind: "attention",
-                      macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32")
-    ctx.observer?.begin(info, input: nil)
-    defer { context.withUnsafeBufferPointer { ctx.observer?.end(info, output: .floats($0, columns: d), shape: [nq, d]) } }
+    let info = ctx.info(OpInfo(name: name.key("softmax_attention"), kind: "attention",
+                      macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32"))
+    ctx.observer?.begin(info!, input: nil)
+    defer { context.withUnsafeBufferPointer { ctx.observer?.end(info!, output: .floats($0, columns: d), shape: [nq, d]) } }
     // Per worker: one head's keys transposed and a row of scores.
     let perWorker = Attention.denseScratchCount(keys: nk, headDim: hd)
     var workspace = ArenaArray<Float>(unsafeUninitializedCount: parallelWorkers(heads, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
