@@ -14,12 +14,15 @@ public enum AttentionKernel: String, Sendable, CaseIterable {
   case avx512
   /// Window and dense attention in C (arm64 NEON).
   case neon
+  /// The NEON source over SSE4.1/FMA3 (x86-64 with AVX2 and FMA).
+  case avx2
 
   public func isSupported(on f: CPUFeatures) -> Bool {
     switch self {
     case .portable: true
     case .avx512: f.hasAVX512F
     case .neon: f.hasNEON
+    case .avx2: f.hasAVX2FMA
     }
   }
 }
@@ -27,13 +30,15 @@ public enum AttentionKernel: String, Sendable, CaseIterable {
 /// The int8 window attention implementations (`KernelTable.int8Attention`): the Swift loops (the
 /// definition) and twins in C with the same bits: AVX-512 VNNI, and arm64 sdot (FEAT_DotProd).
 public enum Int8AttentionKernel: String, Sendable, CaseIterable {
-  case portable, avx512vnni, neondot
+  /// avx2: the sdot tier's source over SSE4.1 (sdot by element as vpmaddwd pairs), x86-64 with AVX2.
+  case portable, avx512vnni, neondot, avx2
 
   public func isSupported(on f: CPUFeatures) -> Bool {
     switch self {
     case .portable: true
     case .avx512vnni: f.hasAVX512VNNI
     case .neondot: f.hasNEONDotProd
+    case .avx2: f.hasAVX2FMA
     }
   }
 }
@@ -55,6 +60,8 @@ public enum Attention {
           v.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { v in
             if kernel == .avx512 {
               es_window_attention_f32__avx512f(n, hd, q, k, v, bias, mask, sqrtD, out, scratch)
+            } else if kernel == .avx2 {
+              es_window_attention_f32__avx2(n, hd, q, k, v, bias, mask, sqrtD, out, scratch)
             } else {
               es_window_attention_f32__neon(n, hd, q, k, v, bias, mask, sqrtD, out, scratch)
             }
@@ -126,6 +133,8 @@ public enum Attention {
           v.withMemoryRebound(to: UnsafePointer<Float>?.self, capacity: n) { v in
             if kernel == .avx512vnni {
               es_window_attention_qs8__avx512vnni(n, q, k, v, bias, mask, invSqrtD, out, scratch)
+            } else if kernel == .avx2 {
+              es_window_attention_qs8__avx2(n, q, k, v, bias, mask, invSqrtD, out, scratch)
             } else {
               es_window_attention_qs8__neondot(n, q, k, v, bias, mask, invSqrtD, out, scratch)
             }
@@ -231,6 +240,9 @@ public enum Attention {
         return
       case .neon:
         es_dense_attention_f32__neon(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
+        return
+      case .avx2:
+        es_dense_attention_f32__avx2(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
         return
       case .portable: break
       }

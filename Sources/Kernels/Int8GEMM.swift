@@ -20,10 +20,10 @@ public enum QS8GEMMKernel: String, Sendable, CaseIterable {
     }
   }
 
-  /// The tier's microkernel sums `a·w` (signed activations: the arm64 tiers) rather than `(a + 128)·w`
-  /// (x86's unsigned operand of vpdpbusd), so its correction has no 128·Σw term: the arm64 tiers and the
-  /// portable one.
-  var signedA: Bool { self == .portable || self == .neon || self == .neondot || self == .neoni8mm }
+  /// The tier's microkernel sums `a·w` (signed activations) rather than `(a + 128)·w` (the unsigned operand
+  /// of AVX-512 VNNI's vpdpbusd), so its correction has no 128·Σw term: every tier but VNNI (and the
+  /// reference, which is exact by itself).
+  var signedA: Bool { self != .avx512vnni && self != .reference }
   static let mr = 8
 }
 
@@ -113,8 +113,8 @@ public enum Int8GEMM {
     case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
     case .int32: break
     }
-    if kernel == .avx512vnni {
-      runPacked(p, corr: corr, scales: scales, threads: threads)
+    if kernel == .avx512vnni || kernel == .avx2 {
+      runPacked(p, wide: kernel == .avx2, corr: corr, scales: scales, threads: threads)
     } else if kernel == .portable {
       runPortable(p, corr: corr, scales: scales, threads: threads)
     } else {
@@ -132,15 +132,17 @@ public enum Int8GEMM {
   /// Rows per packed tile, tiles per task, and groups of 4 k per K block of the AVX-512 VNNI path.
   static let packedTileRows = 12, packedTiles = 8, packedKBlock = 128
 
-  /// AVX-512 VNNI: a task packs its rows once (up to 8 tiles of 12, unsigned, every segment), then per
-  /// panel pair runs K in blocks of `packedKBlock` groups over all its tiles, so that a block of weights
-  /// (16 KB per pair) stays in L1 while every tile uses it (a whole-K pass per tile re-read a 3x3 conv's
-  /// 73 KB of pair weights from L2 for each tile: 57 % of the VNNI peak on kernel-bench's FPN conv).
-  private static func runPacked(_ p: Int8GEMMProblem, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>, threads: Int) {
+  /// AVX-512 VNNI and AVX2: a task packs its rows once (up to 8 tiles of 12, every segment: unsigned bytes
+  /// for VNNI, int16 for AVX2 when `wide`), then per panel pair runs K in blocks of `packedKBlock` groups
+  /// over all its tiles, so that a block of weights (16 KB per pair) stays in L1 while every tile uses it
+  /// (a whole-K pass per tile re-read a 3x3 conv's 73 KB of pair weights from L2 for each tile: 57 % of the
+  /// VNNI peak on kernel-bench's FPN conv).
+  private static func runPacked(_ p: Int8GEMMProblem, wide: Bool, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>,
+                                threads: Int) {
     let w = p.weights, nseg = p.segments.count, tr = packedTileRows
     let kq = p.segments.reduce(0) { $0 + ($1 + 3) / 4 }
     let (blocks, groups, perGroup) = tasks(p, blockRows: tr * packedTiles, threads: threads)
-    let packBytes = tr * packedTiles * 4 * kq
+    let elementBytes = wide ? 2 : 1, packBytes = tr * packedTiles * 4 * kq * elementBytes
     let workers = parallelWorkers(blocks * groups, threads: threads)
     let scratch = UnsafeMutableRawPointer.allocate(byteCount: workers * packBytes, alignment: 64)
     defer { scratch.deallocate() }
@@ -152,7 +154,7 @@ public enum Int8GEMM {
         let m0 = (task / groups) * tr * packedTiles, m1 = Swift.min(p.m, m0 + tr * packedTiles)
         let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
         guard p0 < p1 else { return }
-        let packedA = (scratch + worker * packBytes).assumingMemoryBound(to: UInt8.self)
+        let packedA = scratch + worker * packBytes
         let tiles = (m1 - m0 + tr - 1) / tr
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: packedTiles * tr * 32) { cBuf in
           withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tr * nseg) { rowBuf in
@@ -162,8 +164,13 @@ public enum Int8GEMM {
               for s in 0..<nseg {
                 for r in 0..<tr { rowPointers[s * tr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
               }
+              let tileA = packedA + tile * tr * 4 * kq * elementBytes
               UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tr * nseg) {
-                es_qs8_pack_a12(nseg, segKQ, $0, kq, packedA + tile * tr * 4 * kq)
+                if wide {
+                  es_qs8_pack_a12_s16(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: Int16.self))
+                } else {
+                  es_qs8_pack_a12(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: UInt8.self))
+                }
               }
             }
             let cInts = UnsafeMutableRawPointer(c).assumingMemoryBound(to: CInt.self)
@@ -177,11 +184,16 @@ public enum Int8GEMM {
                 let n = Swift.min(packedKBlock, kq - kb), accumulate: CInt = kb > 0 ? 1 : 0
                 for tile in 0..<tiles {
                   let rowCount = Swift.min(tr, m1 - m0 - tile * tr)
-                  let ap = packedA + tile * tr * 4 * kq + tr * 4 * kb, ct = cInts + tile * tr * 32
-                  if pair {
-                    es_qs8_gemm_12x32p__avx512vnni(rowCount, n, ap, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
+                  let ap = packedA + (tile * tr * 4 * kq + tr * 4 * kb) * elementBytes, ct = cInts + tile * tr * 32
+                  if wide {
+                    let a16 = ap.assumingMemoryBound(to: Int16.self)
+                    es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w0 + 64 * kb, ct, accumulate)
+                    if pair { es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w1 + 64 * kb, ct + 16, accumulate) }
+                  } else if pair {
+                    let a8 = ap.assumingMemoryBound(to: UInt8.self)
+                    es_qs8_gemm_12x32p__avx512vnni(rowCount, n, a8, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
                   } else {
-                    es_qs8_gemm_12x16p__avx512vnni(rowCount, n, ap, w0 + 64 * kb, ct, accumulate)
+                    es_qs8_gemm_12x16p__avx512vnni(rowCount, n, ap.assumingMemoryBound(to: UInt8.self), w0 + 64 * kb, ct, accumulate)
                   }
                 }
                 kb += n
@@ -190,7 +202,7 @@ public enum Int8GEMM {
               for tile in 0..<tiles {
                 let t = m0 + tile * tr
                 epilogue(p, tile: c + tile * tr * 32, ldt: 32, rows: t..<Swift.min(m1, t + tr), c0: panel * 16, cols: cols,
-                         corr: corr, scales: scales, kernel: .avx512vnni)
+                         corr: corr, scales: scales, kernel: wide ? .avx2 : .avx512vnni)
               }
               panel += pair ? 2 : 1
             }
@@ -244,16 +256,8 @@ public enum Int8GEMM {
   static func microkernel(_ kernel: QS8GEMMKernel, _ mr: Int, _ kq: Int, _ a: UnsafePointer<UnsafePointer<Int8>>,
                           _ w: UnsafePointer<Int8>, _ c: UnsafeMutablePointer<Int32>, _ ldc: Int, _ accumulate: Bool) {
     switch kernel {
-    case .avx512vnni:
-      preconditionFailure("Int8GEMM: AVX-512 VNNI runs the packed-A kernels")
-    case .avx2:
-      a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
-        w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
-          c.withMemoryRebound(to: CInt.self, capacity: mr * ldc) { c in
-            es_qs8_gemm_8x16__avx2(mr, kq, a, w, c, ldc, accumulate ? 1 : 0)
-          }
-        }
-      }
+    case .avx512vnni, .avx2:
+      preconditionFailure("Int8GEMM: AVX-512 VNNI and AVX2 run the packed-A kernels")
     case .neon, .neondot, .neoni8mm:
       a.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: mr) { a in
         w.withMemoryRebound(to: CChar.self, capacity: kq * 64) { w in
@@ -275,8 +279,9 @@ public enum Int8GEMM {
   /// output, after adding the per-channel correction.
   static func epilogue(_ p: Int8GEMMProblem, tile: UnsafeMutablePointer<Int32>, ldt: Int, rows: Range<Int>, c0: Int, cols: Int,
                        corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>, kernel: QS8GEMMKernel) {
-    // The SIMD epilogue: AVX-512 with the VNNI tier, NEON with the arm64 tiers (same bits as the scalar one).
-    let avx: CInt = kernel == .avx512vnni || kernel == .neon || kernel == .neondot || kernel == .neoni8mm ? 1 : 0
+    // The SIMD epilogue (same bits as the scalar one): AVX-512 with the VNNI tier, AVX2 with the AVX2 tier,
+    // NEON with the arm64 tiers.
+    let avx: CInt = kernel == .avx512vnni || kernel == .neon || kernel == .neondot || kernel == .neoni8mm ? 1 : kernel == .avx2 ? 2 : 0
     let acc = UnsafeRawPointer(tile).assumingMemoryBound(to: CInt.self)
     let cr = UnsafeRawPointer(corr + c0).assumingMemoryBound(to: CInt.self)
     switch p.output {

@@ -39,16 +39,17 @@ public struct KernelTable: Sendable, Equatable {
   public var int8Attention: Int8AttentionKernel?
 
   /// `attention`, `norm` and `quantize` default to the f32 GEMM's ISA (AVX-512 with AVX-512, NEON with NEON, portable
-  /// otherwise; `reference` quantizes by the definition), `int8Attention` to the int8 GEMM's (VNNI with
-  /// VNNI, sdot with the neondot and i8mm tiers, else the portable loops).
+  /// otherwise, but attention runs its AVX2 tier with AVX2; `reference` quantizes by the definition), `int8Attention` to
+  /// the int8 GEMM's (VNNI with VNNI, sdot with the neondot and i8mm tiers, AVX2 with AVX2, else the portable loops).
   public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel? = nil,
               attention: AttentionKernel? = nil, norm: NormKernel? = nil, int8Attention: Int8AttentionKernel?? = nil) {
     self.f32GEMM = f32GEMM
     self.qs8GEMM = qs8GEMM
     self.quantize = quantize ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .reference ? .reference : .portable)
-    self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : .portable)
+    self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .avx2 ? .avx2 : .portable)
     self.norm = norm ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : .portable)
-    self.int8Attention = int8Attention ?? (qs8GEMM == .avx512vnni ? .avx512vnni : qs8GEMM == .neondot || qs8GEMM == .neoni8mm ? .neondot : .portable)
+    self.int8Attention = int8Attention ?? (qs8GEMM == .avx512vnni ? .avx512vnni : qs8GEMM == .neondot || qs8GEMM == .neoni8mm ? .neondot
+      : qs8GEMM == .avx2 ? .avx2 : .portable)
   }
 
   /// The fastest kernels `features` supports.

@@ -48,7 +48,54 @@ float es_peak_fma512(size_t iterations) {
 #undef ES_SUM
   return _mm512_reduce_add_ps(s);
 }
+
+// AVX2 (no VNNI): the exact int8 multiply of the AVX2 tier is vpmaddwd on int16-widened operands (16 MACs:
+// 8 lanes of a pair sum) plus the vpaddd that accumulates it; the probe runs that pair in 12 chains (12
+// accumulators, as many as the 6x8 microkernel keeps).
+#define ES_CHAINS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define ES_BARRIER12 __asm__ volatile("" : "+x"(c0), "+x"(c1), "+x"(c2), "+x"(c3), "+x"(c4), "+x"(c5), "+x"(c6), "+x"(c7), \
+    "+x"(c8), "+x"(c9), "+x"(c10), "+x"(c11))
+
+__attribute__((target("avx2")))
+int es_peak_vpmaddwd(size_t iterations) {
+  const __m256i a = _mm256_set1_epi16(3), b = _mm256_set1_epi16(-2);
+#define ES_DECL(i) __m256i c##i = _mm256_setzero_si256();
+  ES_CHAINS12(ES_DECL)
+#undef ES_DECL
+  for (size_t i = 0; i < iterations; i++) {
+#define ES_STEP(i) c##i = _mm256_add_epi32(c##i, _mm256_madd_epi16(a, b));
+    ES_CHAINS12(ES_STEP)
+#undef ES_STEP
+    ES_BARRIER12;
+  }
+  __m256i s = _mm256_setzero_si256();
+#define ES_SUM(i) s = _mm256_add_epi32(s, c##i);
+  ES_CHAINS12(ES_SUM)
+#undef ES_SUM
+  return _mm256_extract_epi32(s, 0);
+}
+
+__attribute__((target("avx2,fma")))
+float es_peak_fma256(size_t iterations) {
+  const __m256 a = _mm256_set1_ps(1.0001f), b = _mm256_set1_ps(0.9999f);
+#define ES_DECL(i) __m256 c##i = _mm256_setzero_ps();
+  ES_CHAINS12(ES_DECL)
+#undef ES_DECL
+  for (size_t i = 0; i < iterations; i++) {
+#define ES_STEP(i) c##i = _mm256_fmadd_ps(a, b, c##i);
+    ES_CHAINS12(ES_STEP)
+#undef ES_STEP
+    ES_BARRIER12;
+  }
+  __m256 s = _mm256_setzero_ps();
+#define ES_SUM(i) s = _mm256_add_ps(s, c##i);
+  ES_CHAINS12(ES_SUM)
+#undef ES_SUM
+  return _mm_cvtss_f32(_mm256_castps256_ps128(s));
+}
 #else
+int es_peak_vpmaddwd(size_t iterations) { (void)iterations; return 0; }
+float es_peak_fma256(size_t iterations) { (void)iterations; return 0; }
 int es_peak_vpdpbusd(size_t iterations) { (void)iterations; return 0; }
 float es_peak_fma512(size_t iterations) { (void)iterations; return 0; }
 #endif

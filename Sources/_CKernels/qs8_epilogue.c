@@ -183,6 +183,92 @@ static void es_qs8_epilogue_qs8_tile__avx512(size_t rows, size_t n, const int *a
   else es_qs8_tile_body(2, rows, n, acc, lda, corr, scale, out_scale, zp, q, ldq);
 }
 
+// AVX2 twins of the tile epilogues (8 lanes; the same IEEE operations in the same order; vcvtps2dq rounds
+// to nearest even under the default MXCSR, as the scalar magic-number rounding does on clamped values).
+__attribute__((target("avx2")))
+static inline __m256 es_erf_avx2(__m256 v) {
+  const __m256 x = _mm256_min_ps(_mm256_max_ps(v, _mm256_set1_ps(-4.0f)), _mm256_set1_ps(4.0f));
+  const __m256 x2 = _mm256_mul_ps(x, x);
+#define ES_STEP(acc, c) acc = _mm256_add_ps(_mm256_mul_ps(acc, x2), _mm256_set1_ps(c))
+  __m256 p = _mm256_set1_ps(ES_ERF_P0);
+  ES_STEP(p, ES_ERF_P1); ES_STEP(p, ES_ERF_P2); ES_STEP(p, ES_ERF_P3); ES_STEP(p, ES_ERF_P4); ES_STEP(p, ES_ERF_P5); ES_STEP(p, ES_ERF_P6);
+  __m256 q = _mm256_set1_ps(ES_ERF_Q0);
+  ES_STEP(q, ES_ERF_Q1); ES_STEP(q, ES_ERF_Q2); ES_STEP(q, ES_ERF_Q3); ES_STEP(q, ES_ERF_Q4);
+#undef ES_STEP
+  return _mm256_div_ps(_mm256_mul_ps(x, p), q);
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline __m256 es_act_avx2(__m256i a, __m256 sc, int act) {
+  __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(a), sc);
+  if (act == 1) {
+    v = _mm256_max_ps(v, _mm256_setzero_ps());
+  } else if (act == 2) {
+    const __m256 e = es_erf_avx2(_mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752440f)));
+    v = _mm256_mul_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.5f)), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  }
+  return v;
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline void es_f32_tile_body_avx2(int act, size_t rows, size_t n, const int *acc, size_t lda, const int *corr,
+                                         const float *scale, const float *residual, size_t ldr, float *y, size_t ldy) {
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256i cr = _mm256_loadu_si256((const __m256i *)(corr + j));
+    const __m256 sc = _mm256_loadu_ps(scale + j);
+    for (size_t r = 0; r < rows; r++) {
+      __m256 v = es_act_avx2(_mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + r * lda + j)), cr), sc, act);
+      if (residual) v = _mm256_add_ps(_mm256_loadu_ps(residual + r * ldr + j), v);
+      _mm256_storeu_ps(y + r * ldy + j, v);
+    }
+  }
+  if (j < n) {
+    for (size_t r = 0; r < rows; r++)
+      es_qs8_epilogue_f32__scalar(n - j, acc + r * lda + j, corr + j, scale + j, act, residual ? residual + r * ldr + j : 0,
+                                  y + r * ldy + j);
+  }
+}
+
+__attribute__((target("avx2")))
+static void es_qs8_epilogue_f32_tile__avx2(size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+                                           int act, const float *residual, size_t ldr, float *y, size_t ldy) {
+  if (act == 0) es_f32_tile_body_avx2(0, rows, n, acc, lda, corr, scale, residual, ldr, y, ldy);
+  else if (act == 1) es_f32_tile_body_avx2(1, rows, n, acc, lda, corr, scale, residual, ldr, y, ldy);
+  else es_f32_tile_body_avx2(2, rows, n, acc, lda, corr, scale, residual, ldr, y, ldy);
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline void es_qs8_tile_body_avx2(int act, size_t rows, size_t n, const int *acc, size_t lda, const int *corr,
+                                         const float *scale, float out_scale, int zp, signed char *q, size_t ldq) {
+  const __m256 lo = _mm256_set1_ps((float)(-128 - zp)), hi = _mm256_set1_ps((float)(127 - zp)), inv = _mm256_set1_ps(1.0f / out_scale);
+  const __m256i z = _mm256_set1_epi32(zp);
+  size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m256i cr = _mm256_loadu_si256((const __m256i *)(corr + j));
+    const __m256 sc = _mm256_loadu_ps(scale + j);
+    for (size_t r = 0; r < rows; r++) {
+      const __m256 v = es_act_avx2(_mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + r * lda + j)), cr), sc, act);
+      const __m256 t = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v, inv), lo), hi);
+      const __m256i rq = _mm256_add_epi32(_mm256_cvtps_epi32(t), z);   // in [-128, 127]: the packs below are exact
+      const __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(rq), _mm256_extracti128_si256(rq, 1));
+      _mm_storel_epi64((__m128i *)(q + r * ldq + j), _mm_packs_epi16(h, h));
+    }
+  }
+  if (j < n) {
+    for (size_t r = 0; r < rows; r++)
+      es_qs8_epilogue_qs8__scalar(n - j, acc + r * lda + j, corr + j, scale + j, act, out_scale, zp, q + r * ldq + j);
+  }
+}
+
+__attribute__((target("avx2")))
+static void es_qs8_epilogue_qs8_tile__avx2(size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
+                                           int act, float out_scale, int zp, signed char *q, size_t ldq) {
+  if (act == 0) es_qs8_tile_body_avx2(0, rows, n, acc, lda, corr, scale, out_scale, zp, q, ldq);
+  else if (act == 1) es_qs8_tile_body_avx2(1, rows, n, acc, lda, corr, scale, out_scale, zp, q, ldq);
+  else es_qs8_tile_body_avx2(2, rows, n, acc, lda, corr, scale, out_scale, zp, q, ldq);
+}
+
 #else
 static void es_qs8_epilogue_f32_tile__avx512(size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                                              int act, const float *residual, size_t ldr, float *y, size_t ldy) {
@@ -197,6 +283,8 @@ void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const int *corr, cons
                                  signed char *q) {
   es_qs8_epilogue_qs8__scalar(n, acc, corr, scale, act, out_scale, zp, q);
 }
+#define es_qs8_epilogue_f32_tile__avx2 es_qs8_epilogue_f32_tile__avx512
+#define es_qs8_epilogue_qs8_tile__avx2 es_qs8_epilogue_qs8_tile__avx512
 void es_qs8_epilogue_f32__avx512(size_t n, const int *acc, const int *corr, const float *scale, int act, const float *residual,
                                  float *y) {
   es_qs8_epilogue_f32__scalar(n, acc, corr, scale, act, residual, y);
@@ -297,7 +385,8 @@ void es_qs8_epilogue_f32_tile(int simd, size_t rows, size_t n, const int *acc, s
 #if defined(__aarch64__)
     es_qs8_epilogue_f32_tile__neon(rows, n, acc, lda, corr, scale, act, residual, ldr, y, ldy);
 #else
-    es_qs8_epilogue_f32_tile__avx512(rows, n, acc, lda, corr, scale, act, residual, ldr, y, ldy);
+    if (simd == 2) es_qs8_epilogue_f32_tile__avx2(rows, n, acc, lda, corr, scale, act, residual, ldr, y, ldy);
+    else es_qs8_epilogue_f32_tile__avx512(rows, n, acc, lda, corr, scale, act, residual, ldr, y, ldy);
 #endif
     return;
   }
@@ -311,7 +400,8 @@ void es_qs8_epilogue_qs8_tile(int simd, size_t rows, size_t n, const int *acc, s
 #if defined(__aarch64__)
     es_qs8_epilogue_qs8_tile__neon(rows, n, acc, lda, corr, scale, act, out_scale, zp, q, ldq);
 #else
-    es_qs8_epilogue_qs8_tile__avx512(rows, n, acc, lda, corr, scale, act, out_scale, zp, q, ldq);
+    if (simd == 2) es_qs8_epilogue_qs8_tile__avx2(rows, n, acc, lda, corr, scale, act, out_scale, zp, q, ldq);
+    else es_qs8_epilogue_qs8_tile__avx512(rows, n, acc, lda, corr, scale, act, out_scale, zp, q, ldq);
 #endif
     return;
   }

@@ -99,39 +99,78 @@ void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *a
 }
 #undef ES_A
 
+// AVX2 (no VNNI): exact int8 products through vpmaddwd on int16-widened operands, whose pair sums of
+// int8 x int8 cannot saturate. The tile's activations are packed once, sign-extended to int16, in the
+// same quad-interleaved order as the VNNI kernels' (ap16[(q * 12 + r) * 4 + t] = a_r[4q + t]), so a row's
+// quad is one 8-byte broadcast load. The weights stay int8 where they lie (one 16-byte load widened by
+// vpmovsxbw per 4 channels and quad, used by 6 rows). Signed A: no +128, no 128·Σw correction.
 __attribute__((target("avx2")))
-void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
-                            size_t ldc, int accumulate) {
-  // Rows in groups of up to 3: 3 rows x 4 accumulators (each holding pair sums of 4 columns) + 4
-  // widened weight vectors fit the 16 ymm registers.
-  for (size_t r0 = 0; r0 < mr; r0 += 3) {
-    const size_t rows = mr - r0 < 3 ? mr - r0 : 3;
-    const signed char *p0 = a[r0], *p1 = a[r0 + (1 < rows ? 1 : 0)], *p2 = a[r0 + (2 < rows ? 2 : 0)];
-    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
-    __m256i s20 = s00, s21 = s00, s22 = s00, s23 = s00;
-    for (size_t q = 0; q < kq; q++) {
-      const __m128i *wq = (const __m128i *)(w + q * 64);
-      const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq)), w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq + 1));
-      const __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq + 2)), w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wq + 3));
-#define ES_ROW(r) { int v; memcpy(&v, p##r + 4 * q, 4); \
-      const __m256i x = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(v ^ (int)0x80808080u))); \
-      s##r##0 = _mm256_add_epi32(s##r##0, _mm256_madd_epi16(x, w0)); s##r##1 = _mm256_add_epi32(s##r##1, _mm256_madd_epi16(x, w1)); \
-      s##r##2 = _mm256_add_epi32(s##r##2, _mm256_madd_epi16(x, w2)); s##r##3 = _mm256_add_epi32(s##r##3, _mm256_madd_epi16(x, w3)); }
-      ES_ROW(0) ES_ROW(1) ES_ROW(2)
-#undef ES_ROW
-    }
-    __m256i acc[3][4] = {{s00, s01, s02, s03}, {s10, s11, s12, s13}, {s20, s21, s22, s23}};
-    for (size_t r = 0; r < rows; r++) {
-      int *row = c + (r0 + r) * ldc;
-      for (int chunk = 0; chunk < 4; chunk++) {
-        int t[8];
-        _mm256_storeu_si256((__m256i *)t, acc[r][chunk]);
-        for (int j = 0; j < 4; j++) {
-          const int v = t[2 * j] + t[2 * j + 1];
-          row[chunk * 4 + j] = accumulate ? row[chunk * 4 + j] + v : v;
-        }
+void es_qs8_pack_a12_s16(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, short *ap) {
+  (void)kq;
+  size_t q0 = 0;
+  for (size_t s = 0; s < nseg; s++) {
+    const size_t len = seg_kq[s];
+    const signed char *const *rs = rows + s * 12;
+    size_t q = 0;
+    // 4 quads of 4 rows at a time: the 4x4 transpose of 32-bit elements, then each 16-byte row widened.
+    for (; q + 4 <= len; q += 4) {
+      short *dst = ap + (q0 + q) * 48;
+      for (size_t g = 0; g < 3; g++) {
+        const __m128i r0 = _mm_loadu_si128((const __m128i *)(rs[4 * g] + 4 * q));
+        const __m128i r1 = _mm_loadu_si128((const __m128i *)(rs[4 * g + 1] + 4 * q));
+        const __m128i r2 = _mm_loadu_si128((const __m128i *)(rs[4 * g + 2] + 4 * q));
+        const __m128i r3 = _mm_loadu_si128((const __m128i *)(rs[4 * g + 3] + 4 * q));
+        const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+        const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+        _mm256_storeu_si256((__m256i *)(dst + 16 * g), _mm256_cvtepi8_epi16(_mm_unpacklo_epi64(t0, t1)));
+        _mm256_storeu_si256((__m256i *)(dst + 48 + 16 * g), _mm256_cvtepi8_epi16(_mm_unpackhi_epi64(t0, t1)));
+        _mm256_storeu_si256((__m256i *)(dst + 96 + 16 * g), _mm256_cvtepi8_epi16(_mm_unpacklo_epi64(t2, t3)));
+        _mm256_storeu_si256((__m256i *)(dst + 144 + 16 * g), _mm256_cvtepi8_epi16(_mm_unpackhi_epi64(t2, t3)));
       }
     }
+    for (; q < len; q++) {
+      short *dst = ap + (q0 + q) * 48;
+      for (size_t r = 0; r < 12; r++)
+        for (size_t t = 0; t < 4; t++) dst[r * 4 + t] = rs[r][4 * q + t];
+    }
+    q0 += len;
+  }
+}
+
+/// 6 rows (ap16 already offset to the first) x 8 channels (w: the quad's first channel) over kq quads: 12
+/// accumulators, each 4 channels x 2 pair sums; folded to 8 channel sums per row at the end.
+__attribute__((target("avx2"), always_inline))
+static inline void es_qs8_6x8_avx2(size_t rows, size_t kq, const short *ap, const signed char *w, int *c, size_t ldc,
+                                   int accumulate) {
+  __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+  __m256i a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+  for (size_t q = 0; q < kq; q++) {
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + q * 64)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + q * 64 + 16)));
+    const short *aq = ap + q * 48;
+#define ES_ROW(r) { long long v_; memcpy(&v_, aq + 4 * r, 8); const __m256i x = _mm256_set1_epi64x(v_); \
+      a##r##0 = _mm256_add_epi32(a##r##0, _mm256_madd_epi16(x, w0)); a##r##1 = _mm256_add_epi32(a##r##1, _mm256_madd_epi16(x, w1)); }
+    ES_ROW(0) ES_ROW(1) ES_ROW(2) ES_ROW(3) ES_ROW(4) ES_ROW(5)
+#undef ES_ROW
+  }
+  // hadd: [c0 c1 c4 c5 | c2 c3 c6 c7]; the 64-bit permute puts the channels in order.
+  const __m256i acc[6] = {
+      _mm256_permute4x64_epi64(_mm256_hadd_epi32(a00, a01), 0xD8), _mm256_permute4x64_epi64(_mm256_hadd_epi32(a10, a11), 0xD8),
+      _mm256_permute4x64_epi64(_mm256_hadd_epi32(a20, a21), 0xD8), _mm256_permute4x64_epi64(_mm256_hadd_epi32(a30, a31), 0xD8),
+      _mm256_permute4x64_epi64(_mm256_hadd_epi32(a40, a41), 0xD8), _mm256_permute4x64_epi64(_mm256_hadd_epi32(a50, a51), 0xD8)};
+  for (size_t r = 0; r < rows; r++) {
+    __m256i v = acc[r];
+    if (accumulate) v = _mm256_add_epi32(v, _mm256_loadu_si256((const __m256i *)(c + r * ldc)));
+    _mm256_storeu_si256((__m256i *)(c + r * ldc), v);
+  }
+}
+
+__attribute__((target("avx2")))
+void es_qs8_gemm_12x16p__avx2(size_t mr, size_t kq, const short *ap, const signed char *w, int *c, int accumulate) {
+  for (size_t r0 = 0; r0 < mr; r0 += 6) {
+    const size_t rows = mr - r0 < 6 ? mr - r0 : 6;
+    es_qs8_6x8_avx2(rows, kq, ap + r0 * 4, w, c + r0 * 32, 32, accumulate);
+    es_qs8_6x8_avx2(rows, kq, ap + r0 * 4, w + 32, c + r0 * 32 + 8, 32, accumulate);
   }
 }
 
@@ -146,9 +185,12 @@ void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *a
   (void)mr; (void)kq; (void)ap; (void)w; (void)c; (void)accumulate;
   __builtin_trap();
 }
-void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
-                            size_t ldc, int accumulate) {
-  (void)mr; (void)kq; (void)a; (void)w; (void)c; (void)ldc; (void)accumulate;
+void es_qs8_pack_a12_s16(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, short *ap) {
+  (void)nseg; (void)seg_kq; (void)rows; (void)kq; (void)ap;
+  __builtin_trap();
+}
+void es_qs8_gemm_12x16p__avx2(size_t mr, size_t kq, const short *ap, const signed char *w, int *c, int accumulate) {
+  (void)mr; (void)kq; (void)ap; (void)w; (void)c; (void)accumulate;
   __builtin_trap();
 }
 #endif

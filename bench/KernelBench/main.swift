@@ -45,6 +45,14 @@ if features.hasAVX512F {
   let rate: Double = Double(iters) * 320 / t / 1e9
   print("peak fp32 FMA (zmm), 1 core: \(fmt(rate)) GFMA/s")
 }
+if features.hasAVX2FMA && !features.hasAVX512VNNI {
+  let iters = 50_000_000
+  let t = median(3) { _ = es_peak_vpmaddwd(iters) }
+  let rate: Double = Double(iters) * 192 / t / 1e9
+  print("peak vpmaddwd+vpaddd (the AVX2 int8 MAC), 1 core: \(fmt(rate)) GMAC/s (12 independent chains)")
+  let t2 = median(3) { _ = es_peak_fma256(iters) }
+  print("peak fp32 FMA (ymm), 1 core: \(fmt(Double(iters) * 96 / t2 / 1e9)) GFMA/s")
+}
 // `--peak`: the peaks only (bench/e2e.py prints them beside its table).
 if CommandLine.arguments.contains("--peak") { exit(0) }
 let only: String? = CommandLine.arguments.firstIndex(of: "--only").flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }

@@ -37,11 +37,6 @@ void es_f32_gemm_6x16__neon(size_t mr, size_t nr, size_t kc, const float *const 
 /// - a: 8 row pointers of signed int8 activations (rows >= mr may repeat a[0]), each readable for 4*kq bytes;
 ///   the +128 turns them into the unsigned operand of vpdpbusd (callers subtract 128 * column sums).
 /// - w: kq * 64 bytes of signed int8 weights; c: int32, row stride ldc. Integer math: exact.
-/// AVX2 (same contract): (a + 128) and w widened to int16 and multiplied with
-/// vpmaddwd, whose pair sums (at most 2 * 255 * 127) cannot saturate, so the result is exact.
-void es_qs8_gemm_8x16__avx2(size_t mr, size_t kq, const signed char *const *a, const signed char *w, int *c,
-                            size_t ldc, int accumulate);
-
 /// arm64, the "signed A" contract: c[r][j] (+)= sum_q sum_t a[r][4q+t] * w[q*64 + j*4 + t] (no +128: callers'
 /// corrections omit the 128 * column sums for these tiers); otherwise as above. Weights must lie in
 /// [-127, 127] (QGEMMPacking's symmetric quantization): the baseline tier sums two int8 products in int16.
@@ -67,6 +62,12 @@ void es_qs8_gemm_12x32p__avx512vnni(size_t mr, size_t kq, const unsigned char *a
                                     const signed char *w1, int *c, int accumulate);
 void es_qs8_gemm_12x16p__avx512vnni(size_t mr, size_t kq, const unsigned char *ap, const signed char *w, int *c,
                                     int accumulate);
+/// Packed-A int8 GEMM for AVX2 (no VNNI), the "signed A" contract (no +128): es_qs8_pack_a12_s16 packs as
+/// es_qs8_pack_a12 but sign-extended to int16 (ap[(q * 12 + r) * 4 + t] = a_r[4q + t]); then
+/// c[r][j] (+)= sum_q sum_t ap[(q * 12 + r) * 4 + t] * w[q*64 + j*4 + t] for r < mr <= 12, j < 16, row stride
+/// 32 ints (vpmaddwd on int16: exact). Trap off x86-64.
+void es_qs8_pack_a12_s16(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, short *ap);
+void es_qs8_gemm_12x16p__avx2(size_t mr, size_t kq, const short *ap, const signed char *w, int *c, int accumulate);
 
 /// int8 GEMM float epilogue over one tile row: y[j] = act(float(acc[j] + corr[j]) * scale[j]) (+ residual[j]),
 /// act 0 = identity, 1 = ReLU, 2 = GELU with the rational erf of Kernels/F32GEMM.swift (`Activation.erf`).
@@ -86,8 +87,9 @@ void es_qs8_epilogue_qs8__avx512(size_t n, const int *acc, const int *corr, cons
 void es_qs8_epilogue_qs8__scalar(size_t n, const int *acc, const int *corr, const float *scale, int act, float out_scale, int zp,
                                  signed char *q);
 
-/// A whole tile of rows x n accumulators (row stride lda, read only): the row epilogue above on each row; simd != 0 picks the
-/// AVX-512 twin on x86-64 (the caller checks AVX-512F) or the NEON twin on arm64 (identical bits). residual and y, or q, have
+/// A whole tile of rows x n accumulators (row stride lda, read only): the row epilogue above on each row; simd 1 picks the
+/// AVX-512 twin on x86-64 (the caller checks AVX-512F) or the NEON twin on arm64, simd 2 the AVX2 twin (the caller checks
+/// AVX2), 0 the scalar loop (identical bits). residual and y, or q, have
 /// their own row strides.
 void es_qs8_epilogue_f32_tile(int simd, size_t rows, size_t n, const int *acc, size_t lda, const int *corr, const float *scale,
                               int act, const float *residual, size_t ldr, float *y, size_t ldy);
@@ -127,6 +129,14 @@ void es_window_attention_f32__neon(size_t n, size_t hd, const float *const *q, c
                                    const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch);
 void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
                                   float scale, float *out, float *scratch);
+/// x86-64 AVX2+FMA twins of the three arm64 attentions (float window, float DETR, int8 window): the same source
+/// (attention_neon_body.h over neon_sse.h), contracts, scratch and bits; trap off x86-64.
+void es_window_attention_f32__avx2(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
+                                   const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch);
+void es_dense_attention_f32__avx2(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
+                                  float scale, float *out, float *scratch);
+void es_window_attention_qs8__avx2(size_t n, const float *const *q, const float *const *k, const float *const *v,
+                                   const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch);
 
 /// LayerNorm of one row of n floats, AVX-512 (twin: Kernels/Norms.swift, Norms.layerNorm, same bits):
 /// float64 mean and variance summed as Norms.sumDouble (16 lanes, combine16), y = (x - m) * rstd * gamma + beta.
@@ -150,6 +160,9 @@ long es_atomic_fetch_increment(long *counter);
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);
 float es_peak_fma512(size_t iterations);
+/// AVX2: `iterations` x 12 independent vpmaddwd+vpaddd pairs (16 int8-range MACs each) or 256-bit FMAs (8 each).
+int es_peak_vpmaddwd(size_t iterations);
+float es_peak_fma256(size_t iterations);
 
 #ifdef __cplusplus
 }
