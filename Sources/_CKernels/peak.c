@@ -50,20 +50,20 @@ float es_peak_fma512(size_t iterations) {
 }
 
 // AVX2 (no VNNI): the exact int8 multiply of the AVX2 tier is vpmaddwd on int16-widened operands (16 MACs:
-// 8 lanes of a pair sum) plus the vpaddd that accumulates it; the probe runs that pair in 12 chains (12
-// accumulators, as many as the 6x8 microkernel keeps).
+// 8 lanes of a pair sum); the probe chains it on itself (c = madd(c, b): nothing to hoist out of the loop; a
+// probe of madd(a, b) + c had its madd hoisted and measured vpaddd) in 12 chains.
 #define ES_CHAINS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define ES_BARRIER12 __asm__ volatile("" : "+x"(c0), "+x"(c1), "+x"(c2), "+x"(c3), "+x"(c4), "+x"(c5), "+x"(c6), "+x"(c7), \
     "+x"(c8), "+x"(c9), "+x"(c10), "+x"(c11))
 
 __attribute__((target("avx2")))
 int es_peak_vpmaddwd(size_t iterations) {
-  const __m256i a = _mm256_set1_epi16(3), b = _mm256_set1_epi16(-2);
-#define ES_DECL(i) __m256i c##i = _mm256_setzero_si256();
+  const __m256i b = _mm256_set1_epi16(1);
+#define ES_DECL(i) __m256i c##i = _mm256_set1_epi16((short)(i + 1));
   ES_CHAINS12(ES_DECL)
 #undef ES_DECL
   for (size_t i = 0; i < iterations; i++) {
-#define ES_STEP(i) c##i = _mm256_add_epi32(c##i, _mm256_madd_epi16(a, b));
+#define ES_STEP(i) c##i = _mm256_madd_epi16(c##i, b);
     ES_CHAINS12(ES_STEP)
 #undef ES_STEP
     ES_BARRIER12;

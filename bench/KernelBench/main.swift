@@ -49,7 +49,7 @@ if features.hasAVX2FMA && !features.hasAVX512VNNI {
   let iters = 50_000_000
   let t = median(3) { _ = es_peak_vpmaddwd(iters) }
   let rate: Double = Double(iters) * 192 / t / 1e9
-  print("peak vpmaddwd+vpaddd (the AVX2 int8 MAC), 1 core: \(fmt(rate)) GMAC/s (12 independent chains)")
+  print("peak vpmaddwd (the AVX2 int8 MAC), 1 core: \(fmt(rate)) GMAC/s (12 independent chains)")
   let t2 = median(3) { _ = es_peak_fma256(iters) }
   print("peak fp32 FMA (ymm), 1 core: \(fmt(Double(iters) * 96 / t2 / 1e9)) GFMA/s")
 }

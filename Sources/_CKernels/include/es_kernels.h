@@ -160,7 +160,7 @@ long es_atomic_fetch_increment(long *counter);
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
 int es_peak_vpdpbusd(size_t iterations);
 float es_peak_fma512(size_t iterations);
-/// AVX2: `iterations` x 12 independent vpmaddwd+vpaddd pairs (16 int8-range MACs each) or 256-bit FMAs (8 each).
+/// AVX2: `iterations` x 12 independent vpmaddwd (16 int8-range MACs each) or 256-bit FMAs (8 each).
 int es_peak_vpmaddwd(size_t iterations);
 float es_peak_fma256(size_t iterations);
 
