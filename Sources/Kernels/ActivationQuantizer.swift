@@ -7,13 +7,15 @@ import _CKernels
 public enum QuantizeKernel: String, Sendable, CaseIterable {
   /// `QuantParams.quantize` element by element (the definition), the loop below, and the AVX-512 twin
   /// in C (`es_quantize_qs8__avx512f`) and its arm64 NEON twin (`es_quantize_qs8__neon`); all give the same bits.
-  case reference, portable, avx512, neon
+  /// avx2: the NEON source over SSE (x86-64 with AVX2).
+  case reference, portable, avx512, neon, avx2
 
   public func isSupported(on f: CPUFeatures) -> Bool {
     switch self {
     case .reference, .portable: true
     case .avx512: f.hasAVX512F
     case .neon: f.hasNEON
+    case .avx2: f.hasAVX2FMA
     }
   }
 }
@@ -32,6 +34,8 @@ public enum ActivationQuantizer {
       q.withMemoryRebound(to: CChar.self, capacity: count) { es_quantize_qs8__avx512f(count, x, p.scale, p.zeroPoint, $0) }
     case .neon:
       q.withMemoryRebound(to: CChar.self, capacity: count) { es_quantize_qs8__neon(count, x, p.scale, p.zeroPoint, $0) }
+    case .avx2:
+      q.withMemoryRebound(to: CChar.self, capacity: count) { es_quantize_qs8__avx2(count, x, p.scale, p.zeroPoint, $0) }
     case .portable:
       let inv = p.inverseScale, z = p.zeroPoint
       let lo = Float(-128 - z), hi = Float(127 - z), magic: Float = 0x1.8p23

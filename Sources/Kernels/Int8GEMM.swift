@@ -93,33 +93,38 @@ public enum Int8GEMM {
     precondition(p.segments.reduce(0, +) == p.weights.k, "Int8GEMM: segments \(p.segments) do not sum to K = \(p.weights.k)")
     precondition(p.segments.dropLast().allSatisfy { $0 % 4 == 0 }, "Int8GEMM: inner segments must be multiples of 4: \(p.segments)")
     guard p.m > 0 else { return }
-    let w = p.weights
-    // Per channel, once per call: the correction acc − (128 + z_a)·Σw + bias (the +128 of the unsigned
-    // operand, absent for signed-A tiers, and the zero point; the reference tile is exact already) and
-    // the dequantization scale.
-    let width = w.panels * 16, offset: Int32 = kernel.signedA ? 0 : 128
-    // One heap block per call for both tables (two zero-filled arrays were two mallocs per GEMM call:
-    // ~290 of a frame's allocations on the bundled model, issue 19's "no allocation per frame").
+    withCorrections(p, signedA: kernel.signedA, exact: kernel != .reference) { corr, scales in
+      if kernel == .avx512vnni || kernel == .avx2 {
+        runPacked(p, wide: kernel == .avx2, corr: corr, scales: scales, threads: threads)
+      } else if kernel == .portable {
+        runPortable(p, corr: corr, scales: scales, threads: threads)
+      } else {
+        runRows(p, kernel: kernel, corr: corr, scales: scales, threads: threads)
+      }
+    }
+  }
+
+  /// Per channel, once per call: the correction acc − (128 + z_a)·Σw + bias (the +128 of the unsigned
+  /// operand, absent for signed-A tiers, and the zero point; all 0 when `exact` is false: the reference
+  /// tile is exact already) and the dequantization scale, in one heap block (two zero-filled arrays were
+  /// two mallocs per GEMM call: ~290 of a frame's allocations on the bundled model, issue 19).
+  static func withCorrections(_ p: Int8GEMMProblem, signedA: Bool, exact: Bool = true,
+                              _ body: (UnsafePointer<Int32>, UnsafePointer<Float>) -> Void) {
+    let w = p.weights, width = w.panels * 16, offset: Int32 = signedA ? 0 : 128
     let tables = UnsafeMutableRawPointer.allocate(byteCount: width * 8, alignment: 64)
     defer { tables.deallocate() }
     let corr = tables.bindMemory(to: Int32.self, capacity: width)
     corr.initialize(repeating: 0, count: width)
     let scales = (tables + width * 4).bindMemory(to: Float.self, capacity: width)
     scales.initialize(repeating: 0, count: width)
-    if kernel != .reference {
+    if exact {
       for c in 0..<w.n { corr[c] = w.bias(c) &- (offset &+ p.aZeroPoint) &* w.columnSum(c) }
     }
     switch p.output {
     case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
     case .int32: break
     }
-    if kernel == .avx512vnni || kernel == .avx2 {
-      runPacked(p, wide: kernel == .avx2, corr: corr, scales: scales, threads: threads)
-    } else if kernel == .portable {
-      runPortable(p, corr: corr, scales: scales, threads: threads)
-    } else {
-      runRows(p, kernel: kernel, corr: corr, scales: scales, threads: threads)
-    }
+    body(corr, scales)
   }
 
   /// Tasks: blocks of `blockRows` rows times groups of panels (enough tasks for every thread).

@@ -37,19 +37,25 @@ public struct KernelTable: Sendable, Equatable {
   /// Swin window attention in int8 (`Attention.windowInt8`) where q, k and v are int8 layers; nil: the
   /// float attention everywhere.
   public var int8Attention: Int8AttentionKernel?
+  /// 3×3 stride-1 int8 convs by exact integer Winograd F(2×2, 3×3) (`Int8Winograd`: the same bits as the
+  /// direct conv): on with the AVX2 int8 tier, whose multiply already works on Int16; off elsewhere (VNNI and
+  /// sdot multiply int8 at four times the Int16 rate, which the 2.25x fewer products do not repay).
+  public var winograd: Bool
 
-  /// `attention`, `norm` and `quantize` default to the f32 GEMM's ISA (AVX-512 with AVX-512, NEON with NEON, portable
-  /// otherwise, but attention runs its AVX2 tier with AVX2; `reference` quantizes by the definition), `int8Attention` to
+  /// `attention`, `norm` and `quantize` default to the f32 GEMM's ISA (AVX-512, AVX2 or NEON, portable otherwise;
+  /// `reference` quantizes by the definition), `int8Attention` to
   /// the int8 GEMM's (VNNI with VNNI, sdot with the neondot and i8mm tiers, AVX2 with AVX2, else the portable loops).
   public init(f32GEMM: F32GEMMKernel, qs8GEMM: QS8GEMMKernel = .portable, quantize: QuantizeKernel? = nil,
               attention: AttentionKernel? = nil, norm: NormKernel? = nil, int8Attention: Int8AttentionKernel?? = nil) {
     self.f32GEMM = f32GEMM
     self.qs8GEMM = qs8GEMM
-    self.quantize = quantize ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .reference ? .reference : .portable)
+    self.quantize = quantize ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .avx2 ? .avx2
+      : f32GEMM == .reference ? .reference : .portable)
     self.attention = attention ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .avx2 ? .avx2 : .portable)
-    self.norm = norm ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : .portable)
+    self.norm = norm ?? (f32GEMM == .avx512 ? .avx512 : f32GEMM == .neon ? .neon : f32GEMM == .avx2 ? .avx2 : .portable)
     self.int8Attention = int8Attention ?? (qs8GEMM == .avx512vnni ? .avx512vnni : qs8GEMM == .neondot || qs8GEMM == .neoni8mm ? .neondot
       : qs8GEMM == .avx2 ? .avx2 : .portable)
+    self.winograd = qs8GEMM == .avx2
   }
 
   /// The fastest kernels `features` supports.

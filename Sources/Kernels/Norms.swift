@@ -7,13 +7,15 @@ import _CKernels
 /// The LayerNorm implementations (`KernelTable.norm`): the Swift loops (the definition) and AVX-512 and
 /// arm64 NEON twins in C with the same bits.
 public enum NormKernel: String, Sendable, CaseIterable {
-  case portable, avx512, neon
+  /// avx2: the NEON source over SSE (norms_neon_body.h through neon_sse.h), x86-64 with AVX2.
+  case portable, avx512, neon, avx2
 
   public func isSupported(on f: CPUFeatures) -> Bool {
     switch self {
     case .portable: true
     case .avx512: f.hasAVX512F
     case .neon: f.hasNEON
+    case .avx2: f.hasAVX2FMA
     }
   }
 }
@@ -31,6 +33,7 @@ public enum Norms {
         switch kernel {
         case .avx512: es_layernorm_f32__avx512f(channels, xi, gamma, beta, eps, yi)
         case .neon: es_layernorm_f32__neon(channels, xi, gamma, beta, eps, yi)
+        case .avx2: es_layernorm_f32__avx2(channels, xi, gamma, beta, eps, yi)
         case .portable: layerNormRow(xi, channels: channels, gamma: gamma, beta: beta, eps: eps, into: yi)
         }
       }
@@ -63,6 +66,8 @@ public enum Norms {
             qi.withMemoryRebound(to: CChar.self, capacity: channels) {
               if kernel == .avx512 {
                 es_layernorm_qs8__avx512f(channels, xi, gamma, beta, eps, params.scale, params.zeroPoint, $0)
+              } else if kernel == .avx2 {
+                es_layernorm_qs8__avx2(channels, xi, gamma, beta, eps, params.scale, params.zeroPoint, $0)
               } else {
                 es_layernorm_qs8__neon(channels, xi, gamma, beta, eps, params.scale, params.zeroPoint, $0)
               }

@@ -1,4 +1,5 @@
-// Parallel: split a loop over worker threads with Dispatch. Each worker takes the next item from a
+// Parallel: split a loop over worker threads (a persistent pool, _CKernels/sync.c, or Dispatch when the
+// pool is in use by another loop). Each worker takes the next item from a
 // shared counter when it is done with its last (so a core slowed by a neighbour takes fewer, instead
 // of the others waiting for it), and each item is computed the same way whoever runs it, so results
 // never depend on the thread count or on which worker ran what.
@@ -22,6 +23,16 @@ public func parallelForWorkers(_ count: Int, threads: Int, _ body: (_ i: Int, _ 
     for i in 0..<count { body(i, 0) }
     return
   }
+  // The persistent pool (es_pool_run) when it is free; Dispatch when another loop holds it.
+  let pooled = withoutActuallyEscaping(body) { body -> Bool in
+    var item = body
+    return withUnsafeMutablePointer(to: &item) { box in
+      es_pool_run(count, workers, { ctx, i, w in
+        ctx.unsafelyUnwrapped.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(i), Int(w))
+      }, box) == 0
+    }
+  }
+  if pooled { return }
   var next: CLong = 0
   withoutActuallyEscaping(body) { body in withUnsafeMutablePointer(to: &next) { counter in
     let work = UncheckedSendableBody(body: body, counter: counter)

@@ -1,4 +1,5 @@
-// The subset of NEON intrinsics that the arm64 attention kernels use (attention_neon_body.h), defined
+// The subset of NEON intrinsics that the arm64 attention and LayerNorm kernels use (attention_neon_body.h,
+// norms_neon_body.h), defined
 // over SSE4.1 and FMA3 on x86-64, so that the same kernel source runs on AVX2 machines with the same
 // bits: every float operation is the same single IEEE operation on the same lanes (vfmaq_f32 is one
 // fused multiply-add either way), integer sums are exact. Only where the arm64 code relies on it:
@@ -57,6 +58,16 @@ static inline int8x16_t vld1q_s8(const signed char *p) { return _mm_loadu_si128(
 static inline void vst1q_s8(signed char *p, int8x16_t v) { _mm_storeu_si128((__m128i *)p, v); }
 static inline int32x2_t vreinterpret_s32_s8(int8x8_t a) { return a; }
 #define vst1_lane_s32(p, v, lane) do { const int es_l_ = _mm_cvtsi128_si32(_mm_srli_si128((v), 4 * (lane))); memcpy((p), &es_l_, 4); } while (0)
+typedef __m128d float64x2_t;
+typedef __m128 float32x2_t;     // the low 64 bits
+static inline float64x2_t vdupq_n_f64(double x) { return _mm_set1_pd(x); }
+static inline float64x2_t vaddq_f64(float64x2_t a, float64x2_t b) { return _mm_add_pd(a, b); }
+static inline float64x2_t vsubq_f64(float64x2_t a, float64x2_t b) { return _mm_sub_pd(a, b); }
+static inline float64x2_t vmulq_f64(float64x2_t a, float64x2_t b) { return _mm_mul_pd(a, b); }
+static inline void vst1q_f64(double *p, float64x2_t v) { _mm_storeu_pd(p, v); }
+static inline float32x2_t vget_low_f32(float32x4_t a) { return a; }
+static inline float64x2_t vcvt_f64_f32(float32x2_t a) { return _mm_cvtps_pd(a); }
+static inline float64x2_t vcvt_high_f64_f32(float32x4_t a) { return _mm_cvtps_pd(_mm_movehl_ps(a, a)); }
 /// sdot by element: acc[i] += Σ_t a[4i + t] · b[4·lane + t] (exact: int8 products widened to int16 pairs).
 #define vdotq_laneq_s32(acc, a, b, lane) es_sdot_lane_sse((acc), (a), _mm_shuffle_epi32((b), (lane) * 0x55))
 static inline int32x4_t es_sdot_lane_sse(int32x4_t acc, int8x16_t a, __m128i bq) {

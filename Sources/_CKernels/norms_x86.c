@@ -115,3 +115,26 @@ void es_quantize_qs8__avx512f(size_t n, const float *x, float scale, int zp, sig
   __builtin_trap();
 }
 #endif
+
+// AVX2 (with FMA3; no FMA is used): the arm64 kernels' source (norms_neon_body.h) over neon_sse.h, the same bits.
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#include "neon_sse.h"
+#define ES_NEON_NAME(base) base##__avx2
+#include "norms_neon_body.h"
+#pragma clang attribute pop
+#else
+void es_layernorm_f32__avx2(size_t n, const float *x, const float *gamma, const float *beta, float eps, float *y) {
+  (void)n; (void)x; (void)gamma; (void)beta; (void)eps; (void)y;
+  __builtin_trap();
+}
+void es_layernorm_qs8__avx2(size_t n, const float *x, const float *gamma, const float *beta, float eps, float out_scale, int zp,
+                            signed char *q) {
+  (void)n; (void)x; (void)gamma; (void)beta; (void)eps; (void)out_scale; (void)zp; (void)q;
+  __builtin_trap();
+}
+void es_quantize_qs8__avx2(size_t n, const float *x, float scale, int zp, signed char *q) {
+  (void)n; (void)x; (void)scale; (void)zp; (void)q;
+  __builtin_trap();
+}
+#endif

@@ -267,14 +267,27 @@ extension Conv2d {
     let out = a.data.withUnsafeBufferPointer { ab in
       FeatureMap(height: window.output.count, width: w, channels: cout, in: ctx.arena) { ob in
         let ap = ab.baseAddress!, zero = ap + h * w * stride
+        let output = Int8GEMMOutput.float(ob.baseAddress!, ldc: cout, inputScale: q.input.scale, activation: activation, residual: nil,
+                                          residualStride: 0)
+        // Maps of at least 32×32 pixels (the stem's 16×16 at 512×512 would hold 6 MiB of transformed weights for ~1 ms).
+        if ctx.kernels.winograd, let cache = winograd, w >= 4, mapHeight * w >= 1024 {
+          // The same bits by Winograd F(2×2, 3×3): input pixel (oy + dy, x) of output row oy; the zero row
+          // outside the image and outside the band (rows only the discarded outputs of an odd last row need).
+          guard !ctx.isDryRun else { return }
+          let u = cache.weights(q.weights, inChannels: cin)
+          Int8Winograd.conv3x3(u, weights: q.weights, rows: window.output.count, width: w, pixel: { yy, x in
+            let sy = y0 + yy
+            return sy >= 0 && sy < mapHeight && sy - first < h && sy >= first && x >= 0 && x < w ? ap + ((sy - first) * w + x) * stride : zero
+          }, zeroPoint: q.input.zeroPoint, output: output, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
+          return
+        }
         let p = Int8GEMMProblem(
           m: outPixels, weights: q.weights, segments: [Int](repeating: cin, count: taps),
           aRow: { i, t in
             let sy = y0 + i / w + t / k - pad, sx = i % w + t % k - pad
             return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? ap + ((sy - first) * w + sx) * stride : zero
           },
-          aZeroPoint: q.input.zeroPoint,
-          output: .float(ob.baseAddress!, ldc: cout, inputScale: q.input.scale, activation: activation, residual: nil, residualStride: 0))
+          aZeroPoint: q.input.zeroPoint, output: output)
         if !ctx.isDryRun { Int8GEMM.run(p, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads) }
       }
     }

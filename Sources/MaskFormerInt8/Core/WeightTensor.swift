@@ -2,6 +2,7 @@
 // buffer when the file holds F16/BF16 or a misaligned F32 tensor), plus the layer structs built on it.
 import Kernels
 import Quant
+import Synchronization
 
 /// Keeps the bytes behind `WeightTensor`s alive: a mapping or a heap copy.
 public protocol WeightStorage: AnyObject {
@@ -139,6 +140,7 @@ public struct Conv2d: WeightedLayer {
     self.inChannels = weight.shape[1]
     self.kernelSize = weight.shape[2]
     self.weights = .float(weight: weight, bias: bias)
+    self.winograd = nil
   }
 
   public init(name: ModulePath, inChannels: Int, kernelSize: Int, quantized: QuantizedWeights) {
@@ -148,6 +150,25 @@ public struct Conv2d: WeightedLayer {
     self.inChannels = inChannels
     self.kernelSize = kernelSize
     self.weights = .int8(quantized)
+    self.winograd = kernelSize == 3 && inChannels % 4 == 0 ? WinogradCache() : nil
+  }
+
+  /// The Winograd-transformed weights of an int8 3×3 conv, made on first use by a kernel table that runs
+  /// Winograd (`KernelTable.winograd`) and kept with the layer (2 MiB for 256 → 256 channels).
+  let winograd: WinogradCache?
+}
+
+/// A lazily made `Int8WinogradWeights`, shared by every copy of the layer and safe to use from any thread.
+final class WinogradCache: @unchecked Sendable {
+  private let lock = Mutex<Int8WinogradWeights?>(nil)
+
+  func weights(_ w: QGEMMWeights, inChannels: Int) -> Int8WinogradWeights {
+    lock.withLock { made in
+      if let made { return made }
+      let u = Int8WinogradWeights(w, inChannels: inChannels)
+      made = u
+      return u
+    }
   }
 }
 

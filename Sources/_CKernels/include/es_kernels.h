@@ -152,9 +152,30 @@ void es_layernorm_f32__neon(size_t n, const float *x, const float *gamma, const 
 void es_layernorm_qs8__neon(size_t n, const float *x, const float *gamma, const float *beta, float eps, float out_scale, int zp,
                             signed char *q);
 void es_quantize_qs8__neon(size_t n, const float *x, float scale, int zp, signed char *q);
+/// x86-64 AVX2 twins of the three (the NEON source over neon_sse.h; same bits; trap off x86-64).
+void es_layernorm_f32__avx2(size_t n, const float *x, const float *gamma, const float *beta, float eps, float *y);
+void es_layernorm_qs8__avx2(size_t n, const float *x, const float *gamma, const float *beta, float eps, float out_scale, int zp,
+                            signed char *q);
+void es_quantize_qs8__avx2(size_t n, const float *x, float scale, int zp, signed char *q);
+
+/// Exact integer Winograd F(2x2, 3x3) (Kernels/Int8Winograd.swift), AVX2; trap off x86-64.
+/// GEMM of one transform position: c[r][j] = sum_p sum_t v[r][2p + t] * u[p * 32 + j * 2 + t] for r < mr <= 6,
+/// j < 16, p < kp (channel pairs), c row stride 16 ints; v: 6 row pointers (rows >= mr may repeat v[0]), int16.
+void es_wino_gemm_6x16__avx2(size_t mr, size_t kp, const short *const *v, const short *u, int *c);
+/// Input transform of one 4x4 tile: d[16] pointers to the tile's pixels (row-major, cin int8 each) ->
+/// v[e * ldv + c] = (Bᵀ d B)[e] per channel c < cin, int16 (|.| <= 4 * 128).
+void es_wino_input_16__avx2(size_t cin, const signed char *const *d, short *v, size_t ldv);
 
 /// *counter += 1 atomically (relaxed order: it only hands out loop items), returning the value before.
 long es_atomic_fetch_increment(long *counter);
+
+/// One item of a pool loop: fn(ctx, item, worker).
+typedef void (*es_pool_fn)(void *ctx, long item, long worker);
+/// Runs fn(ctx, i, w) for every i < count on `workers` threads (the caller is worker 0, the pool's persistent
+/// threads the others; items handed out by an atomic counter) and returns when all are done. Returns -1
+/// without running anything when the pool is busy with another caller's loop or workers is < 2 or > 64
+/// (the caller then runs the loop another way), else 0.
+int es_pool_run(long count, long workers, es_pool_fn fn, void *ctx);
 
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
