@@ -25,6 +25,7 @@ public final class Int8WinogradWeights: @unchecked Sendable {
   let u: UnsafeMutablePointer<Int16>
 
   /// From the packed 3×3 weights (K = 9·inChannels, tap-major: k = tap·inChannels + c).
+  @_optimize(speed)   // debug builds (the test suite) too
   public init(_ w: QGEMMWeights, inChannels cin: Int) {
     precondition(w.k == 9 * cin, "Int8WinogradWeights: K \(w.k) is not 9 × \(cin)")
     n = w.n
@@ -34,15 +35,18 @@ public final class Int8WinogradWeights: @unchecked Sendable {
     let count = 16 * panels * pairs * 32
     u = .allocate(capacity: count)
     u.initialize(repeating: 0, count: count)
-    let g2: [[Int32]] = [[2, 0, 0], [1, 1, 1], [1, -1, 1], [0, 0, 2]]
+    // 2G, row by row.
+    let g2: SIMD16<Int32> = [2, 0, 0, 0, 1, 1, 1, 0, 1, -1, 1, 0, 0, 0, 2, 0]
     for o in 0..<n {
       for c in 0..<cin {
-        var g = [Int32](repeating: 0, count: 9)
+        var g = SIMD16<Int32>()
         for t in 0..<9 { g[t] = Int32(w.weight(o, t * cin + c)) }
         for i in 0..<4 {
+          // Row i of (2G) g, then times (2G)ᵀ.
+          var r = SIMD4<Int32>()
+          for a in 0..<3 { for b in 0..<3 { r[b] += g2[i * 4 + a] * g[a * 3 + b] } }
           for j in 0..<4 {
-            var s: Int32 = 0
-            for a in 0..<3 { for b in 0..<3 { s += g2[i][a] * g[a * 3 + b] * g2[j][b] } }
+            let s = g2[j * 4] * r[0] + g2[j * 4 + 1] * r[1] + g2[j * 4 + 2] * r[2]
             u[Self.offset(e: i * 4 + j, panel: o / 16, pair: c / 2, panels: panels, pairs: pairs) + (o % 16) * 2 + c % 2] = Int16(s)
           }
         }
@@ -141,6 +145,7 @@ public enum Int8Winograd {
   }
 
   /// The input transform's definition (twin of es_wino_input_16__avx2): v[e·ldv + c] = (Bᵀ d B)[e] of channel c.
+  @_optimize(speed)
   public static func inputTransform(_ cin: Int, _ d: UnsafePointer<UnsafePointer<Int8>>, _ v: UnsafeMutablePointer<Int16>, _ ldv: Int) {
     for c in 0..<cin {
       @inline(__always) func x(_ i: Int) -> Int16 { Int16(d[i][c]) }
@@ -162,6 +167,7 @@ public enum Int8Winograd {
   }
 
   /// The GEMM's definition (twin of es_wino_gemm_6x16__avx2): c[r][j] = Σ_p Σ_t v_r[2p + t]·u[p·32 + 2j + t].
+  @_optimize(speed)
   static func gemm(_ mr: Int, _ pairs: Int, _ v: UnsafePointer<UnsafePointer<Int16>>, _ u: UnsafePointer<Int16>, _ c: UnsafeMutablePointer<Int32>) {
     for r in 0..<mr {
       for j in 0..<16 {
@@ -176,6 +182,7 @@ public enum Int8Winograd {
 
   /// Y = (Aᵀ M A) >> 2 for each tile and output: m[e·ldm + t·16 + j] → y[r·ldy + (2t + s)·16 + j] (row r, column s
   /// of the tile's 2×2 outputs).
+  @_optimize(speed)
   static func outputTransform(tiles: Int, _ m: UnsafePointer<Int32>, ldm: Int, into y: UnsafeMutablePointer<Int32>, ldy: Int) {
     for t in 0..<tiles {
       let mt = m + t * 16, y0 = y + 2 * t * 16, y1 = y0 + ldy

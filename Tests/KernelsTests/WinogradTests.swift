@@ -20,7 +20,7 @@ struct WinogradCase: CustomTestStringConvertible, Sendable {
     WinogradCase(h: 6, w: 9, cin: 20, cout: 16, zeroPoint: 101, extreme: false, seed: 3),
     WinogradCase(h: 9, w: 53, cin: 36, cout: 33, zeroPoint: -128, extreme: false, seed: 4),
     WinogradCase(h: 4, w: 6, cin: 256, cout: 20, zeroPoint: 127, extreme: true, seed: 5),
-    WinogradCase(h: 3, w: 5, cin: 512, cout: 16, zeroPoint: -128, extreme: true, seed: 6),
+    WinogradCase(h: 3, w: 5, cin: 320, cout: 16, zeroPoint: -128, extreme: true, seed: 6),
   ]
 }
 
