@@ -1,7 +1,8 @@
 // The arm64 attention kernels' source (float window and DETR attention; int8 window attention with sdot by
 // element), included by attention_arm.c with <arm_neon.h> (names __neon, the int8 one __neondot) and by
 // attention_x86.c with neon_sse.h (names __avx2): one source, the same bits on both (the definitions are
-// Kernels/Attention.swift's). Needs ES_NEON_NAME(base) and ES_DOTPROD_TARGET defined by the includer.
+// Kernels/Attention.swift's). Needs ES_NEON_NAME(base) and ES_DOTPROD_TARGET defined by the includer;
+// ES_INT8_ONLY leaves the float attentions out (x86 has 8-lane ones: attention_avx2.c).
 // Float tiles of 4 query rows x 16 keys (16 accumulators of the 32 vector registers) for Q·Kᵀ and 4 rows
 // x 16 head dimensions for P·V; every score one FMA chain over the head dimension in ascending order,
 // separate IEEE operations everywhere else (the includer turns contraction off), the softmax sum in 16
@@ -45,6 +46,7 @@ static inline void es_load16_neon(const float *p, size_t count, float fill, floa
   v[0] = vld1q_f32(t); v[1] = vld1q_f32(t + 4); v[2] = vld1q_f32(t + 8); v[3] = vld1q_f32(t + 12);
 }
 
+#if !defined(ES_INT8_ONLY)
 /// softmax(q·kᵀ · scale + bias (+ mask))·v for nq query rows against nk keys (any head dimension), 4 rows at a
 /// time; scratch: kᵀ (hd x np, np = nk rounded up to 16) then 4 score rows of np.
 static void es_attention_rows_neon(size_t nq, size_t nk, size_t hd, es_rows_neon q, es_rows_neon k, es_rows_neon v,
@@ -165,6 +167,7 @@ void ES_NEON_NAME(es_dense_attention_f32)(size_t nq, size_t nk, size_t hd, const
   const es_rows_neon qr = {0, q, ld}, kr = {0, k, ld}, vr = {0, v, ld};
   es_attention_rows_neon(nq, nk, hd, qr, kr, vr, 0, 0, scale, 0, out, ld, scratch);
 }
+#endif
 
 // int8 window attention (head dimension 32, up to 64 tokens), arm64 sdot (FEAT_DotProd): the definition and
 // its contract are Kernels/Attention.swift `windowInt8`; every float step below is the same IEEE operation in

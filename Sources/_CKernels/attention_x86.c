@@ -425,26 +425,17 @@ void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const 
 }
 #endif
 
-// AVX2 (with FMA3): the arm64 kernels' source (attention_neon_body.h) over neon_sse.h, 4 float lanes per
-// SSE vector with the same operations, so the same bits as the NEON and AVX-512 tiers and the definitions.
+// AVX2 (with FMA3): the arm64 int8 window attention (attention_neon_body.h) over neon_sse.h, 4 float lanes
+// per SSE vector with the same operations, so the same bits as the NEON and VNNI tiers and the definition.
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #include "neon_sse.h"
 #define ES_NEON_NAME(base) base##__avx2
 #define ES_DOTPROD_TARGET
+#define ES_INT8_ONLY   // the float attentions: attention_avx2.c, with 8-lane vectors
 #include "attention_neon_body.h"
 #pragma clang attribute pop
 #else
-void es_window_attention_f32__avx2(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
-                                   const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch) {
-  (void)n; (void)hd; (void)q; (void)k; (void)v; (void)bias; (void)mask; (void)sqrt_d; (void)out; (void)scratch;
-  __builtin_trap();
-}
-void es_dense_attention_f32__avx2(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                  float scale, float *out, float *scratch) {
-  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)out; (void)scratch;
-  __builtin_trap();
-}
 void es_window_attention_qs8__avx2(size_t n, const float *const *q, const float *const *k, const float *const *v,
                                    const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch) {
   (void)n; (void)q; (void)k; (void)v; (void)bias; (void)mask; (void)inv_sqrt_d; (void)out; (void)scratch;

@@ -129,8 +129,8 @@ void es_window_attention_f32__neon(size_t n, size_t hd, const float *const *q, c
                                    const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch);
 void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
                                   float scale, float *out, float *scratch);
-/// x86-64 AVX2+FMA twins of the three arm64 attentions (float window, float DETR, int8 window): the same source
-/// (attention_neon_body.h over neon_sse.h), contracts, scratch and bits; trap off x86-64.
+/// x86-64 AVX2+FMA twins of the three arm64 attentions (float window, float DETR: attention_avx2.c, the NEON code
+/// with 8-lane vectors; int8 window: the same source over neon_sse.h), contracts, scratch and bits; trap off x86-64.
 void es_window_attention_f32__avx2(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
                                    const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch);
 void es_dense_attention_f32__avx2(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
