@@ -136,7 +136,7 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
     let baseline = c.baselineBytes ?? model.baselineBytes
     // A single image drops each weight's pages after use: about one layer's weights are resident.
     let weights = model.heapWeightBytes + (c.singleImage ? Swift.min(model.mappedWeightBytes, 8 << 20) : model.mappedWeightBytes)
-    overheadBytes = baseline + weights
+    overheadBytes = baseline + weights + model.network.kernelHeapBytes(kernels: c.kernels)
     // A memory limit the kernel enforces (a cgroup's) bounds every policy: a plan predicted to exceed it is
     // refused here, up front, rather than killed by the kernel halfway.
     let limit = c.memoryLimitBytes

@@ -59,7 +59,9 @@ public final class Int8WinogradWeights: @unchecked Sendable {
   static func offset(e: Int, panel: Int, pair: Int, panels: Int, pairs: Int) -> Int { ((e * panels + panel) * pairs + pair) * 32 }
 
   /// Bytes held.
-  public var byteCount: Int { 16 * panels * pairs * 32 * 2 }
+  public var byteCount: Int { Self.byteCount(n: n, inChannels: inChannels) }
+  /// Bytes the transformed weights of an n-output, `inChannels`-input 3×3 conv take.
+  public static func byteCount(n: Int, inChannels: Int) -> Int { 16 * QGEMMPanelLayout.panels(n: n) * ((inChannels + 1) / 2) * 64 }
 }
 
 public enum Int8Winograd {

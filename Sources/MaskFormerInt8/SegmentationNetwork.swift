@@ -48,6 +48,9 @@ public protocol SegmentationNetwork {
   /// threads (their scratch buffers count): a dry run of the forward pass (`MemoryPlan.dryRun`).
   func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), tokenChunk: Int, bandRows: Int,
                   kernels: KernelTable, threads: Int) -> MemoryPlan
+  /// Heap bytes the kernels keep with the layers beside the weights (Winograd-transformed conv weights, made
+  /// on first use), at most: part of a session's overhead.
+  func kernelHeapBytes(kernels: KernelTable) -> Int
   /// The segmentation at `target` size.
   func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation
 }
@@ -63,6 +66,14 @@ extension SegmentationNetwork {
 }
 
 extension MaskFormer: SegmentationNetwork {
+  public func kernelHeapBytes(kernels: KernelTable) -> Int {
+    guard kernels.winograd else { return 0 }
+    let d = pixelDecoder
+    let convs = [d.stem.conv, d.maskProjection] + d.layers.map(\.block.conv)
+    return convs.filter { $0.winograd != nil && $0.quantized != nil }
+      .reduce(0) { $0 + Int8WinogradWeights.byteCount(n: $1.outChannels, inChannels: $1.inChannels) }
+  }
+
   public var labels: [String] { config.labels }
 
   public func logits(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskLogits {
