@@ -13,6 +13,19 @@
 // (every conv tap) with the sums kept in registers.
 #if defined(__x86_64__)
 #include <emmintrin.h>
+
+/// Quads q .. q + 3 of 4 rows (each row's 16 bytes at rs[r] + 4q, XORed with `flip`): a 4x4 transpose of
+/// 32-bit elements (SSE2, baseline x86-64), so that out[i] holds quad q + i of the 4 rows side by side.
+static inline void es_quads4x4(const signed char *const *rs, size_t q, __m128i flip, __m128i out[4]) {
+  const __m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[0] + 4 * q)), flip);
+  const __m128i r1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[1] + 4 * q)), flip);
+  const __m128i r2 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[2] + 4 * q)), flip);
+  const __m128i r3 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[3] + 4 * q)), flip);
+  const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+  const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+  out[0] = _mm_unpacklo_epi64(t0, t1); out[1] = _mm_unpackhi_epi64(t0, t1);
+  out[2] = _mm_unpacklo_epi64(t2, t3); out[3] = _mm_unpackhi_epi64(t2, t3);
+}
 #endif
 void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const *rows, size_t kq, unsigned char *ap) {
   (void)kq;
@@ -22,21 +35,14 @@ void es_qs8_pack_a12(size_t nseg, const size_t *seg_kq, const signed char *const
     const signed char *const *rs = rows + s * 12;
     size_t q = 0;
 #if defined(__x86_64__)
-    // 4 quads of 4 rows at a time: a 4x4 transpose of 32-bit elements (SSE2, baseline x86-64).
+    // 4 quads of 4 rows at a time (es_quads4x4), unsigned.
     const __m128i flip = _mm_set1_epi8((char)0x80);
     for (; q + 4 <= len; q += 4) {
       unsigned char *dst = ap + (q0 + q) * 48;
       for (size_t g = 0; g < 3; g++) {
-        const __m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g] + 4 * q)), flip);
-        const __m128i r1 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g + 1] + 4 * q)), flip);
-        const __m128i r2 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g + 2] + 4 * q)), flip);
-        const __m128i r3 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rs[4 * g + 3] + 4 * q)), flip);
-        const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
-        const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
-        _mm_storeu_si128((__m128i *)(dst + 16 * g), _mm_unpacklo_epi64(t0, t1));
-        _mm_storeu_si128((__m128i *)(dst + 48 + 16 * g), _mm_unpackhi_epi64(t0, t1));
-        _mm_storeu_si128((__m128i *)(dst + 96 + 16 * g), _mm_unpacklo_epi64(t2, t3));
-        _mm_storeu_si128((__m128i *)(dst + 144 + 16 * g), _mm_unpackhi_epi64(t2, t3));
+        __m128i t[4];
+        es_quads4x4(rs + 4 * g, q, flip, t);
+        for (size_t i = 0; i < 4; i++) _mm_storeu_si128((__m128i *)(dst + 48 * i + 16 * g), t[i]);
       }
     }
 #endif
@@ -112,20 +118,13 @@ void es_qs8_pack_a12_s16(size_t nseg, const size_t *seg_kq, const signed char *c
     const size_t len = seg_kq[s];
     const signed char *const *rs = rows + s * 12;
     size_t q = 0;
-    // 4 quads of 4 rows at a time: the 4x4 transpose of 32-bit elements, then each 16-byte row widened.
+    // 4 quads of 4 rows at a time (es_quads4x4), each 16-byte row of the result widened.
     for (; q + 4 <= len; q += 4) {
       short *dst = ap + (q0 + q) * 48;
       for (size_t g = 0; g < 3; g++) {
-        const __m128i r0 = _mm_loadu_si128((const __m128i *)(rs[4 * g] + 4 * q));
-        const __m128i r1 = _mm_loadu_si128((const __m128i *)(rs[4 * g + 1] + 4 * q));
-        const __m128i r2 = _mm_loadu_si128((const __m128i *)(rs[4 * g + 2] + 4 * q));
-        const __m128i r3 = _mm_loadu_si128((const __m128i *)(rs[4 * g + 3] + 4 * q));
-        const __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
-        const __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
-        _mm256_storeu_si256((__m256i *)(dst + 16 * g), _mm256_cvtepi8_epi16(_mm_unpacklo_epi64(t0, t1)));
-        _mm256_storeu_si256((__m256i *)(dst + 48 + 16 * g), _mm256_cvtepi8_epi16(_mm_unpackhi_epi64(t0, t1)));
-        _mm256_storeu_si256((__m256i *)(dst + 96 + 16 * g), _mm256_cvtepi8_epi16(_mm_unpacklo_epi64(t2, t3)));
-        _mm256_storeu_si256((__m256i *)(dst + 144 + 16 * g), _mm256_cvtepi8_epi16(_mm_unpackhi_epi64(t2, t3)));
+        __m128i t[4];
+        es_quads4x4(rs + 4 * g, q, _mm_setzero_si128(), t);
+        for (size_t i = 0; i < 4; i++) _mm256_storeu_si256((__m256i *)(dst + 48 * i + 16 * g), _mm256_cvtepi8_epi16(t[i]));
       }
     }
     for (; q < len; q++) {
