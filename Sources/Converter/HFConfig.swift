@@ -148,33 +148,7 @@ public enum HFConfig {
     guard modelType == "maskformer" else { throw top.fail("model_type", "\"maskformer\"") }
     if try top.bool("use_auxiliary_loss", default: false) { throw top.fail("use_auxiliary_loss", "false") }
 
-    let b = top.object("backbone_config") ?? FieldReader(path: path, prefix: "backbone_config", value: .object([:]))
-    let backboneType = try b.string("model_type", default: "swin")
-    guard backboneType == "swin" || backboneType == "maskformer-swin" else {
-      throw b.fail("model_type", "\"swin\" or \"maskformer-swin\" (ResNet and other backbones are not supported)")
-    }
-    if try b.bool("use_absolute_embeddings", default: false) { throw b.fail("use_absolute_embeddings", "false") }
-    guard try b.int("num_channels", default: 3) == 3 else { throw b.fail("num_channels", "3") }
-    let depths = try b.ints("depths", default: [2, 2, 18, 2])
-    let heads = try b.ints("num_heads", default: [4, 8, 16, 32])
-    let embed = try b.int("embed_dim", default: 128)
-    if let problem = SwinConfig.stageProblem(depths: depths, numHeads: heads, embedDim: embed) {
-      throw b.fail(problem.field, problem.expected)
-    }
-    // MaskFormer's pixel decoder takes every stage the backbone outputs; a subset would change the FPN.
-    let stages = (1...depths.count).map { "stage\($0)" }
-    if case .array(let names)? = b.value["out_features"] {
-      guard names == stages.map(JSONValue.string) else { throw b.fail("out_features", "every stage in order \(stages)") }
-    }
-    let window = try b.int("window_size", default: 12)
-    guard window >= 1 else { throw b.fail("window_size", "a positive integer") }
-    let patch = try b.int("patch_size", default: 4)
-    guard patch >= 1 else { throw b.fail("patch_size", "a positive integer") }
-    let swin = SwinConfig(
-      embedDim: embed, depths: depths, numHeads: heads, windowSize: window, patchSize: patch,
-      mlpRatio: try b.double("mlp_ratio", default: 4), qkvBias: try b.bool("qkv_bias", default: true),
-      layerNormEps: Float(try b.double("layer_norm_eps", default: 1e-5)),
-      hiddenAct: try activation(b, "hidden_act", default: "gelu"))
+    let swin = try swinBackbone(top, acceptedTypes: ["swin", "maskformer-swin"])
 
     let d = top.object("decoder_config") ?? FieldReader(path: path, prefix: "decoder_config", value: .object([:]))
     guard try d.string("model_type", default: "detr") == "detr" else { throw d.fail("model_type", "\"detr\"") }
@@ -191,6 +165,43 @@ public enum HFConfig {
 
     let fpn = try top.int("fpn_feature_size", default: 256), mask = try top.int("mask_feature_size", default: 256)
     guard fpn % MaskFormerConfig.groupNormGroups == 0 else { throw top.fail("fpn_feature_size", "a multiple of 32") }
+    let labels = try labelNames(top)
+    return MaskFormerConfig(swin: swin, detr: detr, fpnFeatureSize: fpn, maskFeatureSize: mask, labels: labels)
+  }
+
+  /// The Swin backbone of either model (`backbone_config`, transformers' defaults: swin-base when absent).
+  static func swinBackbone(_ top: FieldReader, acceptedTypes: [String]) throws(CheckpointError) -> SwinConfig {
+    let b = top.object("backbone_config") ?? FieldReader(path: top.path, prefix: "backbone_config", value: .object([:]))
+    let backboneType = try b.string("model_type", default: "swin")
+    guard acceptedTypes.contains(backboneType) else {
+      throw b.fail("model_type", acceptedTypes.map { "\"\($0)\"" }.joined(separator: " or ") + " (ResNet and other backbones are not supported)")
+    }
+    if try b.bool("use_absolute_embeddings", default: false) { throw b.fail("use_absolute_embeddings", "false") }
+    guard try b.int("num_channels", default: 3) == 3 else { throw b.fail("num_channels", "3") }
+    let depths = try b.ints("depths", default: [2, 2, 18, 2])
+    let heads = try b.ints("num_heads", default: [4, 8, 16, 32])
+    let embed = try b.int("embed_dim", default: 128)
+    if let problem = SwinConfig.stageProblem(depths: depths, numHeads: heads, embedDim: embed) {
+      throw b.fail(problem.field, problem.expected)
+    }
+    // Both pixel decoders take every stage the backbone outputs; a subset would change them.
+    let stages = (1...depths.count).map { "stage\($0)" }
+    if case .array(let names)? = b.value["out_features"] {
+      guard names == stages.map(JSONValue.string) else { throw b.fail("out_features", "every stage in order \(stages)") }
+    }
+    let window = try b.int("window_size", default: 12)
+    guard window >= 1 else { throw b.fail("window_size", "a positive integer") }
+    let patch = try b.int("patch_size", default: 4)
+    guard patch >= 1 else { throw b.fail("patch_size", "a positive integer") }
+    return SwinConfig(
+      embedDim: embed, depths: depths, numHeads: heads, windowSize: window, patchSize: patch,
+      mlpRatio: try b.double("mlp_ratio", default: 4), qkvBias: try b.bool("qkv_bias", default: true),
+      layerNormEps: Float(try b.double("layer_norm_eps", default: 1e-5)),
+      hiddenAct: try activation(b, "hidden_act", default: "gelu"))
+  }
+
+  /// `id2label` in id order: ids 0 ..< K, at least one.
+  static func labelNames(_ top: FieldReader) throws(CheckpointError) -> [String] {
     var labels: [String] = []
     if let ids = top.object("id2label"), case .object(let o) = ids.value {
       var byId: [Int: String] = [:]
@@ -202,7 +213,42 @@ public enum HFConfig {
       labels = (0..<byId.count).map { byId[$0]! }
     }
     guard !labels.isEmpty else { throw top.fail("id2label", "at least one label") }
-    return MaskFormerConfig(swin: swin, detr: detr, fpnFeatureSize: fpn, maskFeatureSize: mask, labels: labels)
+    return labels
+  }
+
+  /// config.json of a Mask2Former checkpoint (model_type "mask2former") → Mask2FormerConfig, refusing what
+  /// ../shared/mask2former-spec.md does not cover (non-Swin backbones, absolute embeddings, pre-norm decoder
+  /// layers, input projections, other strides) with the field and the expected vs found value. Defaults are
+  /// transformers 5.24's (Mask2FormerConfig; its Swin when `backbone_config` is absent).
+  public static func mask2Former(path: String, contents: Data? = nil) throws(CheckpointError) -> Mask2FormerConfig {
+    let top = FieldReader(path: path, prefix: "", value: try readJSON(path, contents: contents))
+    guard try top.string("model_type", default: "mask2former") == "mask2former" else { throw top.fail("model_type", "\"mask2former\"") }
+    let swin = try swinBackbone(top, acceptedTypes: ["swin"])
+    guard swin.stageCount == 4 else { throw top.fail("backbone_config", "a Swin of 4 stages (strides 4, 8, 16, 32)") }
+    if try top.bool("pre_norm", default: false) { throw top.fail("pre_norm", "false") }
+    if try top.bool("enforce_input_projection", default: false) { throw top.fail("enforce_input_projection", "false") }
+    guard try top.int("common_stride", default: 4) == 4 else { throw top.fail("common_stride", "4") }
+    guard try top.ints("feature_strides", default: [4, 8, 16, 32]) == [4, 8, 16, 32] else {
+      throw top.fail("feature_strides", "[4, 8, 16, 32]")
+    }
+    let d = try top.int("hidden_dim", default: 256)
+    guard try top.int("feature_size", default: 256) == d else { throw top.fail("feature_size", "hidden_dim (\(d))") }
+    guard try top.int("mask_feature_size", default: 256) == d else { throw top.fail("mask_feature_size", "hidden_dim (\(d))") }
+    guard d >= 1, d % Mask2FormerConfig.groupNormGroups == 0 else { throw top.fail("hidden_dim", "a positive multiple of 32") }
+    let heads = try top.int("num_attention_heads", default: 8)
+    guard heads >= 1, d % heads == 0 else { throw top.fail("num_attention_heads", "a divisor of hidden_dim \(d)") }
+    let encoderLayers = try top.int("encoder_layers", default: 6), decoderLayers = try top.int("decoder_layers", default: 10)
+    guard encoderLayers >= 1 else { throw top.fail("encoder_layers", "at least 1") }
+    guard decoderLayers >= 1 else { throw top.fail("decoder_layers", "at least 1") }
+    let encoderFFN = try top.int("encoder_feedforward_dim", default: 1024), decoderFFN = try top.int("dim_feedforward", default: 2048)
+    guard encoderFFN >= 1 else { throw top.fail("encoder_feedforward_dim", "a positive integer") }
+    guard decoderFFN >= 1 else { throw top.fail("dim_feedforward", "a positive integer") }
+    let queries = try top.int("num_queries", default: 100)
+    guard queries >= 1 else { throw top.fail("num_queries", "a positive integer") }
+    return Mask2FormerConfig(swin: swin, hiddenDim: d, heads: heads, encoderLayers: encoderLayers, encoderFeedforward: encoderFFN,
+                             decoderLayers: decoderLayers, decoderFeedforward: decoderFFN,
+                             activation: try activation(top, "activation_function", default: "relu"), numQueries: queries,
+                             labels: try labelNames(top))
   }
 
   /// preprocessor_config.json → PreprocessorConfig (transformers-4 keys `size`/`max_size`/

@@ -28,6 +28,7 @@ enum FuzzTarget: String, CaseIterable {
       for name in f.entries.keys.sorted() { _ = try? f.tensor(name) }
     case .config:
       _ = try? HFConfig.maskFormer(path: "fuzz-input", contents: Data(bytes))
+      _ = try? HFConfig.mask2Former(path: "fuzz-input", contents: Data(bytes))
       _ = try? HFConfig.preprocessor(path: "fuzz-input", contents: Data(bytes))
     case .modelfile:
       let mapping = bytes.withUnsafeBytes { MappedFile(copying: $0, name: "fuzz-input") }
