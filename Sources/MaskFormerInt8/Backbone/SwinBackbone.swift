@@ -82,18 +82,29 @@ enum StageFeature {
   }
 }
 
+/// Where a Swin backbone's tensors are in a checkpoint: MaskFormer's copy (`encoder.model.…`, stage norms
+/// `hidden_states_norms.{0…}`) or transformers' generic `SwinBackbone`, Mask2Former's (`encoder.…`,
+/// `hidden_states_norms.stage{1…}`). The modules below the prefix have the same names and the same math.
+enum SwinWeightLayout {
+  case maskFormer, generic
+}
+
 extension SwinBackbone {
   /// `model.pixel_level_module.encoder`: the embeddings, the stages with their merges, the stage norms.
-  init(_ e: ModulePath, _ s: SwinConfig, from source: any TensorSource) throws {
-    let embeddings = try SwinPatchEmbeddings(e.child("model.embeddings"), s, from: source)
+  init(_ e: ModulePath, _ s: SwinConfig, layout: SwinWeightLayout = .maskFormer, from source: any TensorSource) throws {
+    let root = layout == .maskFormer ? e.child("model") : e
+    let embeddings = try SwinPatchEmbeddings(root.child("embeddings"), s, from: source)
     var stages: [SwinStage] = []
     for st in 0..<s.stageCount {
-      let p = e.child("model.encoder.layers").child(st)
+      let p = root.child("encoder.layers").child(st)
       let blocks = try (0..<s.depths[st]).map { try SwinLayer(p.child("blocks").child($0), stage: st, block: $0, s, from: source) }
       let merge = st + 1 < s.stageCount ? try SwinPatchMerging(p.child("downsample"), channels: s.channels(stage: st), from: source) : nil
       stages.append(SwinStage(blocks: blocks, downsample: merge))
     }
-    let norms = try (0..<s.stageCount).map { try source.layerNorm(e.child("hidden_states_norms").child($0), s.channels(stage: $0)) }
+    let norms = try (0..<s.stageCount).map { st in
+      try source.layerNorm(layout == .maskFormer ? e.child("hidden_states_norms").child(st) : e.child("hidden_states_norms").child("stage\(st + 1)"),
+                           s.channels(stage: st))
+    }
     self.init(embeddings: embeddings, stages: stages, stageNorms: norms)
   }
 }

@@ -1,0 +1,35 @@
+// Mask2Former (issue 21) against transformers' own tensors, stage by stage, as far as edge-seg runs it:
+// the backbone (generic Swin with always_partition) on the committed fixtures (tools/reference/
+// mask2former_ref.py): window 12 on maps smaller than the window, odd sizes, mixed F16/BF16/F32 tensors.
+import Converter
+import Kernels
+import MaskFormerInt8
+import Testing
+import _TestSupport
+
+@Suite struct Mask2FormerGoldenTests {
+  @Test(arguments: ["mask2former/tiny", "mask2former/labels"])
+  func backboneStagesMatchTransformers(_ fixture: String) throws {
+    let config = try HFConfig.mask2Former(path: Fixtures.path(fixture, "config.json"))
+    let weights = try SafetensorsFile(path: Fixtures.path(fixture, "model.safetensors"))
+    let golden = try SafetensorsFile(path: Fixtures.path(fixture, "golden.safetensors"))
+    let backbone = try Mask2FormerBackbone(config: config, from: weights)
+    let pv = try golden.tensor("pixel_values")
+    let seen = TensorRecorder()
+    var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
+    ctx.observer = seen
+    let maps = backbone(pixelValues: Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count)), height: pv.shape[2], width: pv.shape[3],
+                        in: ctx)
+    #expect(maps.count == 4)
+    for s in 0..<4 {
+      let name = "encoder.stage\(s)", ref = try golden.tensor(name)
+      let actual = try #require(seen.map(name), "\(name) was not produced").nchw
+      let expected = Array(UnsafeBufferPointer(start: ref.pointer, count: ref.count))
+      #expect(actual.count == expected.count, "\(name): \(actual.count) values, golden \(ref.shape)")
+      guard actual.count == expected.count else { continue }
+      let (mismatch, err) = compareGolden(name, actual: actual, expected: expected, tolerance: Tolerance.floatGolden)
+      print("\(fixture) \(name): max abs error \(err)")
+      #expect(mismatch == nil, "\(fixture): \(mismatch?.description ?? "")")
+    }
+  }
+}
