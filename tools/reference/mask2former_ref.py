@@ -4,6 +4,7 @@ the model op by op). Run it from the venv outside the repo (tools/reference/requ
 
     ~/hfref/bin/python tools/reference/mask2former_ref.py fixtures Tests/Fixtures/mask2former [NAME...]  # small, committed
     ~/hfref/bin/python tools/reference/mask2former_ref.py big swin-tiny-coco-instance models/m2f-t  # large, never committed
+    ~/hfref/bin/python tools/reference/mask2former_ref.py msda Tests/Fixtures/mask2former/msda.safetensors
 
 A checkpoint folder holds config.json, model.safetensors and preprocessor_config.json, as on the hub.
 Every float tensor gets seeded noise after HF's init (which leaves norms at 1, biases at 0 and the
@@ -108,6 +109,25 @@ def goldens(model, spec):
     return {k: v.contiguous().float() for k, v in t.items()}
 
 
+def msda_golden(out: Path):
+    """Inputs and output of transformers' multi_scale_deformable_attention (grid_sample, bilinear, zeros,
+    align_corners=False) on seeded values: 3 levels of odd sizes, 3 heads of 5 channels, 4 points, sampling
+    locations from well inside to past every edge (the zeros padding), softmaxed weights."""
+    from transformers.models.mask2former.modeling_mask2former import multi_scale_deformable_attention
+    g = torch.Generator().manual_seed(77)
+    shapes = [(3, 4), (5, 7), (9, 13)]
+    heads, hd, levels, points, queries = 3, 5, 3, 4, 40
+    s = sum(h * w for h, w in shapes)
+    value = torch.randn((1, s, heads, hd), generator=g)
+    loc = torch.rand((1, queries, heads, levels, points, 2), generator=g) * 1.6 - 0.3
+    loc[0, :4] = torch.tensor([0.0, 1.0]).repeat(heads * levels * points)[: heads * levels * points * 2].view(heads, levels, points, 2)
+    weights = torch.softmax(torch.randn((1, queries, heads, levels * points), generator=g), -1).view(1, queries, heads, levels, points)
+    output = multi_scale_deformable_attention(value, shapes, loc, weights)
+    save_file({"value": value.contiguous(), "sampling_locations": loc.contiguous(), "attention_weights": weights.contiguous(),
+               "spatial_shapes": torch.tensor(shapes, dtype=torch.float32), "output": output.contiguous()}, out)
+    print(f"msda: {queries} queries, {heads} heads of {hd}, levels {shapes} -> {out}")
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "fixtures":
         root = Path(argv[2])
@@ -119,6 +139,8 @@ def main(argv):
             save_file(t, root / name / "golden.safetensors")
             shapes = {k: list(v.shape) for k, v in t.items()}
             print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters; {json.dumps(shapes)}")
+    elif len(argv) == 3 and argv[1] == "msda":
+        msda_golden(Path(argv[2]))
     elif len(argv) == 4 and argv[1] == "big":
         spec = BIG[argv[2]]
         out = Path(argv[3])

@@ -1,0 +1,57 @@
+// DeformableAttention: Mask2Former's multi-scale deformable attention sampling (issue 21;
+// ../shared/mask2former-spec.md §3.3-3.5): for each query and head, Σ over levels and points of the
+// attention weight times the value map sampled bilinearly at the point, as transformers computes it with
+// grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False). This loop is the definition (and
+// the portable tier); SIMD tiers are to follow and will be pinned to it.
+
+public enum DeformableAttention {
+  /// `out[q][m·hd + c] = Σ_l Σ_p A[q][m][l][p] · bilinear0(V_{l,m}, loc[q][m][l][p])[c]`, summed over l, then p,
+  /// in ascending order.
+  /// - value: `S × heads × hd` (token-major; level l's `H_l·W_l` tokens row-major, levels in `shapes` order).
+  /// - locations: `queries × heads × levels × points × 2` (x, y), normalized to [0, 1] over the sampled level;
+  ///   any value (points outside the map sample zeros).
+  /// - weights: `queries × heads × levels × points`.
+  /// The sample is torch's CPU arithmetic (§3.5): g = fl(fl(2·loc) − 1), x = fma(g + 1, W/2, −0.5), corner
+  /// weights as plain products, the four corners folded by fused multiply-adds (nw, ne, sw, se), corners
+  /// outside the map read as 0.
+  public static func reference(value: UnsafePointer<Float>, shapes: [(height: Int, width: Int)], heads: Int, headDim hd: Int,
+                               locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
+                               out: UnsafeMutablePointer<Float>) {
+    let levels = shapes.count, width = heads * hd
+    var starts: [Int] = [0]
+    for (h, w) in shapes { starts.append(starts.last! + h * w) }
+    for q in 0..<queries {
+      for m in 0..<heads {
+        let o = out + q * width + m * hd
+        for c in 0..<hd { o[c] = 0 }
+        for l in 0..<levels {
+          let (h, w) = shapes[l], base = value + starts[l] * width + m * hd
+          for p in 0..<points {
+            let i = ((q * heads + m) * levels + l) * points + p
+            let a = weights[i], locX = locations[2 * i], locY = locations[2 * i + 1]
+            let gx = 2 * locX - 1, gy = 2 * locY - 1
+            let x = Float(-0.5).addingProduct(gx + 1, Float(w) / 2)
+            let y = Float(-0.5).addingProduct(gy + 1, Float(h) / 2)
+            let fx = x.rounded(.down), fy = y.rounded(.down)
+            let wx = x - fx, ex = 1 - wx, ny = y - fy, sy = 1 - ny
+            let nw = sy * ex, ne = sy * wx, sw = ny * ex, se = ny * wx
+            // Corners, or nil outside the map (zeros padding). fx, fy are integral; far-away points clamp
+            // before the conversion so that it cannot overflow.
+            let x0 = Int(Swift.max(-2, Swift.min(fx, Float(w + 1)))), y0 = Int(Swift.max(-2, Swift.min(fy, Float(h + 1))))
+            func at(_ yy: Int, _ xx: Int) -> UnsafePointer<Float>? {
+              yy >= 0 && yy < h && xx >= 0 && xx < w ? base + (yy * w + xx) * width : nil
+            }
+            let pnw = at(y0, x0), pne = at(y0, x0 + 1), psw = at(y0 + 1, x0), pse = at(y0 + 1, x0 + 1)
+            for c in 0..<hd {
+              var v = (pnw?[c] ?? 0) * nw
+              v = v.addingProduct(pne?[c] ?? 0, ne)
+              v = v.addingProduct(psw?[c] ?? 0, sw)
+              v = v.addingProduct(pse?[c] ?? 0, se)
+              o[c] = o[c] + a * v
+            }
+          }
+        }
+      }
+    }
+  }
+}
