@@ -106,25 +106,25 @@ public enum Int8GEMM {
 
   /// Per channel, once per call: the correction acc − (128 + z_a)·Σw + bias (the +128 of the unsigned
   /// operand, absent for signed-A tiers, and the zero point; all 0 when `exact` is false: the reference
-  /// tile is exact already) and the dequantization scale, in one heap block (two zero-filled arrays were
-  /// two mallocs per GEMM call: ~290 of a frame's allocations on the bundled model, issue 19).
+  /// tile is exact already) and the dequantization scale, in this thread's scratch (`ThreadScratch`: they
+  /// were one or two mallocs per GEMM call, issue 19).
   static func withCorrections(_ p: Int8GEMMProblem, signedA: Bool, exact: Bool = true,
                               _ body: (UnsafePointer<Int32>, UnsafePointer<Float>) -> Void) {
     let w = p.weights, width = w.panels * 16, offset: Int32 = signedA ? 0 : 128
-    let tables = UnsafeMutableRawPointer.allocate(byteCount: width * 8, alignment: 64)
-    defer { tables.deallocate() }
-    let corr = tables.bindMemory(to: Int32.self, capacity: width)
-    corr.initialize(repeating: 0, count: width)
-    let scales = (tables + width * 4).bindMemory(to: Float.self, capacity: width)
-    scales.initialize(repeating: 0, count: width)
-    if exact {
-      for c in 0..<w.n { corr[c] = w.bias(c) &- (offset &+ p.aZeroPoint) &* w.columnSum(c) }
+    ThreadScratch.with(.gemmTables, bytes: width * 8) { tables in
+      let corr = tables.bindMemory(to: Int32.self, capacity: width)
+      corr.initialize(repeating: 0, count: width)
+      let scales = (tables + width * 4).bindMemory(to: Float.self, capacity: width)
+      scales.initialize(repeating: 0, count: width)
+      if exact {
+        for c in 0..<w.n { corr[c] = w.bias(c) &- (offset &+ p.aZeroPoint) &* w.columnSum(c) }
+      }
+      switch p.output {
+      case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
+      case .int32: break
+      }
+      body(corr, scales)
     }
-    switch p.output {
-    case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
-    case .int32: break
-    }
-    body(corr, scales)
   }
 
   /// Tasks: blocks of `blockRows` rows times groups of panels (enough tasks for every thread).
@@ -149,111 +149,111 @@ public enum Int8GEMM {
     let (blocks, groups, perGroup) = tasks(p, blockRows: tr * packedTiles, threads: threads)
     let elementBytes = wide ? 2 : 1, packBytes = tr * packedTiles * 4 * kq * elementBytes
     let workers = parallelWorkers(blocks * groups, threads: threads)
-    let scratch = UnsafeMutableRawPointer.allocate(byteCount: workers * packBytes, alignment: 64)
-    defer { scratch.deallocate() }
-    // Groups of 4 k per segment, on the stack (a mapped array was a malloc per call).
-    withUnsafeTemporaryAllocation(of: Int.self, capacity: nseg) { kqBuf in
-      for (s, len) in p.segments.enumerated() { kqBuf[s] = (len + 3) / 4 }
-      let segKQ = UnsafePointer(kqBuf.baseAddress!)
-      parallelForWorkers(blocks * groups, threads: threads) { task, worker in
-        let m0 = (task / groups) * tr * packedTiles, m1 = Swift.min(p.m, m0 + tr * packedTiles)
-        let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
-        guard p0 < p1 else { return }
-        let packedA = scratch + worker * packBytes
-        let tiles = (m1 - m0 + tr - 1) / tr
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: packedTiles * tr * 32) { cBuf in
-          withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tr * nseg) { rowBuf in
-            let c = cBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
-            for tile in 0..<tiles {
-              let t = m0 + tile * tr, rowCount = Swift.min(tr, m1 - t)
-              for s in 0..<nseg {
-                for r in 0..<tr { rowPointers[s * tr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
-              }
-              let tileA = packedA + tile * tr * 4 * kq * elementBytes
-              UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tr * nseg) {
-                if wide {
-                  es_qs8_pack_a12_s16(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: Int16.self))
-                } else {
-                  es_qs8_pack_a12(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: UInt8.self))
+    ThreadScratch.with(.gemmPacking, bytes: workers * packBytes) { scratch in
+      // Groups of 4 k per segment, on the stack (a mapped array was a malloc per call).
+      withUnsafeTemporaryAllocation(of: Int.self, capacity: nseg) { kqBuf in
+        for (s, len) in p.segments.enumerated() { kqBuf[s] = (len + 3) / 4 }
+        let segKQ = UnsafePointer(kqBuf.baseAddress!)
+        parallelForWorkers(blocks * groups, threads: threads) { task, worker in
+          let m0 = (task / groups) * tr * packedTiles, m1 = Swift.min(p.m, m0 + tr * packedTiles)
+          let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
+          guard p0 < p1 else { return }
+          let packedA = scratch + worker * packBytes
+          let tiles = (m1 - m0 + tr - 1) / tr
+          withUnsafeTemporaryAllocation(of: Int32.self, capacity: packedTiles * tr * 32) { cBuf in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tr * nseg) { rowBuf in
+              let c = cBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
+              for tile in 0..<tiles {
+                let t = m0 + tile * tr, rowCount = Swift.min(tr, m1 - t)
+                for s in 0..<nseg {
+                  for r in 0..<tr { rowPointers[s * tr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
                 }
-              }
-            }
-            let cInts = UnsafeMutableRawPointer(c).assumingMemoryBound(to: CInt.self)
-            var panel = p0
-            while panel < p1 {
-              let pair = panel + 1 < p1
-              let w0 = UnsafeRawPointer(w.group(panel: panel, k: 0)).assumingMemoryBound(to: CChar.self)
-              let w1 = UnsafeRawPointer(w.group(panel: pair ? panel + 1 : panel, k: 0)).assumingMemoryBound(to: CChar.self)
-              var kb = 0
-              while kb < kq {
-                let n = Swift.min(packedKBlock, kq - kb), accumulate: CInt = kb > 0 ? 1 : 0
-                for tile in 0..<tiles {
-                  let rowCount = Swift.min(tr, m1 - m0 - tile * tr)
-                  let ap = packedA + (tile * tr * 4 * kq + tr * 4 * kb) * elementBytes, ct = cInts + tile * tr * 32
+                let tileA = packedA + tile * tr * 4 * kq * elementBytes
+                UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tr * nseg) {
                   if wide {
-                    let a16 = ap.assumingMemoryBound(to: Int16.self)
-                    es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w0 + 64 * kb, ct, accumulate)
-                    if pair { es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w1 + 64 * kb, ct + 16, accumulate) }
-                  } else if pair {
-                    let a8 = ap.assumingMemoryBound(to: UInt8.self)
-                    es_qs8_gemm_12x32p__avx512vnni(rowCount, n, a8, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
+                    es_qs8_pack_a12_s16(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: Int16.self))
                   } else {
-                    es_qs8_gemm_12x16p__avx512vnni(rowCount, n, ap.assumingMemoryBound(to: UInt8.self), w0 + 64 * kb, ct, accumulate)
+                    es_qs8_pack_a12(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: UInt8.self))
                   }
                 }
-                kb += n
               }
-              let cols = Swift.min(pair ? 32 : 16, w.n - panel * 16)
-              for tile in 0..<tiles {
-                let t = m0 + tile * tr
-                epilogue(p, tile: c + tile * tr * 32, ldt: 32, rows: t..<Swift.min(m1, t + tr), c0: panel * 16, cols: cols,
-                         corr: corr, scales: scales, kernel: wide ? .avx2 : .avx512vnni)
+              let cInts = UnsafeMutableRawPointer(c).assumingMemoryBound(to: CInt.self)
+              var panel = p0
+              while panel < p1 {
+                let pair = panel + 1 < p1
+                let w0 = UnsafeRawPointer(w.group(panel: panel, k: 0)).assumingMemoryBound(to: CChar.self)
+                let w1 = UnsafeRawPointer(w.group(panel: pair ? panel + 1 : panel, k: 0)).assumingMemoryBound(to: CChar.self)
+                var kb = 0
+                while kb < kq {
+                  let n = Swift.min(packedKBlock, kq - kb), accumulate: CInt = kb > 0 ? 1 : 0
+                  for tile in 0..<tiles {
+                    let rowCount = Swift.min(tr, m1 - m0 - tile * tr)
+                    let ap = packedA + (tile * tr * 4 * kq + tr * 4 * kb) * elementBytes, ct = cInts + tile * tr * 32
+                    if wide {
+                      let a16 = ap.assumingMemoryBound(to: Int16.self)
+                      es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w0 + 64 * kb, ct, accumulate)
+                      if pair { es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w1 + 64 * kb, ct + 16, accumulate) }
+                    } else if pair {
+                      let a8 = ap.assumingMemoryBound(to: UInt8.self)
+                      es_qs8_gemm_12x32p__avx512vnni(rowCount, n, a8, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
+                    } else {
+                      es_qs8_gemm_12x16p__avx512vnni(rowCount, n, ap.assumingMemoryBound(to: UInt8.self), w0 + 64 * kb, ct, accumulate)
+                    }
+                  }
+                  kb += n
+                }
+                let cols = Swift.min(pair ? 32 : 16, w.n - panel * 16)
+                for tile in 0..<tiles {
+                  let t = m0 + tile * tr
+                  epilogue(p, tile: c + tile * tr * 32, ldt: 32, rows: t..<Swift.min(m1, t + tr), c0: panel * 16, cols: cols,
+                           corr: corr, scales: scales, kernel: wide ? .avx2 : .avx512vnni)
+                }
+                panel += pair ? 2 : 1
               }
-              panel += pair ? 2 : 1
             }
           }
         }
       }
     }
-  }
+    }
 
-  /// The other tiers: 8-row tiles read in place through the row pointers, one panel at a time.
-  private static func runRows(_ p: Int8GEMMProblem, kernel: QS8GEMMKernel, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>,
-                              threads: Int) {
-    let w = p.weights, mr = QS8GEMMKernel.mr, nseg = p.segments.count
-    let (blocks, groups, perGroup) = tasks(p, blockRows: mr * 8, threads: threads)
-    parallelFor(blocks * groups, threads: threads) { task in
-      let m0 = (task / groups) * mr * 8, m1 = Swift.min(p.m, m0 + mr * 8)
-      let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
-      guard p0 < p1 else { return }
-      withUnsafeTemporaryAllocation(of: Int32.self, capacity: mr * 16) { tileBuf in
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: mr * nseg) { rowBuf in
-          let tile = tileBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
-          var t = m0
-          while t < m1 {
-            let rowCount = Swift.min(mr, m1 - t)
-            if kernel != .reference {
-              for s in 0..<nseg {
-                for r in 0..<mr { rowPointers[s * mr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
-              }
-            }
-            for panel in p0..<p1 {
-              if kernel == .reference {
-                referenceTile(p, rows: t..<(t + rowCount), panel: panel, into: tile)
-              } else {
-                var kOffset = 0
-                for (s, len) in p.segments.enumerated() {
-                  microkernel(kernel, rowCount, (len + 3) / 4, rowPointers + s * mr, w.group(panel: panel, k: kOffset), tile, 16, kOffset > 0)
-                  kOffset += len
+    /// The other tiers: 8-row tiles read in place through the row pointers, one panel at a time.
+    private static func runRows(_ p: Int8GEMMProblem, kernel: QS8GEMMKernel, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>,
+                                threads: Int) {
+      let w = p.weights, mr = QS8GEMMKernel.mr, nseg = p.segments.count
+      let (blocks, groups, perGroup) = tasks(p, blockRows: mr * 8, threads: threads)
+      parallelFor(blocks * groups, threads: threads) { task in
+        let m0 = (task / groups) * mr * 8, m1 = Swift.min(p.m, m0 + mr * 8)
+        let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
+        guard p0 < p1 else { return }
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: mr * 16) { tileBuf in
+          withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: mr * nseg) { rowBuf in
+            let tile = tileBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
+            var t = m0
+            while t < m1 {
+              let rowCount = Swift.min(mr, m1 - t)
+              if kernel != .reference {
+                for s in 0..<nseg {
+                  for r in 0..<mr { rowPointers[s * mr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
                 }
               }
-              epilogue(p, tile: tile, ldt: 16, rows: t..<(t + rowCount), c0: panel * 16, cols: Swift.min(16, w.n - panel * 16),
-                       corr: corr, scales: scales, kernel: kernel)
+              for panel in p0..<p1 {
+                if kernel == .reference {
+                  referenceTile(p, rows: t..<(t + rowCount), panel: panel, into: tile)
+                } else {
+                  var kOffset = 0
+                  for (s, len) in p.segments.enumerated() {
+                    microkernel(kernel, rowCount, (len + 3) / 4, rowPointers + s * mr, w.group(panel: panel, k: kOffset), tile, 16, kOffset > 0)
+                    kOffset += len
+                  }
+                }
+                epilogue(p, tile: tile, ldt: 16, rows: t..<(t + rowCount), c0: panel * 16, cols: Swift.min(16, w.n - panel * 16),
+                         corr: corr, scales: scales, kernel: kernel)
+              }
+              t += mr
             }
-            t += mr
           }
         }
-      }
     }
   }
 

@@ -86,84 +86,84 @@ public enum Int8Winograd {
       let vCount = 16 * tb * pairs * 2, mCount = 16 * tb * 16, yCount = 2 * 2 * tb * 16
       let perWorker = vCount * 2 + (mCount + yCount) * 4
       let workers = parallelWorkers(th * nb, threads: threads)
-      let scratch = UnsafeMutableRawPointer.allocate(byteCount: workers * perWorker, alignment: 64)
-      defer { scratch.deallocate() }
-      parallelForWorkers(th * nb, threads: threads) { task, worker in
-        let ty = task / nb, b = task % nb
-        let t0 = b * tw / nb, t1 = (b + 1) * tw / nb, tiles = t1 - t0
-        let base = scratch + worker * perWorker
-        let v = base.bindMemory(to: Int16.self, capacity: vCount)
-        let m = (base + vCount * 2).bindMemory(to: Int32.self, capacity: mCount)
-        let y = (base + vCount * 2 + mCount * 4).bindMemory(to: Int32.self, capacity: yCount)
-        let ldv = tiles * pairs * 2   // Int16 between positions e
-        // Input transform of every tile of the block.
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: 16) { dBuf in
-          let d = dBuf.baseAddress!
-          for t in 0..<tiles {
-            let oy = 2 * ty, ox = 2 * (t0 + t)
-            for i in 0..<4 { for j in 0..<4 { d[i * 4 + j] = pixel(oy - 1 + i, ox - 1 + j) } }
-            let vt = v + t * pairs * 2
-            if avx2 {
-              UnsafeRawPointer(d).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: 16) { dc in
-                es_wino_input_16__avx2(cin, dc, vt, ldv)
-              }
-            } else {
-              inputTransform(cin, d, vt, ldv)
-            }
-            if cin % 2 == 1 { for e in 0..<16 { vt[e * ldv + cin] = 0 } }
-          }
-        }
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: 6) { rowBuf in
-          let rowPointers = rowBuf.baseAddress!
-          for panel in 0..<u.panels {
-            // M_e for the block's tiles × the panel's 16 outputs, e = 0 ..< 16.
-            for e in 0..<16 {
-              let ue = u.u + Int8WinogradWeights.offset(e: e, panel: panel, pair: 0, panels: u.panels, pairs: pairs)
-              var r0 = 0
-              while r0 < tiles {
-                let mr = Swift.min(6, tiles - r0)
-                for r in 0..<6 { rowPointers[r] = UnsafePointer(v + e * ldv + (r0 + Swift.min(r, mr - 1)) * pairs * 2) }
-                let c = m + (e * tb + r0) * 16
-                if avx2 {
-                  es_wino_gemm_6x16__avx2(mr, pairs, UnsafeRawPointer(rowPointers).assumingMemoryBound(to: UnsafePointer<Int16>?.self), ue, c)
-                } else {
-                  gemm(mr, pairs, rowPointers, ue, c)
+      ThreadScratch.with(.winograd, bytes: workers * perWorker) { scratch in
+        parallelForWorkers(th * nb, threads: threads) { task, worker in
+          let ty = task / nb, b = task % nb
+          let t0 = b * tw / nb, t1 = (b + 1) * tw / nb, tiles = t1 - t0
+          let base = scratch + worker * perWorker
+          let v = base.bindMemory(to: Int16.self, capacity: vCount)
+          let m = (base + vCount * 2).bindMemory(to: Int32.self, capacity: mCount)
+          let y = (base + vCount * 2 + mCount * 4).bindMemory(to: Int32.self, capacity: yCount)
+          let ldv = tiles * pairs * 2   // Int16 between positions e
+          // Input transform of every tile of the block.
+          withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: 16) { dBuf in
+            let d = dBuf.baseAddress!
+            for t in 0..<tiles {
+              let oy = 2 * ty, ox = 2 * (t0 + t)
+              for i in 0..<4 { for j in 0..<4 { d[i * 4 + j] = pixel(oy - 1 + i, ox - 1 + j) } }
+              let vt = v + t * pairs * 2
+              if avx2 {
+                UnsafeRawPointer(d).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: 16) { dc in
+                  es_wino_input_16__avx2(cin, dc, vt, ldv)
                 }
-                r0 += mr
+              } else {
+                inputTransform(cin, d, vt, ldv)
               }
+              if cin % 2 == 1 { for e in 0..<16 { vt[e * ldv + cin] = 0 } }
             }
-            outputTransform(tiles: tiles, m, ldm: tb * 16, into: y, ldy: 2 * tb * 16)
-            // Two output rows of 2·tiles pixels (fewer at the right edge and the last odd row).
-            let x0 = 2 * t0, x1 = Swift.min(width, 2 * t1), cols = Swift.min(16, n - panel * 16)
-            for r in 0..<2 where 2 * ty + r < rows {
-              let first = (2 * ty + r) * width
-              Int8GEMM.epilogue(problem, tile: y + r * 2 * tb * 16, ldt: 16, rows: (first + x0)..<(first + x1), c0: panel * 16, cols: cols,
-                                corr: corr, scales: scales, kernel: kernel)
+          }
+          withUnsafeTemporaryAllocation(of: UnsafePointer<Int16>.self, capacity: 6) { rowBuf in
+            let rowPointers = rowBuf.baseAddress!
+            for panel in 0..<u.panels {
+              // M_e for the block's tiles × the panel's 16 outputs, e = 0 ..< 16.
+              for e in 0..<16 {
+                let ue = u.u + Int8WinogradWeights.offset(e: e, panel: panel, pair: 0, panels: u.panels, pairs: pairs)
+                var r0 = 0
+                while r0 < tiles {
+                  let mr = Swift.min(6, tiles - r0)
+                  for r in 0..<6 { rowPointers[r] = UnsafePointer(v + e * ldv + (r0 + Swift.min(r, mr - 1)) * pairs * 2) }
+                  let c = m + (e * tb + r0) * 16
+                  if avx2 {
+                    es_wino_gemm_6x16__avx2(mr, pairs, UnsafeRawPointer(rowPointers).assumingMemoryBound(to: UnsafePointer<Int16>?.self), ue, c)
+                  } else {
+                    gemm(mr, pairs, rowPointers, ue, c)
+                  }
+                  r0 += mr
+                }
+              }
+              outputTransform(tiles: tiles, m, ldm: tb * 16, into: y, ldy: 2 * tb * 16)
+              // Two output rows of 2·tiles pixels (fewer at the right edge and the last odd row).
+              let x0 = 2 * t0, x1 = Swift.min(width, 2 * t1), cols = Swift.min(16, n - panel * 16)
+              for r in 0..<2 where 2 * ty + r < rows {
+                let first = (2 * ty + r) * width
+                Int8GEMM.epilogue(problem, tile: y + r * 2 * tb * 16, ldt: 16, rows: (first + x0)..<(first + x1), c0: panel * 16, cols: cols,
+                                  corr: corr, scales: scales, kernel: kernel)
+              }
             }
           }
         }
       }
+      }
     }
-  }
 
-  /// The input transform's definition (twin of es_wino_input_16__avx2): v[e·ldv + c] = (Bᵀ d B)[e] of channel c.
-  @_optimize(speed)
-  public static func inputTransform(_ cin: Int, _ d: UnsafePointer<UnsafePointer<Int8>>, _ v: UnsafeMutablePointer<Int16>, _ ldv: Int) {
-    for c in 0..<cin {
-      @inline(__always) func x(_ i: Int) -> Int16 { Int16(d[i][c]) }
-      for i in 0..<4 {
-        // Row i of Bᵀ d (as columns j = 0 ... 3), then that row times B.
-        let (t0, t1, t2, t3): (Int16, Int16, Int16, Int16)
-        switch i {
-        case 0: (t0, t1, t2, t3) = (x(0) &- x(8), x(1) &- x(9), x(2) &- x(10), x(3) &- x(11))
-        case 1: (t0, t1, t2, t3) = (x(4) &+ x(8), x(5) &+ x(9), x(6) &+ x(10), x(7) &+ x(11))
-        case 2: (t0, t1, t2, t3) = (x(8) &- x(4), x(9) &- x(5), x(10) &- x(6), x(11) &- x(7))
-        default: (t0, t1, t2, t3) = (x(4) &- x(12), x(5) &- x(13), x(6) &- x(14), x(7) &- x(15))
-        }
-        v[(i * 4) * ldv + c] = t0 &- t2
-        v[(i * 4 + 1) * ldv + c] = t1 &+ t2
-        v[(i * 4 + 2) * ldv + c] = t2 &- t1
-        v[(i * 4 + 3) * ldv + c] = t1 &- t3
+    /// The input transform's definition (twin of es_wino_input_16__avx2): v[e·ldv + c] = (Bᵀ d B)[e] of channel c.
+    @_optimize(speed)
+    public static func inputTransform(_ cin: Int, _ d: UnsafePointer<UnsafePointer<Int8>>, _ v: UnsafeMutablePointer<Int16>, _ ldv: Int) {
+      for c in 0..<cin {
+        @inline(__always) func x(_ i: Int) -> Int16 { Int16(d[i][c]) }
+        for i in 0..<4 {
+          // Row i of Bᵀ d (as columns j = 0 ... 3), then that row times B.
+          let (t0, t1, t2, t3): (Int16, Int16, Int16, Int16)
+          switch i {
+          case 0: (t0, t1, t2, t3) = (x(0) &- x(8), x(1) &- x(9), x(2) &- x(10), x(3) &- x(11))
+          case 1: (t0, t1, t2, t3) = (x(4) &+ x(8), x(5) &+ x(9), x(6) &+ x(10), x(7) &+ x(11))
+          case 2: (t0, t1, t2, t3) = (x(8) &- x(4), x(9) &- x(5), x(10) &- x(6), x(11) &- x(7))
+          default: (t0, t1, t2, t3) = (x(4) &- x(12), x(5) &- x(13), x(6) &- x(14), x(7) &- x(15))
+          }
+          v[(i * 4) * ldv + c] = t0 &- t2
+          v[(i * 4 + 1) * ldv + c] = t1 &+ t2
+          v[(i * 4 + 2) * ldv + c] = t2 &- t1
+          v[(i * 4 + 3) * ldv + c] = t1 &- t3
       }
     }
   }

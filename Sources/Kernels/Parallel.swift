@@ -53,3 +53,21 @@ private struct UncheckedSendableBody: @unchecked Sendable {
   let body: (Int, Int) -> Void
   let counter: UnsafeMutablePointer<CLong>
 }
+
+/// Scratch memory that stays with the calling thread between calls (`es_thread_scratch`): a GEMM's tables
+/// and packing buffers without a malloc per call (issue 19: allocations per frame). One buffer per slot and
+/// thread, so two uses of one slot must not nest on a thread.
+public enum ThreadScratch {
+  /// The slots: Int8GEMM's correction/scale tables, its packed activations, Winograd's tile buffers.
+  public enum Slot: CInt { case gemmTables = 0, gemmPacking = 1, winograd = 2 }
+
+  public static func with<R>(_ slot: Slot, bytes: Int, _ body: (UnsafeMutableRawPointer) -> R) -> R {
+    guard let p = es_thread_scratch(slot.rawValue, bytes) else {
+      // Out of memory for a grown buffer: a one-off allocation (it fails loudly if memory is truly gone).
+      let owned = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 1), alignment: 64)
+      defer { owned.deallocate() }
+      return body(owned)
+    }
+    return body(p)
+  }
+}

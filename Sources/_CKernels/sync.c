@@ -127,3 +127,40 @@ int es_pool_run(long count, long workers, es_pool_fn fn, void *ctx) {
   pthread_mutex_unlock(&es_pool_owner);
   return 0;
 }
+
+// Per-thread scratch buffers (Kernels/Parallel.swift, `ThreadScratch`): grow-only, 64-byte aligned, one per
+// slot and thread, freed when the thread ends; so a GEMM's tables and packing buffers are not a malloc per call.
+#include <stdlib.h>
+
+#define ES_SCRATCH_SLOTS 4
+typedef struct { void *p[ES_SCRATCH_SLOTS]; size_t n[ES_SCRATCH_SLOTS]; } es_scratch_set;
+static pthread_key_t es_scratch_key;
+static pthread_once_t es_scratch_once = PTHREAD_ONCE_INIT;
+
+static void es_scratch_free(void *v) {
+  es_scratch_set *s = (es_scratch_set *)v;
+  for (int i = 0; i < ES_SCRATCH_SLOTS; i++) free(s->p[i]);
+  free(s);
+}
+static void es_scratch_init(void) { pthread_key_create(&es_scratch_key, es_scratch_free); }
+
+void *es_thread_scratch(int slot, size_t bytes) {
+  if (slot < 0 || slot >= ES_SCRATCH_SLOTS) return NULL;
+  pthread_once(&es_scratch_once, es_scratch_init);
+  es_scratch_set *s = (es_scratch_set *)pthread_getspecific(es_scratch_key);
+  if (!s) {
+    s = (es_scratch_set *)calloc(1, sizeof *s);
+    if (!s) return NULL;
+    if (pthread_setspecific(es_scratch_key, s) != 0) { free(s); return NULL; }
+  }
+  if (s->n[slot] < bytes || !s->p[slot]) {
+    free(s->p[slot]);
+    s->p[slot] = NULL;
+    s->n[slot] = 0;
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes < 64 ? 64 : bytes) != 0) return NULL;
+    s->p[slot] = p;
+    s->n[slot] = bytes;
+  }
+  return s->p[slot];
+}

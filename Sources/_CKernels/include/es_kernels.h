@@ -176,6 +176,9 @@ typedef void (*es_pool_fn)(void *ctx, long item, long worker);
 /// without running anything when the pool is busy with another caller's loop or workers is < 2 or > 64
 /// (the caller then runs the loop another way), else 0.
 int es_pool_run(long count, long workers, es_pool_fn fn, void *ctx);
+/// This thread's scratch buffer of slot 0..3 with at least `bytes` bytes, 64-byte aligned (grow-only: contents
+/// are not kept when it grows; freed when the thread ends), or NULL if memory ran out.
+void *es_thread_scratch(int slot, size_t bytes);
 
 /// Peak probes for bench/KernelBench: `iterations` × 10 independent vpdpbusd (64 MACs each) or
 /// 512-bit FMAs (16 each). Return a value so the work is not optimized away. 0 off x86-64.
