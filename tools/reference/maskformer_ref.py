@@ -15,7 +15,10 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ref_common import add_noise, mix_dtypes  # noqa: E402
 from transformers import (MaskFormerConfig, MaskFormerForInstanceSegmentation, MaskFormerImageProcessor)
 from transformers.models.maskformer.configuration_maskformer import MaskFormerDetrConfig
 from transformers.models.maskformer.configuration_maskformer_swin import MaskFormerSwinConfig
@@ -76,12 +79,7 @@ def build(spec):
     config = MaskFormerConfig(backbone_config=backbone, decoder_config=decoder, id2label=id2label,
                               label2id={v: k for k, v in id2label.items()}, **spec["top"])
     model = MaskFormerForInstanceSegmentation(config).eval()
-    # Seeded noise on every float tensor: HF init leaves norms at 1 and biases at 0.
-    g = torch.Generator().manual_seed(1000 + spec["seed"])
-    with torch.no_grad():
-        for name, p in sorted(model.state_dict().items()):
-            if p.dtype.is_floating_point:
-                p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    add_noise(model, spec["seed"])
     return model
 
 
@@ -104,13 +102,7 @@ def save_checkpoint(model, spec, out: Path):
         cfg["backbone_config"]["model_type"] = "swin"
         (out / "config.json").write_text(json.dumps(cfg, indent=2))
     if opts.get("mixed_dtypes"):
-        tensors = load_file(out / "model.safetensors")
-        kinds = [torch.float16, torch.bfloat16, torch.float32]
-        mixed = {}
-        for i, name in enumerate(sorted(tensors)):
-            t = tensors[name]
-            mixed[name] = t.to(kinds[i % 3]) if t.dtype == torch.float32 else t
-        save_file(mixed, out / "model.safetensors", metadata={"format": "pt"})
+        mix_dtypes(out)
     # Reload exactly as a user would, so goldens come from what the file holds.
     return MaskFormerForInstanceSegmentation.from_pretrained(out, dtype=torch.float32).eval()
 
