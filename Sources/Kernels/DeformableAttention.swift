@@ -17,10 +17,32 @@ public enum DeformableAttention {
   public static func reference(value: UnsafePointer<Float>, shapes: [(height: Int, width: Int)], heads: Int, headDim hd: Int,
                                locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
                                out: UnsafeMutablePointer<Float>) {
-    let levels = shapes.count, width = heads * hd
     var starts: [Int] = [0]
     for (h, w) in shapes { starts.append(starts.last! + h * w) }
-    for q in 0..<queries {
+    sample(value: value, shapes: shapes, starts: starts, heads: heads, headDim: hd, locations: locations, weights: weights,
+           queries: 0..<queries, points: points, out: out)
+  }
+
+  /// `reference` over the queries in chunks of 64 on `threads` threads: the same bits (each query's
+  /// output depends on that query's inputs only).
+  public static func run(value: UnsafePointer<Float>, shapes: [(height: Int, width: Int)], heads: Int, headDim hd: Int,
+                         locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
+                         out: UnsafeMutablePointer<Float>, threads: Int) {
+    var starts: [Int] = [0]
+    for (h, w) in shapes { starts.append(starts.last! + h * w) }
+    let chunk = 64
+    parallelFor((queries + chunk - 1) / chunk, threads: threads) { c in
+      sample(value: value, shapes: shapes, starts: starts, heads: heads, headDim: hd, locations: locations, weights: weights,
+             queries: c * chunk..<Swift.min(queries, (c + 1) * chunk), points: points, out: out)
+    }
+  }
+
+  /// The definition on the queries `range` (level l's tokens start at `starts[l]`).
+  static func sample(value: UnsafePointer<Float>, shapes: [(height: Int, width: Int)], starts: [Int], heads: Int, headDim hd: Int,
+                     locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries range: Range<Int>, points: Int,
+                     out: UnsafeMutablePointer<Float>) {
+    let levels = shapes.count, width = heads * hd
+    for q in range {
       for m in 0..<heads {
         let o = out + q * width + m * hd
         for c in 0..<hd { o[c] = 0 }

@@ -1,6 +1,7 @@
 // Mask2Former (issue 21) against transformers' own tensors, stage by stage, as far as edge-seg runs it:
-// the backbone (generic Swin with always_partition) on the committed fixtures (tools/reference/
-// mask2former_ref.py): window 12 on maps smaller than the window, odd sizes, mixed F16/BF16/F32 tensors.
+// the backbone (generic Swin with always_partition) and the pixel decoder (deformable encoder, FPN level,
+// mask projection) on the committed fixtures (tools/reference/mask2former_ref.py): window 12 on maps
+// smaller than the window, odd sizes, mixed F16/BF16/F32 tensors, offsets reaching past the maps' edges.
 import Converter
 import Kernels
 import MaskFormerInt8
@@ -9,20 +10,21 @@ import _TestSupport
 
 @Suite struct Mask2FormerGoldenTests {
   @Test(arguments: ["mask2former/tiny", "mask2former/labels"])
-  func backboneStagesMatchTransformers(_ fixture: String) throws {
+  func pixelLevelStagesMatchTransformers(_ fixture: String) throws {
     let config = try HFConfig.mask2Former(path: Fixtures.path(fixture, "config.json"))
     let weights = try SafetensorsFile(path: Fixtures.path(fixture, "model.safetensors"))
     let golden = try SafetensorsFile(path: Fixtures.path(fixture, "golden.safetensors"))
-    let backbone = try Mask2FormerBackbone(config: config, from: weights)
+    let model = try Mask2Former(config: config, from: weights)
     let pv = try golden.tensor("pixel_values")
     let seen = TensorRecorder()
     var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
     ctx.observer = seen
-    let maps = backbone(pixelValues: Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count)), height: pv.shape[2], width: pv.shape[3],
-                        in: ctx)
-    #expect(maps.count == 4)
-    for s in 0..<4 {
-      let name = "encoder.stage\(s)", ref = try golden.tensor(name)
+    let (levels, _) = model.pixelLevel(pixelValues: Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count)), height: pv.shape[2],
+                                       width: pv.shape[3], in: ctx)
+    #expect(levels.count == 3)
+    let stages = (0..<4).map { "encoder.stage\($0)" } + (0..<3).map { "pixel_decoder.level\($0)" } + ["pixel_decoder.mask_features"]
+    for name in stages {
+      let ref = try golden.tensor(name)
       let actual = try #require(seen.map(name), "\(name) was not produced").nchw
       let expected = Array(UnsafeBufferPointer(start: ref.pointer, count: ref.count))
       #expect(actual.count == expected.count, "\(name): \(actual.count) values, golden \(ref.shape)")

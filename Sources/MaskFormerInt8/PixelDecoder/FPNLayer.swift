@@ -82,3 +82,28 @@ extension FPNLayer {
               block: try FPNConvLayer(p.child("block"), out: f, in: f, from: source))
   }
 }
+
+/// `x += bilinear(down)` resized to the map's size with `align_corners=False` (torch's generic CPU
+/// kernel: source `max(in/out·(d + 0.5) − 0.5, 0)`, upper neighbour clamped; along x first, then y), without
+/// materializing the resized map. Mask2Former's FPN level (mask2former-spec.md §3.6).
+func addBilinear(_ down: borrowing FeatureMap, into x: inout FeatureMap) {
+  precondition(down.channels == x.channels, "addBilinear: \(down.channels) vs \(x.channels) channels")
+  let (height, width, c) = (x.height, x.width, x.channels), dw = down.width
+  guard !x.data.isDryRun else { return }
+  let ys = LinearAxis(inSize: down.height, outSize: height), xs = LinearAxis(inSize: dw, outSize: width)
+  down.data.withUnsafeBufferPointer { db in
+    x.data.withUnsafeMutableBufferPointer { xb in
+      let dp = db.baseAddress!, xp = xb.baseAddress!
+      for y in 0..<height {
+        let r0 = dp + ys.i0[y] * dw * c, r1 = dp + ys.i1[y] * dw * c, a0 = ys.l0[y], a1 = ys.l1[y]
+        for xx in 0..<width {
+          let p0 = xs.i0[xx] * c, p1 = xs.i1[xx] * c, b0 = xs.l0[xx], b1 = xs.l1[xx], dst = xp + (y * width + xx) * c
+          for ch in 0..<c {
+            let t0 = r0[p0 + ch] * b0 + r0[p1 + ch] * b1, t1 = r1[p0 + ch] * b0 + r1[p1 + ch] * b1
+            dst[ch] += t0 * a0 + t1 * a1
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// The deformable-attention encoder layer of Mask2Former's pixel decoder (issue 21; mask2former-spec.md
+// §3.2-3.4): Mask2FormerPixelDecoderEncoderMultiscaleDeformableAttention and
+// Mask2FormerPixelDecoderEncoderLayer (post-norm, ReLU FFN), transformers' modeling_mask2former.py.
+import Kernels
+
+/// The levels the deformable attention samples: their sizes, coarsest first, and where each level's
+/// tokens start in the concatenated sequence.
+public struct DeformableLevels: Sendable, Equatable {
+  public let heights: [Int]
+  public let widths: [Int]
+
+  public init(heights: [Int], widths: [Int]) {
+    precondition(heights.count == widths.count, "levels: \(heights.count) heights, \(widths.count) widths")
+    self.heights = heights
+    self.widths = widths
+  }
+
+  public var count: Int { heights.count }
+  public var tokens: Int { zip(heights, widths).reduce(0) { $0 + $1.0 * $1.1 } }
+  public func start(_ l: Int) -> Int { (0..<l).reduce(0) { $0 + heights[$1] * widths[$1] } }
+  var shapes: [(height: Int, width: Int)] { zip(heights, widths).map { (height: $0, width: $1) } }
+}
+
+/// `MultiscaleDeformableAttention` of the pixel decoder's encoder: value, sampling offsets, attention
+/// weights and output projections.
+public struct MultiscaleDeformableAttention {
+  public let valueProjection: Linear
+  public let samplingOffsets: Linear
+  public let attentionWeights: Linear
+  public let outputProjection: Linear
+  public let heads: Int
+  public let points: Int
+
+  /// `residual + output_proj(MSDA(value_proj(x), queries))` for the `levels.tokens` rows of x (no position)
+  /// and `queries` (x + position).
+  func callAsFunction(_ x: ArenaArray<Float>, queries: ArenaArray<Float>, levels: DeformableLevels, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let s = levels.tokens, d = valueProjection.outFeatures, (nl, np, nh) = (levels.count, points, heads)
+    let value = valueProjection(x, rows: s, in: ctx)
+    var locations = samplingOffsets(queries, rows: s, in: ctx)
+    var weights = attentionWeights(queries, rows: s, in: ctx)
+    let info = ctx.info(OpInfo(name: valueProjection.name.parent.key("msda"), kind: "deformable-attention", macs: s * nh * nl * np * (d / nh) * 5,
+                               bytes: s * (d * 8 + nh * nl * np * 12)))
+    ctx.observer?.begin(info!, input: nil)
+    var sampled = ctx.floats(s * d) { _ in }
+    if !ctx.isDryRun {
+      // Softmax over each head's levels × points; offsets → locations: the token's own level's pixel centre
+      // `((j + 0.5)/W, (i + 0.5)/H)` plus the offset in pixels of the sampled level (`off / (W_l, H_l)`).
+      weights.withUnsafeMutableBufferPointer { Norms.softmaxRows($0.baseAddress!, rows: s * nh, cols: nl * np) }
+      locations.withUnsafeMutableBufferPointer { lb in
+        let loc = lb.baseAddress!
+        for own in 0..<nl {
+          let (h, w, first) = (levels.heights[own], levels.widths[own], levels.start(own))
+          parallelFor(h, threads: ctx.threads) { i in
+            let refY = (Float(i) + 0.5) / Float(h)
+            for j in 0..<w {
+              let refX = (Float(j) + 0.5) / Float(w), row = loc + (first + i * w + j) * nh * nl * np * 2
+              for m in 0..<nh {
+                for l in 0..<nl {
+                  let sw = Float(levels.widths[l]), sh = Float(levels.heights[l]), o = row + ((m * nl + l) * np) * 2
+                  for p in 0..<np {
+                    o[2 * p] = refX + o[2 * p] / sw
+                    o[2 * p + 1] = refY + o[2 * p + 1] / sh
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+      value.withUnsafeBufferPointer { vb in
+        locations.withUnsafeBufferPointer { lb in
+          weights.withUnsafeBufferPointer { ab in
+            sampled.withUnsafeMutableBufferPointer { ob in
+              DeformableAttention.run(value: vb.baseAddress!, shapes: levels.shapes, heads: nh, headDim: d / nh, locations: lb.baseAddress!,
+                                      weights: ab.baseAddress!, queries: s, points: np, out: ob.baseAddress!, threads: ctx.threads)
+            }
+          }
+        }
+      }
+    }
+    if let observer = ctx.observer {
+      sampled.withUnsafeBufferPointer { observer.end(info!, output: .floats($0, columns: d), shape: [s, d]) }
+    }
+    return outputProjection(sampled, rows: s, residual: x, in: ctx)
+  }
+}
+
+/// `Mask2FormerPixelDecoderEncoderLayer`: `x = LN(x + MSDA(x, x + pos))`, then `x = LN(x + fc2(ReLU(fc1(x))))`.
+public struct DeformableEncoderLayer {
+  public let attention: MultiscaleDeformableAttention
+  public let attentionNorm: LayerNorm
+  public let fc1: Linear
+  public let fc2: Linear
+  public let finalNorm: LayerNorm
+
+  func callAsFunction(_ x: ArenaArray<Float>, position: ArenaArray<Float>, levels: DeformableLevels, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let s = levels.tokens
+    let queries = DetrDecoderLayer.sum(x, position, in: ctx)
+    let y = attentionNorm(attention(x, queries: queries, levels: levels, in: ctx), rows: s, in: ctx)
+    let z = y.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, y, rows: s, activation: .relu, residual: $0.baseAddress!, in: ctx) }
+    return finalNorm(z, rows: s, in: ctx)
+  }
+}
+
+extension DeformableEncoderLayer {
+  /// `model.pixel_level_module.decoder.encoder.layers.{i}`.
+  init(_ p: ModulePath, _ c: Mask2FormerConfig, from source: any TensorSource) throws {
+    let d = c.hiddenDim, a = p.child("self_attn"), samples = c.heads * Mask2FormerConfig.levels * Mask2FormerConfig.points
+    attention = MultiscaleDeformableAttention(
+      valueProjection: try source.linear(a.child("value_proj"), out: d, in: d, bias: true),
+      samplingOffsets: try source.linear(a.child("sampling_offsets"), out: 2 * samples, in: d, bias: true),
+      attentionWeights: try source.linear(a.child("attention_weights"), out: samples, in: d, bias: true),
+      outputProjection: try source.linear(a.child("output_proj"), out: d, in: d, bias: true),
+      heads: c.heads, points: Mask2FormerConfig.points)
+    attentionNorm = try source.layerNorm(p.child("self_attn_layer_norm"), d)
+    fc1 = try source.linear(p.child("fc1"), out: c.encoderFeedforward, in: d, bias: true)
+    fc2 = try source.linear(p.child("fc2"), out: d, in: c.encoderFeedforward, bias: true)
+    finalNorm = try source.layerNorm(p.child("final_layer_norm"), d)
+  }
+}
