@@ -225,24 +225,25 @@ public enum Attention {
 
   /// Multi-head attention over contiguous rows: for each head h (columns `h·hd ..< (h+1)·hd` of rows of
   /// `d` floats) and query i < nq, `s_j = (q_i·k_j)·scale`, `p = softmaxRow(s)`, `out[i] = Σ_j p_j·v_j`
-  /// over the nk keys. `out` (nq × d) must be zero; heads run in parallel, one worker's scratch
-  /// (`denseScratchCount` floats each, `workers(heads)` of them) per thread; the result does not
-  /// depend on the thread count.
+  /// over the nk keys. With a `mask` (`nq × nk`, shared by the heads: 0 or −∞, no row all −∞; Mask2Former's
+  /// masked cross-attention) `s_j = (q_i·k_j)·scale + mask[i][j]`. `out` (nq × d) must be zero; heads run in
+  /// parallel, one worker's scratch (`denseScratchCount` floats each, `workers(heads)` of them) per thread;
+  /// the result does not depend on the thread count.
   public static func dense(q: UnsafePointer<Float>, queries nq: Int, k: UnsafePointer<Float>, v: UnsafePointer<Float>, keys nk: Int,
-                           width d: Int, heads: Int, scale: Float, out: UnsafeMutablePointer<Float>,
+                           width d: Int, heads: Int, scale: Float, mask: UnsafePointer<Float>? = nil, out: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
     let hd = d / heads, perWorker = denseScratchCount(keys: nk, headDim: hd)
     parallelForWorkers(heads, threads: threads) { head, worker in
       let off = head * hd
       switch kernel {
       case .avx512:
-        es_dense_attention_f32__avx512f(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
+        es_dense_attention_f32__avx512f(nq, nk, hd, q + off, k + off, v + off, d, scale, mask, out + off, scratch + worker * perWorker)
         return
       case .neon:
-        es_dense_attention_f32__neon(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
+        es_dense_attention_f32__neon(nq, nk, hd, q + off, k + off, v + off, d, scale, mask, out + off, scratch + worker * perWorker)
         return
       case .avx2:
-        es_dense_attention_f32__avx2(nq, nk, hd, q + off, k + off, v + off, d, scale, out + off, scratch + worker * perWorker)
+        es_dense_attention_f32__avx2(nq, nk, hd, q + off, k + off, v + off, d, scale, mask, out + off, scratch + worker * perWorker)
         return
       case .portable: break
       }
@@ -258,6 +259,7 @@ public enum Attention {
           for j in 0..<nk { s[j] = s[j].addingProduct(x, kt[j]) }
         }
         for j in 0..<nk { s[j] *= scale }
+        if let mask { for j in 0..<nk { s[j] += mask[i * nk + j] } }
         softmaxRow(s, count: nk)
         let dst = out + i * d + off
         for j in 0..<nk {

@@ -20,8 +20,8 @@ void es_window_attention_f32__neon(size_t n, size_t hd, const float *const *q, c
   __builtin_trap();
 }
 void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                  float scale, float *out, float *scratch) {
-  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)out; (void)scratch;
+                                  float scale, const float *mask, float *out, float *scratch) {
+  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)mask; (void)out; (void)scratch;
   __builtin_trap();
 }
 void es_window_attention_qs8__neondot(size_t n, const float *const *q, const float *const *k, const float *const *v,

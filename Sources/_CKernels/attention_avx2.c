@@ -162,9 +162,9 @@ void es_window_attention_f32__avx2(size_t n, size_t hd, const float *const *q, c
 }
 
 void es_dense_attention_f32__avx2(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                  float scale, float *out, float *scratch) {
+                                  float scale, const float *mask, float *out, float *scratch) {
   const es_rows_avx2 qr = {0, q, ld}, kr = {0, k, ld}, vr = {0, v, ld};
-  es_attention_rows_avx2(nq, nk, hd, qr, kr, vr, 0, 0, scale, 0, out, ld, scratch);
+  es_attention_rows_avx2(nq, nk, hd, qr, kr, vr, 0, mask, scale, 0, out, ld, scratch);
 }
 #pragma clang attribute pop
 #else
@@ -174,8 +174,8 @@ void es_window_attention_f32__avx2(size_t n, size_t hd, const float *const *q, c
   __builtin_trap();
 }
 void es_dense_attention_f32__avx2(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                  float scale, float *out, float *scratch) {
-  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)out; (void)scratch;
+                                  float scale, const float *mask, float *out, float *scratch) {
+  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)mask; (void)out; (void)scratch;
   __builtin_trap();
 }
 #endif

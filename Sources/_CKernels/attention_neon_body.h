@@ -163,9 +163,9 @@ void ES_NEON_NAME(es_window_attention_f32)(size_t n, size_t hd, const float *con
 }
 
 void ES_NEON_NAME(es_dense_attention_f32)(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                  float scale, float *out, float *scratch) {
+                                  float scale, const float *mask, float *out, float *scratch) {
   const es_rows_neon qr = {0, q, ld}, kr = {0, k, ld}, vr = {0, v, ld};
-  es_attention_rows_neon(nq, nk, hd, qr, kr, vr, 0, 0, scale, 0, out, ld, scratch);
+  es_attention_rows_neon(nq, nk, hd, qr, kr, vr, 0, mask, scale, 0, out, ld, scratch);
 }
 #endif
 

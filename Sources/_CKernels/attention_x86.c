@@ -239,9 +239,9 @@ static void es_attention_rows_f32(size_t nq, size_t nk, size_t hd, es_rows q, es
 /// DETR's attention of one head (contract: include/es_kernels.h).
 __attribute__((target("avx512f")))
 void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                     float scale, float *out, float *scratch) {
+                                     float scale, const float *mask, float *out, float *scratch) {
   const es_rows qr = {0, q, ld}, kr = {0, k, ld}, vr = {0, v, ld};
-  es_attention_rows_f32(nq, nk, hd, qr, kr, vr, 0, 0, scale, 0, out, ld, scratch);
+  es_attention_rows_f32(nq, nk, hd, qr, kr, vr, 0, mask, scale, 0, out, ld, scratch);
 }
 // int8 window attention (head dimension 32, up to 64 tokens), VNNI: the definition and its contract are
 // Kernels/Attention.swift `windowInt8`; every float step below is the same IEEE operation in the same order.
@@ -414,8 +414,8 @@ void es_window_attention_f32__avx512f(size_t n, size_t hd, const float *const *q
   __builtin_trap();
 }
 void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                     float scale, float *out, float *scratch) {
-  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)out; (void)scratch;
+                                     float scale, const float *mask, float *out, float *scratch) {
+  (void)nq; (void)nk; (void)hd; (void)q; (void)k; (void)v; (void)ld; (void)scale; (void)mask; (void)out; (void)scratch;
   __builtin_trap();
 }
 void es_window_attention_qs8__avx512vnni(size_t n, const float *const *q, const float *const *k, const float *const *v,

@@ -122,7 +122,8 @@ import _TestSupport
     }
   }
 
-  /// DETR's form: nq queries, nk keys, `heads` heads over rows of d floats, scale 1/√hd.
+  /// DETR's form: nq queries, nk keys, `heads` heads over rows of d floats, scale 1/√hd; and Mask2Former's
+  /// masked form (a 0/−∞ mask shared by the heads: ~40 % of pairs blocked, row 0 open to one key only).
   @Test(arguments: AttentionKernel.allCases.filter { $0.isSupported(on: .detect()) },
         [(nq: 1, nk: 1, d: 4, heads: 1), (12, 40, 64, 4), (100, 352, 256, 8), (7, 399, 48, 3), (5, 64, 32, 1), (3, 65, 96, 2)])
   func denseMatchesFloat64(_ kernel: AttentionKernel, _ c: (nq: Int, nk: Int, d: Int, heads: Int)) {
@@ -130,33 +131,41 @@ import _TestSupport
     let (nq, nk, d, heads) = (c.nq, c.nk, c.d, c.heads), hd = d / heads
     let q = rng.floats(nq * d).map { $0 * 2 }, k = rng.floats(nk * d).map { $0 * 2 }, v = rng.floats(nk * d)
     let scale = 1 / Float(hd).squareRoot()
-    func run(threads: Int, _ kernel: AttentionKernel = kernel) -> [Float] {
-      var out = [Float](repeating: 0, count: nq * d)
-      var scratch = [Float](repeating: 0, count: parallelWorkers(heads, threads: threads) * Attention.denseScratchCount(keys: nk, headDim: hd))
-      q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
-        out.withUnsafeMutableBufferPointer { ob in scratch.withUnsafeMutableBufferPointer { sb in
-          Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads,
-                          scale: scale, out: ob.baseAddress!, scratch: sb.baseAddress!, threads: threads, kernel: kernel)
-        }}
-      }}}
-      return out
-    }
-    let out = run(threads: 1)
-    var worst = 0.0
-    for h in 0..<heads {
-      for i in 0..<nq {
-        var s = (0..<nk).map { j in (0..<hd).reduce(0.0) { $0 + Double(q[i * d + h * hd + $1]) * Double(k[j * d + h * hd + $1]) } * Double(scale) }
-        let m = s.max()!
-        s = s.map { Foundation.exp($0 - m) }
-        let total = s.reduce(0, +)
-        for t in 0..<hd {
-          let truth = (0..<nk).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * d + h * hd + t]) }
-          worst = max(worst, abs(Double(out[i * d + h * hd + t]) - truth))
+    var blocked = (0..<(nq * nk)).map { _ in rng.floats(1)[0] < -0.2 }
+    for i in 0..<nq { blocked[i * nk + i % nk] = false }
+    for j in 0..<nk { blocked[j] = j != nk / 2 }
+    let maskValues = blocked.map { $0 ? -Float.infinity : 0 }
+    for masked in [false, true] {
+      func run(threads: Int, _ kernel: AttentionKernel = kernel) -> [Float] {
+        var out = [Float](repeating: 0, count: nq * d)
+        var scratch = [Float](repeating: 0, count: parallelWorkers(heads, threads: threads) * Attention.denseScratchCount(keys: nk, headDim: hd))
+        q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
+          out.withUnsafeMutableBufferPointer { ob in scratch.withUnsafeMutableBufferPointer { sb in maskValues.withUnsafeBufferPointer { mb in
+            Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads,
+                            scale: scale, mask: masked ? mb.baseAddress! : nil, out: ob.baseAddress!, scratch: sb.baseAddress!, threads: threads,
+                            kernel: kernel)
+          }}}
+        }}}
+        return out
+      }
+      let out = run(threads: 1)
+      var worst = 0.0
+      for h in 0..<heads {
+        for i in 0..<nq {
+          let open = (0..<nk).map { !masked || !blocked[i * nk + $0] }
+          var s = (0..<nk).map { j in (0..<hd).reduce(0.0) { $0 + Double(q[i * d + h * hd + $1]) * Double(k[j * d + h * hd + $1]) } * Double(scale) }
+          let m = zip(s, open).filter(\.1).map(\.0).max()!
+          s = (0..<nk).map { open[$0] ? Foundation.exp(s[$0] - m) : 0 }
+          let total = s.reduce(0, +)
+          for t in 0..<hd {
+            let truth = (0..<nk).reduce(0.0) { $0 + s[$1] / total * Double(v[$1 * d + h * hd + t]) }
+            worst = max(worst, abs(Double(out[i * d + h * hd + t]) - truth))
+          }
         }
       }
+      #expect(worst <= 2e-5, "dense \(kernel) \(c) masked \(masked): max abs error \(worst)")
+      for t in [2, 3, 8] { #expect(run(threads: t) == out, "\(t) threads change the bits") }
+      #expect(run(threads: 1, .portable).map(\.bitPattern) == out.map(\.bitPattern), "\(kernel) masked \(masked) differs from the portable definition")
     }
-    #expect(worst <= 2e-5, "dense \(kernel) \(c): max abs error \(worst)")
-    for t in [2, 3, 8] { #expect(run(threads: t) == out, "\(t) threads change the bits") }
-    #expect(run(threads: 1, .portable).map(\.bitPattern) == out.map(\.bitPattern), "\(kernel) differs from the portable definition")
   }
 }

@@ -1,6 +1,6 @@
 // Mask2Former (issue 21) against transformers' own tensors, stage by stage, as far as edge-seg runs it:
-// the backbone (generic Swin with always_partition) and the pixel decoder (deformable encoder, FPN level,
-// mask projection) on the committed fixtures (tools/reference/mask2former_ref.py): window 12 on maps
+// the backbone (generic Swin with always_partition), the pixel decoder (deformable encoder, FPN level, mask
+// projection), every masked-attention decoder state and both logits on the committed fixtures (tools/reference/mask2former_ref.py): window 12 on maps
 // smaller than the window, odd sizes, mixed F16/BF16/F32 tensors, offsets reaching past the maps' edges.
 import Converter
 import Kernels
@@ -10,7 +10,7 @@ import _TestSupport
 
 @Suite struct Mask2FormerGoldenTests {
   @Test(arguments: ["mask2former/tiny", "mask2former/labels"])
-  func pixelLevelStagesMatchTransformers(_ fixture: String) throws {
+  func stagesAndLogitsMatchTransformers(_ fixture: String) throws {
     let config = try HFConfig.mask2Former(path: Fixtures.path(fixture, "config.json"))
     let weights = try SafetensorsFile(path: Fixtures.path(fixture, "model.safetensors"))
     let golden = try SafetensorsFile(path: Fixtures.path(fixture, "golden.safetensors"))
@@ -19,13 +19,19 @@ import _TestSupport
     let seen = TensorRecorder()
     var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
     ctx.observer = seen
-    let (levels, _) = model.pixelLevel(pixelValues: Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count)), height: pv.shape[2],
-                                       width: pv.shape[3], in: ctx)
-    #expect(levels.count == 3)
+    let out = model(pixelValues: Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count)), height: pv.shape[2], width: pv.shape[3],
+                    in: ctx)
     let stages = (0..<4).map { "encoder.stage\($0)" } + (0..<3).map { "pixel_decoder.level\($0)" } + ["pixel_decoder.mask_features"]
+      + (0..<config.decoderLayers).map { "transformer.layer\($0)" } + ["class_queries_logits", "masks_queries_logits"]
     for name in stages {
       let ref = try golden.tensor(name)
-      let actual = try #require(seen.map(name), "\(name) was not produced").nchw
+      let actual = switch name {
+      case "class_queries_logits": Array(out.classes)
+      case "masks_queries_logits": Array(out.masks)
+      // Decoder states are `[Q, 1, D]` in transformers: token-major, as recorded.
+      case _ where name.hasPrefix("transformer."): Array(try #require(seen.map(name), "\(name) was not produced").data)
+      default: try #require(seen.map(name), "\(name) was not produced").nchw
+      }
       let expected = Array(UnsafeBufferPointer(start: ref.pointer, count: ref.count))
       #expect(actual.count == expected.count, "\(name): \(actual.count) values, golden \(ref.shape)")
       guard actual.count == expected.count else { continue }

@@ -17,12 +17,17 @@ public struct Heads {
   /// made with the pixel decoder's last level: `PixelDecoder.maskLogits`).
   func callAsFunction(_ queries: ArenaArray<Float>, in ctx: InferenceContext) -> (classes: ArenaArray<Float>, embeddings: ArenaArray<Float>) {
     let nq = queries.count / classPredictor.inFeatures
-    let classes = classPredictor(queries, rows: nq, in: ctx)
+    return (classPredictor(queries, rows: nq, in: ctx), embeddings(queries, in: ctx))
+  }
+
+  /// The mask embeddings `Q × M` alone (Mask2Former predicts masks after every decoder layer, classes once).
+  func embeddings(_ queries: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let nq = queries.count / classPredictor.inFeatures
     var e = queries
     for (i, layer) in maskEmbedder.enumerated() {
       e = layer(e, rows: nq, activation: i + 1 < maskEmbedder.count ? .relu : .identity, in: ctx)
     }
-    return (classes, e)
+    return e
   }
 }
 

@@ -23,9 +23,10 @@ public struct DetrAttention {
   }
 
   /// `out_proj(concat_h softmax(Q_h K_hᵀ/√d) V_h) + residual`, with Q from qIn (nq rows), K from kIn and
-  /// V from vIn (nk rows each).
+  /// V from vIn (nk rows each). With a `mask` (`nq × nk`, 0 or −∞ added to the scores of every head; no row
+  /// all −∞): Mask2Former's masked cross-attention.
   func callAsFunction(qIn: ArenaArray<Float>, nq: Int, kIn: ArenaArray<Float>, vIn: ArenaArray<Float>, nk: Int,
-                      residual: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+                      residual: ArenaArray<Float>, mask: ArenaArray<Float>? = nil, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = qProj.outFeatures, hd = d / heads
     let q = qProj(qIn, rows: nq, in: ctx), k = kProj(kIn, rows: nk, in: ctx), v = vProj(vIn, rows: nk, in: ctx)
     let scale = 1 / Float(hd).squareRoot()
@@ -39,8 +40,16 @@ public struct DetrAttention {
     var workspace = ArenaArray<Float>(unsafeUninitializedCount: parallelWorkers(heads, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
     if !ctx.isDryRun { q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     context.withUnsafeMutableBufferPointer { cb in workspace.withUnsafeMutableBufferPointer { wb in
-      Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads, scale: scale,
-                      out: cb.baseAddress!, scratch: wb.baseAddress!, threads: ctx.threads, kernel: ctx.kernels.attention)
+      let run = { (m: UnsafePointer<Float>?) in
+        Attention.dense(q: qb.baseAddress!, queries: nq, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: d, heads: heads, scale: scale,
+                        mask: m, out: cb.baseAddress!, scratch: wb.baseAddress!, threads: ctx.threads, kernel: ctx.kernels.attention)
+      }
+      if let mask {
+        precondition(mask.count == nq * nk, "attention mask: \(mask.count) values for \(nq)x\(nk)")
+        mask.withUnsafeBufferPointer { run($0.baseAddress!) }
+      } else {
+        run(nil)
+      }
     }}}}}}
     return outProj(context, rows: nq, residual: residual, in: ctx)
   }

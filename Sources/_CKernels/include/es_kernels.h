@@ -116,25 +116,25 @@ void es_window_attention_qs8__neondot(size_t n, const float *const *q, const flo
                                       const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch);
 
 /// DETR's attention of one head, float, AVX-512 (twin: Kernels/Attention.swift, Attention.dense): rows of q
-/// (nq), k and v (nk) and out, row stride ld floats: s_j = (q_i · k_j) * scale,
-/// p = Attention.softmaxRow(s), out[i][t] = sum_j p_j * v_j[t] for t < hd (written, not accumulated; FMA dot
+/// (nq), k and v (nk) and out, row stride ld floats: s_j = (q_i · k_j) * scale (+ mask[i·nk + j] when mask is not
+/// NULL: 0 or -inf, Mask2Former's masked attention; no row entirely -inf), p = Attention.softmaxRow(s), out[i][t] = sum_j p_j * v_j[t] for t < hd (written, not accumulated; FMA dot
 /// products in ascending order). scratch: (hd + 4) * roundup(nk, 64) floats. The same bits as the portable
 /// definition.
 void es_dense_attention_f32__avx512f(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                     float scale, float *out, float *scratch);
+                                     float scale, const float *mask, float *out, float *scratch);
 
 /// arm64 NEON twins of the two float attentions (same contracts and bits; traps off arm64). scratch: as above
 /// (they use hd * roundup(nk, 16) + 4 * roundup(nk, 16) floats of it).
 void es_window_attention_f32__neon(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
                                    const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch);
 void es_dense_attention_f32__neon(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                  float scale, float *out, float *scratch);
+                                  float scale, const float *mask, float *out, float *scratch);
 /// x86-64 AVX2+FMA twins of the three arm64 attentions (float window, float DETR: attention_avx2.c, the NEON code
 /// with 8-lane vectors; int8 window: the same source over neon_sse.h), contracts, scratch and bits; trap off x86-64.
 void es_window_attention_f32__avx2(size_t n, size_t hd, const float *const *q, const float *const *k, const float *const *v,
                                    const float *bias, const float *mask, float sqrt_d, float *const *out, float *scratch);
 void es_dense_attention_f32__avx2(size_t nq, size_t nk, size_t hd, const float *q, const float *k, const float *v, size_t ld,
-                                  float scale, float *out, float *scratch);
+                                  float scale, const float *mask, float *out, float *scratch);
 void es_window_attention_qs8__avx2(size_t n, const float *const *q, const float *const *k, const float *const *v,
                                    const float *bias, const float *mask, float inv_sqrt_d, float *const *out, void *scratch);
 

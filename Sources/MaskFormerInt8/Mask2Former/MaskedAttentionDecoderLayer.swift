@@ -1,0 +1,51 @@
+// The masked-attention decoder layer of Mask2Former (issue 21; mask2former-spec.md §4.4): masked
+// cross-attention to one level of the pixel decoder, then self-attention, then the FFN, each post-norm.
+// Mirrors Mask2FormerMaskedAttentionDecoderLayer.forward_post (transformers, modeling_mask2former.py).
+import Kernels
+
+public struct MaskedAttentionDecoderLayer {
+  /// `cross_attn` (an `nn.MultiheadAttention`: its packed `in_proj_weight` read as q, k, v projections).
+  public let crossAttention: DetrAttention
+  public let crossAttentionNorm: LayerNorm
+  public let selfAttention: DetrAttention
+  public let selfAttentionNorm: LayerNorm
+  public let fc1: Linear
+  public let fc2: Linear
+  public let finalNorm: LayerNorm
+  public let activation: Activation
+
+  /// h `Q × D` (un-normed state), queryPos `Q × D`; memory (level features plus the level embedding) and
+  /// memoryPos (sine) `S_l × D`; mask `Q × S_l` (0 or −∞, no row all −∞).
+  func callAsFunction(_ h: ArenaArray<Float>, queryPos: ArenaArray<Float>, memory: ArenaArray<Float>, memoryPos: ArenaArray<Float>,
+                      mask: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let d = crossAttention.qProj.inFeatures, nq = h.count / d, nk = memory.count / d
+    let q = DetrDecoderLayer.sum(h, queryPos, in: ctx), k = DetrDecoderLayer.sum(memory, memoryPos, in: ctx)
+    var x = crossAttentionNorm(crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx), rows: nq, in: ctx)
+    let withPos = DetrDecoderLayer.sum(x, queryPos, in: ctx)
+    x = selfAttentionNorm(selfAttention(qIn: withPos, nq: nq, kIn: withPos, vIn: x, nk: nq, residual: x, in: ctx), rows: nq, in: ctx)
+    let y = x.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, x, rows: nq, activation: activation, residual: $0.baseAddress!, in: ctx) }
+    return finalNorm(y, rows: nq, in: ctx)
+  }
+}
+
+extension MaskedAttentionDecoderLayer {
+  /// `model.transformer_module.decoder.layers.{j}`.
+  init(_ p: ModulePath, _ c: Mask2FormerConfig, from source: any TensorSource) throws {
+    let d = c.hiddenDim, cross = p.child("cross_attn")
+    // nn.MultiheadAttention packs q, k, v as rows 0..<D, D..<2D, 2D..<3D of in_proj_weight/in_proj_bias.
+    let w = try source.tensor(cross.key("in_proj_weight"), shape: [3 * d, d]), b = try source.tensor(cross.key("in_proj_bias"), shape: [3 * d])
+    let projections = ["q_proj", "k_proj", "v_proj"].enumerated().map { i, name in
+      Linear(name: cross.child(name), weight: WeightTensor(storage: w.storage, pointer: w.pointer + i * d * d, shape: [d, d], name: w.name),
+             bias: WeightTensor(storage: b.storage, pointer: b.pointer + i * d, shape: [d], name: b.name))
+    }
+    crossAttention = DetrAttention(name: cross, qProj: projections[0], kProj: projections[1], vProj: projections[2],
+                                   outProj: try source.linear(cross.child("out_proj"), out: d, in: d, bias: true), heads: c.heads)
+    crossAttentionNorm = try source.layerNorm(p.child("cross_attn_layer_norm"), d)
+    selfAttention = try DetrAttention(p.child("self_attn"), width: d, heads: c.heads, from: source)
+    selfAttentionNorm = try source.layerNorm(p.child("self_attn_layer_norm"), d)
+    fc1 = try source.linear(p.child("fc1"), out: c.decoderFeedforward, in: d, bias: true)
+    fc2 = try source.linear(p.child("fc2"), out: d, in: c.decoderFeedforward, bias: true)
+    finalNorm = try source.layerNorm(p.child("final_layer_norm"), d)
+    activation = c.activation
+  }
+}
