@@ -18,18 +18,63 @@ public struct Checkpoint {
 
   /// Opens `directory`; errors name the file and the field or tensor at fault.
   public init(directory: String) throws {
-    let type = (try? FileManager.default.attributesOfItem(atPath: directory))?[.type] as? FileAttributeType
-    guard type == .typeDirectory else {
-      throw CheckpointError.unreadable(path: directory, reason: "not a directory (expected a checkpoint folder with config.json and model.safetensors)")
-    }
-    let dir = URL(fileURLWithPath: directory)
+    let folder = try CheckpointFolder(directory)
     self.directory = directory
-    config = try HFConfig.maskFormer(path: dir.appendingPathComponent("config.json").path)
-    let pre = dir.appendingPathComponent("preprocessor_config.json").path
-    preprocessor = FileManager.default.fileExists(atPath: pre) ? try HFConfig.preprocessor(path: pre) : PreprocessorConfig()
-    weights = try SafetensorsFile(path: dir.appendingPathComponent("model.safetensors").path)
+    config = try HFConfig.maskFormer(path: folder.config)
+    preprocessor = try folder.preprocessor()
+    weights = try folder.weights()
     let recording = RecordingSource(weights)
     model = try MaskFormerBuilder(source: recording, config: config).model()
     requests = recording.requests
   }
+
+  /// The model family of the checkpoint folder at `directory` (config.json's `model_type`).
+  public static func modelType(directory: String) throws -> String {
+    try HFConfig.modelType(path: try CheckpointFolder(directory).config)
+  }
+}
+
+/// A Hugging Face Mask2Former checkpoint folder (model_type "mask2former"), opened as a float32 model whose
+/// weights stay in the file mapping (issue 21).
+public struct Mask2FormerCheckpoint {
+  public let directory: String
+  public let config: Mask2FormerConfig
+  public let preprocessor: PreprocessorConfig
+  public let weights: SafetensorsFile
+  public let model: Mask2Former
+  /// The tensors the model read, in graph order.
+  public let requests: [TensorRequest]
+
+  public init(directory: String) throws {
+    let folder = try CheckpointFolder(directory)
+    self.directory = directory
+    config = try HFConfig.mask2Former(path: folder.config)
+    preprocessor = try folder.preprocessor()
+    weights = try folder.weights()
+    let recording = RecordingSource(weights)
+    model = try Mask2Former(config: config, from: recording)
+    requests = recording.requests
+  }
+}
+
+/// The files of a checkpoint folder: config.json, model.safetensors, and preprocessor_config.json when present.
+struct CheckpointFolder {
+  let directory: URL
+
+  init(_ path: String) throws(CheckpointError) {
+    let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
+    guard type == .typeDirectory else {
+      throw CheckpointError.unreadable(path: path, reason: "not a directory (expected a checkpoint folder with config.json and model.safetensors)")
+    }
+    directory = URL(fileURLWithPath: path)
+  }
+
+  var config: String { directory.appendingPathComponent("config.json").path }
+
+  func preprocessor() throws(CheckpointError) -> PreprocessorConfig {
+    let pre = directory.appendingPathComponent("preprocessor_config.json").path
+    return FileManager.default.fileExists(atPath: pre) ? try HFConfig.preprocessor(path: pre) : PreprocessorConfig()
+  }
+
+  func weights() throws -> SafetensorsFile { try SafetensorsFile(path: directory.appendingPathComponent("model.safetensors").path) }
 }

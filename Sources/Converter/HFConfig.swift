@@ -140,6 +140,12 @@ public enum HFConfig {
     }
   }
 
+  /// The `model_type` of a config.json ("maskformer" when absent, as MaskFormerConfig's files of old did not
+  /// always say): which family's reader applies.
+  public static func modelType(path: String) throws(CheckpointError) -> String {
+    try FieldReader(path: path, prefix: "", value: try readJSON(path, contents: nil)).string("model_type", default: "maskformer")
+  }
+
   /// config.json → MaskFormerConfig. Defaults are transformers' (swin-base backbone when absent).
   /// `contents`: the file's bytes when already in memory (`path` then only names it in errors).
   public static func maskFormer(path: String, contents: Data? = nil) throws(CheckpointError) -> MaskFormerConfig {

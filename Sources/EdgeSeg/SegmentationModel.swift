@@ -33,7 +33,11 @@ public struct SegmentationModel: @unchecked Sendable {  // immutable after init;
     let baseline = ProcessMemory.residentNowKB() * 1024
     let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType
     if type == .typeDirectory {
-      self.init(checkpoint: try Checkpoint(directory: path), baselineBytes: baseline)
+      if try Checkpoint.modelType(directory: path) == "mask2former" {
+        self.init(checkpoint: try Mask2FormerCheckpoint(directory: path), baselineBytes: baseline)
+      } else {
+        self.init(checkpoint: try Checkpoint(directory: path), baselineBytes: baseline)
+      }
     } else {
       try self.init(file: try ModelFile(path: path), network: nil, baselineBytes: baseline)
     }
@@ -41,14 +45,26 @@ public struct SegmentationModel: @unchecked Sendable {  // immutable after init;
 
   /// A checkpoint already open (float32).
   public init(checkpoint: Checkpoint, baselineBytes: Int? = nil) {
-    path = checkpoint.directory
-    network = checkpoint.model
-    preprocessor = checkpoint.preprocessor
+    self.init(directory: checkpoint.directory, network: checkpoint.model, preprocessor: checkpoint.preprocessor, weights: checkpoint.weights,
+              baselineBytes: baselineBytes)
+  }
+
+  /// A Mask2Former checkpoint already open (float32).
+  public init(checkpoint: Mask2FormerCheckpoint, baselineBytes: Int? = nil) {
+    self.init(directory: checkpoint.directory, network: checkpoint.model, preprocessor: checkpoint.preprocessor, weights: checkpoint.weights,
+              baselineBytes: baselineBytes)
+  }
+
+  private init(directory: String, network: any SegmentationNetwork, preprocessor: PreprocessorConfig, weights: SafetensorsFile,
+               baselineBytes: Int?) {
+    path = directory
+    self.network = network
+    self.preprocessor = preprocessor
     precision = .float32
-    mappedWeightBytes = checkpoint.weights.file.byteCount
-    heapWeightBytes = checkpoint.weights.entries.values.filter { $0.dtype != "F32" }.reduce(0) { $0 + $1.shape.reduce(1, *) * 4 }
+    mappedWeightBytes = weights.file.byteCount
+    heapWeightBytes = weights.entries.values.filter { $0.dtype != "F32" }.reduce(0) { $0 + $1.shape.reduce(1, *) * 4 }
     self.baselineBytes = baselineBytes ?? ProcessMemory.residentNowKB() * 1024
-    owner = checkpoint.weights
+    owner = weights
   }
 
   /// A model file already open; its model is built (and validated) here.

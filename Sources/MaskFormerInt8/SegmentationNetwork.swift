@@ -103,12 +103,6 @@ extension MaskFormer: SegmentationNetwork {
 
   /// MaskFormerImageProcessor's post-processing for the task (instance: the scores' threshold only).
   public func postprocess(_ logits: MaskLogits, options o: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
-    switch o.task {
-    case .semantic: .semantic(logits, target: target)
-    case .instance: .instance(logits, threshold: o.threshold, target: target)
-    case .panoptic:
-      .panoptic(logits, threshold: o.threshold, maskThreshold: o.maskThreshold, overlapMaskAreaThreshold: o.overlapMaskAreaThreshold,
-                labelIdsToFuse: o.labelIdsToFuse, target: target)
-    }
+    Segmentation.postprocess(logits, options: o, target: target)
   }
 }

@@ -44,4 +44,22 @@ import _TestSupport
     }
     #expect(checked > 30, "\(checked) flags checked")
   }
+
+  /// Every command line anywhere in README (`edge-seg CMD ...`, `swift run -c release edge-seg CMD ...`) uses only
+  /// flags that command's usage shows: an example a user copies must not fail on an unknown option.
+  @Test func readmeExamplesUseKnownFlags() throws {
+    let readme = try String(contentsOfFile: Fixtures.repository + "/README.md", encoding: .utf8)
+    var usages: [String: String] = [:]
+    var checked = 0
+    for line in readme.split(separator: "\n") {
+      guard let m = line.firstMatch(of: /edge-seg ([a-z]+)(.*)/), Self.commands.contains(String(m.output.1)) else { continue }
+      let command = String(m.output.1)
+      if usages[command] == nil { usages[command] = try stdout([command, "--help"]).out }
+      for flag in m.output.2.matches(of: /(?:^|\s)(--[a-z][a-z0-9-]*)/).map({ String($0.output.1) }) {
+        #expect(usages[command]!.contains(flag), "README: `\(line)` uses \(flag), which `edge-seg \(command)` does not take")
+        checked += 1
+      }
+    }
+    #expect(checked > 10, "\(checked) flags checked")
+  }
 }

@@ -26,8 +26,8 @@ import _TestSupport
     for name in stages {
       let ref = try golden.tensor(name)
       let actual = switch name {
-      case "class_queries_logits": Array(out.classes)
-      case "masks_queries_logits": Array(out.masks)
+      case "class_queries_logits": Array(out.classLogits)
+      case "masks_queries_logits": Array(out.maskLogits)
       // Decoder states are `[Q, 1, D]` in transformers: token-major, as recorded.
       case _ where name.hasPrefix("transformer."): Array(try #require(seen.map(name), "\(name) was not produced").data)
       default: try #require(seen.map(name), "\(name) was not produced").nchw

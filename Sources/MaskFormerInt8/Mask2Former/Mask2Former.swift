@@ -1,6 +1,7 @@
 // Mask2Former (issue 21): `Mask2FormerForUniversalSegmentation` composed from its blocks, each declaring
 // its own tensors (the `init(_:_:from:)` in its file): backbone, pixel decoder, transformer module (masked-
 // attention decoder and heads). Post-processing, int8 and streaming follow.
+import Kernels
 
 public struct Mask2Former {
   public let config: Mask2FormerConfig
@@ -16,15 +17,64 @@ public struct Mask2Former {
   }
 
   /// pixelValues `[3, H, W]` → class logits `Q × (K+1)` and mask logits `Q × maskHeight·maskWidth` (stride 4).
-  public func callAsFunction(pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext)
-    -> (classes: ArenaArray<Float>, masks: ArenaArray<Float>, maskHeight: Int, maskWidth: Int) {
+  public func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskLogits {
+    ctx.begin("pixel_level_module", "stage")
     let (levels, maskFeatures) = pixelLevel(pixelValues: pixelValues, height: height, width: width, in: ctx)
-    let (classes, masks) = transformer(levels: levels, maskFeatures: maskFeatures, in: ctx)
-    return (classes, masks, maskFeatures.height, maskFeatures.width)
+    ctx.end("pixel_level_module", "stage")
+    let (classes, masks) = ctx.span("transformer_module", "stage") { transformer(levels: levels, maskFeatures: maskFeatures, in: ctx) }
+    return MaskLogits(classLogits: classes, maskLogits: masks, queries: config.numQueries, classes: config.numLabels + 1,
+                      height: maskFeatures.height, width: maskFeatures.width)
+  }
+
+  /// The same from pixel values on the heap.
+  public func callAsFunction(pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> MaskLogits {
+    self(pixelValues: ArenaArray(pixelValues, in: ctx.arena), height: height, width: width, in: ctx)
+  }
+}
+
+extension Mask2Former: SegmentationNetwork {
+  public var labels: [String] { config.labels }
+  public var isQuantized: Bool { false }
+  public func kernelHeapBytes(kernels: KernelTable) -> Int { 0 }
+
+  public func logits(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskLogits {
+    self(pixelValues: pixelValues, height: height, width: width, in: ctx)
+  }
+
+  /// Mask2FormerImageProcessor's post-processing: the mask logits resized to 384 × 384 first (all three
+  /// tasks), then MaskFormer's code (mask2former-spec.md §6).
+  public func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
+    Segmentation.postprocess(logits.resized(height: Self.postprocessSize, width: Self.postprocessSize), options: options, target: target)
+  }
+
+  /// The fixed size Mask2Former's post-processing resizes mask logits to.
+  public static let postprocessSize = 384
+
+  public func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), tokenChunk: Int, bandRows: Int,
+                         kernels: KernelTable, threads: Int) -> MemoryPlan {
+    let s = Self.postprocessSize
+    let run = MemoryPlan.dryRun(kernels: kernels, threads: threads, tokenChunk: tokenChunk, bandRows: bandRows,
+                                preprocess: { PixelValues.buffer(height: input.height, width: input.width, in: $0) { _ in } },
+                                forward: { pixelValues, ctx in self(pixelValues: consume pixelValues, height: input.height, width: input.width, in: ctx) },
+                                postprocess: { logits, arena in
+                                  _ = ArenaArray<Float>(unsafeUninitializedCount: logits.queries * s * s, in: arena) { _ in }
+                                  _ = Segmentation.ownerMap(pixels: image.height * image.width, in: arena)
+                                })
+    let f = 4, imageBytes = 3 * image.height * image.width, outputMap = 4 * image.height * image.width
+    let phases = run.phases.map { p in
+      let heap = switch p.name {
+      case "preprocess": imageBytes + 3 * input.height * input.width * f
+      case "postprocess": imageBytes + outputMap + 2 * imageBytes + 2 * (config.numLabels + config.numQueries) * s * f
+      default: imageBytes
+      }
+      return MemoryPlan.Phase(name: p.name, arenaBytes: p.bytes, heapBytes: heap)
+    }
+    return MemoryPlan(tokenChunk: tokenChunk, bandRows: bandRows, phases: phases, highWater: run.highWater)
   }
 
   /// pixelValues `[3, H, W]` → the multi-scale maps (strides 32, 16, 8) and the stride-4 mask features.
-  public func pixelLevel(pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> (levels: [FeatureMap], maskFeatures: FeatureMap) {
+  public func pixelLevel(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext)
+    -> (levels: [FeatureMap], maskFeatures: FeatureMap) {
     pixelDecoder(backbone(pixelValues: pixelValues, height: height, width: width, in: ctx), in: ctx)
   }
 }

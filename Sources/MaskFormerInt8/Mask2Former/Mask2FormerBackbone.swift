@@ -13,8 +13,8 @@ public struct Mask2FormerBackbone {
 
   /// pixelValues `[3, H, W]` → the normed stage maps at strides 4, 8, 16, 32 (`H_s × W_s × C_s`), which an
   /// observer also sees as `encoder.stage{s}`.
-  public func callAsFunction(pixelValues: [Float], height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
-    swin(ArenaArray(pixelValues, in: ctx.arena), height: height, width: width, in: ctx).map {
+  public func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
+    swin(pixelValues, height: height, width: width, in: ctx).map {
       guard case .float(let f) = $0 else { preconditionFailure("a float backbone gives float stage maps") }
       return f
     }

@@ -50,6 +50,17 @@ public struct Segmentation: Sendable, Equatable {
     self.segments = segments
   }
 
+  /// The task's post-processing with these options (instance: the scores' threshold only), at `target`.
+  public static func postprocess(_ m: MaskLogits, options o: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
+    switch o.task {
+    case .semantic: .semantic(m, target: target)
+    case .instance: .instance(m, threshold: o.threshold, target: target)
+    case .panoptic:
+      .panoptic(m, threshold: o.threshold, maskThreshold: o.maskThreshold, overlapMaskAreaThreshold: o.overlapMaskAreaThreshold,
+                labelIdsToFuse: o.labelIdsToFuse, target: target)
+    }
+  }
+
   /// Fills each segment's area and bounding box from the map.
   mutating func measureSegments() {
     var index: [Int32: Int] = [:]
@@ -104,6 +115,24 @@ public struct MaskLogits: Sendable {
   public init(_ o: MaskFormerOutput) {
     self.init(classLogits: o.classLogits, maskLogits: o.maskLogits, queries: o.numQueries, classes: o.numClasses,
               height: o.maskHeight, width: o.maskWidth)
+  }
+
+  /// The mask logits resized bilinearly to `height × width` (torch's `interpolate(mode="bilinear",
+  /// align_corners=False)`, no antialias), classes unchanged: Mask2Former's post-processing works at a
+  /// fixed 384 × 384 whatever the input (mask2former-spec.md §6).
+  public func resized(height oh: Int, width ow: Int) -> MaskLogits {
+    let resample = BilinearRows(h: height, w: width, outH: oh, outW: ow), (hw, ohw) = (height * width, oh * ow)
+    var out = ArenaArray<Float>(unsafeUninitializedCount: queries * ohw, in: maskLogits.arena) { _ in }
+    if !out.isDryRun {
+      maskLogits.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+          for q in 0..<queries {
+            for y in 0..<oh { resample.row(y, of: src.baseAddress! + q * hw, into: dst.baseAddress! + q * ohw + y * ow) }
+          }
+        }
+      }
+    }
+    return MaskLogits(classLogits: classLogits, maskLogits: out, queries: queries, classes: classes, height: oh, width: ow)
   }
 
   /// softmax over the K+1 classes of each query, in float32 (max-subtracted, as torch).
