@@ -1,6 +1,7 @@
 // Semantic, instance and panoptic post-processing against transformers on seeded logits
 // (tools/reference/postprocess_goldens.py): identical maps (SHA-256 of the int32 map), identical
-// segment lists (ids, labels, fused flags, areas) and scores within 1e-6.
+// segment lists (ids, labels, fused flags, areas) and scores within 1e-6; MaskFormerImageProcessor's
+// (golden.json) and Mask2FormerImageProcessor's (golden_mask2former.json: logits resized to 384 × 384 first).
 import Converter
 import Foundation
 import MaskFormerInt8
@@ -23,9 +24,34 @@ struct PostProcessGolden: Decodable, Sendable, CustomTestStringConvertible {
     "\(self.case) \(task) target \(target.map { "\($0)" } ?? "none") \(params.defaults ?? "") fuse \(params.fuse?.count ?? 0)"
   }
 
-  static var all: [PostProcessGolden] {
-    let data = try! Data(contentsOf: URL(fileURLWithPath: Fixtures.path("postprocess", "golden.json")))
+  static var all: [PostProcessGolden] { load("golden.json") }
+  static var mask2Former: [PostProcessGolden] { load("golden_mask2former.json") }
+
+  static func load(_ file: String) -> [PostProcessGolden] {
+    let data = try! Data(contentsOf: URL(fileURLWithPath: Fixtures.path("postprocess", file)))
     return try! JSONDecoder().decode([PostProcessGolden].self, from: data)
+  }
+
+  var options: SegmentationOptions {
+    let (thr, mthr, ov) = params.defaults == "pipeline" ? (0.9, 0.5, 0.5) : (0.5, 0.5, 0.8)
+    return SegmentationOptions(task: Segmentation.Task(rawValue: task)!, threshold: thr, maskThreshold: mthr, overlapMaskAreaThreshold: ov,
+                               labelIdsToFuse: Set(params.fuse ?? []))
+  }
+
+  /// The result agrees with this golden.
+  func check(_ seg: Segmentation) {
+    #expect([seg.height, seg.width] == shape)
+    if let classes { #expect(seg.segments.map(\.labelId) == classes, "classes present") }
+    if let expected = segments {
+      #expect(seg.segments.map(\.id) == expected.map(\.id), "ids")
+      #expect(seg.segments.map(\.labelId) == expected.map(\.label_id), "labels")
+      #expect(seg.segments.map(\.wasFused) == expected.map(\.was_fused), "fused flags")
+      #expect(seg.segments.map(\.area) == areas, "areas")
+      for (a, b) in zip(seg.segments, expected) {
+        #expect(abs((a.score ?? -1) - (b.score ?? -1)) <= Tolerance.segmentScore, "segment \(a.id) score \(a.score ?? -1) vs \(b.score ?? -1)")
+      }
+    }
+    #expect(SHA256.hex(seg.map.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } }) == map_sha256, "map differs")
   }
 }
 
@@ -42,35 +68,29 @@ struct PostProcessGolden: Decodable, Sendable, CustomTestStringConvertible {
   func matchesTransformers(_ g: PostProcessGolden) throws {
     let m = try logits(g.case)
     let target = g.target.map { (height: $0[0], width: $0[1]) }
-    let (thr, mthr, ov) = g.params.defaults == "pipeline" ? (0.9, 0.5, 0.5) : (0.5, 0.5, 0.8)
-    let seg: Segmentation
-    switch g.task {
-    case "semantic": seg = Segmentation.semantic(m, target: target)
-    case "instance": seg = Segmentation.instance(m, threshold: thr, target: target)
-    default:
-      seg = Segmentation.panoptic(m, threshold: thr, maskThreshold: mthr, overlapMaskAreaThreshold: ov,
-                                  labelIdsToFuse: Set(g.params.fuse ?? []), target: target)
+    g.check(Segmentation.postprocess(m, options: g.options, target: target ?? (m.height, m.width)))
+  }
+
+  /// Per case: the logits resized to 384 × 384 once, then every golden of the case (the first through
+  /// `Mask2Former.postprocess` itself, which resizes on its own).
+  @Test(arguments: Set(PostProcessGolden.mask2Former.map(\.case)).sorted())
+  func mask2FormerMatchesTransformers(_ name: String) throws {
+    let m = try logits(name), size = Mask2Former.postprocessSize
+    let resized = m.resized(height: size, width: size)
+    for (i, g) in PostProcessGolden.mask2Former.filter({ $0.case == name }).enumerated() {
+      let target = g.target.map { (height: $0[0], width: $0[1]) }
+      g.check(i == 0 ? Mask2Former.postprocess(m, options: g.options, target: target)
+                     : Segmentation.postprocess(resized, options: g.options, target: target ?? (size, size)))
     }
-    #expect([seg.height, seg.width] == g.shape)
-    if let classes = g.classes { #expect(seg.segments.map(\.labelId) == classes, "classes present") }
-    if let expected = g.segments {
-      #expect(seg.segments.map(\.id) == expected.map(\.id), "ids")
-      #expect(seg.segments.map(\.labelId) == expected.map(\.label_id), "labels")
-      #expect(seg.segments.map(\.wasFused) == expected.map(\.was_fused), "fused flags")
-      #expect(seg.segments.map(\.area) == g.areas, "areas")
-      for (a, b) in zip(seg.segments, expected) {
-        #expect(abs((a.score ?? -1) - (b.score ?? -1)) <= Tolerance.segmentScore, "segment \(a.id) score \(a.score ?? -1) vs \(b.score ?? -1)")
-      }
-    }
-    #expect(SHA256.hex(seg.map.flatMap { v in withUnsafeBytes(of: v.littleEndian) { Array($0) } }) == g.map_sha256, "map differs")
   }
 
   @Test func goldensExerciseSegments() {
     // A guard against goldens that test nothing: segments of every task, fused ones, and both topk paths.
-    let all = PostProcessGolden.all
+    for all in [PostProcessGolden.all, PostProcessGolden.mask2Former] {
     #expect(all.contains { $0.task == "panoptic" && ($0.segments?.contains { $0.was_fused } ?? false) })
     #expect(all.filter { $0.task == "instance" }.map { $0.segments?.count ?? 0 }.reduce(0, +) > 20)
     #expect(all.filter { $0.task == "panoptic" }.map { $0.segments?.count ?? 0 }.reduce(0, +) > 10)
     #expect(Set(all.map(\.case)).count >= 2)
+    }
   }
 }

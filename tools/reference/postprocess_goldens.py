@@ -7,6 +7,11 @@ class logits scaled so that some queries are confident, smooth mask logits, and 
 an upscale and a non-integer downscale. Each runs semantic, instance and panoptic with the pipeline's
 defaults (0.9/0.5/0.5) and the processor's (0.5/0.5/0.8), and panoptic with label_ids_to_fuse.
 Writes CASE.safetensors (the logits) and golden.json (segment lists, SHA-256 of each int32 map).
+
+    ~/hfref/bin/python tools/reference/postprocess_goldens.py Tests/Fixtures/postprocess mask2former
+
+does the same with Mask2FormerImageProcessor (mask logits resized to 384x384 first) on the same seeded
+logits and on the Mask2Former fixtures' own (m2f_*.safetensors), into golden_mask2former.json.
 """
 import hashlib
 import json
@@ -16,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from transformers import MaskFormerImageProcessor
+from transformers import Mask2FormerImageProcessor, MaskFormerImageProcessor
 from transformers.models.maskformer.modeling_maskformer import MaskFormerForInstanceSegmentationOutput
 
 CASES = {
@@ -57,17 +62,19 @@ def segs(info):
              "score": None if s.get("score") is None else float(s["score"])} for s in info]
 
 
-def main(out):
+def main(out, family="maskformer"):
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    proc = MaskFormerImageProcessor()
+    proc = Mask2FormerImageProcessor() if family == "mask2former" else MaskFormerImageProcessor()
     entries = []
     cases = [(name, logits(spec)) for name, spec in CASES.items()]
-    # The model fixtures' own logits (tools/reference/maskformer_ref.py goldens).
+    # The model fixtures' own logits (tools/reference/maskformer_ref.py and mask2former_ref.py goldens).
     from safetensors.torch import load_file
-    for fixture in ("tiny", "smallmaps", "labels"):
-        g = load_file(str(out.parent / fixture / "golden.safetensors"))
-        cases.append((f"model_{fixture}", (g["class_queries_logits"], g["masks_queries_logits"])))
+    fixtures = ({f"m2f_{f}": out.parent / "mask2former" / f for f in ("tiny", "labels")} if family == "mask2former"
+                else {f"model_{f}": out.parent / f for f in ("tiny", "smallmaps", "labels")})
+    for name, folder in fixtures.items():
+        g = load_file(str(folder / "golden.safetensors"))
+        cases.append((name, (g["class_queries_logits"], g["masks_queries_logits"])))
     for name, (cls, masks) in cases:
         save_file({"class_queries_logits": cls, "masks_queries_logits": masks}, out / f"{name}.safetensors")
         o = MaskFormerForInstanceSegmentationOutput(class_queries_logits=cls, masks_queries_logits=masks)
@@ -93,10 +100,10 @@ def main(out):
                                     "params": {"defaults": pname, "fuse": fuse}, "map_sha256": digest(m),
                                     "shape": list(m.shape), "segments": segs(pan["segments_info"]),
                                     "areas": [int((m == s["id"]).sum()) for s in pan["segments_info"]]})
-    (out / "golden.json").write_text(json.dumps(entries, indent=1))
+    (out / ("golden_mask2former.json" if family == "mask2former" else "golden.json")).write_text(json.dumps(entries, indent=1))
     n_seg = sum(len(e.get("segments", [])) for e in entries)
     print(f"{len(entries)} goldens, {n_seg} segments in all")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

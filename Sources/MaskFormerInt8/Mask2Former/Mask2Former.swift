@@ -44,7 +44,13 @@ extension Mask2Former: SegmentationNetwork {
   /// Mask2FormerImageProcessor's post-processing: the mask logits resized to 384 × 384 first (all three
   /// tasks), then MaskFormer's code (mask2former-spec.md §6).
   public func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
-    Segmentation.postprocess(logits.resized(height: Self.postprocessSize, width: Self.postprocessSize), options: options, target: target)
+    Self.postprocess(logits, options: options, target: target)
+  }
+
+  /// The same without a model (target nil: the 384 × 384 maps transformers gives without `target_sizes`).
+  public static func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)?) -> Segmentation {
+    Segmentation.postprocess(logits.resized(height: postprocessSize, width: postprocessSize), options: options,
+                             target: target ?? (postprocessSize, postprocessSize))
   }
 
   /// The fixed size Mask2Former's post-processing resizes mask logits to.

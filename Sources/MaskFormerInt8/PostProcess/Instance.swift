@@ -24,12 +24,14 @@ extension Segmentation {
     for (value, index) in top {
       let q = index / k, label = index % k
       let logits = m.maskLogits[(q * hw)..<((q + 1) * hw)]
-      var inside: Float = 0, count: Float = 0
+      // torch sums the masked probabilities with a cascade (pairwise) sum: near the exact sum, which a float64
+      // accumulator gives too (a float32 running sum over 384² values drifts by ~1e-5 relative).
+      var inside = 0.0, count = 0
       for v in logits where v > 0 {
-        inside += sigmoid(v)
+        inside += Double(sigmoid(v))
         count += 1
       }
-      let score = value * (inside / (count + 1e-6))
+      let score = value * (Float(inside) / (Float(count) + 1e-6))
       // Any pixel of the resized mask set? (A mask can vanish when nearest resizing skips its pixels.)
       var any = false
       for y in ys where !any {
