@@ -7,6 +7,12 @@ decoder's output (SemanticAux; training only).
     ~/hfref/bin/python tools/demo/make_dataset.py work/shapes/train --count 3000 --seed 1
     ~/hfref/bin/python tools/demo/make_dataset.py work/shapes/val --count 200 --seed 2
     ~/hfref/bin/python tools/demo/train.py work/shapes work/shapes-run --minutes 60 --seed 0
+    ~/hfref/bin/python tools/demo/train.py work/shapes work/shapes-m2f --family mask2former --minutes 60 --seed 0
+
+--family mask2former trains a small Mask2Former-Swin instead (issue 21): four Swin stages (its pixel decoder
+needs strides 8, 16 and 32), hidden size 64, 2 deformable encoder layers, 3 masked-attention layers, 10
+queries, with transformers' own Mask2Former loss (point-sampled mask and dice losses, deep supervision on
+every decoder layer built in) plus the same per-pixel class loss (SemanticAux).
 
 Every --eval-every steps it measures panoptic quality (PQ) on the first 100 validation images with
 the image processor's post_process_panoptic_segmentation (threshold 0.8, stuff fused), saves the
@@ -22,7 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from transformers import MaskFormerConfig, MaskFormerForInstanceSegmentation, MaskFormerImageProcessor
+from transformers import (Mask2FormerConfig, Mask2FormerForUniversalSegmentation, Mask2FormerImageProcessor, MaskFormerConfig,
+                          MaskFormerForInstanceSegmentation, MaskFormerImageProcessor, SwinConfig)
 from transformers.models.maskformer.configuration_maskformer import MaskFormerDetrConfig
 from transformers.models.maskformer.configuration_maskformer_swin import MaskFormerSwinConfig
 
@@ -68,8 +75,22 @@ def build_model(categories, seed, embed_dim=32, image_size=128, queries=10, dept
     return MaskFormerForInstanceSegmentation(config)
 
 
-def processor(categories, image_size=128):
-    return MaskFormerImageProcessor(size={"shortest_edge": image_size, "longest_edge": 4 * image_size}, size_divisor=32,
+def build_mask2former(categories, seed, embed_dim=32, image_size=128, queries=10, depths=(1, 1, 3, 1), hidden=64):
+    torch.manual_seed(seed)
+    heads = [2 ** i for i in range(len(depths))]
+    backbone = SwinConfig(embed_dim=embed_dim, depths=list(depths), num_heads=heads, window_size=4, image_size=image_size,
+                          drop_path_rate=0.0, out_features=[f"stage{i + 1}" for i in range(len(depths))])
+    id2label = {c["id"]: c["name"] for c in categories}
+    config = Mask2FormerConfig(backbone_config=backbone, id2label=id2label, label2id={v: k for k, v in id2label.items()},
+                               feature_size=hidden, mask_feature_size=hidden, hidden_dim=hidden, encoder_layers=2,
+                               encoder_feedforward_dim=2 * hidden, decoder_layers=4, dim_feedforward=4 * hidden,
+                               num_attention_heads=4, num_queries=queries, no_object_weight=0.1, train_num_points=1024)
+    return Mask2FormerForUniversalSegmentation(config)
+
+
+def processor(categories, image_size=128, family="maskformer"):
+    cls = Mask2FormerImageProcessor if family == "mask2former" else MaskFormerImageProcessor
+    return cls(size={"shortest_edge": image_size, "longest_edge": 4 * image_size}, size_divisor=32,
                                     ignore_index=255, do_reduce_labels=False)
 
 
@@ -195,8 +216,10 @@ def main():
     ap.add_argument("--queries", type=int, default=10, help="object queries (bundled: 10)")
     ap.add_argument("--depths", default="1,1,3,1",
                     help="Swin blocks per stage (bundled: 1,1,3,1); three stages make the coarsest map stride 16")
-    ap.add_argument("--class-weight", type=float, default=1.0,
-                    help="weight of the query classification loss (transformers' cross_entropy_weight; bundled: 1)")
+    ap.add_argument("--class-weight", type=float, default=None,
+                    help="weight of the query classification loss (MaskFormer's cross_entropy_weight, default 1 as bundled; "
+                         "Mask2Former's class_weight, default transformers' 2)")
+    ap.add_argument("--family", choices=["maskformer", "mask2former"], default="maskformer")
     ap.add_argument("--init", help="start from this checkpoint folder (continue a run) instead of random init")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -205,17 +228,20 @@ def main():
     categories, _, train = load_split(data / "train")
     _, _, val = load_split(data / "val")
     val = val[:100]
-    model = build_model(categories, args.seed, args.embed_dim, args.image_size, args.queries,
-                        tuple(int(d) for d in args.depths.split(","))).train()
+    m2f = args.family == "mask2former"
+    build = build_mask2former if m2f else build_model
+    model = build(categories, args.seed, args.embed_dim, args.image_size, args.queries,
+                  tuple(int(d) for d in args.depths.split(","))).train()
     if args.init:
-        model = MaskFormerForInstanceSegmentation.from_pretrained(args.init).train()
+        model = (Mask2FormerForUniversalSegmentation if m2f else MaskFormerForInstanceSegmentation).from_pretrained(args.init).train()
     # The criterion reads its weights from weight_dict (built from the config at init): set both, so
     # that --init runs get the new weight too and the saved config records it.
-    model.config.cross_entropy_weight = args.class_weight
-    model.weight_dict["loss_cross_entropy"] = args.class_weight
-    deep = DeepSupervision(model)
+    class_weight = args.class_weight if args.class_weight is not None else (model.config.class_weight if m2f else 1.0)
+    setattr(model.config, "class_weight" if m2f else "cross_entropy_weight", class_weight)
+    model.weight_dict["loss_cross_entropy"] = class_weight
+    deep = None if m2f else DeepSupervision(model)   # Mask2Former supervises every decoder layer itself
     aux = SemanticAux(model.config.mask_feature_size, len(categories))
-    proc = processor(categories, args.image_size)
+    proc = processor(categories, args.image_size, args.family)
     opt = torch.optim.AdamW(list(model.parameters()) + list(aux.parameters()), lr=args.lr, weight_decay=1e-4)
     rng = np.random.default_rng(args.seed)
     start, step, best = time.time(), 0, -1.0
@@ -236,9 +262,10 @@ def main():
             sem.append(semantic_map(np.ascontiguousarray(ids), segs))
             ml.append(m)
             cl.append(c)
-        deep.states.clear()
+        if deep:
+            deep.states.clear()
         out_ = model(pixel_values=torch.stack(pv), mask_labels=ml, class_labels=cl)
-        loss = out_.loss + deep.loss(out_, ml, cl) + args.semantic_weight * aux.loss(out_, torch.stack(sem))
+        loss = out_.loss + (deep.loss(out_, ml, cl) if deep else 0) + args.semantic_weight * aux.loss(out_, torch.stack(sem))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
