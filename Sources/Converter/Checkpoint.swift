@@ -7,7 +7,21 @@ import Foundation
 #endif
 import MaskFormerInt8
 
-public struct Checkpoint {
+/// A checkpoint folder the converter can turn into a model file: its float network, the tensors the network
+/// read (in graph order: the model file's tensor list) and its configuration as model-file metadata.
+public protocol ConvertibleCheckpoint {
+  var directory: String { get }
+  var preprocessor: PreprocessorConfig { get }
+  var weights: SafetensorsFile { get }
+  var requests: [TensorRequest] { get }
+  var network: any SegmentationNetwork { get }
+  /// The configuration and preprocessing as model-file metadata records.
+  var modelMetadata: [(String, MetadataValue)] { get }
+  /// Layers the family keeps float by default (`PrecisionPolicy`).
+  static var defaultKeepFloat: [String] { get }
+}
+
+public struct Checkpoint: ConvertibleCheckpoint {
   public let directory: String
   public let config: MaskFormerConfig
   public let preprocessor: PreprocessorConfig
@@ -28,6 +42,20 @@ public struct Checkpoint {
     requests = recording.requests
   }
 
+  public var network: any SegmentationNetwork { model }
+
+  public var modelMetadata: [(String, MetadataValue)] {
+    var w = ModelFileWriter()
+    MetadataWriter.model(&w, config, preprocessor)
+    return w.metadata
+  }
+
+  /// Published practice for Swin (LayerNorm, softmax, the residual stream, the relative position bias and the
+  /// mask einsum stay float; every Linear/Conv is int8) with three cheap exceptions kept float until the drift
+  /// tool measures them: the patch embedding (its input is the normalized image; 0.15 % of the MACs) and the
+  /// class and mask heads.
+  public static let defaultKeepFloat = ["*.embeddings.patch_embeddings.projection", "class_predictor", "mask_embedder.*"]
+
   /// The model family of the checkpoint folder at `directory` (config.json's `model_type`).
   public static func modelType(directory: String) throws -> String {
     try HFConfig.modelType(path: try CheckpointFolder(directory).config)
@@ -36,7 +64,7 @@ public struct Checkpoint {
 
 /// A Hugging Face Mask2Former checkpoint folder (model_type "mask2former"), opened as a float32 model whose
 /// weights stay in the file mapping (issue 21).
-public struct Mask2FormerCheckpoint {
+public struct Mask2FormerCheckpoint: ConvertibleCheckpoint {
   public let directory: String
   public let config: Mask2FormerConfig
   public let preprocessor: PreprocessorConfig
@@ -55,6 +83,25 @@ public struct Mask2FormerCheckpoint {
     model = try Mask2Former(config: config, from: recording)
     requests = recording.requests
   }
+
+  public var network: any SegmentationNetwork { model }
+
+  public var modelMetadata: [(String, MetadataValue)] {
+    var w = ModelFileWriter()
+    MetadataWriter.model(&w, config, preprocessor)
+    return w.metadata
+  }
+
+  /// MaskFormer's, plus the deformable attention's sampling offsets (small; an error in them moves every
+  /// sampling point: mask2former-spec.md §7.2).
+  public static let defaultKeepFloat = ["*.embeddings.patch_embeddings.projection", "class_predictor", "*.mask_embedder.*",
+                                        "*.sampling_offsets"]
+}
+
+/// Opens a checkpoint folder of either family (config.json's `model_type`: "mask2former", else MaskFormer).
+public func openCheckpoint(directory: String) throws -> any ConvertibleCheckpoint {
+  if try Checkpoint.modelType(directory: directory) == "mask2former" { return try Mask2FormerCheckpoint(directory: directory) }
+  return try Checkpoint(directory: directory)
 }
 
 /// The files of a checkpoint folder: config.json, model.safetensors, and preprocessor_config.json when present.

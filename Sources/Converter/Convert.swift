@@ -22,15 +22,15 @@ public struct ConvertOptions: Sendable {
   public init() {}
 }
 
-/// Which layers run in int8. Default, from published practice for Swin (LayerNorm, softmax, the
-/// residual stream, the relative position bias and the mask einsum stay float; every Linear/Conv is
-/// int8) with three cheap exceptions kept float until the drift tool measures them: the patch
-/// embedding (its input is the normalized image; 0.15 % of the MACs) and the class and mask heads.
+/// Which layers run in int8: every Linear/conv but those matching `keepFloat` (the family's defaults,
+/// `ConvertibleCheckpoint.defaultKeepFloat`, plus the user's).
 public struct PrecisionPolicy: Sendable, Equatable {
-  public static let defaultKeepFloat = ["*.embeddings.patch_embeddings.projection", "class_predictor", "mask_embedder.*"]
+  /// MaskFormer's (`Checkpoint.defaultKeepFloat`).
+  public static let defaultKeepFloat = Checkpoint.defaultKeepFloat
   public var keepFloat: [String]
 
-  public init(extra: [String] = []) { keepFloat = Self.defaultKeepFloat + extra }
+  /// The family's defaults (MaskFormer's unless given) plus `extra`.
+  public init(extra: [String] = [], defaults: [String] = Checkpoint.defaultKeepFloat) { keepFloat = defaults + extra }
 
   public func isFloat(_ layer: String) -> Bool { keepFloat.contains { glob($0, layer) } }
 
@@ -73,7 +73,7 @@ public enum Calibration {
   /// Runs the float model on each image and streams every layer's input and output into observers.
   /// `tokenChunk` and `bandRows` as in `InferenceContext` (the defaults are the shipped graph's); the
   /// statistics do not depend on them.
-  public static func run(_ checkpoint: Checkpoint, images: [String], method: CalibrationMethod, threads: Int,
+  public static func run(_ checkpoint: any ConvertibleCheckpoint, images: [String], method: CalibrationMethod, threads: Int,
                          kernels: KernelTable, tokenChunk: Int = 4096, bandRows: Int = .max,
                          progress: (Int, Int) -> Void) throws -> CalibrationStats {
     var stats = CalibrationStats()
@@ -98,7 +98,7 @@ public enum Calibration {
         case .output: outputs[layer, default: ActivationObserver(method: method)].observe(values.span)
         }
       }
-      _ = checkpoint.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
+      _ = checkpoint.network.logits(pixelValues: ArenaArray(pv.data), height: pv.height, width: pv.width, in: ctx)
       stats.inputs = inputs
       stats.outputs = outputs
       stats.images.append((path as NSString).lastPathComponent)
@@ -111,15 +111,15 @@ public enum Calibration {
 
 public enum ModelConverter {
   /// Calibrates (int8) and writes the converted model to `output` atomically. `progress(stage, done, total)`.
-  public static func convert(_ checkpoint: Checkpoint, options: ConvertOptions, to output: String,
+  public static func convert(_ checkpoint: any ConvertibleCheckpoint, options: ConvertOptions, to output: String,
                              progress: (String, Int, Int) -> Void) throws {
     let (stats, _) = try calibrate(checkpoint, options: options, progress: progress)
-    try write(checkpoint, options: options, policy: PrecisionPolicy(extra: options.keepFloat), stats: stats, drift: nil, to: output,
-              progress: progress)
+    try write(checkpoint, options: options, policy: PrecisionPolicy(extra: options.keepFloat, defaults: type(of: checkpoint).defaultKeepFloat),
+              stats: stats, drift: nil, to: output, progress: progress)
   }
 
   /// The calibration statistics for `options` (none for float precisions) and the images used.
-  public static func calibrate(_ checkpoint: Checkpoint, options: ConvertOptions,
+  public static func calibrate(_ checkpoint: any ConvertibleCheckpoint, options: ConvertOptions,
                                progress: (String, Int, Int) -> Void) throws -> (stats: CalibrationStats, images: [String]) {
     guard options.precision == .int8 else { return (CalibrationStats(), []) }
     guard let dir = options.calibrationDirectory else {
@@ -148,10 +148,10 @@ public enum ModelConverter {
   }
 
   /// Writes the model file for `policy` and calibration `stats` to `output` atomically.
-  public static func write(_ checkpoint: Checkpoint, options: ConvertOptions, policy: PrecisionPolicy, stats: CalibrationStats,
+  public static func write(_ checkpoint: any ConvertibleCheckpoint, options: ConvertOptions, policy: PrecisionPolicy, stats: CalibrationStats,
                            drift: DriftRecord?, to output: String, progress: (String, Int, Int) -> Void) throws {
     var w = ModelFileWriter()
-    MetadataWriter.model(&w, checkpoint.config, checkpoint.preprocessor)
+    w.metadata += checkpoint.modelMetadata
     w.meta("quant.precision", .string(options.precision.rawValue))
     w.meta("quant.weights", .string("int8 symmetric, one scale per output channel, range [-127, 127], zero point 0"))
     w.meta("quant.activations", .string("int8 asymmetric per tensor: real = scale * (q - zero_point)"))

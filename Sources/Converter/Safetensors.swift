@@ -111,9 +111,24 @@ public final class SafetensorsFile: @unchecked Sendable {  // immutable after in
 
   /// The named tensor as float32, checked against `shape`.
   public func tensor(_ name: String, shape: [Int]) throws -> WeightTensor {
-    guard let e = entries[name] else { throw SafetensorsError.missingTensor(path: path, name: name) }
+    guard let e = entries[name] else {
+      if let packed = try packedProjection(name, shape: shape) { return packed }
+      throw SafetensorsError.missingTensor(path: path, name: name)
+    }
     guard e.shape == shape else { throw SafetensorsError.wrongShape(path: path, name: name, expected: shape, found: e.shape) }
     return try tensor(name)
+  }
+
+  /// `<attn>.{q,k,v}_proj.{weight,bias}` of an `nn.MultiheadAttention` (Mask2Former's masked cross-attention),
+  /// which checkpoints store packed as `<attn>.in_proj_{weight,bias}` (q, k, v stacked along the first axis):
+  /// the slice, as its own tensor under the unpacked name (which a converted model file then stores).
+  func packedProjection(_ name: String, shape: [Int]) throws -> WeightTensor? {
+    guard let m = name.wholeMatch(of: /(.+)\.([qkv])_proj\.(weight|bias)/), let first = shape.first else { return nil }
+    let packedName = "\(m.output.1).in_proj_\(m.output.3)"
+    guard entries[packedName] != nil else { return nil }
+    let packed = try tensor(packedName, shape: [3 * first] + shape.dropFirst())
+    let index = ["q": 0, "k": 1, "v": 2][String(m.output.2)]!, count = shape.reduce(1, *)
+    return WeightTensor(storage: packed.storage, pointer: packed.pointer + index * count, shape: shape, name: name)
   }
 
   /// The named tensor as float32, in place when possible.

@@ -9,7 +9,7 @@ enum TensorPlan {
   /// Every tensor the builder read from the checkpoint (`Checkpoint.requests`), in that order: float
   /// tensors as they are, Linear/conv layers quantized unless the policy keeps them float, relative
   /// position biases gathered. The model's structure is the builder's alone.
-  static func add(_ checkpoint: Checkpoint, to w: inout ModelFileWriter, precision: Precision, policy: PrecisionPolicy,
+  static func add(_ checkpoint: any ConvertibleCheckpoint, to w: inout ModelFileWriter, precision: Precision, policy: PrecisionPolicy,
                   stats: CalibrationStats) throws {
     var plan = Builder(precision: precision, policy: policy, stats: stats)
     let source = checkpoint.weights

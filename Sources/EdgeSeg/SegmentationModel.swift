@@ -69,12 +69,12 @@ public struct SegmentationModel: @unchecked Sendable {  // immutable after init;
 
   /// A model file already open; its model is built (and validated) here.
   public init(file: ModelFile, baselineBytes: Int? = nil) throws {
-    try self.init(file: file, network: try file.model(), baselineBytes: baselineBytes ?? ProcessMemory.residentNowKB() * 1024)
+    try self.init(file: file, network: try file.network(), baselineBytes: baselineBytes ?? ProcessMemory.residentNowKB() * 1024)
   }
 
-  private init(file: ModelFile, network: MaskFormer?, baselineBytes: Int) throws {
+  private init(file: ModelFile, network: (any SegmentationNetwork)?, baselineBytes: Int) throws {
     path = file.path
-    self.network = try network ?? file.model()
+    self.network = try network ?? file.network()
     preprocessor = try file.preprocessor()
     if case .string(let p) = file.value("quant.precision"), let v = ModelPrecision(rawValue: p) {
       precision = v

@@ -77,8 +77,9 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
   var progress = Progress()
   let t0 = DispatchTime.now()
   do {
-    let checkpoint = try Checkpoint(directory: model)
+    let opened = try openCheckpoint(directory: model)
     if let budget = maxDrift {
+      guard let checkpoint = opened as? Checkpoint else { throw UsageError(description: "--max-drift supports MaskFormer checkpoints only (so far)") }
       guard options.precision == .int8 else { throw UsageError(description: "--max-drift applies to --precision int8") }
       let steps = try DriftSearch.convert(checkpoint, options: options, maxDrift: budget, to: output) { progress.update($0, $1, $2) }
       for (i, s) in steps.enumerated() {
@@ -88,7 +89,7 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
         FileHandle.standardError.write("kept float: \(last.keptFloat.joined(separator: ", "))\n")
       }
     } else {
-      try ModelConverter.convert(checkpoint, options: options, to: output) { progress.update($0, $1, $2) }
+      try ModelConverter.convert(opened, options: options, to: output) { progress.update($0, $1, $2) }
     }
     let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
     let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9

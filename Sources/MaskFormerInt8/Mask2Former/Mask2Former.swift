@@ -34,8 +34,13 @@ public struct Mask2Former {
 
 extension Mask2Former: SegmentationNetwork {
   public var labels: [String] { config.labels }
-  public var isQuantized: Bool { false }
-  public func kernelHeapBytes(kernels: KernelTable) -> Int { 0 }
+  public var isQuantized: Bool { backbone.swin.stages.first?.blocks.first?.intermediate.quantized != nil }
+  /// The Winograd-transformed weights of the int8 3×3 conv (`layer_1`), made on first use.
+  public func kernelHeapBytes(kernels: KernelTable) -> Int {
+    let c = pixelDecoder.output.conv
+    guard kernels.winograd, c.winograd != nil, c.quantized != nil else { return 0 }
+    return Int8WinogradWeights.byteCount(n: c.outChannels, inChannels: c.inChannels)
+  }
 
   public func logits(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskLogits {
     self(pixelValues: pixelValues, height: height, width: width, in: ctx)

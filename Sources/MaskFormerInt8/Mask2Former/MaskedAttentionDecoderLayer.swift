@@ -4,7 +4,8 @@
 import Kernels
 
 public struct MaskedAttentionDecoderLayer {
-  /// `cross_attn` (an `nn.MultiheadAttention`: its packed `in_proj_weight` read as q, k, v projections).
+  /// `cross_attn` (an `nn.MultiheadAttention`: its packed `in_proj_weight` read as q, k, v projections, its
+  /// `out_proj` as the output projection).
   public let crossAttention: DetrAttention
   public let crossAttentionNorm: LayerNorm
   public let selfAttention: DetrAttention
@@ -31,15 +32,10 @@ public struct MaskedAttentionDecoderLayer {
 extension MaskedAttentionDecoderLayer {
   /// `model.transformer_module.decoder.layers.{j}`.
   init(_ p: ModulePath, _ c: Mask2FormerConfig, from source: any TensorSource) throws {
-    let d = c.hiddenDim, cross = p.child("cross_attn")
-    // nn.MultiheadAttention packs q, k, v as rows 0..<D, D..<2D, 2D..<3D of in_proj_weight/in_proj_bias.
-    let w = try source.tensor(cross.key("in_proj_weight"), shape: [3 * d, d]), b = try source.tensor(cross.key("in_proj_bias"), shape: [3 * d])
-    let projections = ["q_proj", "k_proj", "v_proj"].enumerated().map { i, name in
-      Linear(name: cross.child(name), weight: WeightTensor(storage: w.storage, pointer: w.pointer + i * d * d, shape: [d, d], name: w.name),
-             bias: WeightTensor(storage: b.storage, pointer: b.pointer + i * d, shape: [d], name: b.name))
-    }
-    crossAttention = DetrAttention(name: cross, qProj: projections[0], kProj: projections[1], vProj: projections[2],
-                                   outProj: try source.linear(cross.child("out_proj"), out: d, in: d, bias: true), heads: c.heads)
+    let d = c.hiddenDim
+    // nn.MultiheadAttention: q, k, v packed in `in_proj_weight`/`in_proj_bias` in a checkpoint, which serves
+    // them as `cross_attn.{q,k,v}_proj` (SafetensorsFile.packedProjection); a model file stores them so.
+    crossAttention = try DetrAttention(p.child("cross_attn"), width: d, heads: c.heads, from: source)
     crossAttentionNorm = try source.layerNorm(p.child("cross_attn_layer_norm"), d)
     selfAttention = try DetrAttention(p.child("self_attn"), width: d, heads: c.heads, from: source)
     selfAttentionNorm = try source.layerNorm(p.child("self_attn_layer_norm"), d)

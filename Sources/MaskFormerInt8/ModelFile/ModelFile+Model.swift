@@ -103,6 +103,15 @@ extension ModelFile {
     return model
   }
 
+  /// The model of either family, as the file's `general.architecture` says.
+  public func network() throws -> any SegmentationNetwork {
+    guard isMask2Former else { return try model() }
+    let source = try ModelFileSource(self)
+    let model = try Mask2Former(config: try mask2FormerConfig(), from: source)
+    try source.checkAllUsed()
+    return model
+  }
+
   /// Checks the tensors against `config` (builds the model, which reads no weight bytes but f16).
   public func validateShapes(_ config: MaskFormerConfig) throws { _ = try model(config) }
 }

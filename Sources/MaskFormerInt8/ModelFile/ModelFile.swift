@@ -23,6 +23,9 @@ import Kernels
 import Quant
 
 public enum ModelFileFormat {
+  /// `general.architecture` of each model family's files.
+  public static let maskFormerArchitecture = "MaskFormerForInstanceSegmentation/swin"
+  public static let mask2FormerArchitecture = "Mask2FormerForUniversalSegmentation/swin"
   public static let magic: [UInt8] = Array("ESEG".utf8)
   public static let version: UInt32 = 1
   public static let alignment = 64
