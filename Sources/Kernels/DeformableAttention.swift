@@ -1,8 +1,10 @@
 // DeformableAttention: Mask2Former's multi-scale deformable attention sampling (issue 21;
 // ../shared/mask2former-spec.md §3.3-3.5): for each query and head, Σ over levels and points of the
 // attention weight times the value map sampled bilinearly at the point, as transformers computes it with
-// grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False). This loop is the definition (and
-// the portable tier); SIMD tiers are to follow and will be pinned to it.
+// grid_sample(mode="bilinear", padding_mode="zeros", align_corners=False). `sample` is the definition (and
+// the portable tier); the AVX2 tier (_CKernels/msda_x86.c) computes its bits, pinned by
+// KernelsTests/DeformableAttentionTests. On arm64 the portable loop compiles to native fused multiply-adds.
+import _CKernels
 
 public enum DeformableAttention {
   /// `out[q][m·hd + c] = Σ_l Σ_p A[q][m][l][p] · bilinear0(V_{l,m}, loc[q][m][l][p])[c]`, summed over l, then p,
@@ -23,17 +25,23 @@ public enum DeformableAttention {
            queries: 0..<queries, points: points, out: out)
   }
 
-  /// `reference` over the queries in chunks of 64 on `threads` threads: the same bits (each query's
-  /// output depends on that query's inputs only).
+  /// `reference` over the queries in chunks of 64 on `threads` threads, with the AVX2 tier where `kernel` is an
+  /// x86 SIMD one: the same bits (each query's output depends on that query's inputs only).
   public static func run(value: UnsafePointer<Float>, shapes: [(height: Int, width: Int)], heads: Int, headDim hd: Int,
                          locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
-                         out: UnsafeMutablePointer<Float>, threads: Int) {
+                         out: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
     var starts: [Int] = [0]
     for (h, w) in shapes { starts.append(starts.last! + h * w) }
-    let chunk = 64
+    let chunk = 64, simd = kernel == .avx2 || kernel == .avx512
+    let hs = shapes.map { CLong($0.height) }, ws = shapes.map { CLong($0.width) }, ss = starts.map { CLong($0) }
     parallelFor((queries + chunk - 1) / chunk, threads: threads) { c in
-      sample(value: value, shapes: shapes, starts: starts, heads: heads, headDim: hd, locations: locations, weights: weights,
-             queries: c * chunk..<Swift.min(queries, (c + 1) * chunk), points: points, out: out)
+      let range = c * chunk..<Swift.min(queries, (c + 1) * chunk)
+      if simd {
+        es_msda_f32__avx2(range.lowerBound, range.upperBound, heads, hd, shapes.count, points, value, hs, ws, ss, locations, weights, out)
+      } else {
+        sample(value: value, shapes: shapes, starts: starts, heads: heads, headDim: hd, locations: locations, weights: weights,
+               queries: range, points: points, out: out)
+      }
     }
   }
 

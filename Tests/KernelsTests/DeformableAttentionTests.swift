@@ -28,4 +28,44 @@ import _TestSupport
     let xs = stride(from: 0, to: loc.count, by: 2).map { loc.pointer[$0] }, ys = stride(from: 1, to: loc.count, by: 2).map { loc.pointer[$0] }
     #expect(xs.contains { $0 < 0 } && xs.contains { $0 > 1 } && ys.contains { $0 < 0 } && ys.contains { $0 > 1 })
   }
+
+  /// Every tier and thread count computes the definition's bits: head dims with and without a vector tail
+  /// (32, 13), sampling points inside, on the edges and far outside each level (zeros padding), odd level sizes.
+  @Test(arguments: AttentionKernel.allCases.filter { $0.isSupported(on: .detect()) }, [32, 13, 8])
+  func tiersMatchTheDefinition(_ kernel: AttentionKernel, _ hd: Int) {
+    var rng = SplitMix64(seed: UInt64(hd))
+    let shapes = [(height: 3, width: 5), (height: 7, width: 6), (height: 13, width: 11)], heads = 3, points = 4, queries = 150
+    let tokens = shapes.reduce(0) { $0 + $1.height * $1.width }, samples = queries * heads * shapes.count * points
+    let value = rng.floats(tokens * heads * hd)
+    // Locations from −0.6 to 1.6 (past every edge), a few exactly on 0, 1 and pixel centres.
+    var loc = rng.floats(2 * samples).map { $0 * 1.1 + 0.5 }
+    for i in stride(from: 0, to: loc.count, by: 7) { loc[i] = [0, 1, 0.5, -1e-7, 1 + 1e-7][i % 5] }
+    var weights = rng.floats(samples).map { $0 * $0 }
+    weights[0] = 1
+    let want = run(.portable, threads: 1)
+    for threads in [1, 2, 3] {
+      let got = run(kernel, threads: threads)
+      let first = zip(got, want).firstIndex { $0.bitPattern != $1.bitPattern }
+      #expect(first == nil, "\(kernel) hd \(hd) \(threads) threads: value \(first ?? 0) \(first.map { got[$0] } ?? 0) vs \(first.map { want[$0] } ?? 0)")
+    }
+    func run(_ k: AttentionKernel, threads: Int) -> [Float] {
+      var out = [Float](repeating: .nan, count: queries * heads * hd)
+      value.withUnsafeBufferPointer { v in loc.withUnsafeBufferPointer { l in weights.withUnsafeBufferPointer { a in
+        out.withUnsafeMutableBufferPointer {
+          DeformableAttention.run(value: v.baseAddress!, shapes: shapes, heads: heads, headDim: hd, locations: l.baseAddress!,
+                                  weights: a.baseAddress!, queries: queries, points: points, out: $0.baseAddress!, threads: threads, kernel: k)
+        }
+      }}}
+      return out
+    }
+    var reference = [Float](repeating: .nan, count: queries * heads * hd)
+    value.withUnsafeBufferPointer { v in loc.withUnsafeBufferPointer { l in weights.withUnsafeBufferPointer { a in
+      reference.withUnsafeMutableBufferPointer {
+        DeformableAttention.reference(value: v.baseAddress!, shapes: shapes, heads: heads, headDim: hd, locations: l.baseAddress!,
+                                      weights: a.baseAddress!, queries: queries, points: points, out: $0.baseAddress!)
+      }
+    }}}
+    let same = reference.map(\.bitPattern) == want.map(\.bitPattern)
+    #expect(same, "run(.portable) is the reference")
+  }
 }

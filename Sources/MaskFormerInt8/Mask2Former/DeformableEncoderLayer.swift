@@ -72,7 +72,8 @@ public struct MultiscaleDeformableAttention {
           weights.withUnsafeBufferPointer { ab in
             sampled.withUnsafeMutableBufferPointer { ob in
               DeformableAttention.run(value: vb.baseAddress!, shapes: levels.shapes, heads: nh, headDim: d / nh, locations: lb.baseAddress!,
-                                      weights: ab.baseAddress!, queries: s, points: np, out: ob.baseAddress!, threads: ctx.threads)
+                                      weights: ab.baseAddress!, queries: s, points: np, out: ob.baseAddress!, threads: ctx.threads,
+                                      kernel: ctx.kernels.attention)
             }
           }
         }
