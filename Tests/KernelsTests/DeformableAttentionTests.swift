@@ -45,7 +45,7 @@ import _TestSupport
     let want = run(.portable, threads: 1)
     for threads in [1, 2, 3] {
       let got = run(kernel, threads: threads)
-      let first = zip(got, want).firstIndex { $0.bitPattern != $1.bitPattern }
+      let first = got.indices.first { got[$0].bitPattern != want[$0].bitPattern }
       #expect(first == nil, "\(kernel) hd \(hd) \(threads) threads: value \(first ?? 0) \(first.map { got[$0] } ?? 0) vs \(first.map { want[$0] } ?? 0)")
     }
     func run(_ k: AttentionKernel, threads: Int) -> [Float] {
