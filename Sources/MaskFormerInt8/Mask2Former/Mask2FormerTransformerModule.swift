@@ -47,20 +47,35 @@ public struct Mask2FormerTransformerModule {
       (masks, attentionMask) = predict(h, maskFeatures: maskFeatures, target: j + 1 < layers.count ? levels[(j + 1) % nl] : nil, in: ctx)
     }
     let classes = heads.classPredictor(layernorm(h, rows: nq, in: ctx), rows: nq, in: ctx)
-    return (classes, masks)
+    return (classes, masks!)
   }
 
   /// `Mask2FormerMaskPredictor` on the state h: mask logits `M = mask_embedder(LN(h)) · mask_featuresᵀ`
-  /// (`Q × H4·W4`), and (for a `target` level) the next layer's attention mask: M resized bilinearly to
-  /// the level's size, −∞ where `sigmoid(M) < 0.5`, 0 elsewhere and on rows that would be all −∞.
+  /// (`Q × H4·W4`), or (for a `target` level) only the next layer's attention mask: M resized bilinearly to the
+  /// level's size, −∞ where `sigmoid(M) < 0.5`, 0 elsewhere and on rows that would be all −∞. The resize reads
+  /// few of M's pixels when it shrinks by 4 or 8 (rows and columns 4d+1, 4d+2; 8d+3, 8d+4): only those are
+  /// computed, each as the same dot product as in the whole M, so the mask is the same.
   private func predict(_ h: ArenaArray<Float>, maskFeatures: borrowing FeatureMap, target: FeatureMap?, in ctx: InferenceContext)
-    -> (masks: ArenaArray<Float>, attentionMask: ArenaArray<Float>?) {
+    -> (masks: ArenaArray<Float>?, attentionMask: ArenaArray<Float>?) {
     let d = layernorm.channels, nq = h.count / d, (mh, mw) = (maskFeatures.height, maskFeatures.width)
     let e = heads.embeddings(layernorm(h, rows: nq, in: ctx), in: ctx)
-    let masks = ctx.floats(nq * mh * mw) { MaskDecoder.einsum(e, queries: nq, maskFeatures, into: $0.baseAddress!, ldc: mh * mw, in: ctx) }
-    guard let target else { return (masks, nil) }
+    guard let target else {
+      return (ctx.floats(nq * mh * mw) { MaskDecoder.einsum(e, queries: nq, maskFeatures, into: $0.baseAddress!, ldc: mh * mw, in: ctx) }, nil)
+    }
     let (th, tw) = (target.height, target.width), s = th * tw
-    let resample = BilinearRows(h: mh, w: mw, outH: th, outW: tw)
+    let ys = LinearAxis(inSize: mh, outSize: th), xs = LinearAxis(inSize: mw, outSize: tw)
+    let rows = ys.sources, cols = xs.sources
+    let gathered = FeatureMap(height: rows.count, width: cols.count, channels: d, in: ctx.arena) { g in
+      guard !ctx.isDryRun else { return }
+      maskFeatures.data.withUnsafeBufferPointer { f in
+        for (r, y) in rows.enumerated() {
+          for (c, x) in cols.enumerated() { (g.baseAddress! + (r * cols.count + c) * d).update(from: f.baseAddress! + (y * mw + x) * d, count: d) }
+        }
+      }
+    }
+    let sub = gathered.pixels
+    let masks = ctx.floats(nq * sub) { MaskDecoder.einsum(e, queries: nq, gathered, into: $0.baseAddress!, ldc: sub, in: ctx) }
+    let resample = BilinearRows(ys: ys.reading(rows), xs: xs.reading(cols), w: cols.count)
     // torch's float32 sigmoid(x) = 1/(1 + exp(−x)) is below 0.5 exactly when 1 + exp(−x) rounds above 2,
     // i.e. x < −1.5·2⁻²³ (mask2former-spec.md §4.2), not x < 0.
     let threshold: Float = -0x1.8p-23
@@ -69,7 +84,7 @@ public struct Mask2FormerTransformerModule {
       masks.withUnsafeBufferPointer { mb in
         parallelFor(nq, threads: ctx.threads) { q in
           let row = out.baseAddress! + q * s
-          for y in 0..<th { resample.row(y, of: mb.baseAddress! + q * mh * mw, into: row + y * tw) }
+          for y in 0..<th { resample.row(y, of: mb.baseAddress! + q * sub, into: row + y * tw) }
           var open = false
           for t in 0..<s {
             let blocked = row[t] < threshold
@@ -80,7 +95,7 @@ public struct Mask2FormerTransformerModule {
         }
       }
     }
-    return (masks, attentionMask)
+    return (nil, attentionMask)
   }
 }
 

@@ -188,14 +188,33 @@ struct LinearAxis {
   }
 }
 
+extension LinearAxis {
+  /// The source indices this axis reads, ascending.
+  var sources: [Int] { Array(Set(i0 + i1)).sorted() }
+
+  /// The same resampling from the sub-axis of `sources` only (index k of the sub-axis is `sources[k]`).
+  func reading(_ sources: [Int]) -> LinearAxis {
+    var position = [Int: Int]()
+    for (k, i) in sources.enumerated() { position[i] = k }
+    var r = self
+    r.i0 = i0.map { position[$0]! }
+    r.i1 = i1.map { position[$0]! }
+    return r
+  }
+}
+
 /// Bilinear resampling of `h × w` planes to `outH × outW`, one output row at a time.
 struct BilinearRows {
   let ys: LinearAxis, xs: LinearAxis
   let w: Int
 
   init(h: Int, w: Int, outH: Int, outW: Int) {
-    ys = LinearAxis(inSize: h, outSize: outH)
-    xs = LinearAxis(inSize: w, outSize: outW)
+    self.init(ys: LinearAxis(inSize: h, outSize: outH), xs: LinearAxis(inSize: w, outSize: outW), w: w)
+  }
+
+  init(ys: LinearAxis, xs: LinearAxis, w: Int) {
+    self.ys = ys
+    self.xs = xs
     self.w = w
   }
 
