@@ -181,11 +181,15 @@ int main(void) {
     for (size_t i = 0; i < 2 * n * ld; i++) KV[i] = frand(2.0f);
     const float *kr[150], *vr[150];
     for (size_t j = 0; j < n; j++) { kr[j] = KV + j * ld; vr[j] = KV + (n + j) * ld; }
-    for (size_t i = 0; i < nq; i++) ref_attention_row(n, hd, Q + i * ld, kr, vr, 0, 0, 0.125f, d1 + i * ld);
-    es_dense_attention_f32__neon(nq, n, hd, Q, KV, KV + n * ld, ld, 0.125f, d2, scratch);
+    // Odd trials: Mask2Former's masked form, 0 / -inf per (query, key), every row open to key 0 at least.
+    float *dmask = malloc(nq * n * sizeof(float));
+    for (size_t i = 0; i < nq * n; i++) dmask[i] = i % n != 0 && rand() % 3 == 0 ? -INFINITY : 0.0f;
+    const float *dm = masked ? dmask : 0;
+    for (size_t i = 0; i < nq; i++) ref_attention_row(n, hd, Q + i * ld, kr, vr, 0, dm ? dm + i * n : 0, 0.125f, d1 + i * ld);
+    es_dense_attention_f32__neon(nq, n, hd, Q, KV, KV + n * ld, ld, 0.125f, dm, d2, scratch);
     checks++;
     if (memcmp(d1, d2, nq * ld * sizeof(float)) != 0) { if (bad < 5) printf("dense attention trial %d nq %zu nk %zu hd %zu differs\n", trial, nq, n, hd); bad++; }
-    free(buf); free(bias); free(mask); free(o1); free(o2); free(scratch); free(Q); free(KV); free(d1); free(d2);
+    free(buf); free(bias); free(mask); free(o1); free(o2); free(scratch); free(Q); free(KV); free(d1); free(d2); free(dmask);
   }
   // int8 window attention (sdot): head dimension 32, up to 64 tokens.
   for (int trial = 0; trial < (has[1] ? 300 : 0); trial++) {
