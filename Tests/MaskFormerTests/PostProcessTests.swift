@@ -71,17 +71,9 @@ struct PostProcessGolden: Decodable, Sendable, CustomTestStringConvertible {
     g.check(Segmentation.postprocess(m, options: g.options, target: target ?? (m.height, m.width)))
   }
 
-  /// Per case: the logits resized to 384 × 384 once, then every golden of the case (the first through
-  /// `Mask2Former.postprocess` itself, which resizes on its own).
-  @Test(arguments: Set(PostProcessGolden.mask2Former.map(\.case)).sorted())
-  func mask2FormerMatchesTransformers(_ name: String) throws {
-    let m = try logits(name), size = Mask2Former.postprocessSize
-    let resized = m.resized(height: size, width: size)
-    for (i, g) in PostProcessGolden.mask2Former.filter({ $0.case == name }).enumerated() {
-      let target = g.target.map { (height: $0[0], width: $0[1]) }
-      g.check(i == 0 ? Mask2Former.postprocess(m, options: g.options, target: target)
-                     : Segmentation.postprocess(resized, options: g.options, target: target ?? (size, size)))
-    }
+  @Test(arguments: PostProcessGolden.mask2Former)
+  func mask2FormerMatchesTransformers(_ g: PostProcessGolden) throws {
+    g.check(Mask2Former.postprocess(try logits(g.case), options: g.options, target: g.target.map { (height: $0[0], width: $0[1]) }))
   }
 
   @Test func goldensExerciseSegments() {

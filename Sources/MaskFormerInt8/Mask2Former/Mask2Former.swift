@@ -54,8 +54,9 @@ extension Mask2Former: SegmentationNetwork {
 
   /// The same without a model (target nil: the 384 × 384 maps transformers gives without `target_sizes`).
   public static func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)?) -> Segmentation {
-    Segmentation.postprocess(logits.resized(height: postprocessSize, width: postprocessSize), options: options,
-                             target: target ?? (postprocessSize, postprocessSize))
+    var m = logits
+    m.postprocessSize = (postprocessSize, postprocessSize)
+    return Segmentation.postprocess(m, options: options, target: target ?? (postprocessSize, postprocessSize))
   }
 
   /// The fixed size Mask2Former's post-processing resizes mask logits to.
@@ -67,15 +68,13 @@ extension Mask2Former: SegmentationNetwork {
     let run = MemoryPlan.dryRun(kernels: kernels, threads: threads, tokenChunk: tokenChunk, bandRows: bandRows,
                                 preprocess: { PixelValues.buffer(height: input.height, width: input.width, in: $0) { _ in } },
                                 forward: { pixelValues, ctx in self(pixelValues: consume pixelValues, height: input.height, width: input.width, in: ctx) },
-                                postprocess: { logits, arena in
-                                  _ = ArenaArray<Float>(unsafeUninitializedCount: logits.queries * s * s, in: arena) { _ in }
-                                  _ = Segmentation.ownerMap(pixels: image.height * image.width, in: arena)
-                                })
+                                postprocess: { _, arena in _ = Segmentation.ownerMap(pixels: image.height * image.width, in: arena) })
     let f = 4, imageBytes = 3 * image.height * image.width, outputMap = 4 * image.height * image.width
     let phases = run.phases.map { p in
       let heap = switch p.name {
       case "preprocess": imageBytes + 3 * input.height * input.width * f
-      case "postprocess": imageBytes + outputMap + 2 * imageBytes + 2 * (config.numLabels + config.numQueries) * s * f
+      // Mask2Former's instance path keeps one 384 × 384 plane; semantic and panoptic two rows per plane.
+      case "postprocess": imageBytes + outputMap + 2 * imageBytes + 2 * (config.numLabels + config.numQueries) * s * f + s * s * f
       default: imageBytes
       }
       return MemoryPlan.Phase(name: p.name, arenaBytes: p.bytes, heapBytes: heap)

@@ -6,7 +6,7 @@ extension Segmentation {
   /// Defaults are the processor's (threshold 0.5); the pipeline passes 0.9. `mask_threshold` and
   /// `overlap_mask_area_threshold` are accepted and ignored, as in transformers.
   public static func instance(_ m: MaskLogits, threshold: Double = 0.5, target: (height: Int, width: Int)? = nil) -> Segmentation {
-    let k = m.classes - 1, hw = m.height * m.width
+    let planes = MaskPlaneReader(m), k = m.classes - 1, (h, w) = (planes.height, planes.width)
     let probs = m.classProbabilities()
     // Flattened scores[q·K + c] (no-object column dropped), top Q in torch's topk(sorted=False) order.
     var pairs: [(value: Float, index: Int)] = []
@@ -15,15 +15,16 @@ extension Segmentation {
       for c in 0..<k { pairs.append((probs[q * m.classes + c], q * k + c)) }
     }
     let top = TorchTopK.largest(pairs, k: m.queries)
-    let (oh, ow) = target ?? (m.height, m.width)
+    let (oh, ow) = target ?? (h, w)
     var map = [Int32](repeating: -1, count: oh * ow)
     var segments: [Segment] = []
     var nextId = 0
-    let ys = (0..<oh).map { nearestIndex($0, inSize: m.height, outSize: oh) }
-    let xs = (0..<ow).map { nearestIndex($0, inSize: m.width, outSize: ow) }
+    let ys = (0..<oh).map { nearestIndex($0, inSize: h, outSize: oh) }
+    let xs = (0..<ow).map { nearestIndex($0, inSize: w, outSize: ow) }
+    var logits = [Float](repeating: 0, count: h * w)
     for (value, index) in top {
       let q = index / k, label = index % k
-      let logits = m.maskLogits[(q * hw)..<((q + 1) * hw)]
+      logits.withUnsafeMutableBufferPointer { planes.plane(q, into: $0.baseAddress!) }
       // torch sums the masked probabilities with a cascade (pairwise) sum: near the exact sum, which a float64
       // accumulator gives too (a float32 running sum over 384² values drifts by ~1e-5 relative).
       var inside = 0.0, count = 0
@@ -35,14 +36,14 @@ extension Segmentation {
       // Any pixel of the resized mask set? (A mask can vanish when nearest resizing skips its pixels.)
       var any = false
       for y in ys where !any {
-        for x in xs where logits[logits.startIndex + y * m.width + x] > 0 {
+        for x in xs where logits[y * w + x] > 0 {
           any = true
           break
         }
       }
       guard any && Double(score) >= threshold else { continue }
       for (oy, y) in ys.enumerated() {
-        for (ox, x) in xs.enumerated() where logits[logits.startIndex + y * m.width + x] > 0 {
+        for (ox, x) in xs.enumerated() where logits[y * w + x] > 0 {
           map[oy * ow + ox] = Int32(nextId)
         }
       }

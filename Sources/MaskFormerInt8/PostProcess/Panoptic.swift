@@ -14,7 +14,7 @@ extension Segmentation {
   public static func panoptic(_ m: MaskLogits, threshold: Double = 0.5, maskThreshold: Double = 0.5,
                               overlapMaskAreaThreshold: Double = 0.8, labelIdsToFuse: Set<Int> = [],
                               target: (height: Int, width: Int)? = nil) -> Segmentation {
-    let numLabels = m.classes - 1, hw = m.height * m.width
+    let planes = MaskPlaneReader(m), numLabels = m.classes - 1, w = planes.width
     let probs = m.classProbabilities()
     // Score and label of each query: max over all K+1 classes (first index on ties).
     var kept: [(query: Int, score: Float, label: Int)] = []
@@ -24,7 +24,7 @@ extension Segmentation {
       let score = probs[q * m.classes + best]
       if best != numLabels && Double(score) > threshold { kept.append((q, score, best)) }
     }
-    let (oh, ow) = target ?? (m.height, m.width)
+    let (oh, ow) = target ?? (planes.height, w)
     guard !kept.isEmpty else {
       return Segmentation(task: .panoptic, width: ow, height: oh, map: [Int32](repeating: -1, count: oh * ow), segments: [])
     }
@@ -34,12 +34,13 @@ extension Segmentation {
     // scratch: it comes from the logits' arena.
     var owner = ownerMap(pixels: oh * ow, in: m.maskLogits.arena)
     var area = [Int](repeating: 0, count: kept.count), original = [Int](repeating: 0, count: kept.count)
-    let resample = BilinearRows(h: m.height, w: m.width, outH: oh, outW: ow)
-    var cache = MaskRowCache(planes: kept.count, w: m.width)
+    let resample = BilinearRows(h: planes.height, w: w, outH: oh, outW: ow)
+    var cache = MaskRowCache(planes: kept.count, w: w)
     func probabilityRow(_ r: Int, _ out: UnsafeMutablePointer<Float>) {
       for (i, k) in kept.enumerated() {
-        let src = k.query * hw + r * m.width
-        for x in 0..<m.width { out[i * m.width + x] = sigmoid(m.maskLogits[src + x]) }
+        let dst = out + i * w
+        planes.row(k.query, r, into: dst)
+        for x in 0..<w { dst[x] = sigmoid(dst[x]) }
       }
     }
     var best = [Float](repeating: 0, count: ow), row = [Float](repeating: 0, count: ow)
@@ -47,7 +48,7 @@ extension Segmentation {
     for y in 0..<oh {
       cache.rows(y, of: resample, compute: probabilityRow) { r0, r1 in
         for (i, k) in kept.enumerated() {
-          row.withUnsafeMutableBufferPointer { resample.row(y, r0: r0 + i * m.width, r1: r1 + i * m.width, into: $0.baseAddress!) }
+          row.withUnsafeMutableBufferPointer { resample.row(y, r0: r0 + i * w, r1: r1 + i * w, into: $0.baseAddress!) }
           for x in 0..<ow {
             let v = row[x] * k.score
             if Double(v) >= maskThreshold { original[i] += 1 }

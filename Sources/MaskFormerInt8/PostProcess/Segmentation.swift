@@ -94,6 +94,10 @@ public struct MaskLogits: Sendable {
   public var classes: Int   // K + 1
   public var height: Int
   public var width: Int
+  /// The size post-processing reads the mask planes at: nil, their own; else their bilinear resize to it
+  /// (torch's `interpolate(mode="bilinear", align_corners=False)`), computed row by row as read, never whole.
+  /// Mask2Former's post-processing works at a fixed 384 × 384 (mask2former-spec.md §6).
+  public var postprocessSize: (height: Int, width: Int)?
 
   public init(classLogits: ArenaArray<Float>, maskLogits: ArenaArray<Float>, queries: Int, classes: Int, height: Int, width: Int) {
     precondition(classLogits.count == queries * classes && maskLogits.count == queries * height * width,
@@ -115,24 +119,6 @@ public struct MaskLogits: Sendable {
   public init(_ o: MaskFormerOutput) {
     self.init(classLogits: o.classLogits, maskLogits: o.maskLogits, queries: o.numQueries, classes: o.numClasses,
               height: o.maskHeight, width: o.maskWidth)
-  }
-
-  /// The mask logits resized bilinearly to `height × width` (torch's `interpolate(mode="bilinear",
-  /// align_corners=False)`, no antialias), classes unchanged: Mask2Former's post-processing works at a
-  /// fixed 384 × 384 whatever the input (mask2former-spec.md §6).
-  public func resized(height oh: Int, width ow: Int) -> MaskLogits {
-    let resample = BilinearRows(h: height, w: width, outH: oh, outW: ow), (hw, ohw) = (height * width, oh * ow)
-    var out = ArenaArray<Float>(unsafeUninitializedCount: queries * ohw, in: maskLogits.arena) { _ in }
-    if !out.isDryRun {
-      maskLogits.withUnsafeBufferPointer { src in
-        out.withUnsafeMutableBufferPointer { dst in
-          for q in 0..<queries {
-            for y in 0..<oh { resample.row(y, of: src.baseAddress! + q * hw, into: dst.baseAddress! + q * ohw + y * ow) }
-          }
-        }
-      }
-    }
-    return MaskLogits(classLogits: classLogits, maskLogits: out, queries: queries, classes: classes, height: oh, width: ow)
   }
 
   /// softmax over the K+1 classes of each query, in float32 (max-subtracted, as torch).
@@ -162,6 +148,34 @@ func roundScore(_ x: Float) -> Double {
   var buffer = [CChar](repeating: 0, count: 64)
   _ = withVaList([d]) { vsnprintf(&buffer, 64, "%.6f", $0) }
   return Double(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self))!
+}
+
+/// The mask planes of `MaskLogits` as post-processing reads them: at `postprocessSize` when it is set (each row
+/// resampled from the two source rows it reads), else as they are.
+struct MaskPlaneReader {
+  let logits: MaskLogits
+  let height: Int, width: Int
+  private let resample: BilinearRows?
+
+  init(_ m: MaskLogits) {
+    logits = m
+    let (h, w) = m.postprocessSize ?? (m.height, m.width)
+    (height, width) = (h, w)
+    resample = (h, w) == (m.height, m.width) ? nil : BilinearRows(h: m.height, w: m.width, outH: h, outW: w)
+  }
+
+  /// Row y of query q's plane (`width` floats).
+  func row(_ q: Int, _ y: Int, into out: UnsafeMutablePointer<Float>) {
+    logits.maskLogits.withUnsafeBufferPointer { ml in
+      let plane = ml.baseAddress! + q * logits.height * logits.width
+      if let resample { resample.row(y, of: plane, into: out) } else { out.update(from: plane + y * width, count: width) }
+    }
+  }
+
+  /// Query q's whole plane (`height × width` floats).
+  func plane(_ q: Int, into out: UnsafeMutablePointer<Float>) {
+    for y in 0..<height { row(q, y, into: out + y * width) }
+  }
 }
 
 /// torch `interpolate(mode="bilinear", align_corners=False)` along one axis: per output index the two

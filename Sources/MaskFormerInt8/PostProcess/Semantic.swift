@@ -9,21 +9,21 @@ extension Segmentation {
   /// bilinear to `target` (or left at h × w when nil), then `map = argmax_k S` (lowest k on ties).
   /// Segments: one per class present, ascending, as the pipeline lists them (score nil).
   public static func semantic(_ m: MaskLogits, target: (height: Int, width: Int)? = nil) -> Segmentation {
-    let k = m.classes - 1, hw = m.height * m.width, w = m.width
+    let planes = MaskPlaneReader(m), k = m.classes - 1, w = planes.width
     let probs = m.classProbabilities()
-    let (oh, ow) = target ?? (m.height, m.width)
+    let (oh, ow) = target ?? (planes.height, planes.width)
     var map = [Int32](repeating: 0, count: oh * ow)
-    let resample = BilinearRows(h: m.height, w: m.width, outH: oh, outW: ow)
+    let resample = BilinearRows(h: planes.height, w: w, outH: oh, outW: ow)
     // Row r of S = Pᵀ·sigmoid(masks) (K planes, K × w): a GEMM with the mask row's pixels as rows (their Q
     // sigmoids gathered), the class probabilities as the Q × K weight, written transposed (plane by plane).
     // 2 GFLOP for Mask2Former's 100 queries × 150 classes at 384 × 384.
     var cache = MaskRowCache(planes: k, w: w)
     let kernel = KernelTable.best(for: .detect()).f32GEMM, nq = m.queries
-    var sigT = [Float](repeating: 0, count: w * nq)
+    var sigT = [Float](repeating: 0, count: w * nq), sigRow = [Float](repeating: 0, count: w)
     func scoreRow(_ r: Int, _ s: UnsafeMutablePointer<Float>) {
-      m.maskLogits.withUnsafeBufferPointer { ml in
+      sigRow.withUnsafeMutableBufferPointer { src in
         for q in 0..<nq {
-          let src = ml.baseAddress! + q * hw + r * w
+          planes.row(q, r, into: src.baseAddress!)
           for x in 0..<w { sigT[x * nq + q] = sigmoid(src[x]) }
         }
       }
