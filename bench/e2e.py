@@ -31,6 +31,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+def hf_classes(model_dir):
+    """The transformers model and image-processor classes of a checkpoint folder: MaskFormer's, or Mask2Former's
+    when config.json says model_type "mask2former" (issue 21)."""
+    import transformers
+    kind = json.loads((Path(model_dir) / "config.json").read_text()).get("model_type", "maskformer")
+    if kind == "mask2former":
+        return transformers.Mask2FormerForUniversalSegmentation, transformers.Mask2FormerImageProcessor
+    return transformers.MaskFormerForInstanceSegmentation, transformers.MaskFormerImageProcessor
+
+
 def vmhwm_kib():
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -46,8 +56,7 @@ def worker(engine, model_dir, threads, runs, onnx_path):
         from safetensors.torch import load_file
         torch.set_num_threads(threads)
         pv = load_file(str(Path(model_dir) / "pixel_values.safetensors"))["pixel_values"]
-        from transformers import MaskFormerForInstanceSegmentation
-        model = MaskFormerForInstanceSegmentation.from_pretrained(model_dir).eval()
+        model = hf_classes(model_dir)[0].from_pretrained(model_dir).eval()
         with torch.inference_mode():
             model(pixel_values=pv)
             for _ in range(runs):
@@ -76,8 +85,19 @@ def worker(engine, model_dir, threads, runs, onnx_path):
 def export_onnx(model_dir, onnx_path):
     import torch
     from safetensors.torch import load_file
-    from transformers import MaskFormerForInstanceSegmentation
-    model = MaskFormerForInstanceSegmentation.from_pretrained(model_dir).eval()
+    # Mask2Former: the traced sampling locations come out float64 (reference points over an int64 offset
+    # normalizer), and ONNX Runtime 1.32 has no GridSample for a float64 grid on float32 values ("NOT_IMPLEMENTED:
+    # Could not find an implementation for GridSample(16)"). The fix a user would make: cast them to the
+    # values' type before sampling (the same float32 arithmetic as in PyTorch).
+    import transformers.models.mask2former.modeling_mask2former as m2f
+    if not getattr(m2f.multi_scale_deformable_attention, "edge_seg_cast", False):
+        original = m2f.multi_scale_deformable_attention
+
+        def cast(value, shapes, locations, weights):
+            return original(value, shapes, locations.to(value.dtype), weights)
+        cast.edge_seg_cast = True
+        m2f.multi_scale_deformable_attention = cast
+    model = hf_classes(model_dir)[0].from_pretrained(model_dir).eval()
     pv = load_file(str(Path(model_dir) / "pixel_values.safetensors"))["pixel_values"]
 
     class Wrap(torch.nn.Module):
@@ -108,8 +128,7 @@ def quantize_onnx(model_dir, fp32_path, int8_path, activation="QInt8"):
     from PIL import Image
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
-    from transformers import MaskFormerImageProcessor
-    proc = MaskFormerImageProcessor.from_pretrained(model_dir)
+    proc = hf_classes(model_dir)[1].from_pretrained(model_dir)
     pv = __import__("safetensors.torch", fromlist=["load_file"]).load_file(str(Path(model_dir) / "pixel_values.safetensors"))["pixel_values"]
     h, w = pv.shape[2:]
     images = sorted((REPO / "Calibration").glob("*.png"))[:8]
