@@ -134,6 +134,51 @@ enum Products {
     #expect(try Products.run("edge-seg", ["verify", good]).status == 0)
   }
 
+  /// Mask2Former checkpoints and model files (issue 21) go through the same refusals: an unsupported setting,
+  /// a tensor the config implies but the file lacks, a truncated safetensors, a truncated model file.
+  @Test func brokenMask2FormerInputs() throws {
+    let fm = FileManager.default, source = URL(fileURLWithPath: Fixtures.path("mask2former/tiny"))
+    let image = Fixtures.path("png", "c2_d8_i0_33x17.png")
+    func folder(_ name: String, edit: (URL) throws -> Void) throws -> String {
+      let dir = work.appendingPathComponent(name)
+      try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+      for f in ["config.json", "model.safetensors", "preprocessor_config.json"] {
+        try fm.copyItem(at: source.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+      }
+      try edit(dir)
+      return dir.path
+    }
+    func editConfig(_ dir: URL, _ from: String, _ to: String) throws {
+      let url = dir.appendingPathComponent("config.json")
+      let text = try String(contentsOf: url, encoding: .utf8)
+      #expect(text.contains(from), "fixture config lacks \(from)")
+      try text.replacingOccurrences(of: from, with: to).write(to: url, atomically: true, encoding: .utf8)
+    }
+    let modelFile = work.appendingPathComponent("m2f.eseg").path
+    let c = try Products.run("edge-seg", ["convert", source.path, "-o", modelFile, "--precision", "float32"])
+    #expect(c.status == 0, "convert: \(c.stderr)")
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: modelFile)))
+    let cases: [(String, String, String)] = [
+      (try folder("prenorm") { try editConfig($0, "\"pre_norm\": false", "\"pre_norm\": true") }, "pre_norm", "config.json"),
+      (try folder("layers") { try editConfig($0, "\"encoder_layers\": 2", "\"encoder_layers\": 3") }, "encoder.layers.2", "model.safetensors"),
+      (try folder("truncated") { dir in
+        let url = dir.appendingPathComponent("model.safetensors")
+        let data = try Data(contentsOf: url)
+        try data.prefix(data.count / 2).write(to: url)
+      }, "", "model.safetensors"),
+      (file("m2f-truncated.eseg", Array(bytes.prefix(bytes.count / 2))), "", "m2f-truncated.eseg"),
+    ]
+    for (model, detail, named) in cases {
+      let out = work.appendingPathComponent("out-\(named)-\(detail)").path
+      let r = try Products.run("edge-seg", ["run", model, image, "--output", out])
+      #expect(r.status == 65, "\(model): exit \(r.status), stderr: \(r.stderr)")
+      #expect(r.stderr.contains(named) && (detail.isEmpty || r.stderr.contains(detail)), "\(model): the message does not name \(named) \(detail): \(r.stderr)")
+      #expect(!fm.fileExists(atPath: out), "\(model): left \(out) behind")
+    }
+    // The good file runs.
+    #expect(try Products.run("edge-seg", ["run", modelFile, image, "--output", work.appendingPathComponent("out-good").path]).status == 0)
+  }
+
   @Test func unwritableOutput() throws {
     let model = Fixtures.path("tiny")
     let image = Fixtures.path("png", "c2_d8_i0_33x17.png")
