@@ -9,8 +9,10 @@ import Testing
 import _TestSupport
 
 @Suite struct Mask2FormerGoldenTests {
-  @Test(arguments: ["mask2former/tiny", "mask2former/labels"])
-  func stagesAndLogitsMatchTransformers(_ fixture: String) throws {
+  /// tokenChunk 4096: the deformable encoder's queries in one chunk at these sizes; 7: in chunks of 7 tokens
+  /// (the encoder's in-place chunked path, chunks straddling the levels), with the same tolerance.
+  @Test(arguments: ["mask2former/tiny", "mask2former/labels"], [4096, 7])
+  func stagesAndLogitsMatchTransformers(_ fixture: String, tokenChunk: Int) throws {
     let config = try HFConfig.mask2Former(path: Fixtures.path(fixture, "config.json"))
     let weights = try SafetensorsFile(path: Fixtures.path(fixture, "model.safetensors"))
     let golden = try SafetensorsFile(path: Fixtures.path(fixture, "golden.safetensors"))
@@ -19,6 +21,7 @@ import _TestSupport
     let seen = TensorRecorder()
     var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
     ctx.observer = seen
+    ctx.tokenChunk = tokenChunk
     let out = model(pixelValues: Array(UnsafeBufferPointer(start: pv.pointer, count: pv.count)), height: pv.shape[2], width: pv.shape[3],
                     in: ctx)
     let stages = (0..<4).map { "encoder.stage\($0)" } + (0..<3).map { "pixel_decoder.level\($0)" } + ["pixel_decoder.mask_features"]

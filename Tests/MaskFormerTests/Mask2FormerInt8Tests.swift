@@ -1,7 +1,7 @@
 // Mask2Former (issue 21) through `convert` to an int8 model file and back: the configuration round-trips,
 // the family's precision policy holds (sampling offsets and heads float, everything else int8), the int8
 // graph tracks the float one within a budget a real bug breaks, and its outputs do not depend on the int8
-// kernel tier or the thread count.
+// kernel tier, the thread count or the token chunking.
 import Converter
 import Foundation
 import ImageCodecs
@@ -34,8 +34,10 @@ import _TestSupport
     let image = try ImageDecoder.decode(try readBytes(Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg"))).oriented().rgb()
     let pv = ImageProcessor.pixelValues(image, config: try file.preprocessor())
     let features = CPUFeatures.detect(), best = KernelTable.best(for: features)
-    func run(_ m: Mask2Former, _ kernels: KernelTable, threads: Int = 2) -> MaskLogits {
-      m(pixelValues: pv.data, height: pv.height, width: pv.width, in: InferenceContext(kernels: kernels, threads: threads))
+    func run(_ m: Mask2Former, _ kernels: KernelTable, threads: Int = 2, tokenChunk: Int = 4096) -> MaskLogits {
+      var ctx = InferenceContext(kernels: kernels, threads: threads)
+      ctx.tokenChunk = tokenChunk
+      return m(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
     }
     let int8 = run(model, best), float = run(checkpoint.model, best)
     // Budget: measured mask/class cosines 0.9958/0.9997 (tiny) and 0.9996/0.9998 (labels); a scale on the wrong
@@ -45,6 +47,9 @@ import _TestSupport
     #expect(maskCos >= 0.98, "\(fixture): mask-logit cosine int8 vs float \(maskCos)")
     #expect(classCos >= 0.98, "\(fixture): class-logit cosine int8 vs float \(classCos)")
     #expect(int8.maskLogits != float.maskLogits, "the int8 path must actually quantize")
+    // Streamed in chunks of 5 tokens (Swin windows, the deformable encoder's queries): the same bits.
+    let chunked = run(model, best, tokenChunk: 5)
+    #expect(chunked.maskLogits == int8.maskLogits && chunked.classLogits == int8.classLogits, "token chunks of 5")
     for qs8 in QS8GEMMKernel.allCases where qs8.isSupported(on: features) && qs8 != .reference {
       for threads in [1, 3] {
         let other = run(model, KernelTable(f32GEMM: best.f32GEMM, qs8GEMM: qs8), threads: threads)

@@ -31,36 +31,35 @@ public struct MultiscaleDeformableAttention {
   public let heads: Int
   public let points: Int
 
-  /// `residual + output_proj(MSDA(value_proj(x), queries))` for the `levels.tokens` rows of x (no position)
-  /// and `queries` (x + position).
-  func callAsFunction(_ x: ArenaArray<Float>, queries: ArenaArray<Float>, levels: DeformableLevels, in ctx: InferenceContext) -> ArenaArray<Float> {
-    let s = levels.tokens, d = valueProjection.outFeatures, (nl, np, nh) = (levels.count, points, heads)
-    let value = valueProjection(x, rows: s, in: ctx)
-    var locations = samplingOffsets(queries, rows: s, in: ctx)
-    var weights = attentionWeights(queries, rows: s, in: ctx)
-    let info = ctx.info(OpInfo(name: valueProjection.name.parent.key("msda"), kind: "deformable-attention", macs: s * nh * nl * np * (d / nh) * 5,
-                               bytes: s * (d * 8 + nh * nl * np * 12)))
+  /// `output_proj(MSDA(value, queries)) + residual` for the query tokens `first ..< first + rows`: `queries` and
+  /// `residual` hold those rows (x + position and x), `value` is `value_proj` of every token.
+  func callAsFunction(value: ArenaArray<Float>, queries: ArenaArray<Float>, residual: UnsafePointer<Float>, first: Int, rows: Int,
+                      levels: DeformableLevels, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let d = valueProjection.outFeatures, (nl, np, nh) = (levels.count, points, heads)
+    var locations = samplingOffsets(queries, rows: rows, in: ctx)
+    var weights = attentionWeights(queries, rows: rows, in: ctx)
+    let info = ctx.info(OpInfo(name: valueProjection.name.parent.key("msda"), kind: "deformable-attention", macs: rows * nh * nl * np * (d / nh) * 5,
+                               bytes: rows * (d * 8 + nh * nl * np * 12)))
     ctx.observer?.begin(info!, input: nil)
-    var sampled = ctx.floats(s * d) { _ in }
+    var sampled = ctx.floats(rows * d) { _ in }
     if !ctx.isDryRun {
       // Softmax over each head's levels × points; offsets → locations: the token's own level's pixel centre
       // `((j + 0.5)/W, (i + 0.5)/H)` plus the offset in pixels of the sampled level (`off / (W_l, H_l)`).
-      weights.withUnsafeMutableBufferPointer { Norms.softmaxRows($0.baseAddress!, rows: s * nh, cols: nl * np) }
+      weights.withUnsafeMutableBufferPointer { Norms.softmaxRows($0.baseAddress!, rows: rows * nh, cols: nl * np) }
+      let starts = (0..<nl).map { levels.start($0) }
       locations.withUnsafeMutableBufferPointer { lb in
-        let loc = lb.baseAddress!
-        for own in 0..<nl {
-          let (h, w, first) = (levels.heights[own], levels.widths[own], levels.start(own))
-          parallelFor(h, threads: ctx.threads) { i in
-            let refY = (Float(i) + 0.5) / Float(h)
-            for j in 0..<w {
-              let refX = (Float(j) + 0.5) / Float(w), row = loc + (first + i * w + j) * nh * nl * np * 2
-              for m in 0..<nh {
-                for l in 0..<nl {
-                  let sw = Float(levels.widths[l]), sh = Float(levels.heights[l]), o = row + ((m * nl + l) * np) * 2
-                  for p in 0..<np {
-                    o[2 * p] = refX + o[2 * p] / sw
-                    o[2 * p + 1] = refY + o[2 * p + 1] / sh
-                  }
+        let loc = lb.baseAddress!, perToken = nh * nl * np * 2
+        parallelFor((rows + 63) / 64, threads: ctx.threads) { c in
+          for r in c * 64..<Swift.min(rows, (c + 1) * 64) {
+            let t = first + r, own = (0..<nl).last { starts[$0] <= t }!
+            let (h, w) = (levels.heights[own], levels.widths[own]), i = (t - starts[own]) / w, j = (t - starts[own]) % w
+            let refX = (Float(j) + 0.5) / Float(w), refY = (Float(i) + 0.5) / Float(h), row = loc + r * perToken
+            for m in 0..<nh {
+              for l in 0..<nl {
+                let sw = Float(levels.widths[l]), sh = Float(levels.heights[l]), o = row + ((m * nl + l) * np) * 2
+                for p in 0..<np {
+                  o[2 * p] = refX + o[2 * p] / sw
+                  o[2 * p + 1] = refY + o[2 * p + 1] / sh
                 }
               }
             }
@@ -72,7 +71,7 @@ public struct MultiscaleDeformableAttention {
           weights.withUnsafeBufferPointer { ab in
             sampled.withUnsafeMutableBufferPointer { ob in
               DeformableAttention.run(value: vb.baseAddress!, shapes: levels.shapes, heads: nh, headDim: d / nh, locations: lb.baseAddress!,
-                                      weights: ab.baseAddress!, queries: s, points: np, out: ob.baseAddress!, threads: ctx.threads,
+                                      weights: ab.baseAddress!, queries: rows, points: np, out: ob.baseAddress!, threads: ctx.threads,
                                       kernel: ctx.kernels.attention)
             }
           }
@@ -80,9 +79,9 @@ public struct MultiscaleDeformableAttention {
       }
     }
     if let observer = ctx.observer {
-      sampled.withUnsafeBufferPointer { observer.end(info!, output: .floats($0, columns: d), shape: [s, d]) }
+      sampled.withUnsafeBufferPointer { observer.end(info!, output: .floats($0, columns: d), shape: [rows, d]) }
     }
-    return outputProjection(sampled, rows: s, residual: x, in: ctx)
+    return sampled.withUnsafeBufferPointer { outputProjection($0.baseAddress!, rows: rows, xStride: d, residual: residual, in: ctx) }
   }
 }
 
@@ -94,12 +93,32 @@ public struct DeformableEncoderLayer {
   public let fc2: Linear
   public let finalNorm: LayerNorm
 
-  func callAsFunction(_ x: ArenaArray<Float>, position: ArenaArray<Float>, levels: DeformableLevels, in ctx: InferenceContext) -> ArenaArray<Float> {
-    let s = levels.tokens
-    let queries = DetrDecoderLayer.sum(x, position, in: ctx)
-    let y = attentionNorm(attention(x, queries: queries, levels: levels, in: ctx), rows: s, in: ctx)
-    let z = y.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, y, rows: s, activation: .relu, residual: $0.baseAddress!, in: ctx) }
-    return finalNorm(z, rows: s, in: ctx)
+  /// The layer on every token of x (`levels.tokens × D`), in place: the values of every token first (each
+  /// query samples any of them), then the queries in chunks of `ctx.tokenChunk` tokens, each chunk's result
+  /// written over its own rows of x (which nothing else reads afterwards), so that the attention's and the
+  /// FFN's transient buffers are a chunk's, not the map's.
+  func callAsFunction(_ x: inout ArenaArray<Float>, position: ArenaArray<Float>, levels: DeformableLevels, in ctx: InferenceContext) {
+    let s = levels.tokens, d = attention.valueProjection.inFeatures, chunk = Swift.max(1, Swift.min(ctx.tokenChunk, s))
+    let value = attention.valueProjection(x, rows: s, in: ctx)
+    for first in stride(from: 0, to: s, by: chunk) {
+      let rows = Swift.min(chunk, s - first), range = first * d..<(first + rows) * d
+      let z: ArenaArray<Float> = x.withUnsafeBufferPointer { xb in
+        position.withUnsafeBufferPointer { pb in
+          let residual = xb.baseAddress! + first * d
+          let queries = ctx.floats(rows * d) { q in
+            guard !ctx.isDryRun else { return }
+            for i in 0..<(rows * d) { q[i] = residual[i] + pb[range.lowerBound + i] }
+          }
+          let a = attention(value: value, queries: queries, residual: residual, first: first, rows: rows, levels: levels, in: ctx)
+          let y = attentionNorm(a, rows: rows, in: ctx)
+          let f = y.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, y, rows: rows, activation: .relu, residual: $0.baseAddress!, in: ctx) }
+          return finalNorm(f, rows: rows, in: ctx)
+        }
+      }
+      if !ctx.isDryRun {
+        z.withUnsafeBufferPointer { zb in x.withUnsafeMutableBufferPointer { (xb) in (xb.baseAddress! + first * d).update(from: zb.baseAddress!, count: rows * d) } }
+      }
+    }
   }
 }
 

@@ -57,7 +57,7 @@ public struct Mask2FormerPixelDecoder {
     }
     for (i, layer) in layers.enumerated() {
       ctx.begin("pixel_decoder.encoder.layers.\(i)", "block")
-      x = layer(x, position: position, levels: levels, in: ctx)
+      layer(&x, position: position, levels: levels, in: ctx)
       ctx.end("pixel_decoder.encoder.layers.\(i)", "block", shape: [s, d])
     }
     // Back to maps (channels last: level l's tokens already are its H_l × W_l × D map).
