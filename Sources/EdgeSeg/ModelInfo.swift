@@ -16,6 +16,16 @@ public struct ModelInfo: Sendable, Encodable {
   public struct Decoder: Sendable, Encodable {
     public var d_model: Int, layers: Int, heads: Int, ffn_dim: Int, num_queries: Int
   }
+  /// Mask2Former's pixel decoder and masked-attention decoder.
+  public struct Mask2FormerDecoder: Sendable, Encodable {
+    public var hidden_dim: Int, heads: Int, encoder_layers: Int, encoder_ffn_dim: Int, decoder_layers: Int, decoder_ffn_dim: Int,
+               num_queries: Int
+  }
+  /// The model family and its configuration.
+  public enum Family: Sendable {
+    case maskFormer(MaskFormerConfig)
+    case mask2Former(Mask2FormerConfig)
+  }
   public struct Preprocessing: Sendable, Encodable {
     public var resize: String, size_divisor: Int, resample: Int
     public var rescale_factor: Double?
@@ -46,8 +56,12 @@ public struct ModelInfo: Sendable, Encodable {
   /// float32, float16 or int8 (the file's); a checkpoint runs in float32.
   public var precision: String
   public var backbone: Backbone
-  public var decoder: Decoder
-  public var fpn_feature_size: Int
+  /// MaskFormer's DETR decoder (absent for Mask2Former).
+  public var decoder: Decoder?
+  /// Mask2Former's decoders (absent for MaskFormer).
+  public var mask2former: Mask2FormerDecoder?
+  /// MaskFormer's FPN width (absent for Mask2Former).
+  public var fpn_feature_size: Int?
   public var mask_feature_size: Int
   public var labels: [String]
   public var preprocessing: Preprocessing
@@ -64,14 +78,21 @@ public struct ModelInfo: Sendable, Encodable {
   /// The information of the model at `path`: a model file or a checkpoint folder.
   public init(path: String) throws {
     if FileManager.default.fileExists(atPath: path + "/config.json") {
-      try self.init(checkpoint: try Checkpoint(directory: path))
+      let checkpoint = try openCheckpoint(directory: path)
+      if let m2f = checkpoint as? Mask2FormerCheckpoint {
+        try self.init(checkpoint: m2f, family: .mask2Former(m2f.config), architecture: ModelFileFormat.mask2FormerArchitecture)
+      } else {
+        let c = checkpoint as! Checkpoint
+        try self.init(checkpoint: c, family: .maskFormer(c.config), architecture: ModelFileFormat.maskFormerArchitecture)
+      }
     } else {
       try self.init(file: try ModelFile(path: path))
     }
   }
 
   public init(file: ModelFile) throws {
-    let config = try file.config(), pre = try file.preprocessor()
+    let family: Family = file.isMask2Former ? .mask2Former(try file.mask2FormerConfig()) : .maskFormer(try file.config())
+    let pre = try file.preprocessor()
     func string(_ k: String) -> String? { if case .string(let s)? = file.value(k) { return s } else { return nil } }
     func strings(_ k: String) -> [String]? { if case .strings(let s)? = file.value(k) { return s } else { return nil } }
     func double(_ k: String) -> Double? { if case .float(let d)? = file.value(k) { return d } else { return nil } }
@@ -96,12 +117,16 @@ public struct ModelInfo: Sendable, Encodable {
     }
     let bytes = file.tensors.reduce(0) { $0 + $1.byteCount }
     self.init(path: file.path, format: "edge-seg model file (format \(ModelFileFormat.version))",
-              architecture: string("general.architecture") ?? "MaskFormerForInstanceSegmentation/swin", precision: precision,
-              config: config, preprocessor: pre, weights: weights, keepFloat: strings("quant.policy.keep_float"),
+              architecture: string("general.architecture") ?? ModelFileFormat.maskFormerArchitecture, precision: precision,
+              family: family, preprocessor: pre, weights: weights, keepFloat: strings("quant.policy.keep_float"),
               calibration: calibration, drift: drift, tensors: file.tensors.count, tensorBytes: bytes, fileBytes: file.mapping.byteCount)
   }
 
   public init(checkpoint: Checkpoint) throws {
+    try self.init(checkpoint: checkpoint, family: .maskFormer(checkpoint.config), architecture: ModelFileFormat.maskFormerArchitecture)
+  }
+
+  init(checkpoint: any ConvertibleCheckpoint, family: Family, architecture: String) throws {
     let entries = checkpoint.weights.entries
     let weights = entries.keys.filter { $0.hasSuffix(".weight") }.sorted().map { name -> (String, String) in
       let dtype = entries[name]!.dtype
@@ -111,24 +136,36 @@ public struct ModelInfo: Sendable, Encodable {
     var stored: [String: Int] = [:]
     for (_, p) in weights { stored[p, default: 0] += 1 }
     let main = stored.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? "float32"
-    self.init(path: checkpoint.directory, format: "Hugging Face checkpoint folder", architecture: "MaskFormerForInstanceSegmentation/swin",
-              precision: main == "float32" ? "float32" : "\(main) weights, run in float32", config: checkpoint.config, preprocessor: checkpoint.preprocessor, weights: weights, keepFloat: nil,
+    self.init(path: checkpoint.directory, format: "Hugging Face checkpoint folder", architecture: architecture,
+              precision: main == "float32" ? "float32" : "\(main) weights, run in float32", family: family, preprocessor: checkpoint.preprocessor, weights: weights, keepFloat: nil,
               calibration: nil, drift: nil, tensors: entries.count, tensorBytes: bytes, fileBytes: checkpoint.weights.file.byteCount)
   }
 
-  init(path: String, format: String, architecture: String, precision: String, config c: MaskFormerConfig, preprocessor p: PreprocessorConfig,
+  init(path: String, format: String, architecture: String, precision: String, family: Family, preprocessor p: PreprocessorConfig,
        weights: [(String, String)], keepFloat: [String]?, calibration: Calibration?, drift: Drift?, tensors: Int, tensorBytes: Int,
        fileBytes: Int) {
     self.path = path
     self.format = format
     self.architecture = architecture
     self.precision = precision
-    backbone = Backbone(embed_dim: c.swin.embedDim, depths: c.swin.depths, num_heads: c.swin.numHeads, window_size: c.swin.windowSize,
-                        patch_size: c.swin.patchSize, mlp_ratio: c.swin.mlpRatio)
-    decoder = Decoder(d_model: c.detr.dModel, layers: c.detr.layers, heads: c.detr.heads, ffn_dim: c.detr.ffnDim, num_queries: c.detr.numQueries)
-    fpn_feature_size = c.fpnFeatureSize
-    mask_feature_size = c.maskFeatureSize
-    labels = c.labels
+    let swin: SwinConfig
+    switch family {
+    case .maskFormer(let c):
+      swin = c.swin
+      decoder = Decoder(d_model: c.detr.dModel, layers: c.detr.layers, heads: c.detr.heads, ffn_dim: c.detr.ffnDim, num_queries: c.detr.numQueries)
+      fpn_feature_size = c.fpnFeatureSize
+      mask_feature_size = c.maskFeatureSize
+      labels = c.labels
+    case .mask2Former(let c):
+      swin = c.swin
+      mask2former = Mask2FormerDecoder(hidden_dim: c.hiddenDim, heads: c.heads, encoder_layers: c.encoderLayers,
+                                       encoder_ffn_dim: c.encoderFeedforward, decoder_layers: c.decoderLayers,
+                                       decoder_ffn_dim: c.decoderFeedforward, num_queries: c.numQueries)
+      mask_feature_size = c.hiddenDim
+      labels = c.labels
+    }
+    backbone = Backbone(embed_dim: swin.embedDim, depths: swin.depths, num_heads: swin.numHeads, window_size: swin.windowSize,
+                        patch_size: swin.patchSize, mlp_ratio: swin.mlpRatio)
     let resize: String
     switch p.size {
     case .shortestEdge(let s, let l): resize = "shortest edge \(s)" + (l.map { ", longest edge at most \($0)" } ?? "")
@@ -193,11 +230,17 @@ public struct ModelInfo: Sendable, Encodable {
     var lines: [String] = []
     lines.append("\(path): \(format)")
     lines.append("architecture: \(architecture), precision \(precision)")
-    let b = backbone, d = decoder, p = preprocessing
+    let b = backbone, p = preprocessing
     lines.append("backbone: Swin, embed dim \(b.embed_dim), depths \(b.depths), heads \(b.num_heads), window \(b.window_size), "
                  + "patch \(b.patch_size), MLP ratio \(b.mlp_ratio)")
-    lines.append("decoder: DETR, d_model \(d.d_model), \(d.layers) layers, \(d.heads) heads, FFN \(d.ffn_dim), \(d.num_queries) queries; "
-                 + "FPN \(fpn_feature_size), mask features \(mask_feature_size)")
+    if let d = decoder {
+      lines.append("decoder: DETR, d_model \(d.d_model), \(d.layers) layers, \(d.heads) heads, FFN \(d.ffn_dim), \(d.num_queries) queries; "
+                   + "FPN \(fpn_feature_size ?? 0), mask features \(mask_feature_size)")
+    }
+    if let m = mask2former {
+      lines.append("pixel decoder: \(m.encoder_layers) deformable-attention layers, width \(m.hidden_dim), \(m.heads) heads, FFN \(m.encoder_ffn_dim)")
+      lines.append("decoder: masked attention, \(m.decoder_layers - 1) layers, \(m.heads) heads, FFN \(m.decoder_ffn_dim), \(m.num_queries) queries")
+    }
     lines.append("labels (\(labels.count)): " + labels.joined(separator: ", "))
     var pre = "preprocessing: resize \(p.resize)"
     if p.size_divisor > 0 { pre += ", size divisor \(p.size_divisor)" }

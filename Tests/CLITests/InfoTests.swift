@@ -31,6 +31,28 @@ import _TestSupport
     #expect(text.status == 0 && text.stdout.contains("labels (7): circle") && text.stdout.contains("calibration: "), "\(text.stdout)")
   }
 
+  /// Mask2Former (issue 21): its checkpoint folder and an int8 file converted from it.
+  @Test func mask2FormerFileAndFolder() throws {
+    let folder = try json(Fixtures.path("mask2former/tiny"))
+    #expect(folder["architecture"] as? String == "Mask2FormerForUniversalSegmentation/swin")
+    let m2f = try #require(folder["mask2former"] as? [String: Any])
+    #expect(m2f["num_queries"] as? Int == 10 && m2f["encoder_layers"] as? Int == 2 && m2f["hidden_dim"] as? Int == 32)
+    #expect(folder["decoder"] == nil, "no DETR decoder")
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("edge-seg-info-m2f-\(getpid()).eseg").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let c = try Products.run("edge-seg", ["convert", Fixtures.path("mask2former/tiny"), "-o", path, "--samples", "1",
+                                          "--calibration", Fixtures.repository + "/Calibration"])
+    #expect(c.status == 0, "\(c.stderr)")
+    let file = try json(path)
+    #expect(file["precision"] as? String == "int8" && (file["labels"] as? [String]) == (folder["labels"] as? [String]))
+    let layers = try #require(file["layers"] as? [[String: Any]])
+    #expect(layers.contains { ($0["kind"] as? String)?.hasSuffix("sampling_offsets") == true && $0["precision"] as? String == "float32" },
+            "sampling offsets kept float: \(layers)")
+    #expect(layers.contains { ($0["kind"] as? String)?.hasSuffix("cross_attn.q_proj") == true && $0["precision"] as? String == "int8" })
+    let text = try Products.capture("edge-seg", ["info", path])
+    #expect(text.status == 0 && text.stdout.contains("deformable-attention layers") && text.stdout.contains("masked attention"), "\(text.stdout)")
+  }
+
   @Test func notAModel() throws {
     let r = try Products.run("edge-seg", ["info", Fixtures.repository + "/README.md"])
     #expect(r.status == 65 && r.stderr.contains("README.md"), "\(r.status) \(r.stderr)")
