@@ -32,23 +32,14 @@ public struct Checkpoint: ConvertibleCheckpoint {
 
   /// Opens `directory`; errors name the file and the field or tensor at fault.
   public init(directory: String) throws {
-    let folder = try CheckpointFolder(directory)
     self.directory = directory
-    config = try HFConfig.maskFormer(path: folder.config)
-    preprocessor = try folder.preprocessor()
-    weights = try folder.weights()
-    let recording = RecordingSource(weights)
-    model = try MaskFormerBuilder(source: recording, config: config).model()
-    requests = recording.requests
+    (config, preprocessor, weights, model, requests) = try CheckpointFolder(directory).open(config: { try HFConfig.maskFormer(path: $0) }) {
+      try MaskFormerBuilder(source: $1, config: $0).model()
+    }
   }
 
   public var network: any SegmentationNetwork { model }
-
-  public var modelMetadata: [(String, MetadataValue)] {
-    var w = ModelFileWriter()
-    MetadataWriter.model(&w, config, preprocessor)
-    return w.metadata
-  }
+  public var modelMetadata: [(String, MetadataValue)] { MetadataWriter.records { MetadataWriter.model(&$0, config, preprocessor) } }
 
   /// Published practice for Swin (LayerNorm, softmax, the residual stream, the relative position bias and the
   /// mask einsum stay float; every Linear/Conv is int8) with three cheap exceptions kept float until the drift
@@ -74,23 +65,14 @@ public struct Mask2FormerCheckpoint: ConvertibleCheckpoint {
   public let requests: [TensorRequest]
 
   public init(directory: String) throws {
-    let folder = try CheckpointFolder(directory)
     self.directory = directory
-    config = try HFConfig.mask2Former(path: folder.config)
-    preprocessor = try folder.preprocessor()
-    weights = try folder.weights()
-    let recording = RecordingSource(weights)
-    model = try Mask2Former(config: config, from: recording)
-    requests = recording.requests
+    (config, preprocessor, weights, model, requests) = try CheckpointFolder(directory).open(config: { try HFConfig.mask2Former(path: $0) }) {
+      try Mask2Former(config: $0, from: $1)
+    }
   }
 
   public var network: any SegmentationNetwork { model }
-
-  public var modelMetadata: [(String, MetadataValue)] {
-    var w = ModelFileWriter()
-    MetadataWriter.model(&w, config, preprocessor)
-    return w.metadata
-  }
+  public var modelMetadata: [(String, MetadataValue)] { MetadataWriter.records { MetadataWriter.model(&$0, config, preprocessor) } }
 
   /// MaskFormer's, plus the deformable attention's sampling offsets (small; an error in them moves every
   /// sampling point: mask2former-spec.md §7.2).
@@ -124,4 +106,14 @@ struct CheckpointFolder {
   }
 
   func weights() throws -> SafetensorsFile { try SafetensorsFile(path: directory.appendingPathComponent("model.safetensors").path) }
+
+  /// The configuration (read from config.json's path), preprocessing and weights, and the model built from them
+  /// through a recording source, with the requests it made (in graph order: the converter's tensor plan).
+  func open<Config, Model>(config read: (String) throws -> Config, model build: (Config, RecordingSource) throws -> Model) throws
+    -> (Config, PreprocessorConfig, SafetensorsFile, Model, [TensorRequest]) {
+    let config = try read(self.config), preprocessor = try preprocessor(), weights = try weights()
+    let recording = RecordingSource(weights)
+    let model = try build(config, recording)
+    return (config, preprocessor, weights, model, recording.requests)
+  }
 }

@@ -3,6 +3,13 @@
 import MaskFormerInt8
 
 enum MetadataWriter {
+  /// The records `write` makes.
+  static func records(_ write: (inout ModelFileWriter) -> Void) -> [(String, MetadataValue)] {
+    var w = ModelFileWriter()
+    write(&w)
+    return w.metadata
+  }
+
   static func model(_ w: inout ModelFileWriter, _ c: MaskFormerConfig, _ p: PreprocessorConfig) {
     w.meta("general.architecture", .string(ModelFileFormat.maskFormerArchitecture))
     swin(&w, c.swin)
