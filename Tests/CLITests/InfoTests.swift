@@ -31,7 +31,7 @@ import _TestSupport
     #expect(text.status == 0 && text.stdout.contains("labels (7): circle") && text.stdout.contains("calibration: "), "\(text.stdout)")
   }
 
-  /// Mask2Former (issue 21): its checkpoint folder and an int8 file converted from it.
+  /// Mask2Former (issue 21): its checkpoint folder and an int8 file converted from it (which `verify` accepts).
   @Test func mask2FormerFileAndFolder() throws {
     let folder = try json(Fixtures.path("mask2former/tiny"))
     #expect(folder["architecture"] as? String == "Mask2FormerForUniversalSegmentation/swin")
@@ -49,6 +49,8 @@ import _TestSupport
     #expect(layers.contains { ($0["kind"] as? String)?.hasSuffix("sampling_offsets") == true && $0["precision"] as? String == "float32" },
             "sampling offsets kept float: \(layers)")
     #expect(layers.contains { ($0["kind"] as? String)?.hasSuffix("cross_attn.q_proj") == true && $0["precision"] as? String == "int8" })
+    let v = try Products.run("edge-seg", ["verify", path])
+    #expect(v.status == 0, "verify: \(v.stderr)")
     let text = try Products.capture("edge-seg", ["info", path])
     #expect(text.status == 0 && text.stdout.contains("deformable-attention layers") && text.stdout.contains("masked attention"), "\(text.stdout)")
   }
