@@ -28,7 +28,7 @@ public struct DriftReport: Sendable {
 
 public enum LayerDrift {
   /// Post-processing of the end-to-end comparison (panoptic: the processor's defaults).
-  public static func measure(reference: MaskFormer, quantized: MaskFormer, inputs: [PixelValues], context: InferenceContext,
+  public static func measure(reference: any SegmentationNetwork, quantized: any SegmentationNetwork, inputs: [PixelValues], context: InferenceContext,
                              progress: (Int, Int) -> Void = { _, _ in }) -> DriftReport {
     var report = DriftReport()
     var index: [String: Int] = [:]
@@ -43,7 +43,7 @@ public enum LayerDrift {
         case .output: floats[layer]!.output += values
         }
       }
-      let f = MaskLogits(reference(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx))
+      let f = reference.logits(pixelValues: ArenaArray(pv.data), height: pv.height, width: pv.width, in: ctx)
       for layer in order where index[layer] == nil {
         index[layer] = report.layers.count
         report.layers.append(LayerDriftRow(layer: layer))
@@ -61,12 +61,16 @@ public enum LayerDrift {
         }
         if tap == .input { cursor[layer, default: (0, 0)].input += values.count } else { cursor[layer, default: (0, 0)].output += values.count }
       }
-      let q = MaskLogits(quantized(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx))
+      let q = quantized.logits(pixelValues: ArenaArray(pv.data), height: pv.height, width: pv.width, in: ctx)
       report.layers = rows
       floats = [:]
       let target = (height: pv.height, width: pv.width)
-      report.output.add(int8: q, float: f, int8Semantic: .semantic(q, target: target), floatSemantic: .semantic(f, target: target),
-                        int8Panoptic: .panoptic(q, target: target), floatPanoptic: .panoptic(f, target: target))
+      // Each family's own post-processing (Mask2Former's works at 384 × 384), the processor's defaults.
+      let semantic = SegmentationOptions(task: .semantic, threshold: 0.5, maskThreshold: 0.5, overlapMaskAreaThreshold: 0.8, labelIdsToFuse: [])
+      report.output.add(int8: q, float: f, int8Semantic: quantized.postprocess(q, options: semantic, target: target),
+                        floatSemantic: reference.postprocess(f, options: semantic, target: target),
+                        int8Panoptic: quantized.postprocess(q, options: .processor, target: target),
+                        floatPanoptic: reference.postprocess(f, options: .processor, target: target))
       report.images += 1
       progress(n + 1, inputs.count)
     }

@@ -18,16 +18,19 @@ func driftCommand(_ args: ArraySlice<String>) -> Int32 {
   }
   let modelPath = opts.positional[0], referencePath = opts.value("--reference")!
   do {
-    let reference = try Checkpoint(directory: referencePath)
+    let reference = try openCheckpoint(directory: referencePath)
     let file = try ModelFile(path: modelPath)
-    let quantized = try file.model()
+    guard (reference is Mask2FormerCheckpoint) == file.isMask2Former else {
+      throw UsageError(description: "\(modelPath) and --reference \(referencePath) are different model families")
+    }
+    let quantized = try file.network()
     var inputs: [PixelValues] = []
     for path in opts.positional.dropFirst() {
       inputs.append(ImageProcessor.modelInput(try decodeImage(path), config: reference.preprocessor))
     }
     let int8Layers = Set(file.tensors.filter { $0.dtype == .qgemmI8x4N16 }.map { String($0.name.dropLast(".weight".count)) })
     var progress = Progress()
-    let report = LayerDrift.measure(reference: reference.model, quantized: quantized, inputs: inputs,
+    let report = LayerDrift.measure(reference: reference.network, quantized: quantized, inputs: inputs,
                                     context: InferenceContext(kernels: .best(for: .detect()), threads: threads)) {
       progress.update("drift", $0, $1)
     }

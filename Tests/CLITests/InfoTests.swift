@@ -31,7 +31,8 @@ import _TestSupport
     #expect(text.status == 0 && text.stdout.contains("labels (7): circle") && text.stdout.contains("calibration: "), "\(text.stdout)")
   }
 
-  /// Mask2Former (issue 21): its checkpoint folder and an int8 file converted from it (which `verify` accepts).
+  /// Mask2Former (issue 21): its checkpoint folder and an int8 file converted from it (which `verify` accepts and
+  /// `drift` measures against the folder).
   @Test func mask2FormerFileAndFolder() throws {
     let folder = try json(Fixtures.path("mask2former/tiny"))
     #expect(folder["architecture"] as? String == "Mask2FormerForUniversalSegmentation/swin")
@@ -51,6 +52,13 @@ import _TestSupport
     #expect(layers.contains { ($0["kind"] as? String)?.hasSuffix("cross_attn.q_proj") == true && $0["precision"] as? String == "int8" })
     let v = try Products.run("edge-seg", ["verify", path])
     #expect(v.status == 0, "verify: \(v.stderr)")
+    // `drift` against the float folder: every layer of the new blocks in the report, then the end-to-end figures.
+    let d = try Products.capture("edge-seg", ["drift", path, "--reference", Fixtures.path("mask2former/tiny"),
+                                              Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg")])
+    #expect(d.status == 0 && d.stdout.contains("encoder.layers.1.self_attn.value_proj") && d.stdout.contains("cross_attn.k_proj")
+            && d.stdout.contains("end to end"), "drift: \(d.stderr)\n\(d.stdout)")
+    let mixed = try Products.run("edge-seg", ["drift", path, "--reference", Fixtures.path("tiny"), Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg")])
+    #expect(mixed.status == 64, "a MaskFormer reference for a Mask2Former file: \(mixed.stderr)")
     let text = try Products.capture("edge-seg", ["info", path])
     #expect(text.status == 0 && text.stdout.contains("deformable-attention layers") && text.stdout.contains("masked attention"), "\(text.stdout)")
   }
