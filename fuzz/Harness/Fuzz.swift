@@ -35,8 +35,7 @@ enum FuzzTarget: String, CaseIterable {
       guard let f = try? ModelFile(mapping: mapping) else { return }
       _ = try? f.verify()
       _ = try? f.preprocessor()
-      guard let config = try? f.config() else { return }
-      _ = try? f.model(config)   // validates every tensor by building the model
+      _ = try? f.network()   // either family: validates every tensor by building the model from the stored configuration
     }
   }
 }

@@ -5,6 +5,11 @@ the model op by op). Run it from the venv outside the repo (tools/reference/requ
     ~/hfref/bin/python tools/reference/mask2former_ref.py fixtures Tests/Fixtures/mask2former [NAME...]  # small, committed
     ~/hfref/bin/python tools/reference/mask2former_ref.py big swin-tiny-coco-instance models/m2f-t  # large, never committed
     ~/hfref/bin/python tools/reference/mask2former_ref.py msda Tests/Fixtures/mask2former/msda.safetensors
+    ~/hfref/bin/python tools/reference/mask2former_ref.py micro /tmp/m2f-micro   # the fuzz seed's checkpoint (below)
+
+micro: the smallest Mask2Former the runtime takes (Swin embed 8, one block per stage, hidden 32, one encoder and
+one masked-attention layer, 4 queries), the checkpoint behind fuzz/corpus/modelfile/m2f-micro.int8.eseg:
+    .build/release/edge-seg convert /tmp/m2f-micro -o fuzz/corpus/modelfile/m2f-micro.int8.eseg --samples 1
 
 A checkpoint folder holds config.json, model.safetensors and preprocessor_config.json, as on the hub.
 Every float tensor gets seeded noise after HF's init (which leaves norms at 1, biases at 0 and the
@@ -46,6 +51,12 @@ FIXTURES = {
                  num_attention_heads=4, dim_feedforward=48, encoder_feedforward_dim=48, num_queries=9),
         labels=21, size=(75, 90), seed=22, options=dict(mixed_dtypes=True)),
 }
+
+MICRO = dict(
+    backbone=dict(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2], window_size=4),
+    top=dict(feature_size=32, mask_feature_size=32, hidden_dim=32, encoder_layers=1, decoder_layers=2, num_attention_heads=2,
+             dim_feedforward=32, encoder_feedforward_dim=32, num_queries=4),
+    labels=3, size=(64, 64), seed=23, options=dict(shortest=64, longest=128))
 
 # The two shapes issue 21 measures: facebook/mask2former-swin-tiny-coco-instance's and
 # mask2former-swin-base-IN21k-ade-semantic's architectures with random weights.
@@ -132,6 +143,8 @@ def main(argv):
             save_file(t, root / name / "golden.safetensors")
             shapes = {k: list(v.shape) for k, v in t.items()}
             print(f"{name}: {sum(p.numel() for p in model.parameters())} parameters; {json.dumps(shapes)}")
+    elif len(argv) == 3 and argv[1] == "micro":
+        save_checkpoint(build(MICRO), MICRO, Path(argv[2]))
     elif len(argv) == 3 and argv[1] == "msda":
         msda_golden(Path(argv[2]))
     elif len(argv) == 4 and argv[1] == "big":
