@@ -12,12 +12,26 @@
 #include <math.h>
 
 /// One sample of one head: its four corner rows (NULL outside the map) and weights, and the attention weight.
-typedef struct { const float *c[4]; float w[4]; float a; } es_msda_sample;
+typedef struct { const char *c[4]; float w[4]; float a; } es_msda_sample;
 
-__attribute__((target("avx2,fma")))
-void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const float *value,
-                       const long *height, const long *width, const long *start, const float *loc, const float *attn, float *out) {
-  const size_t ld = heads * hd, n = levels * points;
+/// 8 values of a corner row from c as floats: float values as they are; int8 values dequantized as
+/// QuantParams.dequantize (scale * float(v - zero_point)).
+__attribute__((target("avx2,fma"), always_inline))
+static inline __m256 es_msda_load8(const void *row, size_t c, int int8, __m256 scale, __m256i zp) {
+  if (!int8) return _mm256_loadu_ps((const float *)row + c);
+  long long bits;
+  __builtin_memcpy(&bits, (const signed char *)row + c, 8);
+  const __m256i v = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_cvtsi64_si128(bits)), zp);
+  return _mm256_mul_ps(scale, _mm256_cvtepi32_ps(v));
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void es_msda_core(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const void *value, int int8,
+                                float scale, int zero_point, const long *height, const long *width, const long *start, const float *loc,
+                                const float *attn, float *out) {
+  const size_t ld = heads * hd, n = levels * points, elem = int8 ? 1 : 4;
+  const __m256 vscale = _mm256_set1_ps(scale);
+  const __m256i vzp = _mm256_set1_epi32(zero_point);
   es_msda_sample s[64];
   const size_t chunk = n < 64 ? n : 64;
   for (size_t q = q0; q < q1; q++) {
@@ -39,11 +53,11 @@ void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t lev
           // fx, fy are integral; far-away points are clamped before the conversion (as the definition does).
           const long x0 = (long)(fx >= -2.0f ? (fx <= (float)(w + 1) ? fx : (float)(w + 1)) : -2.0f);
           const long y0 = (long)(fy >= -2.0f ? (fy <= (float)(h + 1) ? fy : (float)(h + 1)) : -2.0f);
-          const float *base = value + (size_t)start[l] * ld + m * hd;
+          const char *base = (const char *)value + ((size_t)start[l] * ld + m * hd) * elem;
           for (int cy = 0; cy < 2; cy++) {
             for (int cx = 0; cx < 2; cx++) {
               const long yy = y0 + cy, xx = x0 + cx;
-              s[k].c[2 * cy + cx] = yy >= 0 && yy < h && xx >= 0 && xx < w ? base + (size_t)(yy * w + xx) * ld : 0;
+              s[k].c[2 * cy + cx] = yy >= 0 && yy < h && xx >= 0 && xx < w ? base + (size_t)(yy * w + xx) * ld * elem : 0;
             }
           }
         }
@@ -53,10 +67,10 @@ void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t lev
           for (size_t k = 0; k < count; k++) {
             const es_msda_sample *t = &s[k];
             const __m256 z = _mm256_setzero_ps();
-            __m256 v = _mm256_mul_ps(t->c[0] ? _mm256_loadu_ps(t->c[0] + c) : z, _mm256_set1_ps(t->w[0]));
-            v = _mm256_fmadd_ps(t->c[1] ? _mm256_loadu_ps(t->c[1] + c) : z, _mm256_set1_ps(t->w[1]), v);
-            v = _mm256_fmadd_ps(t->c[2] ? _mm256_loadu_ps(t->c[2] + c) : z, _mm256_set1_ps(t->w[2]), v);
-            v = _mm256_fmadd_ps(t->c[3] ? _mm256_loadu_ps(t->c[3] + c) : z, _mm256_set1_ps(t->w[3]), v);
+            __m256 v = _mm256_mul_ps(t->c[0] ? es_msda_load8(t->c[0], c, int8, vscale, vzp) : z, _mm256_set1_ps(t->w[0]));
+            v = _mm256_fmadd_ps(t->c[1] ? es_msda_load8(t->c[1], c, int8, vscale, vzp) : z, _mm256_set1_ps(t->w[1]), v);
+            v = _mm256_fmadd_ps(t->c[2] ? es_msda_load8(t->c[2], c, int8, vscale, vzp) : z, _mm256_set1_ps(t->w[2]), v);
+            v = _mm256_fmadd_ps(t->c[3] ? es_msda_load8(t->c[3], c, int8, vscale, vzp) : z, _mm256_set1_ps(t->w[3]), v);
             acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(t->a), v));
           }
           _mm256_storeu_ps(o + c, acc);
@@ -65,10 +79,14 @@ void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t lev
           float acc = o[c];
           for (size_t k = 0; k < count; k++) {
             const es_msda_sample *t = &s[k];
-            float v = (t->c[0] ? t->c[0][c] : 0.0f) * t->w[0];
-            v = fmaf(t->c[1] ? t->c[1][c] : 0.0f, t->w[1], v);
-            v = fmaf(t->c[2] ? t->c[2][c] : 0.0f, t->w[2], v);
-            v = fmaf(t->c[3] ? t->c[3][c] : 0.0f, t->w[3], v);
+            float cv[4];
+            for (int j = 0; j < 4; j++) {
+              cv[j] = !t->c[j] ? 0.0f : int8 ? scale * (float)((int)((const signed char *)t->c[j])[c] - zero_point) : ((const float *)t->c[j])[c];
+            }
+            float v = cv[0] * t->w[0];
+            v = fmaf(cv[1], t->w[1], v);
+            v = fmaf(cv[2], t->w[2], v);
+            v = fmaf(cv[3], t->w[3], v);
             acc = acc + t->a * v;
           }
           o[c] = acc;
@@ -77,7 +95,26 @@ void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t lev
     }
   }
 }
+__attribute__((target("avx2,fma")))
+void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const float *value,
+                       const long *height, const long *width, const long *start, const float *loc, const float *attn, float *out) {
+  es_msda_core(q0, q1, heads, hd, levels, points, value, 0, 1.0f, 0, height, width, start, loc, attn, out);
+}
+
+__attribute__((target("avx2,fma")))
+void es_msda_qs8__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const signed char *value, float scale,
+                       int zero_point, const long *height, const long *width, const long *start, const float *loc, const float *attn,
+                       float *out) {
+  es_msda_core(q0, q1, heads, hd, levels, points, value, 1, scale, zero_point, height, width, start, loc, attn, out);
+}
 #else
+void es_msda_qs8__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const signed char *value, float scale,
+                       int zero_point, const long *height, const long *width, const long *start, const float *loc, const float *attn,
+                       float *out) {
+  (void)q0; (void)q1; (void)heads; (void)hd; (void)levels; (void)points; (void)value; (void)scale; (void)zero_point; (void)height;
+  (void)width; (void)start; (void)loc; (void)attn; (void)out;
+  __builtin_trap();
+}
 void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const float *value,
                        const long *height, const long *width, const long *start, const float *loc, const float *attn, float *out) {
   (void)q0; (void)q1; (void)heads; (void)hd; (void)levels; (void)points; (void)value; (void)height; (void)width; (void)start;

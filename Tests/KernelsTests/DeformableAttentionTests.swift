@@ -68,4 +68,35 @@ import _TestSupport
     let same = reference.map(\.bitPattern) == want.map(\.bitPattern)
     #expect(same, "run(.portable) is the reference")
   }
+
+  /// On int8 values: every tier and thread count equals the float definition on the dequantized map, bit for bit.
+  @Test(arguments: AttentionKernel.allCases.filter { $0.isSupported(on: .detect()) }, [32, 13])
+  func int8ValuesMatchTheDequantizedDefinition(_ kernel: AttentionKernel, _ hd: Int) {
+    var rng = SplitMix64(seed: UInt64(100 + hd))
+    let shapes = [(height: 3, width: 5), (height: 7, width: 6), (height: 13, width: 11)], heads = 2, points = 4, queries = 90
+    let tokens = shapes.reduce(0) { $0 + $1.height * $1.width }, samples = queries * heads * shapes.count * points
+    let v8 = (0..<(tokens * heads * hd)).map { _ in Int8(truncatingIfNeeded: Int(rng.floats(1)[0] * 300)) } + [-128, 127]
+    let (scale, zeroPoint): (Float, Int32) = (0.037, -9)
+    let dequantized = v8.map { scale * Float(Int32($0) - zeroPoint) }
+    let loc = rng.floats(2 * samples).map { $0 * 1.1 + 0.5 }, weights = rng.floats(samples).map { $0 * $0 }
+    var want = [Float](repeating: .nan, count: queries * heads * hd)
+    dequantized.withUnsafeBufferPointer { v in loc.withUnsafeBufferPointer { l in weights.withUnsafeBufferPointer { a in
+      want.withUnsafeMutableBufferPointer {
+        DeformableAttention.reference(value: v.baseAddress!, shapes: shapes, heads: heads, headDim: hd, locations: l.baseAddress!,
+                                      weights: a.baseAddress!, queries: queries, points: points, out: $0.baseAddress!)
+      }
+    }}}
+    for threads in [1, 3] {
+      var got = [Float](repeating: .nan, count: queries * heads * hd)
+      v8.withUnsafeBufferPointer { v in loc.withUnsafeBufferPointer { l in weights.withUnsafeBufferPointer { a in
+        got.withUnsafeMutableBufferPointer {
+          DeformableAttention.runInt8(value: v.baseAddress!, scale: scale, zeroPoint: zeroPoint, shapes: shapes, heads: heads, headDim: hd,
+                                      locations: l.baseAddress!, weights: a.baseAddress!, queries: queries, points: points,
+                                      out: $0.baseAddress!, threads: threads, kernel: kernel)
+        }
+      }}}
+      let first = got.indices.first { got[$0].bitPattern != want[$0].bitPattern }
+      #expect(first == nil, "\(kernel) hd \(hd) \(threads) threads: value \(first ?? 0) \(first.map { got[$0] } ?? 0) vs \(first.map { want[$0] } ?? 0)")
+    }
+  }
 }

@@ -31,9 +31,25 @@ public struct MultiscaleDeformableAttention {
   public let heads: Int
   public let points: Int
 
+  /// `value_proj` of every token: float, or int8 when the projection is (requantized in its epilogue with its
+  /// calibrated output parameters: a quarter of the memory; the sampling dequantizes each corner).
+  func values(_ x: ArenaArray<Float>, rows s: Int, in ctx: InferenceContext) -> DeformableValues {
+    let v = valueProjection, d = v.outFeatures
+    guard let q = v.quantized, let output = q.output else { return .float(v(x, rows: s, in: ctx)) }
+    return .int8(ctx.op(OpInfo(name: v.name.description, kind: "linear", macs: s * v.inFeatures * d, bytes: s * (4 * v.inFeatures + d) + v.inFeatures * d,
+                               precision: "int8"),
+                        input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: v.inFeatures)) } },
+                        output: { y, emit in y.withView(columns: d, emit) }, shape: { _ in [s, d] }) {
+      x.withUnsafeBufferPointer {
+        q.linear(QuantizedRows($0.baseAddress!, rows: s, k: v.inFeatures, xStride: v.inFeatures, q.input, in: ctx), n: d, activation: .identity,
+                 next: output, in: ctx)
+      }
+    })
+  }
+
   /// `output_proj(MSDA(value, queries)) + residual` for the query tokens `first ..< first + rows`: `queries` and
   /// `residual` hold those rows (x + position and x), `value` is `value_proj` of every token.
-  func callAsFunction(value: ArenaArray<Float>, queries: ArenaArray<Float>, residual: UnsafePointer<Float>, first: Int, rows: Int,
+  func callAsFunction(value: borrowing DeformableValues, queries: ArenaArray<Float>, residual: UnsafePointer<Float>, first: Int, rows: Int,
                       levels: DeformableLevels, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = valueProjection.outFeatures, (nl, np, nh) = (levels.count, points, heads)
     var locations = samplingOffsets(queries, rows: rows, in: ctx)
@@ -66,13 +82,23 @@ public struct MultiscaleDeformableAttention {
           }
         }
       }
-      value.withUnsafeBufferPointer { vb in
-        locations.withUnsafeBufferPointer { lb in
-          weights.withUnsafeBufferPointer { ab in
-            sampled.withUnsafeMutableBufferPointer { ob in
-              DeformableAttention.run(value: vb.baseAddress!, shapes: levels.shapes, heads: nh, headDim: d / nh, locations: lb.baseAddress!,
-                                      weights: ab.baseAddress!, queries: rows, points: np, out: ob.baseAddress!, threads: ctx.threads,
-                                      kernel: ctx.kernels.attention)
+      locations.withUnsafeBufferPointer { lb in
+        weights.withUnsafeBufferPointer { ab in
+          sampled.withUnsafeMutableBufferPointer { ob in
+            switch value {
+            case .float(let v):
+              v.withUnsafeBufferPointer { vb in
+                DeformableAttention.run(value: vb.baseAddress!, shapes: levels.shapes, heads: nh, headDim: d / nh, locations: lb.baseAddress!,
+                                        weights: ab.baseAddress!, queries: rows, points: np, out: ob.baseAddress!, threads: ctx.threads,
+                                        kernel: ctx.kernels.attention)
+              }
+            case .int8(let v):
+              precondition(v.stride == d, "int8 values: row stride \(v.stride) for \(d) channels")
+              v.data.withUnsafeBufferPointer { vb in
+                DeformableAttention.runInt8(value: vb.baseAddress!, scale: v.params.scale, zeroPoint: v.params.zeroPoint, shapes: levels.shapes,
+                                            heads: nh, headDim: d / nh, locations: lb.baseAddress!, weights: ab.baseAddress!, queries: rows,
+                                            points: np, out: ob.baseAddress!, threads: ctx.threads, kernel: ctx.kernels.attention)
+              }
             }
           }
         }
@@ -83,6 +109,12 @@ public struct MultiscaleDeformableAttention {
     }
     return sampled.withUnsafeBufferPointer { outputProjection($0.baseAddress!, rows: rows, xStride: d, residual: residual, in: ctx) }
   }
+}
+
+/// The values the deformable attention samples: float, or int8 with their quantization.
+enum DeformableValues {
+  case float(ArenaArray<Float>)
+  case int8(QuantizedRows)
 }
 
 /// `Mask2FormerPixelDecoderEncoderLayer`: `x = LN(x + MSDA(x, x + pos))`, then `x = LN(x + fc2(ReLU(fc1(x))))`.
@@ -99,7 +131,7 @@ public struct DeformableEncoderLayer {
   /// FFN's transient buffers are a chunk's, not the map's.
   func callAsFunction(_ x: inout ArenaArray<Float>, position: ArenaArray<Float>, levels: DeformableLevels, in ctx: InferenceContext) {
     let s = levels.tokens, d = attention.valueProjection.inFeatures, chunk = Swift.max(1, Swift.min(ctx.tokenChunk, s))
-    let value = attention.valueProjection(x, rows: s, in: ctx)
+    let value = attention.values(x, rows: s, in: ctx)
     for first in stride(from: 0, to: s, by: chunk) {
       let rows = Swift.min(chunk, s - first), range = first * d..<(first + rows) * d
       let z: ArenaArray<Float> = x.withUnsafeBufferPointer { xb in

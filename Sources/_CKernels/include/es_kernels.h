@@ -194,6 +194,11 @@ float es_peak_fma256(size_t iterations);
 /// attn: queries x heads x levels x points; out: queries x (heads * hd), written.
 void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const float *value,
                        const long *height, const long *width, const long *start, const float *loc, const float *attn, float *out);
+/// The same on int8 values (row stride heads * hd), each dequantized as scale * (float)(v - zero_point) (twin:
+/// DeformableAttention.runInt8).
+void es_msda_qs8__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const signed char *value, float scale,
+                       int zero_point, const long *height, const long *width, const long *start, const float *loc, const float *attn,
+                       float *out);
 
 #ifdef __cplusplus
 }
