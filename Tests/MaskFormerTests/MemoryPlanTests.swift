@@ -25,6 +25,8 @@ import _TestSupport
       models.append(("\(name) int8", try SegmentationModel(file: converted.file)))
     }
     models.append(("shapes int8", try SegmentationModel(path: Fixtures.repository + "/Models/shapes/model.int8.eseg")))
+    // Mask2Former (issue 21): its pixel decoder's token chunks, int8 values and masked decoder, at a 64-pixel edge.
+    models.append(("mask2former/tiny", try SegmentationModel(path: Fixtures.path("mask2former/tiny")).resized(shortestEdge: 64)))
     var compared = 0
     for (name, model) in models {
       do {

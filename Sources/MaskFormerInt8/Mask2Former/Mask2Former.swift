@@ -21,7 +21,9 @@ public struct Mask2Former {
     ctx.begin("pixel_level_module", "stage")
     let (levels, maskFeatures) = pixelLevel(pixelValues: pixelValues, height: height, width: width, in: ctx)
     ctx.end("pixel_level_module", "stage")
-    let (classes, masks) = ctx.span("transformer_module", "stage") { transformer(levels: levels, maskFeatures: maskFeatures, in: ctx) }
+    ctx.begin("transformer_module", "stage")
+    let (classes, masks) = transformer(levels: consume levels, maskFeatures: maskFeatures, in: ctx)
+    ctx.end("transformer_module", "stage")
     return MaskLogits(classLogits: classes, maskLogits: masks, queries: config.numQueries, classes: config.numLabels + 1,
                       height: maskFeatures.height, width: maskFeatures.width)
   }

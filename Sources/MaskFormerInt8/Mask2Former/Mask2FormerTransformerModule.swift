@@ -21,30 +21,33 @@ public struct Mask2FormerTransformerModule {
 
   /// The level maps (strides 32, 16, 8) and the mask features → class logits `Q × (K+1)` and mask logits
   /// `Q × (H4·W4)`. An observer sees the carried states as `transformer.layer{j}` (`1 × Q × D`).
-  func callAsFunction(levels: borrowing [FeatureMap], maskFeatures: borrowing FeatureMap, in ctx: InferenceContext)
+  func callAsFunction(levels: consuming [FeatureMap], maskFeatures: borrowing FeatureMap, in ctx: InferenceContext)
     -> (classes: ArenaArray<Float>, masks: ArenaArray<Float>) {
     let (nq, d) = (queryFeatures.shape[0], queryFeatures.shape[1]), nl = levels.count
-    let memory = (0..<nl).map { l in
-      levels[l].data.withUnsafeBufferPointer { src in
-        ctx.floats(src.count) { out in
-          guard !ctx.isDryRun else { return }
-          let e = levelEmbed.pointer + l * d
-          for t in 0..<(src.count / d) { for c in 0..<d { out[t * d + c] = src[t * d + c] + e[c] } }
-        }
+    let sizes = levels.map { (height: $0.height, width: $0.width) }
+    // The memory: each level's map plus its level embedding, added in place (the maps are not needed otherwise).
+    var memory = levels.map(\.data)
+    _ = consume levels
+    // The mutable access runs in a dry run too: were a map still shared (an observer keeping it), both runs copy it.
+    for l in 0..<nl {
+      let e = levelEmbed.pointer + l * d
+      memory[l].withUnsafeMutableBufferPointer { m in
+        guard !ctx.isDryRun else { return }
+        for t in 0..<(m.count / d) { for c in 0..<d { m[t * d + c] = m[t * d + c] + e[c] } }
       }
     }
-    let positions = (0..<nl).map { SinePositionEmbedding.embedding(height: levels[$0].height, width: levels[$0].width, features: d / 2, in: ctx.arena) }
+    let positions = sizes.map { SinePositionEmbedding.embedding(height: $0.height, width: $0.width, features: d / 2, in: ctx.arena) }
     let queryPos = ArenaArray(UnsafeBufferPointer(start: queryEmbeddings.pointer, count: nq * d), in: ctx.arena)
     var h = ArenaArray(UnsafeBufferPointer(start: queryFeatures.pointer, count: nq * d), in: ctx.arena)
     ctx.record("transformer.layer0", FeatureMap(height: 1, width: nq, channels: d, data: h))
-    var (masks, attentionMask) = predict(h, maskFeatures: maskFeatures, target: layers.isEmpty ? nil : levels[0], in: ctx)
+    var (masks, attentionMask) = predict(h, maskFeatures: maskFeatures, target: layers.isEmpty ? nil : sizes[0], in: ctx)
     for (j, layer) in layers.enumerated() {
       let l = j % nl
       h = ctx.span("transformer.decoder.layers.\(j)", "block", shape: { [$0.count / d, d] }) {
         layer(h, queryPos: queryPos, memory: memory[l], memoryPos: positions[l], mask: attentionMask!, in: ctx)
       }
       ctx.record("transformer.layer\(j + 1)", FeatureMap(height: 1, width: nq, channels: d, data: h))
-      (masks, attentionMask) = predict(h, maskFeatures: maskFeatures, target: j + 1 < layers.count ? levels[(j + 1) % nl] : nil, in: ctx)
+      (masks, attentionMask) = predict(h, maskFeatures: maskFeatures, target: j + 1 < layers.count ? sizes[(j + 1) % nl] : nil, in: ctx)
     }
     let classes = heads.classPredictor(layernorm(h, rows: nq, in: ctx), rows: nq, in: ctx)
     return (classes, masks!)
@@ -55,7 +58,7 @@ public struct Mask2FormerTransformerModule {
   /// level's size, −∞ where `sigmoid(M) < 0.5`, 0 elsewhere and on rows that would be all −∞. The resize reads
   /// few of M's pixels when it shrinks by 4 or 8 (rows and columns 4d+1, 4d+2; 8d+3, 8d+4): only those are
   /// computed, each as the same dot product as in the whole M, so the mask is the same.
-  private func predict(_ h: ArenaArray<Float>, maskFeatures: borrowing FeatureMap, target: FeatureMap?, in ctx: InferenceContext)
+  private func predict(_ h: ArenaArray<Float>, maskFeatures: borrowing FeatureMap, target: (height: Int, width: Int)?, in ctx: InferenceContext)
     -> (masks: ArenaArray<Float>?, attentionMask: ArenaArray<Float>?) {
     let d = layernorm.channels, nq = h.count / d, (mh, mw) = (maskFeatures.height, maskFeatures.width)
     let e = heads.embeddings(layernorm(h, rows: nq, in: ctx), in: ctx)
