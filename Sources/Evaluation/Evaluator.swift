@@ -29,7 +29,7 @@ public struct EvaluationReport: Sendable {
 public enum Evaluator {
   /// models[0] is the reference (float); every model is scored against ground truth, and models[1]
   /// (if any) against models[0]. progress(done, total) after each image.
-  public static func evaluate(_ models: [(name: String, model: MaskFormer)], preprocessor: PreprocessorConfig,
+  public static func evaluate(_ models: [(name: String, model: any SegmentationNetwork)], preprocessor: PreprocessorConfig,
                               dataset: PanopticDataset, options: EvaluationOptions = EvaluationOptions(),
                               context: InferenceContext, progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationReport {
     let n = min(dataset.count, options.limit ?? .max)
@@ -47,11 +47,13 @@ public enum Evaluator {
       let truth = s.ids.map { category[Int($0)].map(Int32.init) ?? -1 }
       var outputs: [(MaskLogits, Segmentation, Segmentation)] = []
       for (m, entry) in models.enumerated() {
-        let logits = MaskLogits(entry.model(pixelValues: pv.data, height: pv.height, width: pv.width, in: context))
-        let pan = Segmentation.panoptic(logits, threshold: options.threshold, maskThreshold: options.maskThreshold,
-                                        overlapMaskAreaThreshold: options.overlapMaskAreaThreshold,
-                                        labelIdsToFuse: dataset.stuffIds, target: target)
-        let semantic = Segmentation.semantic(logits, target: target)
+        // Each family's own post-processing (Mask2Former's works at 384 × 384).
+        let logits = entry.model.logits(pixelValues: ArenaArray(pv.data), height: pv.height, width: pv.width, in: context)
+        var o = SegmentationOptions(task: .panoptic, threshold: options.threshold, maskThreshold: options.maskThreshold,
+                                    overlapMaskAreaThreshold: options.overlapMaskAreaThreshold, labelIdsToFuse: dataset.stuffIds)
+        let pan = entry.model.postprocess(logits, options: o, target: target)
+        o.task = .semantic
+        let semantic = entry.model.postprocess(logits, options: o, target: target)
         try pq[m].add(gtIds: s.ids, gtSegments: s.segments.map { GroundTruthSegment(id: $0.id, category: $0.category_id, isCrowd: $0.iscrowd == 1, area: $0.area) },
                       prediction: pan, image: s.name)
         sem[m].add(truth: truth, predicted: semantic.map)

@@ -23,13 +23,16 @@ func evalCommand(_ args: ArraySlice<String>) -> Int32 {
   }
   let modelDir = opts.positional[0], dataDir = opts.positional[1]
   do {
-    let checkpoint = try Checkpoint(directory: modelDir)
+    let checkpoint = try openCheckpoint(directory: modelDir)
     let dataset = try PanopticDataset(directory: dataDir)
     let int8Path = try int8File(for: checkpoint, directory: modelDir, explicit: opts.value("--int8"), threads: threads)
     let file = try ModelFile(path: int8Path)
+    guard (checkpoint is Mask2FormerCheckpoint) == file.isMask2Former else {
+      throw UsageError(description: "\(int8Path) and \(modelDir) are different model families")
+    }
     let ctx = InferenceContext(kernels: KernelTable.best(for: CPUFeatures.detect()), threads: threads)
     var progress = Progress()
-    let report = try Evaluator.evaluate([("float32", checkpoint.model), ("int8", try file.model())],
+    let report = try Evaluator.evaluate([("float32", checkpoint.network), ("int8", try file.network())],
                                         preprocessor: checkpoint.preprocessor, dataset: dataset, options: options,
                                         context: ctx) { progress.update("eval", $0, $1) }
     if opts.isSet("--json") {
@@ -45,7 +48,7 @@ func evalCommand(_ args: ArraySlice<String>) -> Int32 {
 
 /// The int8 file to evaluate: --int8, else MODEL_DIR/model.int8.eseg, else a conversion into a
 /// temporary file with the default calibration.
-func int8File(for checkpoint: Checkpoint, directory: String, explicit: String?, threads: Int) throws -> String {
+func int8File(for checkpoint: any ConvertibleCheckpoint, directory: String, explicit: String?, threads: Int) throws -> String {
   if let explicit { return explicit }
   let bundled = URL(fileURLWithPath: directory).appendingPathComponent("model.int8.eseg").path
   if FileManager.default.fileExists(atPath: bundled) { return bundled }

@@ -32,7 +32,7 @@ import _TestSupport
   }
 
   /// Mask2Former (issue 21): its checkpoint folder and an int8 file converted from it (which `verify` accepts and
-  /// `drift` measures against the folder).
+  /// `drift` and `eval` measure against the folder).
   @Test func mask2FormerFileAndFolder() throws {
     let folder = try json(Fixtures.path("mask2former/tiny"))
     #expect(folder["architecture"] as? String == "Mask2FormerForUniversalSegmentation/swin")
@@ -57,6 +57,10 @@ import _TestSupport
                                               Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg")])
     #expect(d.status == 0 && d.stdout.contains("encoder.layers.1.self_attn.value_proj") && d.stdout.contains("cross_attn.k_proj")
             && d.stdout.contains("end to end"), "drift: \(d.stderr)\n\(d.stdout)")
+    // `eval` scores both on a panoptic dataset, each with Mask2Former's post-processing.
+    let e = try Products.capture("edge-seg", ["eval", Fixtures.path("mask2former/tiny"), Fixtures.path("shapes-val"), "--int8", path,
+                                              "--limit", "2", "--json"])
+    #expect(e.status == 0 && e.stdout.contains("\"pq\"") && e.stdout.contains("int8"), "eval: \(e.stderr)\n\(e.stdout)")
     let mixed = try Products.run("edge-seg", ["drift", path, "--reference", Fixtures.path("tiny"), Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg")])
     #expect(mixed.status == 64, "a MaskFormer reference for a Mask2Former file: \(mixed.stderr)")
     let text = try Products.capture("edge-seg", ["info", path])
