@@ -21,11 +21,11 @@ public enum DriftSearch {
   /// Writes an int8 model file to `output` whose drift on the calibration images is within
   /// `maxDrift` percent of pixels (or with every layer float that can be), and returns the rounds.
   @discardableResult
-  public static func convert(_ checkpoint: Checkpoint, options: ConvertOptions, maxDrift budget: Double, to output: String,
+  public static func convert(_ checkpoint: any ConvertibleCheckpoint, options: ConvertOptions, maxDrift budget: Double, to output: String,
                              progress: (String, Int, Int) -> Void) throws -> [Step] {
     precondition(options.precision == .int8, "--max-drift applies to int8 conversion")
     let (stats, images) = try ModelConverter.calibrate(checkpoint, options: options, progress: progress)
-    var policy = PrecisionPolicy(extra: options.keepFloat)
+    var policy = PrecisionPolicy(extra: options.keepFloat, defaults: type(of: checkpoint).defaultKeepFloat)
     let inputs = try images.map { path in
       let image = try ImageDecoder.decode([UInt8](FileManager.default.contents(atPath: path) ?? Data())).orientedRGB()
       return ImageProcessor.pixelValues(image, config: checkpoint.preprocessor)
@@ -36,7 +36,7 @@ public enum DriftSearch {
     while true {
       try ModelConverter.write(checkpoint, options: options, policy: policy, stats: stats, drift: nil, to: trial) { _, _, _ in }
       let file = try ModelFile(path: trial)
-      let report = LayerDrift.measure(reference: checkpoint.model, quantized: try file.model(), inputs: inputs,
+      let report = LayerDrift.measure(reference: checkpoint.network, quantized: try file.network(), inputs: inputs,
                                       context: InferenceContext(kernels: options.kernels, threads: options.threads))
       let step = Step(keptFloat: extra, pixelDisagreement: 100 - report.output.pixelAgreement, maskLogitSQNR: report.output.maskLogits.sqnr)
       steps.append(step)

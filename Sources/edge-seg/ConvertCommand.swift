@@ -79,9 +79,8 @@ func convertCommand(_ args: ArraySlice<String>) -> Int32 {
   do {
     let opened = try openCheckpoint(directory: model)
     if let budget = maxDrift {
-      guard let checkpoint = opened as? Checkpoint else { throw UsageError(description: "--max-drift supports MaskFormer checkpoints only (so far)") }
       guard options.precision == .int8 else { throw UsageError(description: "--max-drift applies to --precision int8") }
-      let steps = try DriftSearch.convert(checkpoint, options: options, maxDrift: budget, to: output) { progress.update($0, $1, $2) }
+      let steps = try DriftSearch.convert(opened, options: options, maxDrift: budget, to: output) { progress.update($0, $1, $2) }
       for (i, s) in steps.enumerated() {
         FileHandle.standardError.write("drift round \(i + 1): \(s.keptFloat.count) extra float layers, semantic pixel disagreement \(String(format: "%.3f", s.pixelDisagreement)) % (budget \(budget) %), mask-logit SQNR \(String(format: "%.1f", s.maskLogitSQNR)) dB\n")
       }
