@@ -30,18 +30,24 @@ public enum DeformableAttention {
   public static func run(value: UnsafePointer<Float>, shapes: [(height: Int, width: Int)], heads: Int, headDim hd: Int,
                          locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
                          out: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
-    var starts: [Int] = [0]
-    for (h, w) in shapes { starts.append(starts.last! + h * w) }
-    let chunk = 64, simd = kernel == .avx2 || kernel == .avx512
-    let hs = shapes.map { CLong($0.height) }, ws = shapes.map { CLong($0.width) }, ss = starts.map { CLong($0) }
-    parallelFor((queries + chunk - 1) / chunk, threads: threads) { c in
-      let range = c * chunk..<Swift.min(queries, (c + 1) * chunk)
-      if simd {
+    inChunks(shapes: shapes, queries: queries, threads: threads) { range, starts, hs, ws, ss in
+      if kernel == .avx2 || kernel == .avx512 {
         es_msda_f32__avx2(range.lowerBound, range.upperBound, heads, hd, shapes.count, points, value, hs, ws, ss, locations, weights, out)
       } else {
         sample(value: value, shapes: shapes, starts: starts, heads: heads, headDim: hd, locations: locations, weights: weights,
                queries: range, points: points, out: out)
       }
+    }
+  }
+
+  /// The query chunks (64 queries) on `threads` threads, with the levels' first tokens (and as C longs for the C tiers).
+  private static func inChunks(shapes: [(height: Int, width: Int)], queries: Int, threads: Int,
+                               _ body: (Range<Int>, [Int], [CLong], [CLong], [CLong]) -> Void) {
+    var starts: [Int] = [0]
+    for (h, w) in shapes { starts.append(starts.last! + h * w) }
+    let chunk = 64, hs = shapes.map { CLong($0.height) }, ws = shapes.map { CLong($0.width) }, ss = starts.map { CLong($0) }
+    parallelFor((queries + chunk - 1) / chunk, threads: threads) { c in
+      body(c * chunk..<Swift.min(queries, (c + 1) * chunk), starts, hs, ws, ss)
     }
   }
 
@@ -59,13 +65,8 @@ public enum DeformableAttention {
   public static func runInt8(value: UnsafePointer<Int8>, scale: Float, zeroPoint: Int32, shapes: [(height: Int, width: Int)], heads: Int,
                              headDim hd: Int, locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
                              out: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
-    var starts: [Int] = [0]
-    for (h, w) in shapes { starts.append(starts.last! + h * w) }
-    let chunk = 64, simd = kernel == .avx2 || kernel == .avx512
-    let hs = shapes.map { CLong($0.height) }, ws = shapes.map { CLong($0.width) }, ss = starts.map { CLong($0) }
-    parallelFor((queries + chunk - 1) / chunk, threads: threads) { c in
-      let range = c * chunk..<Swift.min(queries, (c + 1) * chunk)
-      if simd {
+    inChunks(shapes: shapes, queries: queries, threads: threads) { range, starts, hs, ws, ss in
+      if kernel == .avx2 || kernel == .avx512 {
         es_msda_qs8__avx2(range.lowerBound, range.upperBound, heads, hd, shapes.count, points, value, scale, zeroPoint, hs, ws, ss, locations,
                           weights, out)
       } else {
