@@ -5,11 +5,11 @@ the model op by op). Run it from the venv outside the repo (tools/reference/requ
     ~/hfref/bin/python tools/reference/mask2former_ref.py fixtures Tests/Fixtures/mask2former [NAME...]  # small, committed
     ~/hfref/bin/python tools/reference/mask2former_ref.py big swin-tiny-coco-instance models/m2f-t  # large, never committed
     ~/hfref/bin/python tools/reference/mask2former_ref.py msda Tests/Fixtures/mask2former/msda.safetensors
-    ~/hfref/bin/python tools/reference/mask2former_ref.py micro /tmp/m2f-micro   # the fuzz seed's checkpoint (below)
+    ~/hfref/bin/python tools/reference/mask2former_ref.py micro work/m2f-micro   # the fuzz seed's checkpoint (below)
 
 micro: the smallest Mask2Former the runtime takes (Swin embed 8, one block per stage, hidden 32, one encoder and
 one masked-attention layer, 4 queries), the checkpoint behind fuzz/corpus/modelfile/m2f-micro.int8.eseg:
-    .build/release/edge-seg convert /tmp/m2f-micro -o fuzz/corpus/modelfile/m2f-micro.int8.eseg --samples 1
+    .build/release/edge-seg convert work/m2f-micro -o fuzz/corpus/modelfile/m2f-micro.int8.eseg --samples 1
 
 A checkpoint folder holds config.json, model.safetensors and preprocessor_config.json, as on the hub.
 Every float tensor gets seeded noise after HF's init (which leaves norms at 1, biases at 0 and the
