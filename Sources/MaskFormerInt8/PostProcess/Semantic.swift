@@ -20,6 +20,8 @@ extension Segmentation {
     var cache = MaskRowCache(planes: k, w: w)
     let kernel = KernelTable.best(for: .detect()).f32GEMM, nq = m.queries
     var sigT = [Float](repeating: 0, count: w * nq), sigRow = [Float](repeating: 0, count: w)
+    var scratch: UnsafeMutableRawPointer?, scratchBytes = 0
+    defer { scratch?.deallocate() }
     func scoreRow(_ r: Int, _ s: UnsafeMutablePointer<Float>) {
       sigRow.withUnsafeMutableBufferPointer { src in
         for q in 0..<nq {
@@ -30,10 +32,13 @@ extension Segmentation {
       probs.withUnsafeBufferPointer { pb in sigT.withUnsafeBufferPointer { sb in
         let a = sb.baseAddress!, v = F32MatrixView(base: pb.baseAddress!, rows: k, cols: nq, rowStride: 1, colStride: m.classes)
         let problem = F32GEMMProblem(m: w, n: k, segments: [v], aRow: { i, _ in a + i * nq }, bias: nil, c: s, ldc: w, transposedOutput: true)
-        let bytes = F32GEMM.scratchBytes(problem, kernel: kernel, threads: 1)
-        let scratch = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(bytes, 64), alignment: 64)
-        defer { scratch.deallocate() }
-        F32GEMM.run(problem, kernel: kernel, threads: 1, scratch: scratch)
+        let bytes = Swift.max(F32GEMM.scratchBytes(problem, kernel: kernel, threads: 1), 64)
+        if bytes > scratchBytes {   // the same size for every row: allocated once
+          scratch?.deallocate()
+          scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+          scratchBytes = bytes
+        }
+        F32GEMM.run(problem, kernel: kernel, threads: 1, scratch: scratch!)
       }}
     }
     var best = [Float](repeating: 0, count: ow), row = [Float](repeating: 0, count: ow)
