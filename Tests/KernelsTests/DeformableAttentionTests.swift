@@ -39,7 +39,8 @@ import _TestSupport
     let value = rng.floats(tokens * heads * hd)
     // Locations from −0.6 to 1.6 (past every edge), a few exactly on 0, 1 and pixel centres.
     var loc = rng.floats(2 * samples).map { $0 * 1.1 + 0.5 }
-    for i in stride(from: 0, to: loc.count, by: 7) { loc[i] = [0, 1, 0.5, -1e-7, 1 + 1e-7][i % 5] }
+    let edges: [Float] = [0, 1, 0.5, -1e-7, 1 + 1e-7]
+    for i in stride(from: 0, to: loc.count, by: 7) { loc[i] = edges[i % 5] }
     var weights = rng.floats(samples).map { $0 * $0 }
     weights[0] = 1
     let want = run(.portable, threads: 1)
