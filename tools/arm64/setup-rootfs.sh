@@ -3,6 +3,8 @@
 # run under qemu-user-static, for building and testing edge-seg as arm64 on an x86 machine (issue 18).
 # The mirror is the one this machine's own apt configuration uses.
 #   sudo-less as root: bash tools/arm64/setup-rootfs.sh [ROOTFS]   (default: work/arm64-rootfs)
+# ROOTFS_ARCH=amd64 makes the same rootfs for this machine's own architecture: Swift 6.2 at native speed, to
+# check that the package builds with the older compiler in minutes (bash tools/arm64/run.sh ROOTFS build).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=${1:-work/arm64-rootfs}
@@ -18,7 +20,7 @@ fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 if ! chroot "$root" sh -c "command -v swift" >/dev/null 2>&1; then
   if [ ! -e "$root/etc/debian_version" ]; then
-    debootstrap --arch=arm64 --variant=minbase --include=ca-certificates unstable "$root" "$mirror"
+    debootstrap --arch="${ROOTFS_ARCH:-arm64}" --variant=minbase --include=ca-certificates unstable "$root" "$mirror"
   fi
   echo 'Acquire::Check-Valid-Until "false";' > "$root/etc/apt/apt.conf.d/99no-check-valid-until"
   chroot "$root" apt-get update -qq
