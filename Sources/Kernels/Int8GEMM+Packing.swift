@@ -35,3 +35,45 @@ public enum QGEMMPacking {
     return out
   }
 }
+
+extension QGEMMWeights {
+  /// The dequantized weights `s_w[c]·W[c][kk]` of channels `cs`, transposed: at `out[kk·ldo + c]` for every kk < k.
+  public func dequantizeTransposed(channels cs: Range<Int>, into out: UnsafeMutablePointer<Float>, ldo: Int) {
+    for c in cs {
+      let s = scale(c), base = UnsafeRawPointer(panel(c / 16)) + QGEMMPanelLayout.weightOffset(channel: c % 16, k: 0)
+      for g in 0..<(k + 3) / 4 {
+        let group = base + g * QGEMMPanelLayout.groupBytes
+        for t in 0..<Swift.min(4, k - 4 * g) { out[(4 * g + t) * ldo + c] = s * Float(group.load(fromByteOffset: t, as: Int8.self)) }
+      }
+    }
+  }
+
+  /// Channel c's bias in units of the input scale: `s_w[c]·b32[c]` (the layer adds `s_a` times it).
+  public func biasInInputUnits(_ c: Int) -> Double { Double(scale(c)) * Double(bias(c)) }
+}
+
+extension QGEMMPacking {
+  /// Quantizes n rows of k float weights (`row(c)`: k contiguous floats) as `PerChannelWeights` does
+  /// (symmetric per row, max |w| to 127, round to nearest even) and packs them at `out` with the int32
+  /// biases `bias(c, s_w[c])`: `QGEMMPanelLayout.byteCount(n:k:)` bytes, padding zeroed.
+  public static func quantize(n: Int, k: Int, row: (Int) -> UnsafePointer<Float>, bias: (Int, Float) -> Int32,
+                              into out: UnsafeMutableRawPointer, threads: Int) {
+    let L = QGEMMPanelLayout.self, panelBytes = L.panelBytes(k: k)
+    out.initializeMemory(as: UInt8.self, repeating: 0, count: L.panels(n: n) * panelBytes)
+    parallelFor(n, threads: threads) { c in
+      let x = row(c), panel = out + (c / L.channels) * panelBytes, j = c % L.channels
+      var m: Float = 0
+      for kk in 0..<k { m = Swift.max(m, abs(x[kk])) }
+      let s: Float = m > 0 ? m / 127 : 1
+      var sum: Int32 = 0
+      for kk in 0..<k {
+        let q = Int8(Swift.min(Swift.max((x[kk] / s).rounded(.toNearestOrEven), -127), 127))
+        sum += Int32(q)
+        panel.storeBytes(of: q, toByteOffset: L.weightOffset(channel: j, k: kk), as: Int8.self)
+      }
+      panel.storeBytes(of: bias(c, s), toByteOffset: L.biasOffset + 4 * j, as: Int32.self)
+      panel.storeBytes(of: sum, toByteOffset: L.columnSumOffset + 4 * j, as: Int32.self)
+      panel.storeBytes(of: s, toByteOffset: L.scaleOffset + 4 * j, as: Float.self)
+    }
+  }
+}

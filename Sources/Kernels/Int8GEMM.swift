@@ -65,6 +65,9 @@ public enum Int8GEMMOutput {
              residual: UnsafePointer<Float>?, residualStride: Int)
   /// `quantize(act(acc · s_a·s_w[c]))` with the output's parameters: int8 handed to the next layer.
   case int8(UnsafeMutablePointer<Int8>, ldc: Int, inputScale: Float, output: QuantParams, activation: Activation)
+  /// `acc · s_a·s_w[c]` written transposed, element (i, c) at `out[c·ldc + i]` (MaskFormer's folded mask
+  /// projection: pixels are the rows, queries the channels, and the logits are wanted query by query).
+  case floatTransposed(UnsafeMutablePointer<Float>, ldc: Int, inputScale: Float)
 }
 
 public struct Int8GEMMProblem {
@@ -120,7 +123,7 @@ public enum Int8GEMM {
         for c in 0..<w.n { corr[c] = w.bias(c) &- (offset &+ p.aZeroPoint) &* w.columnSum(c) }
       }
       switch p.output {
-      case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
+      case .float(_, _, let sIn, _, _, _), .int8(_, _, let sIn, _, _), .floatTransposed(_, _, let sIn): for c in 0..<w.n { scales[c] = sIn * w.scale(c) }
       case .int32: break
       }
       body(corr, scales)
@@ -297,6 +300,12 @@ public enum Int8GEMM {
     case .float(let out, let ldc, _, let act, let residual, let rs):
       es_qs8_epilogue_f32_tile(avx, rows.count, cols, acc, ldt, cr, scales + c0, act.code,
                                residual.map { $0 + rows.lowerBound * rs + c0 }, rs, out + rows.lowerBound * ldc + c0, ldc)
+    case .floatTransposed(let out, let ldc, _):
+      // The identity epilogue's operations (int32 sum, conversion, one product), the same on every tier.
+      for j in 0..<cols {
+        let cj = corr[c0 + j], sj = scales[c0 + j], column = out + (c0 + j) * ldc
+        for (r, i) in rows.enumerated() { column[i] = Float(tile[r * ldt + j] &+ cj) * sj }
+      }
     case .int8(let out, let ldc, _, let q, let act):
       let o = UnsafeMutableRawPointer(out + rows.lowerBound * ldc + c0).assumingMemoryBound(to: CChar.self)
       es_qs8_epilogue_qs8_tile(avx, rows.count, cols, acc, ldt, cr, scales + c0, act.code, q.scale, q.zeroPoint, o, ldc)

@@ -93,6 +93,32 @@ struct QGEMMData {
     let f = d.run(.reference, fill: Float.nan) { .float($0, ldc: c.n, inputScale: 0.02, activation: .gelu, residual: nil, residualStride: 0) }
     #expect(d.int8(.reference, relu: false) == f.map { QuantParams(scale: 0.05, zeroPoint: -7).quantize($0) }, "int8 = quantize(float)")
     #expect(d.float(kernel) == d.float(.reference), "float output")
+    // Transposed float output (MaskFormer's folded mask projection): the identity float epilogue's values,
+    // element (i, j) at j·m + i.
+    let plain = d.run(.reference, fill: Float.nan) { .float($0, ldc: c.n, inputScale: 0.02, activation: .identity, residual: nil, residualStride: 0) }
+    let transposed = d.run(kernel, fill: Float.nan) { .floatTransposed($0, ldc: c.m, inputScale: 0.02) }
+    #expect((0..<c.m * c.n).allSatisfy { transposed[($0 % c.n) * c.m + $0 / c.n].bitPattern == plain[$0].bitPattern }, "transposed float output")
+  }
+
+  /// `QGEMMPacking.quantize` (float rows quantized and packed in place, at run time) writes the bytes the
+  /// converter's `PerChannelWeights` + `pack` write for the same weights and biases.
+  @Test func runtimeQuantizeEqualsTheConvertersPacking() {
+    var rng = SplitMix64(seed: 17)
+    for (n, k) in [(37, 50), (16, 4), (100, 2304), (3, 1)] {
+      var w = rng.floats(n * k)
+      w[0] = 0
+      if n > 2 { for j in 0..<k { w[2 * k + j] = 0 } }   // an all-zero row: scale 1
+      let b = rng.floats(n)
+      let want = QGEMMPacking.pack(n: n, k: k, weight: { w[$0 * k + $1] }, bias: { b[$0] }, inputScale: 0.02).bytes
+      var got = [UInt8](repeating: 0xAB, count: QGEMMPanelLayout.byteCount(n: n, k: k)!)
+      w.withUnsafeBufferPointer { wb in
+        got.withUnsafeMutableBytes { out in
+          QGEMMPacking.quantize(n: n, k: k, row: { wb.baseAddress! + $0 * k }, bias: { quantizeBias(b[$0], inputScale: 0.02, weightScale: $1) },
+                                into: out.baseAddress!, threads: 2)
+        }
+      }
+      #expect(got == want, "\(n)x\(k)")
+    }
   }
 
   @Test func referenceMatchesTheDefinition() {

@@ -258,12 +258,12 @@ extension Conv2d {
   /// k×k "same" conv as an implicit int8 GEMM: one K segment per tap; out-of-image taps read the row
   /// of zero points. `window` as in the float conv: the map may be a band of a taller one.
   func int8(_ a: QuantizedMap, _ q: QuantizedWeights, activation: Activation, window: RowWindow, in ctx: InferenceContext) -> FeatureMap {
-    let k = kernelSize, taps = k * k, pad = k / 2, cin = inChannels
+    let taps = kernelSize * kernelSize, cin = inChannels
     precondition(cin % 4 == 0 || taps == 1, "\(name): int8 conv needs input channels in multiples of 4, has \(cin)")
     precondition(a.params == q.input, "\(name): input quantized with \(a.params), layer expects \(q.input)")
     let (h, w, stride) = (a.height, a.width, a.stride)
     let first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
-    let outPixels = window.output.count * w, cout = outChannels
+    let cout = outChannels
     let out = a.data.withUnsafeBufferPointer { ab in
       FeatureMap(height: window.output.count, width: w, channels: cout, in: ctx.arena) { ob in
         let ap = ab.baseAddress!, zero = ap + h * w * stride
@@ -281,18 +281,28 @@ extension Conv2d {
           }, zeroPoint: q.input.zeroPoint, output: output, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
           return
         }
-        let p = Int8GEMMProblem(
-          m: outPixels, weights: q.weights, segments: [Int](repeating: cin, count: taps),
-          aRow: { i, t in
-            let sy = y0 + i / w + t / k - pad, sx = i % w + t % k - pad
-            return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? ap + ((sy - first) * w + sx) * stride : zero
-          },
-          aZeroPoint: q.input.zeroPoint, output: output)
-        if !ctx.isDryRun { Int8GEMM.run(p, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads) }
+        if !ctx.isDryRun { implicitGEMM(ap, a, weights: q.weights, window: window, output: output, in: ctx) }
       }
     }
     q.releaseIfAsked(ctx)
     return out
+  }
+
+  /// The conv's implicit GEMM over an int8 map (`ap`: its data) with any weights of its K (one segment
+  /// per tap; out-of-image taps read the row of zero points) into any output.
+  func implicitGEMM(_ ap: UnsafePointer<Int8>, _ a: borrowing QuantizedMap, weights: QGEMMWeights, window: RowWindow, output: Int8GEMMOutput,
+                    in ctx: InferenceContext) {
+    let k = kernelSize, taps = k * k, pad = k / 2
+    let (h, w, stride) = (a.height, a.width, a.stride), zero = ap + h * w * stride
+    let first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
+    let p = Int8GEMMProblem(
+      m: window.output.count * w, weights: weights, segments: [Int](repeating: inChannels, count: taps),
+      aRow: { i, t in
+        let sy = y0 + i / w + t / k - pad, sx = i % w + t % k - pad
+        return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? ap + ((sy - first) * w + sx) * stride : zero
+      },
+      aZeroPoint: a.params.zeroPoint, output: output)
+    Int8GEMM.run(p, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
   }
 }
 

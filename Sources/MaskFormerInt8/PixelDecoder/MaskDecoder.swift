@@ -4,6 +4,7 @@
 // banded they go straight into the mask logits, so they run last, after the transformer module.
 // Two strategies with identical results: whole maps, or bands of `ctx.bandRows` rows.
 import Kernels
+import Quant
 
 public struct MaskDecoder {
   /// `fpn.layers.{last}`: the lateral of the stride-4 feature, its merge and 3×3 conv layer.
@@ -31,11 +32,19 @@ public struct MaskDecoder {
                       in ctx: InferenceContext) -> (masks: ArenaArray<Float>, height: Int, width: Int) {
     let layer = level, (h, w) = (left.height, left.width)
     let i = index
+    // int8: the projection folded with the embeddings into one conv (made before the big maps exist).
+    let folded = maskProjection.quantized.map { (weights: $0, packed: Self.fold(e, queries: nq, $0, in: ctx)) }
     if ctx.bandRows >= h {
       ctx.begin("pixel_decoder.fpn.layers.\(i)", "block")
       let y = layer(down: consume down, left: consume left, in: ctx)
       ctx.end("pixel_decoder.fpn.layers.\(i)", "block", shape: [y.height, y.width, y.channels])
       ctx.record("pixel_decoder.fpn\(i)", y)
+      if let folded {
+        let masks = ctx.floats(nq * h * w) {
+          foldedLogits(y, folded.weights, folded.packed, queries: nq, window: .whole(h), into: $0.baseAddress!, ldc: h * w, in: ctx)
+        }
+        return (masks, h, w)
+      }
       let embeddings = maskProjection(consume y, in: ctx)
       ctx.record("pixel_decoder.pixel_embeddings", embeddings)
       let masks = ctx.floats(nq * h * w) { Self.einsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w, in: ctx) }
@@ -88,7 +97,13 @@ public struct MaskDecoder {
         let input = RowWindow.inputRows(for: rows, kernel: maskProjection.kernelSize, mapHeight: h)
         var y = blockConv(input)
         layer.block.norm.apply(blockNorm, to: &y, relu: true, in: ctx)
-        let embeddings = maskProjection(consume y, window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows), in: ctx)
+        let window = RowWindow(first: input.lowerBound, mapHeight: h, output: rows)
+        if let folded {
+          foldedLogits(y, folded.weights, folded.packed, queries: nq, window: window, into: mb.baseAddress! + rows.lowerBound * w, ldc: h * w,
+                       in: ctx)
+          continue
+        }
+        let embeddings = maskProjection(consume y, window: window, in: ctx)
         Self.einsum(e, queries: nq, embeddings, into: mb.baseAddress! + rows.lowerBound * w, ldc: h * w, in: ctx)
       }
     }
@@ -111,5 +126,67 @@ public struct MaskDecoder {
       F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1)],
                      aRow: { i, _ in pp + i * m }, bias: nil, c: out, ldc: ldc, transposedOutput: true).run(in: ctx)
     }}
+  }
+
+  /// int8: the mask projection and the einsum as one int8 3×3 conv whose output channels are the queries.
+  /// The int8 projection makes `P[p][c] = s_a·s_w[c]·(Σ_k W[c][k]·(a[p][k] − z) + B[c])` and the einsum
+  /// `Σ_c e[q][c]·P[p][c]`, which is `s_a·(Σ_k W'[q][k]·(a[p][k] − z) + B'[q])` with
+  /// `W'[q][k] = Σ_c e[q][c]·s_w[c]·W[c][k]` and `B'[q] = Σ_c e[q][c]·s_w[c]·B[c]`. W' is made for each
+  /// image (an f32 GEMM: 100×256×2304 at 59 MMAC) and quantized per query like any conv weight, so the
+  /// 256-channel pixel embeddings never exist, the stride-4 conv makes `nq` channels instead of 256 (2.6x
+  /// fewer MACs for 100 queries) and the float einsum is gone; the cost is the quantization of W' (measured
+  /// with `drift`, BENCHMARKS.md). Returns W' packed (`QGEMMPanelLayout`).
+  static func fold(_ e: ArenaArray<Float>, queries nq: Int, _ q: QuantizedWeights, in ctx: InferenceContext) -> ArenaArray<UInt8> {
+    let w = q.weights, m = w.n, k = w.k
+    precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
+    let info = ctx.info(OpInfo(name: "mask_logits.fold", kind: "matmul", macs: nq * m * k, bytes: 4 * (nq * m + 2 * m * k + nq * k), precision: "f32"))
+    ctx.observer?.begin(info!, input: nil)
+    // s_w[c]·W[c][k] transposed (rows of k), then W' = e·that, k as the GEMM's rows and written transposed (query rows).
+    let wt = ctx.floats(k * m) { b in
+      guard !ctx.isDryRun else { return }
+      parallelFor(w.panels, threads: ctx.threads) { p in
+        w.dequantizeTransposed(channels: (p * 16)..<Swift.min(m, p * 16 + 16), into: b.baseAddress!, ldo: m)
+      }
+    }
+    let wq = ctx.floats(nq * k) { c in
+      e.withUnsafeBufferPointer { eb in wt.withUnsafeBufferPointer { tb in
+        let tp = tb.baseAddress!
+        F32GEMMProblem(m: k, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1)],
+                       aRow: { i, _ in tp + i * m }, bias: nil, c: c.baseAddress!, ldc: k, transposedOutput: true).run(in: ctx)
+      }}
+    }
+    let packed = ArenaArray<UInt8>(unsafeUninitializedCount: QGEMMPanelLayout.byteCount(n: nq, k: k)!, in: ctx.arena) { out in
+      guard !ctx.isDryRun else { return }
+      e.withUnsafeBufferPointer { eb in wq.withUnsafeBufferPointer { wb in
+        let ep = eb.baseAddress!, wp = wb.baseAddress!
+        QGEMMPacking.quantize(n: nq, k: k, row: { wp + $0 * k }, bias: { query, scale in
+          var b = 0.0
+          for c in 0..<m { b += Double(ep[query * m + c]) * w.biasInInputUnits(c) }
+          return quantizeBias(Float(b), inputScale: 1, weightScale: scale)
+        }, into: UnsafeMutableRawPointer(out.baseAddress!), threads: ctx.threads)
+      }}
+    }
+    ctx.observer?.end(info!, output: nil, shape: [nq, k])
+    return packed
+  }
+
+  /// The folded conv on a band (or the whole) of the stride-4 map: mask logits of the window's rows at
+  /// `out[q·ldc + p]`. Observed as the einsum it replaces (its output, no input: the float model's is the
+  /// pixel embeddings, which do not exist here).
+  func foldedLogits(_ x: consuming FeatureMap, _ q: QuantizedWeights, _ packed: ArenaArray<UInt8>, queries nq: Int, window: RowWindow,
+                    into out: UnsafeMutablePointer<Float>, ldc: Int, in ctx: InferenceContext) {
+    let n = window.output.count * x.width, width = x.width
+    let info = ctx.info(OpInfo(name: "mask_logits.einsum", kind: "conv3x3", macs: n * nq * q.weights.k, bytes: n * (q.weights.k / 9 + 4 * nq),
+                               precision: "int8"))
+    ctx.observer?.begin(info!, input: nil)
+    let a = QuantizedMap(consume x, q.input, in: ctx)
+    if !ctx.isDryRun {
+      packed.withUnsafeBufferPointer { pb in a.data.withUnsafeBufferPointer { ab in
+        maskProjection.implicitGEMM(ab.baseAddress!, a, weights: QGEMMWeights(base: UnsafeRawPointer(pb.baseAddress!), n: nq, k: q.weights.k),
+                                    window: window, output: .floatTransposed(out, ldc: ldc, inputScale: q.input.scale), in: ctx)
+      }}
+    }
+    q.releaseIfAsked(ctx)
+    ctx.observer?.end(info!, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, window.output.count, width])
   }
 }
