@@ -25,13 +25,15 @@ public enum DeformableAttention {
            queries: 0..<queries, points: points, out: out)
   }
 
-  /// `reference` over the queries in chunks of 64 on `threads` threads, with the AVX2 tier where `kernel` is an
-  /// x86 SIMD one: the same bits (each query's output depends on that query's inputs only).
+  /// `reference` over the queries in chunks of 64 on `threads` threads, with the AVX-512 or AVX2 tier where
+  /// `kernel` is one: the same bits (each query's output depends on that query's inputs only).
   public static func run(value: UnsafePointer<Float>, shapes: [(height: Int, width: Int)], heads: Int, headDim hd: Int,
                          locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
                          out: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
     inChunks(shapes: shapes, queries: queries, threads: threads) { range, starts, hs, ws, ss in
-      if kernel == .avx2 || kernel == .avx512 {
+      if kernel == .avx512 {
+        es_msda_f32__avx512(range.lowerBound, range.upperBound, heads, hd, shapes.count, points, value, hs, ws, ss, locations, weights, out)
+      } else if kernel == .avx2 {
         es_msda_f32__avx2(range.lowerBound, range.upperBound, heads, hd, shapes.count, points, value, hs, ws, ss, locations, weights, out)
       } else {
         sample(value: value, shapes: shapes, starts: starts, heads: heads, headDim: hd, locations: locations, weights: weights,
@@ -66,7 +68,10 @@ public enum DeformableAttention {
                              headDim hd: Int, locations: UnsafePointer<Float>, weights: UnsafePointer<Float>, queries: Int, points: Int,
                              out: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
     inChunks(shapes: shapes, queries: queries, threads: threads) { range, starts, hs, ws, ss in
-      if kernel == .avx2 || kernel == .avx512 {
+      if kernel == .avx512 {
+        es_msda_qs8__avx512(range.lowerBound, range.upperBound, heads, hd, shapes.count, points, value, scale, zeroPoint, hs, ws, ss, locations,
+                            weights, out)
+      } else if kernel == .avx2 {
         es_msda_qs8__avx2(range.lowerBound, range.upperBound, heads, hd, shapes.count, points, value, scale, zeroPoint, hs, ws, ss, locations,
                           weights, out)
       } else {

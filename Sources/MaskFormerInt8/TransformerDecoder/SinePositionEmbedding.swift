@@ -13,21 +13,34 @@ enum SinePositionEmbedding {
     let scale = 2 * Float.pi, eps: Float = 1e-6
     var dimT = [Float](repeating: 0, count: f)
     for k in 0..<f { dimT[k] = powf(temperature, Float(2 * (k / 2)) / Float(f)) }
-    var out = ArenaArray(repeating: Float(0), count: height * width * 2 * f, in: arena)
-    if !out.isDryRun { out.withUnsafeMutableBufferPointer { out in
-    for i in 0..<height {
-      let y = Float(i + 1) / (Float(height) + eps) * scale
-      for j in 0..<width {
-        let x = Float(j + 1) / (Float(width) + eps) * scale
-        let row = (i * width + j) * 2 * f
+    // Separable: PY depends on the row only and PX on the column only, so each is computed once per row or
+    // column (H + W sines per feature instead of H·W: at Mask2Former's stride 8 on a 512×512 image, 2.7 million
+    // libm calls and ~25 ms per forward) and copied into the tokens. The same expressions, the same bits.
+    func table(_ n: Int) -> [Float] {
+      var t = [Float](repeating: 0, count: n * f)
+      for i in 0..<n {
+        let y = Float(i + 1) / (Float(n) + eps) * scale
         for k in 0..<f {
-          let py = y / dimT[k], px = x / dimT[k]
-          out[row + k] = k % 2 == 0 ? sinf(py) : cosf(py)
-          out[row + f + k] = k % 2 == 0 ? sinf(px) : cosf(px)
+          let v = y / dimT[k]
+          t[i * f + k] = k % 2 == 0 ? sinf(v) : cosf(v)
         }
       }
+      return t
     }
-    }}
+    let dry = arena?.isDryRun == true
+    let py = dry ? [] : table(height), px = dry ? [] : table(width)
+    let out = ArenaArray<Float>(unsafeUninitializedCount: height * width * 2 * f, in: arena) { out in
+      guard !dry else { return }
+      py.withUnsafeBufferPointer { yb in px.withUnsafeBufferPointer { xb in
+        for i in 0..<height {
+          for j in 0..<width {
+            let row = out.baseAddress! + (i * width + j) * 2 * f
+            row.update(from: yb.baseAddress! + i * f, count: f)
+            (row + f).update(from: xb.baseAddress! + j * f, count: f)
+          }
+        }
+      }}
+    }
     return out
   }
 }

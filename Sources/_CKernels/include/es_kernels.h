@@ -191,7 +191,13 @@ float es_peak_fma256(size_t iterations);
 /// Mask2Former's multi-scale deformable attention sampling for queries q0 ..< q1, x86-64 AVX2+FMA (twin:
 /// Kernels/DeformableAttention.swift `sample`, the same bits; traps off x86-64). value: tokens x (heads * hd), level
 /// l's height[l] x width[l] tokens from token start[l]; loc: queries x heads x levels x points x 2 (x, y normalized);
-/// attn: queries x heads x levels x points; out: queries x (heads * hd), written.
+/// attn: queries x heads x levels x points; out: queries x (heads * hd), written. The __avx512 twins run 16
+/// channels per step (AVX-512F; the same operations per lane, so the same bits).
+void es_msda_f32__avx512(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const float *value,
+                         const long *height, const long *width, const long *start, const float *loc, const float *attn, float *out);
+void es_msda_qs8__avx512(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const signed char *value, float scale,
+                         int zero_point, const long *height, const long *width, const long *start, const float *loc, const float *attn,
+                         float *out);
 void es_msda_f32__avx2(size_t q0, size_t q1, size_t heads, size_t hd, size_t levels, size_t points, const float *value,
                        const long *height, const long *width, const long *start, const float *loc, const float *attn, float *out);
 /// The same on int8 values (row stride heads * hd), each dequantized as scale * (float)(v - zero_point) (twin:
