@@ -151,8 +151,11 @@ public enum Int8GEMM {
     let kq = p.segments.reduce(0) { $0 + ($1 + 3) / 4 }
     let (blocks, groups, perGroup) = tasks(p, blockRows: tr * packedTiles, threads: threads)
     let elementBytes = wide ? 2 : 1, packBytes = tr * packedTiles * 4 * kq * elementBytes
+    // Per worker: its packed rows, then its int32 tiles (12 KiB: a temporary allocation that size was a
+    // posix_memalign per task, 30 % of the mallocs of a frame; issue 19).
+    let tileBytes = packedTiles * tr * 32 * 4, perWorker = packBytes + tileBytes
     let workers = parallelWorkers(blocks * groups, threads: threads)
-    ThreadScratch.with(.gemmPacking, bytes: workers * packBytes) { scratch in
+    ThreadScratch.with(.gemmPacking, bytes: workers * perWorker) { scratch in
       // Groups of 4 k per segment, on the stack (a mapped array was a malloc per call).
       withUnsafeTemporaryAllocation(of: Int.self, capacity: nseg) { kqBuf in
         for (s, len) in p.segments.enumerated() { kqBuf[s] = (len + 3) / 4 }
@@ -161,11 +164,12 @@ public enum Int8GEMM {
           let m0 = (task / groups) * tr * packedTiles, m1 = Swift.min(p.m, m0 + tr * packedTiles)
           let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
           guard p0 < p1 else { return }
-          let packedA = scratch + worker * packBytes
+          let packedA = scratch + worker * perWorker
           let tiles = (m1 - m0 + tr - 1) / tr
-          withUnsafeTemporaryAllocation(of: Int32.self, capacity: packedTiles * tr * 32) { cBuf in
+          let c = (packedA + packBytes).bindMemory(to: Int32.self, capacity: packedTiles * tr * 32)
+          do {
             withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tr * nseg) { rowBuf in
-              let c = cBuf.baseAddress!, rowPointers = rowBuf.baseAddress!
+              let rowPointers = rowBuf.baseAddress!
               for tile in 0..<tiles {
                 let t = m0 + tile * tr, rowCount = Swift.min(tr, m1 - t)
                 for s in 0..<nseg {
