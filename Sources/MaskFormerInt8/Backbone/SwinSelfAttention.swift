@@ -29,6 +29,7 @@ public struct SwinSelfAttention {
     self.gatheredBias = gatheredBias
     self.numHeads = numHeads
     self.windowSize = windowSize
+    sharedInput = Linear.sharedInput([query, key, value])
   }
 
   /// The bias `[heads, w², w²]`: the model file's gathered tensor, or the checkpoint's table gathered.
@@ -95,7 +96,8 @@ public struct SwinSelfAttention {
   }
 
   /// The input parameters q, k and v share when all three are int8 (the LayerNorm before can write them).
-  var sharedInput: QuantParams? { Linear.sharedInput([query, key, value]) }
+  /// (Set once: worked out per chunk it made two arrays, issue 19.)
+  public let sharedInput: QuantParams?
 
   private func attend(_ qkv: [ArenaArray<Float>], rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
                       in ctx: InferenceContext) -> ArenaArray<Float> {

@@ -92,7 +92,8 @@ extension QuantizedWeights {
     guard !ctx.isDryRun else { return }
     a.data.withUnsafeBufferPointer { ab in
       let ap = ab.baseAddress!, stride = a.stride
-      Int8GEMM.run(Int8GEMMProblem(m: a.rows, weights: weights, aRow: { i, _ in ap + i * stride }, aZeroPoint: input.zeroPoint, output: output),
+      Int8GEMM.run(Int8GEMMProblem(m: a.rows, weights: weights, segments: linearSegments, aRow: { i, _ in ap + i * stride },
+                                   aZeroPoint: input.zeroPoint, output: output),
                    kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
     }
     releaseIfAsked(ctx)

@@ -47,11 +47,15 @@ public struct QuantizedWeights {
   public let input: QuantParams
   public let output: QuantParams?
 
+  /// `[weights.k]`: a Linear's one K segment, made once (an array per GEMM call was a malloc each; issue 19).
+  let linearSegments: [Int]
+
   public init(storage: any WeightStorage, weights: QGEMMWeights, input: QuantParams, output: QuantParams?) {
     self.storage = storage
     self.weights = weights
     self.input = input
     self.output = output
+    linearSegments = [weights.k]
   }
 }
 
