@@ -135,7 +135,7 @@ public struct MaskDecoder {
   /// image (an f32 GEMM: 100×256×2304 at 59 MMAC) and quantized per query like any conv weight, so the
   /// 256-channel pixel embeddings never exist, the stride-4 conv makes `nq` channels instead of 256 (2.6x
   /// fewer MACs for 100 queries) and the float einsum is gone; the cost is the quantization of W' (measured
-  /// with `drift`, BENCHMARKS.md). Returns W' packed (`QGEMMPanelLayout`).
+  /// with `bench/drift_vs_ort.py`, BENCHMARKS.md session 15). Returns W' packed (`QGEMMPanelLayout`).
   static func fold(_ e: ArenaArray<Float>, queries nq: Int, _ q: QuantizedWeights, in ctx: InferenceContext) -> ArenaArray<UInt8> {
     let w = q.weights, m = w.n, k = w.k
     precondition(e.count == nq * m, "mask embedder width \(e.count / nq) != pixel embedding width \(m)")
