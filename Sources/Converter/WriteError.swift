@@ -24,3 +24,26 @@ public struct WriteError: Error, CustomStringConvertible {
     self.init(path: path, reason: code != 0 ? String(cString: strerror(Int32(code))) : "\(error)")
   }
 }
+
+/// Writes `bytes` to `path` (created or truncated, mode 0644) with open/write/close and no fsync. For files
+/// staged in a folder that is renamed into place once whole (`run`'s outputs): `Data.write(to:)` fsyncs
+/// every file, ~6 % of a batch's CPU for eight small files per image.
+public func writeFileContents(_ path: String, _ bytes: [UInt8]) throws(WriteError) {
+  let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { throw WriteError(path: path, reason: String(cString: strerror(errno))) }
+  var failure: Int32 = 0
+  bytes.withUnsafeBytes { buf in
+    var done = 0
+    while done < buf.count {
+      let n = write(fd, buf.baseAddress! + done, buf.count - done)
+      if n < 0 {
+        if errno == EINTR { continue }
+        failure = errno
+        return
+      }
+      done += n
+    }
+  }
+  if close(fd) != 0 && failure == 0 { failure = errno }
+  if failure != 0 { throw WriteError(path: path, reason: String(cString: strerror(failure))) }
+}

@@ -237,6 +237,7 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
   public func logits(_ pixelValues: consuming PixelValues) -> MaskLogits {
     let (height, width, data) = (pixelValues.height, pixelValues.width, pixelValues.data)
     _ = consume pixelValues
+    defer { parallelRest() }   // post-processing and whatever the app does next run on one thread
     return model.network.logits(pixelValues: consume data, height: height, width: width, in: context)
   }
 

@@ -56,25 +56,44 @@ enum Deflate {
     return w.bytes
   }
 
-  /// Greedy LZ77 over a 32 KiB window with hash chains (3..258-byte matches, at most 48 candidates each).
-  /// The tables are sized to the input (a small mask does not clear 512 KiB of chains).
+  /// Greedy LZ77 over a 32 KiB window with hash chains (3..258-byte matches, at most 48 candidates each,
+  /// the search ending at a 128-byte match). The tables are sized to the input (a small mask does not
+  /// clear 512 KiB of chains). Matches are compared 8 bytes at a time; of a match longer than 32 bytes
+  /// only the first 16 and the last 2 positions enter the chains (zlib's fast levels skip them all), which
+  /// keeps long runs from costing one insertion per byte.
   static func lz77(_ data: [UInt8]) -> [Token] {
     var tokens: [Token] = []
     tokens.reserveCapacity(data.count / 4 + 16)
     let n = data.count
     var size = 256
     while size < n && size < 1 << 15 { size <<= 1 }
-    let window = size, hashBits = Swift.min(15, Swift.max(8, window.trailingZeroBitCount)), maxChain = 48
-    var head = [Int32](repeating: -1, count: 1 << hashBits)
-    var prev = [Int32](repeating: -1, count: window)
+    let window = size, hashBits = Swift.min(15, Swift.max(8, window.trailingZeroBitCount))
+    let maxChain = 48, niceLen = 128, hashMask = (1 << hashBits) - 1, windowMask = window - 1
+    let head = UnsafeMutablePointer<Int32>.allocate(capacity: 1 << hashBits)
+    let prev = UnsafeMutablePointer<Int32>.allocate(capacity: window)
+    defer { head.deallocate(); prev.deallocate() }
+    head.initialize(repeating: -1, count: 1 << hashBits)
+    prev.initialize(repeating: -1, count: window)
     data.withUnsafeBufferPointer { dp in
-      let d = dp.baseAddress!
-      func hash(_ i: Int) -> Int { (Int(d[i]) << 10 ^ Int(d[i + 1]) << 5 ^ Int(d[i + 2])) & ((1 << hashBits) - 1) }
-      func insert(_ i: Int) {
+      guard let d = dp.baseAddress else { return }
+      let raw = UnsafeRawPointer(d)
+      @inline(__always) func hash(_ i: Int) -> Int { (Int(d[i]) << 10 ^ Int(d[i + 1]) << 5 ^ Int(d[i + 2])) & hashMask }
+      @inline(__always) func insert(_ i: Int) {
         guard i + 2 < n else { return }
         let h = hash(i)
-        prev[i & (window - 1)] = head[h]
-        head[h] = Int32(i)
+        prev[i & windowMask] = head[h]
+        head[h] = Int32(truncatingIfNeeded: i)
+      }
+      /// Length of the common prefix of d[a...] and d[b...], at most `limit`.
+      @inline(__always) func common(_ a: Int, _ b: Int, _ limit: Int) -> Int {
+        var l = 0
+        while l + 8 <= limit {
+          let x = raw.loadUnaligned(fromByteOffset: a + l, as: UInt64.self) ^ raw.loadUnaligned(fromByteOffset: b + l, as: UInt64.self)
+          if x != 0 { return l + (UInt64(littleEndian: x).trailingZeroBitCount >> 3) }
+          l += 8
+        }
+        while l < limit && d[a + l] == d[b + l] { l += 1 }
+        return l
       }
       var i = 0
       while i < n {
@@ -83,22 +102,26 @@ enum Deflate {
           var cand = Int(head[hash(i)]), chain = 0
           let maxLen = Swift.min(258, n - i)
           while cand >= 0 && i - cand <= 32767 && chain < maxChain {
-            if d[cand + bestLen] == d[i + bestLen] || bestLen == 0 {
-              var l = 0
-              while l < maxLen && d[cand + l] == d[i + l] { l += 1 }
+            if bestLen == 0 || d[cand + bestLen] == d[i + bestLen] {
+              let l = common(cand, i, maxLen)
               if l > bestLen {
                 bestLen = l
                 bestDist = i - cand
-                if l == maxLen { break }
+                if l >= niceLen || l == maxLen { break }
               }
             }
-            cand = Int(prev[cand & (window - 1)])
+            cand = Int(prev[cand & windowMask])
             chain += 1
           }
         }
         if bestLen >= 3 {
           tokens.append(Token(len: UInt16(bestLen), dist: UInt16(bestDist)))
-          for k in 0..<bestLen { insert(i + k) }
+          if bestLen <= 32 {
+            for k in 0..<bestLen { insert(i + k) }
+          } else {
+            for k in 0..<16 { insert(i + k) }
+            insert(i + bestLen - 2); insert(i + bestLen - 1)
+          }
           i += bestLen
         } else {
           tokens.append(Token(len: UInt16(d[i]), dist: 0))
@@ -322,19 +345,24 @@ extension PNG {
                 sub[i] = cur[i]; up[i] = cur[i] &- b; avg[i] = cur[i] &- (b >> 1); paeth[i] = cur[i] &- b
               }
               if rb > ch {
-                for i in ch..<rb { sub[i] = cur[i] &- cur[i - ch] }
-                for i in ch..<rb { up[i] = cur[i] &- prev[i] }
-                for i in ch..<rb { avg[i] = cur[i] &- UInt8((UInt16(cur[i - ch]) + UInt16(prev[i])) >> 1) }
-                for i in ch..<rb {
-                  let a = Int(cur[i - ch]), b = Int(prev[i]), c = Int(prev[i - ch])
-                  let p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
-                  paeth[i] = cur[i] &- UInt8(pa <= pb && pa <= pc ? a : (pb <= pc ? b : c))
+                // Over pointers offset by one pixel, so that the loop index has no overflow check: every
+                // predictor vectorizes, Paeth in Int16 without branches (pa = |b - c|, pb = |a - c|, pc = |a + b - 2c|).
+                let x = cur + ch, left = cur, above = prev + ch, aboveLeft = prev, m = rb - ch
+                let subOut = sub + ch, upOut = up + ch, avgOut = avg + ch, paethOut = paeth + ch
+                for j in 0..<m { subOut[j] = x[j] &- left[j] }
+                for j in 0..<m { upOut[j] = x[j] &- above[j] }
+                for j in 0..<m { avgOut[j] = x[j] &- UInt8(truncatingIfNeeded: (UInt16(left[j]) &+ UInt16(above[j])) >> 1) }
+                for j in 0..<m {
+                  let a = Int16(left[j]), b = Int16(above[j]), c = Int16(aboveLeft[j])
+                  let pa = (b &- c).magnitude, pb = (a &- c).magnitude, pc = (a &+ b &- c &- c).magnitude
+                  let bc = pb <= pc ? b : c
+                  paethOut[j] = x[j] &- UInt8(truncatingIfNeeded: pa <= Swift.min(pb, pc) ? a : bc)
                 }
               }
               func cost(_ row: UnsafePointer<UInt8>) -> Int {
-                var s = 0
-                for i in 0..<rb { let v = Int8(bitPattern: row[i]); s += Int(v.magnitude) }
-                return s
+                var s: UInt32 = 0
+                for i in 0..<rb { s &+= UInt32(Int8(bitPattern: row[i]).magnitude) }
+                return Int(s)
               }
               var bestFilter = 0, bestCost = cost(cur)
               for f in 1...4 {

@@ -46,6 +46,11 @@ public func parallelForWorkers(_ count: Int, threads: Int, _ body: (_ i: Int, _ 
   }}
 }
 
+/// Tells the worker pool that no parallel loop follows soon (the end of a forward pass): its threads sleep
+/// at once instead of spinning ~0.1 ms for the next loop, which would take the cores from other threads
+/// (a batch's output writer, an app's UI). The next loop wakes them.
+public func parallelRest() { es_pool_rest() }
+
 /// The body of one `parallelForWorkers` and its item counter. Safe to share: both live only for the
 /// duration of the `concurrentPerform` call, the counter is only touched atomically, and callers
 /// partition the memory the body writes by index (or worker).

@@ -42,6 +42,7 @@ static inline void es_relax(void) {
 static pthread_mutex_t es_pool_owner = PTHREAD_MUTEX_INITIALIZER;  // one loop at a time; others fall back
 static int es_pool_word;                     // changes with every job: what sleeping threads wait on
 static int es_pool_sleepers;                 // threads past their spin, about to sleep or asleep
+static int es_pool_resting;                  // set by es_pool_rest, cleared by the next job: sleep without spinning
 static long es_pool_threads;                 // threads started (only the owner touches it)
 static unsigned long es_pool_seq;            // even: the job below is published and stable; odd: being written
 static unsigned long es_pool_start_seq[ES_POOL_MAX + 1];
@@ -60,7 +61,7 @@ static void *es_pool_main(void *arg) {
     for (;;) {
       s = __atomic_load_n(&es_pool_seq, __ATOMIC_ACQUIRE);
       if (s != seen && !(s & 1)) break;
-      if (++spins < ES_SPINS) { es_relax(); continue; }
+      if (++spins < ES_SPINS && !__atomic_load_n(&es_pool_resting, __ATOMIC_RELAXED)) { es_relax(); continue; }
       // Announce the sleep, then recheck: a job published before the announcement is seen here, one after
       // it changes the word (or wakes the futex).
       __atomic_fetch_add(&es_pool_sleepers, 1, __ATOMIC_SEQ_CST);
@@ -106,6 +107,7 @@ int es_pool_run(long count, long workers, es_pool_fn fn, void *ctx) {
     if (failed) { pthread_mutex_unlock(&es_pool_owner); return -1; }
     es_pool_threads = k;
   }
+  __atomic_store_n(&es_pool_resting, 0, __ATOMIC_RELAXED);
   __atomic_store_n(&es_pool_seq, s + 1, __ATOMIC_RELEASE);
   __atomic_store_n(&es_job_fn, fn, __ATOMIC_RELAXED);
   __atomic_store_n(&es_job_ctx, ctx, __ATOMIC_RELAXED);
@@ -127,6 +129,8 @@ int es_pool_run(long count, long workers, es_pool_fn fn, void *ctx) {
   pthread_mutex_unlock(&es_pool_owner);
   return 0;
 }
+
+void es_pool_rest(void) { __atomic_store_n(&es_pool_resting, 1, __ATOMIC_RELAXED); }
 
 // Per-thread scratch buffers (Kernels/Parallel.swift, `ThreadScratch`): grow-only, 64-byte aligned, one per
 // slot and thread, freed when the thread ends; so a GEMM's tables and packing buffers are not a malloc per call.

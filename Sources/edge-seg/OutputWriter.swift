@@ -62,7 +62,7 @@ enum OutputWriter {
       throw WriteError(path: dir, error)
     }
     do {
-      func save(_ name: String, _ bytes: [UInt8]) throws { try Data(bytes).write(to: URL(fileURLWithPath: stage + "/" + name)) }
+      func save(_ name: String, _ bytes: [UInt8]) throws { try writeFileContents(stage + "/" + name, bytes) }
       var seen = Set<Int>()
       for (i, seg) in s.segments.enumerated() where seen.insert(seg.id).inserted {
         var mask = [UInt8](repeating: 0, count: s.width * s.height)
@@ -100,7 +100,7 @@ enum OutputWriter {
       return json
     } catch {
       try? fm.removeItem(atPath: stage)
-      throw error is OutputError ? error : WriteError(path: dir, error)
+      throw error is OutputError ? error : error is WriteError ? error : WriteError(path: dir, error)
     }
   }
 

@@ -176,6 +176,10 @@ typedef void (*es_pool_fn)(void *ctx, long item, long worker);
 /// without running anything when the pool is busy with another caller's loop or workers is < 2 or > 64
 /// (the caller then runs the loop another way), else 0.
 int es_pool_run(long count, long workers, es_pool_fn fn, void *ctx);
+/// No pool loop follows soon (a forward pass ended): the pool's threads waiting for the next loop go to sleep
+/// now instead of spinning first, leaving the cores to other threads (a batch's output writer). The next
+/// es_pool_run wakes them and restores the spin.
+void es_pool_rest(void);
 /// This thread's scratch buffer of slot 0..3 with at least `bytes` bytes, 64-byte aligned (grow-only: contents
 /// are not kept when it grows; freed when the thread ends), or NULL if memory ran out.
 void *es_thread_scratch(int slot, size_t bytes);
