@@ -38,13 +38,23 @@ public enum QGEMMPacking {
 
 extension QGEMMWeights {
   /// The dequantized weights `s_w[c]·W[c][kk]` of channels `cs`, transposed: at `out[kk·ldo + c]` for every kk < k.
+  /// Panel by panel and k by k, so each row of `out` gets the panel's channels as one contiguous run (a
+  /// packed group holds 16 channels × 4 k): per channel with stride `ldo`, the stores missed the cache
+  /// (MaskFormer's fold, 2.4 MB: 1.6 ms of a 1-thread forward, as long as the GEMM after it).
   public func dequantizeTransposed(channels cs: Range<Int>, into out: UnsafeMutablePointer<Float>, ldo: Int) {
-    for c in cs {
-      let s = scale(c), base = UnsafeRawPointer(panel(c / 16)) + QGEMMPanelLayout.weightOffset(channel: c % 16, k: 0)
-      for g in 0..<(k + 3) / 4 {
-        let group = base + g * QGEMMPanelLayout.groupBytes
-        for t in 0..<Swift.min(4, k - 4 * g) { out[(4 * g + t) * ldo + c] = s * Float(group.load(fromByteOffset: t, as: Int8.self)) }
+    let L = QGEMMPanelLayout.self
+    var c0 = cs.lowerBound
+    while c0 < cs.upperBound {
+      let p = c0 / L.channels, c1 = Swift.min(cs.upperBound, (p + 1) * L.channels), j0 = c0 - p * L.channels, count = c1 - c0
+      let base = UnsafeRawPointer(panel(p)) + L.weightOffset(channel: j0, k: 0)
+      withUnsafeTemporaryAllocation(of: Float.self, capacity: L.channels) { sc in
+        for j in 0..<count { sc[j] = scale(c0 + j) }
+        for kk in 0..<k {
+          let src = base + (kk / L.kGroup) * L.groupBytes + kk % L.kGroup, dst = out + kk * ldo + c0
+          for j in 0..<count { dst[j] = sc[j] * Float(src.load(fromByteOffset: j * L.kGroup, as: Int8.self)) }
+        }
       }
+      c0 = c1
     }
   }
 

@@ -38,4 +38,32 @@ import _TestSupport
       }
     }
   }
+
+  /// `dequantizeTransposed` (MaskFormer's fold) gives s_w[c]·W[c][kk] at out[kk·ldo + c], for ranges that
+  /// start and end inside a panel, and leaves the rest of out alone.
+  @Test func dequantizeTransposedReadsEveryWeight() throws {
+    var rng = SplitMix64(seed: 5)
+    let (n, k, ldo) = (37, 23, 41)
+    let w = rng.floats(n * k)
+    let (bytes, scales) = QGEMMPacking.pack(n: n, k: k, weight: { w[$0 * k + $1] }, bias: { _ in 0 }, inputScale: 0.05)
+    let q = PerChannelWeights(n: n, k: k) { w[$0 * k + $1] }
+    for cs in [0..<37, 3..<29, 16..<32, 35..<37] {
+      var out = [Float](repeating: .nan, count: k * ldo)
+      bytes.withUnsafeBytes { raw in
+        out.withUnsafeMutableBufferPointer { o in
+          QGEMMWeights(base: raw.baseAddress!, n: n, k: k).dequantizeTransposed(channels: cs, into: o.baseAddress!, ldo: ldo)
+        }
+      }
+      for kk in 0..<k {
+        for c in 0..<ldo {
+          let got = out[kk * ldo + c]
+          if cs.contains(c) {
+            #expect(got == scales[c] * Float(q.values[c * k + kk]), "channels \(cs): [\(kk)][\(c)]")
+          } else {
+            #expect(got.isNaN, "channels \(cs): [\(kk)][\(c)] written")
+          }
+        }
+      }
+    }
+  }
 }
