@@ -87,22 +87,29 @@ public enum Norms {
   /// gathered band by band get identical results).
   public static func groupNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, channels: Int, groups: Int,
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
-                               relu: Bool, threads: Int) {
+                               relu: Bool, threads: Int, kernel: NormKernel = .portable) {
     var stats = GroupNormStatistics(channels: channels, groups: groups)
-    stats.add(x, rows: rows, width: width, threads: threads)
+    stats.add(x, rows: rows, width: width, threads: threads, kernel: kernel)
     let (scale, shift) = stats.affine(gamma: gamma, beta: beta, eps: eps)
-    applyAffine(x, pixels: rows * width, channels: channels, scale: scale, shift: shift, relu: relu, threads: threads)
+    applyAffine(x, pixels: rows * width, channels: channels, scale: scale, shift: shift, relu: relu, threads: threads, kernel: kernel)
   }
 
   /// `x = x·scale[c] + shift[c]` (then max(·, 0) if relu) for every pixel of an NHWC map, in place.
+  /// `kernel`: .avx512 and .avx2 run the C twins (es_affine_rows), the others these loops.
   public static func applyAffine(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, scale: [Float], shift: [Float],
-                                 relu: Bool, threads: Int) {
+                                 relu: Bool, threads: Int, kernel: NormKernel = .portable) {
     let chunk = 256
     scale.withUnsafeBufferPointer { a in
       shift.withUnsafeBufferPointer { b in
         let a = a.baseAddress!, b = b.baseAddress!
         parallelFor((pixels + chunk - 1) / chunk, threads: threads) { blk in
-          for p in (blk * chunk)..<Swift.min(pixels, blk * chunk + chunk) {
+          let p0 = blk * chunk, n = Swift.min(pixels, p0 + chunk) - p0
+          switch kernel {
+          case .avx512: es_affine_rows__avx512f(n, channels, x + p0 * channels, a, b, relu ? 1 : 0); return
+          case .avx2: es_affine_rows__avx2(n, channels, x + p0 * channels, a, b, relu ? 1 : 0); return
+          case .portable, .neon: break
+          }
+          for p in p0..<(p0 + n) {
             let row = x + p * channels
             if relu {
               for c in 0..<channels { row[c] = Swift.max(row[c] * a[c] + b[c], 0) }
@@ -180,7 +187,8 @@ public struct GroupNormStatistics: Sendable {
   }
 
   /// Adds `rows` consecutive map rows of `width` pixels (`rows·width·channels` floats).
-  public mutating func add(_ x: UnsafePointer<Float>, rows: Int, width: Int, threads: Int) {
+  /// `kernel`: .avx512 and .avx2 sum with the C twins (es_groupnorm_sums), the others with these loops.
+  public mutating func add(_ x: UnsafePointer<Float>, rows: Int, width: Int, threads: Int, kernel: NormKernel = .portable) {
     let (channels, groups) = (self.channels, self.groups), per = channels / groups
     // Per row and group: (mean, M2) of its width·per values.
     var partial = [Double](repeating: 0, count: rows * groups * 2)
@@ -191,9 +199,14 @@ public struct GroupNormStatistics: Sendable {
           let acc = accBuf.baseAddress!, meanOf = acc + channels, row = x + r * width * channels, out = pp + r * groups * 2
           let n = Double(width * per)
           acc.update(repeating: 0, count: channels)
-          for p in 0..<width {
-            let px = row + p * channels
-            for c in 0..<channels { acc[c] += Double(px[c]) }
+          switch kernel {
+          case .avx512: es_groupnorm_sums__avx512f(width, channels, row, nil, acc)
+          case .avx2: es_groupnorm_sums__avx2(width, channels, row, nil, acc)
+          case .portable, .neon:
+            for p in 0..<width {
+              let px = row + p * channels
+              for c in 0..<channels { acc[c] += Double(px[c]) }
+            }
           }
           for g in 0..<groups {
             var s = 0.0
@@ -204,11 +217,16 @@ public struct GroupNormStatistics: Sendable {
           // Each channel's group mean spread out first: the loop below then has no division per value
           // and vectorizes (same operations, same bits).
           acc.update(repeating: 0, count: channels)
-          for p in 0..<width {
-            let px = row + p * channels
-            for c in 0..<channels {
-              let d = Double(px[c]) - meanOf[c]
-              acc[c] += d * d
+          switch kernel {
+          case .avx512: es_groupnorm_sums__avx512f(width, channels, row, meanOf, acc)
+          case .avx2: es_groupnorm_sums__avx2(width, channels, row, meanOf, acc)
+          case .portable, .neon:
+            for p in 0..<width {
+              let px = row + p * channels
+              for c in 0..<channels {
+                let d = Double(px[c]) - meanOf[c]
+                acc[c] += d * d
+              }
             }
           }
           for g in 0..<groups {

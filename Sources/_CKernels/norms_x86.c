@@ -138,3 +138,111 @@ void es_quantize_qs8__avx2(size_t n, const float *x, float scale, int zp, signed
   __builtin_trap();
 }
 #endif
+
+// GroupNorm's per-channel float64 sums over one map row and its affine pass, AVX-512 and AVX2 (x86 only:
+// on arm64 the Swift loops already vectorize with NEON, the baseline; on x86-64 they compile for SSE2, two
+// doubles an instruction). Bit for bit Kernels/Norms.swift (`GroupNormStatistics.add`, `applyAffine`):
+// vectorized across channels, each channel's sum keeps its pixel order; separate IEEE operations.
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+void es_groupnorm_sums__avx512f(size_t pixels, size_t channels, const float *x, const double *minus, double *acc) {
+  size_t c = 0;
+  for (; c + 8 <= channels; c += 8) {
+    __m512d s = _mm512_loadu_pd(acc + c);
+    const __m512d m = minus ? _mm512_loadu_pd(minus + c) : _mm512_setzero_pd();
+    for (size_t p = 0; p < pixels; p++) {
+      const __m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + p * channels + c));
+      if (minus) {
+        const __m512d d = _mm512_sub_pd(v, m);
+        s = _mm512_add_pd(s, _mm512_mul_pd(d, d));
+      } else {
+        s = _mm512_add_pd(s, v);
+      }
+    }
+    _mm512_storeu_pd(acc + c, s);
+  }
+  for (; c < channels; c++) {
+    double s = acc[c];
+    for (size_t p = 0; p < pixels; p++) {
+      if (minus) { const double d = (double)x[p * channels + c] - minus[c]; s += d * d; }
+      else s += (double)x[p * channels + c];
+    }
+    acc[c] = s;
+  }
+}
+
+__attribute__((target("avx512f")))
+void es_affine_rows__avx512f(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
+  for (size_t p = 0; p < pixels; p++) {
+    float *row = x + p * channels;
+    for (size_t c = 0; c < channels; c += 16) {
+      const __mmask16 k = es_mask16(channels - c);
+      __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + c), _mm512_maskz_loadu_ps(k, scale + c)),
+                               _mm512_maskz_loadu_ps(k, shift + c));
+      if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+      _mm512_mask_storeu_ps(row + c, k, v);
+    }
+  }
+}
+
+__attribute__((target("avx2")))
+void es_groupnorm_sums__avx2(size_t pixels, size_t channels, const float *x, const double *minus, double *acc) {
+  size_t c = 0;
+  for (; c + 4 <= channels; c += 4) {
+    __m256d s = _mm256_loadu_pd(acc + c);
+    const __m256d m = minus ? _mm256_loadu_pd(minus + c) : _mm256_setzero_pd();
+    for (size_t p = 0; p < pixels; p++) {
+      const __m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + p * channels + c));
+      if (minus) {
+        const __m256d d = _mm256_sub_pd(v, m);
+        s = _mm256_add_pd(s, _mm256_mul_pd(d, d));
+      } else {
+        s = _mm256_add_pd(s, v);
+      }
+    }
+    _mm256_storeu_pd(acc + c, s);
+  }
+  for (; c < channels; c++) {
+    double s = acc[c];
+    for (size_t p = 0; p < pixels; p++) {
+      if (minus) { const double d = (double)x[p * channels + c] - minus[c]; s += d * d; }
+      else s += (double)x[p * channels + c];
+    }
+    acc[c] = s;
+  }
+}
+
+__attribute__((target("avx2")))
+void es_affine_rows__avx2(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
+  for (size_t p = 0; p < pixels; p++) {
+    float *row = x + p * channels;
+    size_t c = 0;
+    for (; c + 8 <= channels; c += 8) {
+      __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(scale + c)), _mm256_loadu_ps(shift + c));
+      if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+      _mm256_storeu_ps(row + c, v);
+    }
+    for (; c < channels; c++) {
+      const float v = row[c] * scale[c] + shift[c];
+      row[c] = relu ? (v > 0.0f ? v : 0.0f) : v;
+    }
+  }
+}
+#else
+void es_groupnorm_sums__avx512f(size_t pixels, size_t channels, const float *x, const double *minus, double *acc) {
+  (void)pixels; (void)channels; (void)x; (void)minus; (void)acc;
+  __builtin_trap();
+}
+void es_affine_rows__avx512f(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
+  (void)pixels; (void)channels; (void)x; (void)scale; (void)shift; (void)relu;
+  __builtin_trap();
+}
+void es_groupnorm_sums__avx2(size_t pixels, size_t channels, const float *x, const double *minus, double *acc) {
+  (void)pixels; (void)channels; (void)x; (void)minus; (void)acc;
+  __builtin_trap();
+}
+void es_affine_rows__avx2(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
+  (void)pixels; (void)channels; (void)x; (void)scale; (void)shift; (void)relu;
+  __builtin_trap();
+}
+#endif

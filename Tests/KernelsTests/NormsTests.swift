@@ -89,6 +89,33 @@ import _TestSupport
     }
   }
 
+  /// The GroupNorm tiers (C sums and affine pass on x86) give the Swift loops' bits: statistics, and the
+  /// normalized map with and without ReLU, for channel counts with and without a vector tail.
+  @Test(arguments: NormKernel.allCases.filter { $0 != .portable && $0.isSupported(on: .detect()) })
+  func groupNormTiersMatchPortable(_ kernel: NormKernel) {
+    for (rows, width, channels, groups) in [(3, 37, 60, 6), (2, 16, 256, 32), (1, 5, 13, 1)] {
+      var rng = SplitMix64(seed: UInt64(channels))
+      let x = rng.floats(rows * width * channels).map { $0 * 5 - 2 }, g = rng.floats(channels), b = rng.floats(channels).map { $0 - 0.5 }
+      func run(_ k: NormKernel, relu: Bool) -> (scale: [Float], shift: [Float], y: [UInt32]) {
+        var stats = GroupNormStatistics(channels: channels, groups: groups)
+        x.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: rows, width: width, threads: 2, kernel: k) }
+        let (scale, shift) = g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in stats.affine(gamma: gp.baseAddress!, beta: bp.baseAddress!, eps: 1e-5) } }
+        var y = x
+        y.withUnsafeMutableBufferPointer {
+          Norms.applyAffine($0.baseAddress!, pixels: rows * width, channels: channels, scale: scale, shift: shift, relu: relu, threads: 2, kernel: k)
+        }
+        return (scale, shift, y.map(\.bitPattern))
+      }
+      for relu in [false, true] {
+        let want = run(.portable, relu: relu), got = run(kernel, relu: relu)
+        #expect(got.scale.map(\.bitPattern) == want.scale.map(\.bitPattern) && got.shift.map(\.bitPattern) == want.shift.map(\.bitPattern),
+                "\(kernel) \(channels) channels: statistics")
+        let firstDiff = zip(got.y, want.y).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(got.y.count == want.y.count && firstDiff == nil, "\(kernel) \(channels) channels relu \(relu): normalized map differs at \(firstDiff ?? -1)")
+      }
+    }
+  }
+
   /// Statistics gathered in bands of rows equal the whole map's bit for bit (issue 6: the stride-4 FPN
   /// map is normalized band by band), and agree with the float64 definition.
   @Test func groupNormStatisticsDoNotDependOnBanding() {

@@ -60,13 +60,18 @@ let fastOnly = CommandLine.arguments.contains("--fast")
 func selected(_ name: String) -> Bool { only.map { name.contains($0) } ?? true }
 
 /// `handOver`: the int8 output with GELU that fc1 hands to fc2 in the model (else float out, identity).
-struct Shape { var name: String; var m: Int; var n: Int; var segments: [Int]; var handOver = false }
+/// `convWidth`: a 3x3 conv (pad 1) over an m / convWidth x convWidth map addressed as the model's
+/// `Conv2d.implicitGEMM` does (row i, tap t -> the neighbour's channels, a zero row outside), so each input
+/// byte is read by 9 rows from cache; without it, row i's 9 segments are 9 distinct blocks of an m x K
+/// matrix streamed from memory (the "direct GEMM" row, kept for comparison with earlier sessions).
+struct Shape { var name: String; var m: Int; var n: Int; var segments: [Int]; var handOver = false; var convWidth: Int? = nil }
 let shapes = [
   Shape(name: "stage0 MLP fc1 (16384x384x96)", m: 16384, n: 384, segments: [96]),
   Shape(name: "stage0 MLP fc1, GELU, int8 out (16384x384x96)", m: 16384, n: 384, segments: [96], handOver: true),
   Shape(name: "stage0 MLP fc2 (16384x96x384)", m: 16384, n: 96, segments: [384]),
   Shape(name: "stage2 q/k/v (1024x384x384)", m: 1024, n: 384, segments: [384]),
   Shape(name: "FPN 3x3 conv (16384x256x9*256)", m: 16384, n: 256, segments: [Int](repeating: 256, count: 9)),
+  Shape(name: "stride-4 3x3 conv, implicit (128x128x256 -> 256)", m: 16384, n: 256, segments: [Int](repeating: 256, count: 9), convWidth: 128),
 ]
 
 // In a function, not top-level code (see windowAttentionBench).
@@ -84,9 +89,17 @@ for s in shapes where selected(s.name) {
   var w = [Float](repeating: 0, count: s.n * k)
   for i in w.indices { w[i] = Float(Int(next() % 2000) - 1000) / 1000 }
   let packed = QGEMMPacking.pack(n: s.n, k: k, weight: { w[$0 * k + $1] }, bias: nil, inputScale: 0.02).bytes
-  var a = [Int8](repeating: 0, count: s.m * k)
-  for i in a.indices { a[i] = Int8(truncatingIfNeeded: next()) }
+  // The A matrix, or for a conv the input map (m rows of cin) and one zero row after it.
+  let cin = s.segments[0], aRows = s.convWidth == nil ? s.m : s.m + 1, aWidth = s.convWidth == nil ? k : cin
+  var a = [Int8](repeating: 0, count: aRows * aWidth)
+  for i in 0..<(s.m * aWidth) { a[i] = Int8(truncatingIfNeeded: next()) }
   let af: [Float] = a.map { Float($0) / 50 }
+  /// Row i's segment sg: its own block, or the conv tap's neighbour (the zero row outside the map).
+  func rowOffset(_ i: Int, _ sg: Int, _ offsets: [Int]) -> Int {
+    guard let w = s.convWidth else { return i * k + offsets[sg] }
+    let h = s.m / w, sy = i / w + sg / 3 - 1, sx = i % w + sg % 3 - 1
+    return sy >= 0 && sy < h && sx >= 0 && sx < w ? (sy * w + sx) * cin : s.m * cin
+  }
   var out = [Float](repeating: 0, count: s.m * s.n)
   for threads in [1, 2] {
     let int8Tiers = QS8GEMMKernel.allCases.filter { $0 != .reference && $0.isSupported(on: features) && (!s.handOver || $0 != .portable) }
@@ -99,7 +112,7 @@ for s in shapes where selected(s.name) {
             for len in segs.dropLast() { offsets.append(offsets.last! + len) }
             let out8 = UnsafeMutableRawPointer(ob.baseAddress!).assumingMemoryBound(to: Int8.self)
             let p = Int8GEMMProblem(m: s.m, weights: QGEMMWeights(base: wb.baseAddress!, n: s.n, k: k), segments: segs,
-                                    aRow: { i, sg in ap + i * k + offsets[sg] }, aZeroPoint: 3,
+                                    aRow: { i, sg in ap + rowOffset(i, sg, offsets) }, aZeroPoint: 3,
                                     output: s.handOver
                                       ? .int8(out8, ldc: s.n, inputScale: 0.02, output: QuantParams(scale: 0.05, zeroPoint: -60), activation: .gelu)
                                       : .float(ob.baseAddress!, ldc: s.n, inputScale: 0.02, activation: .identity, residual: nil, residualStride: 0))
@@ -121,7 +134,7 @@ for s in shapes where selected(s.name) {
             let segs = zip(s.segments, offsets).map { len, off in
               F32MatrixView(base: wb.baseAddress! + off, rows: s.n, cols: len, rowStride: k, colStride: 1)
             }
-            let p = F32GEMMProblem(m: s.m, n: s.n, segments: segs, aRow: { i, sg in ap + i * k + offsets[sg] }, bias: nil,
+            let p = F32GEMMProblem(m: s.m, n: s.n, segments: segs, aRow: { i, sg in ap + rowOffset(i, sg, offsets) }, bias: nil,
                                    c: ob.baseAddress!, ldc: s.n)
             return median(3) { F32GEMM.run(p, kernel: kernel, threads: threads) }
           }

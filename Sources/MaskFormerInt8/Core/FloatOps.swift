@@ -152,7 +152,7 @@ extension GroupNorm {
     ctx.observer?.begin(info!, map: x)
     if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in
       Norms.groupNorm(xb.baseAddress!, rows: x.height, width: x.width, channels: channels, groups: groups,
-                      gamma: weight.pointer, beta: bias.pointer, eps: 1e-5, relu: relu, threads: ctx.threads)
+                      gamma: weight.pointer, beta: bias.pointer, eps: 1e-5, relu: relu, threads: ctx.threads, kernel: ctx.kernels.norm)
     }}
     ctx.observer?.end(info!, map: x)
   }
@@ -164,7 +164,7 @@ extension GroupNorm {
     ctx.observer?.begin(info!, map: x)
     if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in
       Norms.applyAffine(xb.baseAddress!, pixels: pixels, channels: channels, scale: affine.scale, shift: affine.shift,
-                        relu: relu, threads: ctx.threads)
+                        relu: relu, threads: ctx.threads, kernel: ctx.kernels.norm)
     }}
     ctx.observer?.end(info!, map: x)
   }

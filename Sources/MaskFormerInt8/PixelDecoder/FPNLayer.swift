@@ -1,6 +1,7 @@
 // FPN layers of the pixel decoder. Mirrors MaskFormerFPNConvLayer (conv3×3 no bias → GroupNorm(32) → ReLU)
 // and MaskFormerFPNLayer (lateral conv1×1 no bias → GroupNorm, NO ReLU; nearest-upsampled top-down path
 // added; then a conv layer) from transformers, modeling_maskformer.py.
+import Kernels
 
 public struct FPNConvLayer {
   public let conv: Conv2d
@@ -37,7 +38,7 @@ public struct FPNLayer {
     projectionNorm(&merged, relu: false, in: ctx)
     let info = ctx.info(OpInfo(name: projection.name.key("merge"), kind: "resize+add", bytes: 12 * merged.data.count))
     ctx.observer?.begin(info!, input: nil)
-    addNearest(down, into: &merged)
+    addNearest(down, into: &merged, threads: ctx.threads)
     _ = consume down
     ctx.observer?.end(info!, map: merged)
     return block(consume merged, in: ctx)
@@ -47,7 +48,8 @@ public struct FPNLayer {
 /// `x += nearest(down)` resized to the map's size (torch's legacy `"nearest"`: `src = min(floor(dst·Float(in/out)), in−1)`
 /// per axis), without materializing the resized map. x holds rows `firstRow ..< firstRow + x.height` of a map
 /// `mapHeight` rows tall (nil: x is the whole map).
-func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow: Int = 0, mapHeight: Int? = nil) {
+/// Rows in parallel on `threads` (each output row is written by one worker).
+func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow: Int = 0, mapHeight: Int? = nil, threads: Int = 1) {
   precondition(down.channels == x.channels, "addNearest: \(down.channels) vs \(x.channels) channels")
   let (height, width, c) = (x.height, x.width, x.channels), mapHeight = mapHeight ?? x.height
   let sh = Float(down.height) / Float(mapHeight), sw = Float(down.width) / Float(width)
@@ -56,7 +58,7 @@ func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow
   down.data.withUnsafeBufferPointer { db in
     x.data.withUnsafeMutableBufferPointer { xb in
       let dp = db.baseAddress!, xp = xb.baseAddress!
-      for y in 0..<height {
+      parallelFor(height, threads: threads) { y in
         let sy = Swift.min(Int((Float(firstRow + y) * sh).rounded(.down)), down.height - 1)
         for xx in 0..<width {
           let src = dp + (sy * down.width + srcX[xx]) * c, dst = xp + (y * width + xx) * c

@@ -72,7 +72,7 @@ public struct MaskDecoder {
         var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
         for rows in bands {
           let y = produce(rows)
-          if !ctx.isDryRun { y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads) } }
+          if !ctx.isDryRun { y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads, kernel: ctx.kernels.norm) } }
         }
         return stats.affine(gamma: norm.weight.pointer, beta: norm.bias.pointer, eps: 1e-5)
       }
@@ -83,7 +83,7 @@ public struct MaskDecoder {
       layer.projectionNorm.apply(lateralNorm, to: &m, relu: false, in: ctx)
       let info = ctx.info(OpInfo(name: layer.projection.name.key("merge"), kind: "resize+add", bytes: 12 * m.data.count))
       ctx.observer?.begin(info!, input: nil)
-      addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h)
+      addNearest(down, into: &m, firstRow: rows.lowerBound, mapHeight: h, threads: ctx.threads)
       ctx.observer?.end(info!, map: m)
       return m
     }

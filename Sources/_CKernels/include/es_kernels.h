@@ -158,6 +158,15 @@ void es_layernorm_qs8__avx2(size_t n, const float *x, const float *gamma, const 
                             signed char *q);
 void es_quantize_qs8__avx2(size_t n, const float *x, float scale, int zp, signed char *q);
 
+/// GroupNorm over one map row, x86-64 AVX-512 and AVX2 (twins: Kernels/Norms.swift, same bits; trap off x86-64).
+/// Sums: for each channel c < channels, acc[c] += (double)x[p * channels + c] over p < pixels in ascending p
+/// (minus NULL), or acc[c] += d * d with d = (double)x[p * channels + c] - minus[c]; acc is not zeroed.
+void es_groupnorm_sums__avx512f(size_t pixels, size_t channels, const float *x, const double *minus, double *acc);
+void es_groupnorm_sums__avx2(size_t pixels, size_t channels, const float *x, const double *minus, double *acc);
+/// Affine: x[p * channels + c] = x * scale[c] + shift[c], then max(., 0) if relu, in place.
+void es_affine_rows__avx512f(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu);
+void es_affine_rows__avx2(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu);
+
 /// Exact integer Winograd F(2x2, 3x3) (Kernels/Int8Winograd.swift), AVX2; trap off x86-64.
 /// GEMM of one transform position: c[r][j] = sum_p sum_t v[r][2p + t] * u[p * 32 + j * 2 + t] for r < mr <= 6,
 /// j < 16, p < kp (channel pairs), c row stride 16 ints; v: 6 row pointers (rows >= mr may repeat v[0]), int16.
