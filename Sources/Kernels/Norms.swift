@@ -95,7 +95,7 @@ public enum Norms {
   }
 
   /// `x = x·scale[c] + shift[c]` (then max(·, 0) if relu) for every pixel of an NHWC map, in place.
-  /// `kernel`: .avx512 and .avx2 run the C twins (es_affine_rows), the others these loops.
+  /// `kernel`: .avx512 and .avx2 run the C twins (es_affine_rows), the others the Swift loop (`affineRows`).
   public static func applyAffine(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, scale: [Float], shift: [Float],
                                  relu: Bool, threads: Int, kernel: NormKernel = .portable) {
     let chunk = 256
@@ -104,20 +104,28 @@ public enum Norms {
         let a = a.baseAddress!, b = b.baseAddress!
         parallelFor((pixels + chunk - 1) / chunk, threads: threads) { blk in
           let p0 = blk * chunk, n = Swift.min(pixels, p0 + chunk) - p0
-          switch kernel {
-          case .avx512: es_affine_rows__avx512f(n, channels, x + p0 * channels, a, b, relu ? 1 : 0); return
-          case .avx2: es_affine_rows__avx2(n, channels, x + p0 * channels, a, b, relu ? 1 : 0); return
-          case .portable, .neon: break
-          }
-          for p in p0..<(p0 + n) {
-            let row = x + p * channels
-            if relu {
-              for c in 0..<channels { row[c] = Swift.max(row[c] * a[c] + b[c], 0) }
-            } else {
-              for c in 0..<channels { row[c] = row[c] * a[c] + b[c] }
-            }
-          }
+          affineRows(x + p0 * channels, pixels: n, channels: channels, scale: a, shift: b, relu: relu, into: x + p0 * channels, kernel: kernel)
         }
+      }
+    }
+  }
+
+  /// `y = x·scale[c] + shift[c]` (then max(·, 0) if relu) for `pixels` pixels of `channels` floats, on this
+  /// thread; y may be x. The same bits on every tier.
+  @inline(__always)
+  public static func affineRows(_ x: UnsafePointer<Float>, pixels: Int, channels: Int, scale a: UnsafePointer<Float>, shift b: UnsafePointer<Float>,
+                                relu: Bool, into y: UnsafeMutablePointer<Float>, kernel: NormKernel) {
+    switch kernel {
+    case .avx512: es_affine_rows__avx512f(pixels, channels, x, a, b, relu ? 1 : 0, y); return
+    case .avx2: es_affine_rows__avx2(pixels, channels, x, a, b, relu ? 1 : 0, y); return
+    case .portable, .neon: break
+    }
+    for p in 0..<pixels {
+      let row = x + p * channels, out = y + p * channels
+      if relu {
+        for c in 0..<channels { out[c] = Swift.max(row[c] * a[c] + b[c], 0) }
+      } else {
+        for c in 0..<channels { out[c] = row[c] * a[c] + b[c] }
       }
     }
   }

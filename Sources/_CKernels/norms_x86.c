@@ -172,15 +172,16 @@ void es_groupnorm_sums__avx512f(size_t pixels, size_t channels, const float *x, 
 }
 
 __attribute__((target("avx512f")))
-void es_affine_rows__avx512f(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
+void es_affine_rows__avx512f(size_t pixels, size_t channels, const float *x, const float *scale, const float *shift, int relu, float *y) {
   for (size_t p = 0; p < pixels; p++) {
-    float *row = x + p * channels;
+    const float *row = x + p * channels;
+    float *out = y + p * channels;
     for (size_t c = 0; c < channels; c += 16) {
       const __mmask16 k = es_mask16(channels - c);
       __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, row + c), _mm512_maskz_loadu_ps(k, scale + c)),
                                _mm512_maskz_loadu_ps(k, shift + c));
       if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-      _mm512_mask_storeu_ps(row + c, k, v);
+      _mm512_mask_storeu_ps(out + c, k, v);
     }
   }
 }
@@ -213,18 +214,19 @@ void es_groupnorm_sums__avx2(size_t pixels, size_t channels, const float *x, con
 }
 
 __attribute__((target("avx2")))
-void es_affine_rows__avx2(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
+void es_affine_rows__avx2(size_t pixels, size_t channels, const float *x, const float *scale, const float *shift, int relu, float *y) {
   for (size_t p = 0; p < pixels; p++) {
-    float *row = x + p * channels;
+    const float *row = x + p * channels;
+    float *out = y + p * channels;
     size_t c = 0;
     for (; c + 8 <= channels; c += 8) {
       __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(row + c), _mm256_loadu_ps(scale + c)), _mm256_loadu_ps(shift + c));
       if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
-      _mm256_storeu_ps(row + c, v);
+      _mm256_storeu_ps(out + c, v);
     }
     for (; c < channels; c++) {
       const float v = row[c] * scale[c] + shift[c];
-      row[c] = relu ? (v > 0.0f ? v : 0.0f) : v;
+      out[c] = relu ? (v > 0.0f ? v : 0.0f) : v;
     }
   }
 }
@@ -233,16 +235,16 @@ void es_groupnorm_sums__avx512f(size_t pixels, size_t channels, const float *x, 
   (void)pixels; (void)channels; (void)x; (void)minus; (void)acc;
   __builtin_trap();
 }
-void es_affine_rows__avx512f(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
-  (void)pixels; (void)channels; (void)x; (void)scale; (void)shift; (void)relu;
+void es_affine_rows__avx512f(size_t pixels, size_t channels, const float *x, const float *scale, const float *shift, int relu, float *y) {
+  (void)pixels; (void)channels; (void)x; (void)scale; (void)shift; (void)relu; (void)y;
   __builtin_trap();
 }
 void es_groupnorm_sums__avx2(size_t pixels, size_t channels, const float *x, const double *minus, double *acc) {
   (void)pixels; (void)channels; (void)x; (void)minus; (void)acc;
   __builtin_trap();
 }
-void es_affine_rows__avx2(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu) {
-  (void)pixels; (void)channels; (void)x; (void)scale; (void)shift; (void)relu;
+void es_affine_rows__avx2(size_t pixels, size_t channels, const float *x, const float *scale, const float *shift, int relu, float *y) {
+  (void)pixels; (void)channels; (void)x; (void)scale; (void)shift; (void)relu; (void)y;
   __builtin_trap();
 }
 #endif

@@ -12,8 +12,9 @@ import _TestSupport
   static let modelFile = Fixtures.repository + "/Models/shapes/model.int8.eseg"
   static let image = Fixtures.repository + "/Examples/shapes-2.png"
 
-  func logits(_ model: MaskFormer, _ pv: PixelValues, chunk: Int, band: Int, observer: (any GraphObserver)?) -> MaskLogits {
-    var ctx = InferenceContext(kernels: .best(for: .detect()), threads: 2)
+  func logits(_ model: MaskFormer, _ pv: PixelValues, chunk: Int, band: Int, observer: (any GraphObserver)?,
+              kernels: KernelTable = .best(for: .detect())) -> MaskLogits {
+    var ctx = InferenceContext(kernels: kernels, threads: 2)
     (ctx.tokenChunk, ctx.bandRows, ctx.observer) = (chunk, band, observer)
     return model.logits(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
   }
@@ -34,6 +35,23 @@ import _TestSupport
     #expect(taps > 0 && int8Layers.contains("mask_embedder.2.0"), "\(int8Layers.count) layers seen")
     // The stage features are produced in int8 for the FPN and recorded as such (dequantized).
     #expect(recorder.order.contains("encoder.stage0") && recorder.order.contains("transformer.last_hidden_state"))
+  }
+
+  /// Unobserved, the stride-4 FPN level hands int8 over (GroupNorm, upsample-add and quantization in one
+  /// pass for each int8 conv: `FPNLayer.handsOverInt8`); observed, it runs op by op so the observer sees
+  /// the float maps. Both give the same logits bit for bit on every kernel tier this CPU has.
+  @Test(arguments: ["portable", "avx2", "avx512", "neon", "neondot", "i8mm"])
+  func int8HandOverEqualsOpByOp(_ isa: String) throws {
+    guard let kernels = KernelTable.named(isa, features: .detect()) else { return }
+    let file = try ModelFile(path: Self.modelFile)
+    let model = try file.model()
+    let pv = ImageProcessor.modelInput(try ImageDecoder.decode(contentsOfFile: Self.image), config: try file.preprocessor())
+    let fused = logits(model, pv, chunk: 4096, band: Int.max, observer: nil, kernels: kernels)
+    var seen = Set<String>()
+    let opByOp = logits(model, pv, chunk: 4096, band: Int.max, observer: LayerObserver { layer, _, _ in seen.insert(layer) }, kernels: kernels)
+    let sawBlocks = seen.contains { $0.contains("decoder.fpn.layers.") && $0.hasSuffix(".block.0") } && seen.contains("mask_logits.einsum")
+    #expect(sawBlocks, "\(isa): the observed run did not show the FPN's block convs and the folded mask conv as layers")
+    #expect(fused.maskLogits == opByOp.maskLogits && fused.classLogits == opByOp.classLogits, "\(isa): the int8 hand-over changed the logits")
   }
 
   /// Activation ranges with the default streaming (4096-token chunks: the calibration images at 512

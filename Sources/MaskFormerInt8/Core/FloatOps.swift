@@ -2,6 +2,7 @@
 // FeatureMaps, built on Kernels; an int8 layer runs through Int8Ops. Rows are tokens/pixels, columns
 // are channels. The context supplies kernels, threads, arena and the observer; the ops live here.
 import Kernels
+import Quant
 
 extension Linear {
   /// `y = act(x·Wᵀ + b) + residual` for every row of x (`rows × inFeatures`, row stride `xStride`).
@@ -155,6 +156,65 @@ extension GroupNorm {
                       gamma: weight.pointer, beta: bias.pointer, eps: 1e-5, relu: relu, threads: ctx.threads, kernel: ctx.kernels.norm)
     }}
     ctx.observer?.end(info!, map: x)
+  }
+
+  /// This GroupNorm's `(scale, shift)` from the statistics of the whole map x.
+  func affine(of x: borrowing FeatureMap, in ctx: InferenceContext) -> (scale: [Float], shift: [Float]) {
+    var stats = GroupNormStatistics(channels: weight.count, groups: groups)
+    if !ctx.isDryRun {
+      x.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: x.height, width: x.width, threads: ctx.threads, kernel: ctx.kernels.norm) }
+    }
+    return stats.affine(gamma: weight.pointer, beta: bias.pointer, eps: 1e-5)
+  }
+
+  /// The int8 hand-over: this GroupNorm (+ ReLU) of the whole map x, plus `nearest(down)` when given (the FPN
+  /// merge, `addNearest`), quantized with `params` for the int8 conv that reads it, in one pass over x: each
+  /// chunk of pixels is normalized into a small buffer, added to and quantized from there, so the normalized
+  /// float map is never written and read back. The same operations as `callAsFunction(_:relu:in:)`, then
+  /// `addNearest`, then `QuantizedMap.init` (same bits); an observer sees none of the floats, so callers
+  /// take this path only without one. x is handed over (freed once quantized, as `QuantizedMap.init` does).
+  func quantized(_ x: consuming FeatureMap, _ affine: (scale: [Float], shift: [Float]), relu: Bool, adding down: FeatureMap?,
+                 _ params: QuantParams, in ctx: InferenceContext) -> QuantizedMap {
+    let (h, w, c) = (x.height, x.width, x.channels), stride = (c + 3) / 4 * 4
+    precondition(weight.count == c, "groupNorm: \(weight.count) weights for \(c) channels")
+    let chunk = Swift.max(1, Swift.min(w, 16_384 / Swift.max(1, c)))   // pixels per buffer: 64 KB of floats
+    let sh = down.map { Float($0.height) / Float(h) } ?? 0, sw = down.map { Float($0.width) / Float(w) } ?? 0
+    let srcX = down.map { d in (0..<w).map { Swift.min(Int((Float($0) * sw).rounded(.down)), d.width - 1) } } ?? []
+    let downData = down?.data, downHeight = down?.height ?? 0, downWidth = down?.width ?? 0
+    let a = x.data.withUnsafeBufferPointer { xb in
+      ArenaArray(rows: h * w, k: c, stride: stride, extra: stride, fill: Int8(clamping: params.zeroPoint), in: ctx) { q in
+        guard !ctx.isDryRun else { return }
+        let xp = xb.baseAddress!
+        func run(_ dp: UnsafePointer<Float>?) {
+          affine.scale.withUnsafeBufferPointer { sb in affine.shift.withUnsafeBufferPointer { tb in
+            let scale = sb.baseAddress!, shift = tb.baseAddress!
+            parallelFor(h, threads: ctx.threads) { y in
+              withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk * c) { buf in
+                let t = buf.baseAddress!
+                let sy = dp == nil ? 0 : Swift.min(Int((Float(y) * sh).rounded(.down)), downHeight - 1)
+                var x0 = 0
+                while x0 < w {
+                  let n = Swift.min(chunk, w - x0), p0 = y * w + x0
+                  Norms.affineRows(xp + p0 * c, pixels: n, channels: c, scale: scale, shift: shift, relu: relu, into: t, kernel: ctx.kernels.norm)
+                  if let dp {
+                    for i in 0..<n {
+                      let src = dp + (sy * downWidth + srcX[x0 + i]) * c, dst = t + i * c
+                      for ch in 0..<c { dst[ch] += src[ch] }
+                    }
+                  }
+                  ActivationQuantizer.quantizeRows(t, rows: n, k: c, xStride: c, params, into: q + p0 * stride, qStride: stride, threads: 1,
+                                                   kernel: ctx.kernels.quantize)
+                  x0 += n
+                }
+              }
+            }
+          }}
+        }
+        if let downData { downData.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
+      }
+    }
+    _ = consume x
+    return QuantizedMap(data: a, height: h, width: w, stride: stride, params: params)
   }
 
   /// This GroupNorm with statistics gathered beforehand (`GroupNormStatistics.affine`), on a band.

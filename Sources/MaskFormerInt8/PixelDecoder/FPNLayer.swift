@@ -2,6 +2,7 @@
 // and MaskFormerFPNLayer (lateral conv1×1 no bias → GroupNorm, NO ReLU; nearest-upsampled top-down path
 // added; then a conv layer) from transformers, modeling_maskformer.py.
 import Kernels
+import Quant
 
 public struct FPNConvLayer {
   public let conv: Conv2d
@@ -14,6 +15,13 @@ public struct FPNConvLayer {
 
   func callAsFunction(_ x: consuming FeatureMap, in ctx: InferenceContext) -> FeatureMap {
     var y = conv(consume x, in: ctx)
+    norm(&y, relu: true, in: ctx)
+    return y
+  }
+
+  /// On an input already quantized for the int8 conv (the FPN merge's hand-over).
+  func callAsFunction(quantized a: consuming QuantizedMap, in ctx: InferenceContext) -> FeatureMap {
+    var y = conv(StageFeature.quantized(a), in: ctx)
     norm(&y, relu: true, in: ctx)
     return y
   }
@@ -34,6 +42,7 @@ public struct FPNLayer {
   /// down: the coarser FPN map; left: the backbone feature at this stride. Both are handed over:
   /// the sum is built in the lateral map's buffer and each input dies at its last use.
   func callAsFunction(down: consuming FeatureMap, left: consuming StageFeature, in ctx: InferenceContext) -> FeatureMap {
+    if handsOverInt8(ctx) { return block(quantized: mergedQuantized(down: consume down, left: consume left, in: ctx), in: ctx) }
     var merged = projection(consume left, in: ctx)
     projectionNorm(&merged, relu: false, in: ctx)
     let info = ctx.info(OpInfo(name: projection.name.key("merge"), kind: "resize+add", bytes: 12 * merged.data.count))
@@ -66,6 +75,30 @@ func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow
         }
       }
     }
+  }
+}
+
+extension FPNLayer {
+  /// Whether the int8 hand-overs run: an int8 block conv and no observer (which would see the float maps
+  /// that the hand-overs never write; with one, the same values are computed op by op).
+  func handsOverInt8(_ ctx: InferenceContext) -> Bool { ctx.observer == nil && block.conv.quantized != nil }
+
+  /// The lateral conv, its GroupNorm and the top-down add quantized in one pass for the block's int8 conv
+  /// (`GroupNorm.quantized`). Only where `handsOverInt8`. Each input dies at its last use, as in the float form.
+  func mergedQuantized(down: consuming FeatureMap, left: consuming StageFeature, in ctx: InferenceContext) -> QuantizedMap {
+    guard let q = block.conv.quantized else { preconditionFailure("\(block.conv.name): the int8 hand-over needs an int8 conv") }
+    let merged = projection(consume left, in: ctx)
+    let affine = projectionNorm.affine(of: merged, in: ctx)
+    return projectionNorm.quantized(consume merged, affine, relu: false, adding: consume down, q.input, in: ctx)
+  }
+
+  /// The whole layer with both hand-overs: the merge quantized for the block's conv, and the block's
+  /// GroupNorm + ReLU quantized with `params` for the conv that reads the layer's output. Only where
+  /// `handsOverInt8`.
+  func quantized(down: consuming FeatureMap, left: consuming StageFeature, _ params: QuantParams, in ctx: InferenceContext) -> QuantizedMap {
+    let y = block.conv(StageFeature.quantized(mergedQuantized(down: consume down, left: consume left, in: ctx)), in: ctx)
+    let affine = block.norm.affine(of: y, in: ctx)
+    return block.norm.quantized(consume y, affine, relu: true, adding: nil, params, in: ctx)
   }
 }
 

@@ -34,6 +34,16 @@ public struct MaskDecoder {
     let i = index
     // int8: the projection folded with the embeddings into one conv (made before the big maps exist).
     let folded = maskProjection.quantized.map { (weights: $0, packed: Self.fold(e, queries: nq, $0, in: ctx)) }
+    if ctx.bandRows >= h, let folded, layer.handsOverInt8(ctx) {
+      // int8 hand-overs all the way: the merge and the block's GroupNorm + ReLU write int8 for the convs.
+      ctx.begin("pixel_decoder.fpn.layers.\(i)", "block")
+      let a = layer.quantized(down: consume down, left: consume left, folded.weights.input, in: ctx)
+      ctx.end("pixel_decoder.fpn.layers.\(i)", "block", shape: [a.height, a.width, layer.block.conv.outChannels])
+      let masks = ctx.floats(nq * h * w) {
+        foldedLogits(quantized: a, folded.weights, folded.packed, queries: nq, window: .whole(h), into: $0.baseAddress!, ldc: h * w, in: ctx)
+      }
+      return (masks, h, w)
+    }
     if ctx.bandRows >= h {
       ctx.begin("pixel_decoder.fpn.layers.\(i)", "block")
       let y = layer(down: consume down, left: consume left, in: ctx)
@@ -179,7 +189,20 @@ public struct MaskDecoder {
     let info = ctx.info(OpInfo(name: "mask_logits.einsum", kind: "conv3x3", macs: n * nq * q.weights.k, bytes: n * (q.weights.k / 9 + 4 * nq),
                                precision: "int8"))
     ctx.observer?.begin(info!, input: nil)
-    let a = QuantizedMap(consume x, q.input, in: ctx)
+    foldedConv(QuantizedMap(consume x, q.input, in: ctx), q, packed, queries: nq, window: window, into: out, ldc: ldc, in: ctx)
+    ctx.observer?.end(info!, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, window.output.count, width])
+  }
+
+  /// `foldedLogits` on the stride-4 map already quantized with the projection's input parameters (the FPN's
+  /// int8 hand-over; no observer).
+  func foldedLogits(quantized a: consuming QuantizedMap, _ q: QuantizedWeights, _ packed: ArenaArray<UInt8>, queries nq: Int, window: RowWindow,
+                    into out: UnsafeMutablePointer<Float>, ldc: Int, in ctx: InferenceContext) {
+    precondition(a.params == q.input, "mask projection input quantized with \(a.params), expects \(q.input)")
+    foldedConv(a, q, packed, queries: nq, window: window, into: out, ldc: ldc, in: ctx)
+  }
+
+  private func foldedConv(_ a: consuming QuantizedMap, _ q: QuantizedWeights, _ packed: ArenaArray<UInt8>, queries nq: Int, window: RowWindow,
+                          into out: UnsafeMutablePointer<Float>, ldc: Int, in ctx: InferenceContext) {
     if !ctx.isDryRun {
       packed.withUnsafeBufferPointer { pb in a.data.withUnsafeBufferPointer { ab in
         maskProjection.implicitGEMM(ab.baseAddress!, a, weights: QGEMMWeights(base: UnsafeRawPointer(pb.baseAddress!), n: nq, k: q.weights.k),
@@ -187,6 +210,5 @@ public struct MaskDecoder {
       }}
     }
     q.releaseIfAsked(ctx)
-    ctx.observer?.end(info!, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, window.output.count, width])
   }
 }

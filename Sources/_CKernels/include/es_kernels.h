@@ -163,9 +163,9 @@ void es_quantize_qs8__avx2(size_t n, const float *x, float scale, int zp, signed
 /// (minus NULL), or acc[c] += d * d with d = (double)x[p * channels + c] - minus[c]; acc is not zeroed.
 void es_groupnorm_sums__avx512f(size_t pixels, size_t channels, const float *x, const double *minus, double *acc);
 void es_groupnorm_sums__avx2(size_t pixels, size_t channels, const float *x, const double *minus, double *acc);
-/// Affine: x[p * channels + c] = x * scale[c] + shift[c], then max(., 0) if relu, in place.
-void es_affine_rows__avx512f(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu);
-void es_affine_rows__avx2(size_t pixels, size_t channels, float *x, const float *scale, const float *shift, int relu);
+/// Affine: y[p * channels + c] = x[p * channels + c] * scale[c] + shift[c], then max(., 0) if relu (y may be x).
+void es_affine_rows__avx512f(size_t pixels, size_t channels, const float *x, const float *scale, const float *shift, int relu, float *y);
+void es_affine_rows__avx2(size_t pixels, size_t channels, const float *x, const float *scale, const float *shift, int relu, float *y);
 
 /// Exact integer Winograd F(2x2, 3x3) (Kernels/Int8Winograd.swift), AVX2; trap off x86-64.
 /// GEMM of one transform position: c[r][j] = sum_p sum_t v[r][2p + t] * u[p * 32 + j * 2 + t] for r < mr <= 6,
