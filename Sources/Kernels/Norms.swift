@@ -207,15 +207,7 @@ public struct GroupNormStatistics: Sendable {
           let acc = accBuf.baseAddress!, meanOf = acc + channels, row = x + r * width * channels, out = pp + r * groups * 2
           let n = Double(width * per)
           acc.update(repeating: 0, count: channels)
-          switch kernel {
-          case .avx512: es_groupnorm_sums__avx512f(width, channels, row, nil, acc)
-          case .avx2: es_groupnorm_sums__avx2(width, channels, row, nil, acc)
-          case .portable, .neon:
-            for p in 0..<width {
-              let px = row + p * channels
-              for c in 0..<channels { acc[c] += Double(px[c]) }
-            }
-          }
+          Self.channelSums(row, width: width, channels: channels, minus: nil, into: acc, kernel: kernel)
           for g in 0..<groups {
             var s = 0.0
             for c in (g * per)..<(g * per + per) { s += acc[c] }
@@ -225,18 +217,7 @@ public struct GroupNormStatistics: Sendable {
           // Each channel's group mean spread out first: the loop below then has no division per value
           // and vectorizes (same operations, same bits).
           acc.update(repeating: 0, count: channels)
-          switch kernel {
-          case .avx512: es_groupnorm_sums__avx512f(width, channels, row, meanOf, acc)
-          case .avx2: es_groupnorm_sums__avx2(width, channels, row, meanOf, acc)
-          case .portable, .neon:
-            for p in 0..<width {
-              let px = row + p * channels
-              for c in 0..<channels {
-                let d = Double(px[c]) - meanOf[c]
-                acc[c] += d * d
-              }
-            }
-          }
+          Self.channelSums(row, width: width, channels: channels, minus: meanOf, into: acc, kernel: kernel)
           for g in 0..<groups {
             var s = 0.0
             for c in (g * per)..<(g * per + per) { s += acc[c] }
@@ -255,6 +236,32 @@ public struct GroupNormStatistics: Sendable {
         m2[g] += m2b + delta * delta * (na * nb / total)
       }
       count = total
+    }
+  }
+
+  /// Per channel c, over the `width` pixels of one row in pixel order, `acc[c] += Double(x)` (minus nil) or
+  /// `acc[c] += d·d` with `d = Double(x) − minus[c]`. x86: the C twins (es_groupnorm_sums), same bits.
+  @inline(__always)
+  static func channelSums(_ row: UnsafePointer<Float>, width: Int, channels: Int, minus: UnsafePointer<Double>?,
+                          into acc: UnsafeMutablePointer<Double>, kernel: NormKernel) {
+    switch kernel {
+    case .avx512: es_groupnorm_sums__avx512f(width, channels, row, minus, acc)
+    case .avx2: es_groupnorm_sums__avx2(width, channels, row, minus, acc)
+    case .portable, .neon:
+      if let minus {
+        for p in 0..<width {
+          let px = row + p * channels
+          for c in 0..<channels {
+            let d = Double(px[c]) - minus[c]
+            acc[c] += d * d
+          }
+        }
+      } else {
+        for p in 0..<width {
+          let px = row + p * channels
+          for c in 0..<channels { acc[c] += Double(px[c]) }
+        }
+      }
     }
   }
 
