@@ -203,8 +203,8 @@ public struct GroupNormStatistics: Sendable {
     partial.withUnsafeMutableBufferPointer { pb in
       let pp = pb.baseAddress!
       parallelFor(rows, threads: threads) { r in
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * channels) { accBuf in
-          let acc = accBuf.baseAddress!, meanOf = acc + channels, row = x + r * width * channels, out = pp + r * groups * 2
+        ThreadScratch.with(.rows, bytes: 2 * channels * MemoryLayout<Double>.stride) { raw in
+          let acc = raw.assumingMemoryBound(to: Double.self), meanOf = acc + channels, row = x + r * width * channels, out = pp + r * groups * 2
           let n = Double(width * per)
           acc.update(repeating: 0, count: channels)
           Self.channelSums(row, width: width, channels: channels, minus: nil, into: acc, kernel: kernel)

@@ -63,8 +63,10 @@ private struct UncheckedSendableBody: @unchecked Sendable {
 /// and packing buffers without a malloc per call (issue 19: allocations per frame). One buffer per slot and
 /// thread, so two uses of one slot must not nest on a thread.
 public enum ThreadScratch {
-  /// The slots: Int8GEMM's correction/scale tables, its packed activations, Winograd's tile buffers.
-  public enum Slot: CInt { case gemmTables = 0, gemmPacking = 1, winograd = 2 }
+  /// The slots: Int8GEMM's correction/scale tables, its packed activations, Winograd's tile buffers, and the
+  /// row buffers of the norm passes (GroupNorm's per-channel sums, the GroupNorm-to-int8 hand-over).
+  /// (`withUnsafeTemporaryAllocation` is on the stack only up to ~1 KB; larger, it is a malloc per call.)
+  public enum Slot: CInt { case gemmTables = 0, gemmPacking = 1, winograd = 2, rows = 3 }
 
   public static func with<R>(_ slot: Slot, bytes: Int, _ body: (UnsafeMutableRawPointer) -> R) -> R {
     guard let p = es_thread_scratch(slot.rawValue, bytes) else {

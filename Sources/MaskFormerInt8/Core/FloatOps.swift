@@ -189,8 +189,8 @@ extension GroupNorm {
           affine.scale.withUnsafeBufferPointer { sb in affine.shift.withUnsafeBufferPointer { tb in
             let scale = sb.baseAddress!, shift = tb.baseAddress!
             parallelFor(h, threads: ctx.threads) { y in
-              withUnsafeTemporaryAllocation(of: Float.self, capacity: chunk * c) { buf in
-                let t = buf.baseAddress!
+              ThreadScratch.with(.rows, bytes: chunk * c * MemoryLayout<Float>.stride) { raw in
+                let t = raw.assumingMemoryBound(to: Float.self)
                 let sy = dp == nil ? 0 : Swift.min(Int((Float(y) * sh).rounded(.down)), downHeight - 1)
                 var x0 = 0
                 while x0 < w {
