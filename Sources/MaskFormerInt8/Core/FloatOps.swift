@@ -178,8 +178,7 @@ extension GroupNorm {
     let (h, w, c) = (x.height, x.width, x.channels), stride = (c + 3) / 4 * 4
     precondition(weight.count == c, "groupNorm: \(weight.count) weights for \(c) channels")
     let chunk = Swift.max(1, Swift.min(w, 16_384 / Swift.max(1, c)))   // pixels per buffer: 64 KB of floats
-    let sh = down.map { Float($0.height) / Float(h) } ?? 0, sw = down.map { Float($0.width) / Float(w) } ?? 0
-    let srcX = down.map { d in (0..<w).map { Swift.min(Int((Float($0) * sw).rounded(.down)), d.width - 1) } } ?? []
+    let srcX = down.map { d in (0..<w).map { nearestIndex($0, inSize: d.width, outSize: w) } } ?? []
     let downData = down?.data, downHeight = down?.height ?? 0, downWidth = down?.width ?? 0
     let a = x.data.withUnsafeBufferPointer { xb in
       ArenaArray(rows: h * w, k: c, stride: stride, extra: stride, fill: Int8(clamping: params.zeroPoint), in: ctx) { q in
@@ -191,7 +190,7 @@ extension GroupNorm {
             parallelFor(h, threads: ctx.threads) { y in
               ThreadScratch.with(.rows, bytes: chunk * c * MemoryLayout<Float>.stride) { raw in
                 let t = raw.assumingMemoryBound(to: Float.self)
-                let sy = dp == nil ? 0 : Swift.min(Int((Float(y) * sh).rounded(.down)), downHeight - 1)
+                let sy = dp == nil ? 0 : nearestIndex(y, inSize: downHeight, outSize: h)
                 var x0 = 0
                 while x0 < w {
                   let n = Swift.min(chunk, w - x0), p0 = y * w + x0

@@ -61,14 +61,13 @@ public struct FPNLayer {
 func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow: Int = 0, mapHeight: Int? = nil, threads: Int = 1) {
   precondition(down.channels == x.channels, "addNearest: \(down.channels) vs \(x.channels) channels")
   let (height, width, c) = (x.height, x.width, x.channels), mapHeight = mapHeight ?? x.height
-  let sh = Float(down.height) / Float(mapHeight), sw = Float(down.width) / Float(width)
   guard !x.data.isDryRun else { return }
-  let srcX = (0..<width).map { Swift.min(Int((Float($0) * sw).rounded(.down)), down.width - 1) }
+  let srcX = (0..<width).map { nearestIndex($0, inSize: down.width, outSize: width) }
   down.data.withUnsafeBufferPointer { db in
     x.data.withUnsafeMutableBufferPointer { xb in
       let dp = db.baseAddress!, xp = xb.baseAddress!
       parallelFor(height, threads: threads) { y in
-        let sy = Swift.min(Int((Float(firstRow + y) * sh).rounded(.down)), down.height - 1)
+        let sy = nearestIndex(firstRow + y, inSize: down.height, outSize: mapHeight)
         for xx in 0..<width {
           let src = dp + (sy * down.width + srcX[xx]) * c, dst = xp + (y * width + xx) * c
           for ch in 0..<c { dst[ch] += src[ch] }
