@@ -78,7 +78,7 @@ public struct F32GEMMProblem {
   public var m: Int
   public var n: Int
   public var segments: [F32MatrixView]
-  public var aRow: (Int, Int) -> UnsafePointer<Float>
+  public var aRow: GEMMRows<Float>
   public var bias: UnsafePointer<Float>?
   public var activation: Activation
   /// Added after the activation: `residual + i*residualStride` is row i.
@@ -94,10 +94,25 @@ public struct F32GEMMProblem {
               bias: UnsafePointer<Float>?, activation: Activation = .identity,
               residual: UnsafePointer<Float>? = nil, residualStride: Int = 0,
               c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool = false) {
+    self.init(m: m, n: n, segments: segments, rows: .indexed(aRow), bias: bias, activation: activation, residual: residual,
+              residualStride: residualStride, c: c, ldc: ldc, transposedOutput: transposedOutput)
+  }
+
+  /// As above with row i of A at `a + i·aStride` for every segment: no closure, so no allocation per call.
+  public init(m: Int, n: Int, segments: [F32MatrixView], a: UnsafePointer<Float>, aStride: Int,
+              bias: UnsafePointer<Float>?, activation: Activation = .identity,
+              residual: UnsafePointer<Float>? = nil, residualStride: Int = 0,
+              c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool = false) {
+    self.init(m: m, n: n, segments: segments, rows: .strided(a, aStride), bias: bias, activation: activation, residual: residual,
+              residualStride: residualStride, c: c, ldc: ldc, transposedOutput: transposedOutput)
+  }
+
+  init(m: Int, n: Int, segments: [F32MatrixView], rows: GEMMRows<Float>, bias: UnsafePointer<Float>?, activation: Activation,
+       residual: UnsafePointer<Float>?, residualStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool) {
     self.m = m
     self.n = n
     self.segments = segments
-    self.aRow = aRow
+    self.aRow = rows
     self.bias = bias
     self.activation = activation
     self.residual = residual

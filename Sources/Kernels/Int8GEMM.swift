@@ -76,7 +76,7 @@ public struct Int8GEMMProblem {
   /// K split into segments (one per conv tap); each but the last a multiple of 4. Sums to weights.k.
   public var segments: [Int]
   /// Row i of segment s: `segments[s]` int8 values, readable up to the next multiple of 4.
-  public var aRow: (Int, Int) -> UnsafePointer<Int8>
+  public var aRow: GEMMRows<Int8>
   public var aZeroPoint: Int32
   public var output: Int8GEMMOutput
 
@@ -85,7 +85,21 @@ public struct Int8GEMMProblem {
     self.m = m
     self.weights = weights
     self.segments = segments ?? [weights.k]
-    self.aRow = aRow
+    self.aRow = .indexed(aRow)
+    self.aZeroPoint = aZeroPoint
+    self.output = output
+  }
+}
+
+extension Int8GEMMProblem {
+  /// A problem whose row i is `a + i·aStride` (one segment, or all segments read from the row's start):
+  /// no closure, so no allocation per call (issue 19).
+  public init(m: Int, weights: QGEMMWeights, segments: [Int], a: UnsafePointer<Int8>, aStride: Int, aZeroPoint: Int32,
+              output: Int8GEMMOutput) {
+    self.m = m
+    self.weights = weights
+    self.segments = segments
+    self.aRow = .strided(a, aStride)
     self.aZeroPoint = aZeroPoint
     self.output = output
   }
@@ -147,7 +161,7 @@ public enum Int8GEMM {
   /// VNNI peak on kernel-bench's FPN conv).
   private static func runPacked(_ p: Int8GEMMProblem, wide: Bool, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>,
                                 threads: Int) {
-    let w = p.weights, nseg = p.segments.count, tr = packedTileRows
+    let nseg = p.segments.count, tr = packedTileRows
     let kq = p.segments.reduce(0) { $0 + ($1 + 3) / 4 }
     let (blocks, groups, perGroup) = tasks(p, blockRows: tr * packedTiles, threads: threads)
     let elementBytes = wide ? 2 : 1, packBytes = tr * packedTiles * 4 * kq * elementBytes
@@ -159,70 +173,82 @@ public enum Int8GEMM {
       // Groups of 4 k per segment, on the stack (a mapped array was a malloc per call).
       withUnsafeTemporaryAllocation(of: Int.self, capacity: nseg) { kqBuf in
         for (s, len) in p.segments.enumerated() { kqBuf[s] = (len + 3) / 4 }
-        let segKQ = UnsafePointer(kqBuf.baseAddress!)
-        parallelForWorkers(blocks * groups, threads: threads) { task, worker in
-          let m0 = (task / groups) * tr * packedTiles, m1 = Swift.min(p.m, m0 + tr * packedTiles)
-          let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
-          guard p0 < p1 else { return }
-          let packedA = scratch + worker * perWorker
-          let tiles = (m1 - m0 + tr - 1) / tr
-          let c = (packedA + packBytes).bindMemory(to: Int32.self, capacity: packedTiles * tr * 32)
-          do {
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tr * nseg) { rowBuf in
-              let rowPointers = rowBuf.baseAddress!
-              for tile in 0..<tiles {
-                let t = m0 + tile * tr, rowCount = Swift.min(tr, m1 - t)
-                for s in 0..<nseg {
-                  for r in 0..<tr { rowPointers[s * tr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
-                }
-                let tileA = packedA + tile * tr * 4 * kq * elementBytes
-                UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tr * nseg) {
-                  if wide {
-                    es_qs8_pack_a12_s16(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: Int16.self))
-                  } else {
-                    es_qs8_pack_a12(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: UInt8.self))
-                  }
-                }
-              }
-              let cInts = UnsafeMutableRawPointer(c).assumingMemoryBound(to: CInt.self)
-              var panel = p0
-              while panel < p1 {
-                let pair = panel + 1 < p1
-                let w0 = UnsafeRawPointer(w.group(panel: panel, k: 0)).assumingMemoryBound(to: CChar.self)
-                let w1 = UnsafeRawPointer(w.group(panel: pair ? panel + 1 : panel, k: 0)).assumingMemoryBound(to: CChar.self)
-                var kb = 0
-                while kb < kq {
-                  let n = Swift.min(packedKBlock, kq - kb), accumulate: CInt = kb > 0 ? 1 : 0
-                  for tile in 0..<tiles {
-                    let rowCount = Swift.min(tr, m1 - m0 - tile * tr)
-                    let ap = packedA + (tile * tr * 4 * kq + tr * 4 * kb) * elementBytes, ct = cInts + tile * tr * 32
-                    if wide {
-                      let a16 = ap.assumingMemoryBound(to: Int16.self)
-                      es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w0 + 64 * kb, ct, accumulate)
-                      if pair { es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w1 + 64 * kb, ct + 16, accumulate) }
-                    } else if pair {
-                      let a8 = ap.assumingMemoryBound(to: UInt8.self)
-                      es_qs8_gemm_12x32p__avx512vnni(rowCount, n, a8, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
-                    } else {
-                      es_qs8_gemm_12x16p__avx512vnni(rowCount, n, ap.assumingMemoryBound(to: UInt8.self), w0 + 64 * kb, ct, accumulate)
-                    }
-                  }
-                  kb += n
-                }
-                let cols = Swift.min(pair ? 32 : 16, w.n - panel * 16)
-                for tile in 0..<tiles {
-                  let t = m0 + tile * tr
-                  epilogue(p, tile: c + tile * tr * 32, ldt: 32, rows: t..<Swift.min(m1, t + tr), c0: panel * 16, cols: cols,
-                           corr: corr, scales: scales, kernel: wide ? .avx2 : .avx512vnni)
-                }
-                panel += pair ? 2 : 1
-              }
+        parallelForWorkers(blocks * groups, threads: threads,
+                           PackedGEMMTask(p: p, wide: wide, corr: corr, scales: scales, scratch: scratch, perWorker: perWorker,
+                                          packBytes: packBytes, segKQ: UnsafePointer(kqBuf.baseAddress!), kq: kq, groups: groups,
+                                          perGroup: perGroup))
+      }
+    }
+  }
+
+  /// One task of `runPacked`: rows `m0 ..< m1` (packed tile by tile into the worker's scratch) times the
+  /// panels of group `task % groups`, with the epilogue per tile and panel pair. A value, not a closure: no
+  /// allocation per GEMM (issue 19).
+  private struct PackedGEMMTask: ParallelTask {
+    let p: Int8GEMMProblem, wide: Bool, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>
+    let scratch: UnsafeMutableRawPointer, perWorker: Int, packBytes: Int, segKQ: UnsafePointer<Int>, kq: Int
+    let groups: Int, perGroup: Int
+
+    func run(_ task: Int, worker: Int) {
+      let w = p.weights, nseg = p.segments.count, tr = Int8GEMM.packedTileRows, elementBytes = wide ? 2 : 1
+      let m0 = (task / groups) * tr * Int8GEMM.packedTiles, m1 = Swift.min(p.m, m0 + tr * Int8GEMM.packedTiles)
+      let p0 = (task % groups) * perGroup, p1 = Swift.min(w.panels, p0 + perGroup)
+      guard p0 < p1 else { return }
+      let packedA = scratch + worker * perWorker
+      let tiles = (m1 - m0 + tr - 1) / tr
+      let c = (packedA + packBytes).bindMemory(to: Int32.self, capacity: Int8GEMM.packedTiles * tr * 32)
+      withUnsafeTemporaryAllocation(of: UnsafePointer<Int8>.self, capacity: tr * nseg) { rowBuf in
+        let rowPointers = rowBuf.baseAddress!
+        for tile in 0..<tiles {
+          let t = m0 + tile * tr, rowCount = Swift.min(tr, m1 - t)
+          for s in 0..<nseg {
+            for r in 0..<tr { rowPointers[s * tr + r] = p.aRow(t + Swift.min(r, rowCount - 1), s) }
+          }
+          let tileA = packedA + tile * tr * 4 * kq * elementBytes
+          UnsafeRawPointer(rowPointers).withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: tr * nseg) {
+            if wide {
+              es_qs8_pack_a12_s16(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: Int16.self))
+            } else {
+              es_qs8_pack_a12(nseg, segKQ, $0, kq, tileA.assumingMemoryBound(to: UInt8.self))
             }
           }
         }
+        let cInts = UnsafeMutableRawPointer(c).assumingMemoryBound(to: CInt.self)
+        var panel = p0
+        while panel < p1 {
+          let pair = panel + 1 < p1
+          let w0 = UnsafeRawPointer(w.group(panel: panel, k: 0)).assumingMemoryBound(to: CChar.self)
+          let w1 = UnsafeRawPointer(w.group(panel: pair ? panel + 1 : panel, k: 0)).assumingMemoryBound(to: CChar.self)
+          var kb = 0
+          while kb < kq {
+            let n = Swift.min(Int8GEMM.packedKBlock, kq - kb), accumulate: CInt = kb > 0 ? 1 : 0
+            for tile in 0..<tiles {
+              let rowCount = Swift.min(tr, m1 - m0 - tile * tr)
+              let ap = packedA + (tile * tr * 4 * kq + tr * 4 * kb) * elementBytes, ct = cInts + tile * tr * 32
+              if wide {
+                let a16 = ap.assumingMemoryBound(to: Int16.self)
+                es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w0 + 64 * kb, ct, accumulate)
+                if pair { es_qs8_gemm_12x16p__avx2(rowCount, n, a16, w1 + 64 * kb, ct + 16, accumulate) }
+              } else if pair {
+                let a8 = ap.assumingMemoryBound(to: UInt8.self)
+                es_qs8_gemm_12x32p__avx512vnni(rowCount, n, a8, w0 + 64 * kb, w1 + 64 * kb, ct, accumulate)
+              } else {
+                es_qs8_gemm_12x16p__avx512vnni(rowCount, n, ap.assumingMemoryBound(to: UInt8.self), w0 + 64 * kb, ct, accumulate)
+              }
+            }
+            kb += n
+          }
+          let cols = Swift.min(pair ? 32 : 16, w.n - panel * 16)
+          for tile in 0..<tiles {
+            let t = m0 + tile * tr
+            Int8GEMM.epilogue(p, tile: c + tile * tr * 32, ldt: 32, rows: t..<Swift.min(m1, t + tr), c0: panel * 16, cols: cols,
+                     corr: corr, scales: scales, kernel: wide ? .avx2 : .avx512vnni)
+          }
+          panel += pair ? 2 : 1
+        }
       }
     }
-    }
+  }
 
     /// The other tiers: 8-row tiles read in place through the row pointers, one panel at a time.
     private static func runRows(_ p: Int8GEMMProblem, kernel: QS8GEMMKernel, corr: UnsafePointer<Int32>, scales: UnsafePointer<Float>,

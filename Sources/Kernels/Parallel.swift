@@ -17,6 +17,7 @@ public func parallelWorkers(_ count: Int, threads: Int) -> Int { Swift.max(1, Sw
 
 /// As `parallelFor`, also passing the worker (`0 ..< parallelWorkers(count, threads)`) that runs item i:
 /// one worker runs its items one after another, so per-worker scratch needs no lock.
+@inline(never)
 public func parallelForWorkers(_ count: Int, threads: Int, _ body: (_ i: Int, _ worker: Int) -> Void) {
   let workers = parallelWorkers(count, threads: threads)
   if workers == 1 {
@@ -25,10 +26,10 @@ public func parallelForWorkers(_ count: Int, threads: Int, _ body: (_ i: Int, _ 
   }
   // The persistent pool (es_pool_run) when it is free; Dispatch when another loop holds it.
   let pooled = withoutActuallyEscaping(body) { body -> Bool in
-    var item = body
+    var item = PoolBody(body: body)
     return withUnsafeMutablePointer(to: &item) { box in
       es_pool_run(count, workers, { ctx, i, w in
-        ctx.unsafelyUnwrapped.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(i), Int(w))
+        ctx.unsafelyUnwrapped.assumingMemoryBound(to: PoolBody.self).pointee.body(Int(i), Int(w))
       }, box) == 0
     }
   }
@@ -46,10 +47,54 @@ public func parallelForWorkers(_ count: Int, threads: Int, _ body: (_ i: Int, _ 
   }}
 }
 
+/// A loop body as a value instead of a closure: `parallelForWorkers(count, threads:, task)` hands the pool a
+/// pointer to it and its type, so the hottest loops (the int8 GEMM's, ~70 per frame) allocate nothing. A
+/// closure handed to the pool is first made escaping (`withoutActuallyEscaping`), a heap allocation per loop.
+public protocol ParallelTask {
+  /// Item i, run by `worker` (as `parallelForWorkers`' body).
+  func run(_ i: Int, worker: Int)
+}
+
+extension ParallelTask {
+  /// Runs item i of the task at `task` (the pool's callback, with the task's type opened from `TaskCall`).
+  fileprivate static func run(at task: UnsafeRawPointer, _ i: Int, _ worker: Int) {
+    task.assumingMemoryBound(to: Self.self).pointee.run(i, worker: worker)
+  }
+}
+
+/// What the pool's callback receives for a `ParallelTask`: where the task is and its type.
+private struct TaskCall {
+  let task: UnsafeRawPointer
+  let type: any ParallelTask.Type
+}
+
+/// As `parallelForWorkers(_:threads:_:)` with the body a `ParallelTask` (no allocation on the pool's path).
+public func parallelForWorkers<T: ParallelTask>(_ count: Int, threads: Int, _ task: T) {
+  let workers = parallelWorkers(count, threads: threads)
+  if workers == 1 {
+    for i in 0..<count { task.run(i, worker: 0) }
+    return
+  }
+  let pooled = withUnsafePointer(to: task) { tp -> Bool in
+    var call = TaskCall(task: UnsafeRawPointer(tp), type: T.self)
+    return withUnsafeMutablePointer(to: &call) { box in
+      es_pool_run(count, workers, { ctx, i, w in
+        let call = ctx.unsafelyUnwrapped.assumingMemoryBound(to: TaskCall.self).pointee
+        call.type.run(at: call.task, Int(i), Int(w))
+      }, box) == 0
+    }
+  }
+  if !pooled { parallelForWorkers(count, threads: threads) { i, w in task.run(i, worker: w) } }
+}
+
 /// Tells the worker pool that no parallel loop follows soon (the end of a forward pass): its threads sleep
 /// at once instead of spinning ~0.1 ms for the next loop, which would take the cores from other threads
 /// (a batch's output writer, an app's UI). The next loop wakes them.
 public func parallelRest() { es_pool_rest() }
+
+/// The body of one `parallelForWorkers` as the pool's context: in a struct, the closure is stored as it is
+/// (stored as a bare generic value it would be wrapped in a reabstraction thunk, a heap allocation per loop).
+private struct PoolBody { let body: (Int, Int) -> Void }
 
 /// The body of one `parallelForWorkers` and its item counter. Safe to share: both live only for the
 /// duration of the `concurrentPerform` call, the counter is only touched atomically, and callers

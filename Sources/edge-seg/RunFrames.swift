@@ -54,11 +54,73 @@ func writeFully(_ fd: Int32, _ p: UnsafeRawPointer, _ count: Int) -> Bool {
   return true
 }
 
-struct FrameLine: Encodable {
-  struct Seg: Encodable { var id: Int; var label: String; var label_id: Int; var score: Double?; var area: Int; var bbox: [Int] }
-  var frame: Int
-  var segments: [Seg]
-  var model_ms: Double
+/// One frame's JSON line, written into a buffer kept from frame to frame (JSONEncoder allocated ~100 times
+/// per frame; issue 19: no allocation per frame). Keys sorted as JSONEncoder's `.sortedKeys` writes them:
+/// `{"frame":N,"model_ms":X,"segments":[{"area":A,"bbox":[x,y,w,h],"id":I,"label":"L","label_id":K,"score":S}]}`.
+struct FrameLineWriter {
+  private(set) var bytes: [UInt8] = []
+
+  init() { bytes.reserveCapacity(1 << 16) }
+
+  mutating func write(frame: Int, modelMs: Double, segments: [Segment], labels: [String]) {
+    bytes.removeAll(keepingCapacity: true)
+    append("{\"frame\":"); append(frame)
+    append(",\"model_ms\":"); append(modelMs)
+    append(",\"segments\":[")
+    var first = true
+    for (n, s) in segments.enumerated() where !segments[..<n].contains(where: { $0.id == s.id }) {
+      if !first { bytes.append(UInt8(ascii: ",")) }
+      first = false
+      append("{\"area\":"); append(s.area)
+      append(",\"bbox\":["); append(s.box.x); append(","); append(s.box.y); append(","); append(s.box.width); append(",")
+      append(s.box.height)
+      append("],\"id\":"); append(s.id)
+      append(",\"label\":")
+      if s.labelId < labels.count { appendQuoted(labels[s.labelId]) } else { append("\""); append(s.labelId); append("\"") }
+      append(",\"label_id\":"); append(s.labelId)
+      if let score = s.score { append(",\"score\":"); append(score) }
+      append("}")
+    }
+    append("]}\n")
+  }
+
+  private mutating func append(_ text: StaticString) {
+    text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+  }
+
+  private mutating func append(_ v: Int) {
+    if v < 0 { bytes.append(UInt8(ascii: "-")) }
+    var m = v.magnitude, digits = 1
+    while m >= 10 { m /= 10; digits += 1 }
+    m = v.magnitude
+    let end = bytes.count + digits
+    for _ in 0..<digits { bytes.append(0) }
+    for i in stride(from: end - 1, through: end - digits, by: -1) { bytes[i] = UInt8(ascii: "0") + UInt8(m % 10); m /= 10 }
+  }
+
+  /// The shortest text that reads back as `v` (Swift's description, as JSONEncoder writes doubles; a whole
+  /// number without ".0"). Short: a small string, no allocation.
+  private mutating func append(_ v: Double) {
+    if v == v.rounded(), v.magnitude < 1e15 { append(Int(v)); return }
+    var text = v.description
+    text.withUTF8 { bytes.append(contentsOf: $0) }
+  }
+
+  /// `text` as a JSON string: quote, backslash and control characters escaped.
+  private mutating func appendQuoted(_ text: String) {
+    bytes.append(UInt8(ascii: "\""))
+    for c in text.utf8 {
+      switch c {
+      case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(c)
+      case 0..<0x20:
+        let hex: StaticString = "0123456789abcdef"
+        append("\\u00")
+        hex.withUTF8Buffer { h in bytes.append(h[Int(c >> 4)]); bytes.append(h[Int(c & 15)]) }
+      default: bytes.append(c)
+      }
+    }
+    bytes.append(UInt8(ascii: "\""))
+  }
 }
 
 func runFrames(_ opts: OptionParser, model modelPath: String, sizeText: String, input: String) -> Int32 {
@@ -86,8 +148,7 @@ func runFrames(_ opts: OptionParser, model modelPath: String, sizeText: String, 
   }
   let frameBytes = size.width * size.height * 3
   var frame = [UInt8](repeating: 0, count: frameBytes)
-  let encoder = JSONEncoder()
-  encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+  var line = FrameLineWriter()
   var count = 0
   let start = ContinuousClock.now
   var status: Int32 = 0
@@ -121,18 +182,8 @@ func runFrames(_ opts: OptionParser, model modelPath: String, sizeText: String, 
           break
         }
       } else {
-        var segs: [FrameLine.Seg] = []
-        var seen = Set<Int>()
-        for s in result.segments where seen.insert(s.id).inserted {
-          segs.append(.init(id: s.id, label: s.labelId < labels.count ? labels[s.labelId] : "\(s.labelId)", label_id: s.labelId,
-                            score: s.score, area: s.area, bbox: [s.box.x, s.box.y, s.box.width, s.box.height]))
-        }
-        guard var line = try? encoder.encode(FrameLine(frame: count, segments: segs, model_ms: (modelMs * 100).rounded() / 100)) else {
-          status = 1
-          break
-        }
-        line.append(10)
-        let ok = line.withUnsafeBytes { writeFully(1, $0.baseAddress!, $0.count) }
+        line.write(frame: count, modelMs: (modelMs * 100).rounded() / 100, segments: result.segments, labels: labels)
+        let ok = line.bytes.withUnsafeBytes { writeFully(1, $0.baseAddress!, $0.count) }
         guard ok else {
           printError("standard output: cannot write the line of frame \(count) (the reader closed the pipe?)")
           status = 73

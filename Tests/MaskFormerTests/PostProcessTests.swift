@@ -76,6 +76,22 @@ struct PostProcessGolden: Decodable, Sendable, CustomTestStringConvertible {
     g.check(Mask2Former.postprocess(try logits(g.case), options: g.options, target: g.target.map { (height: $0[0], width: $0[1]) }))
   }
 
+  /// Scores are Python's `round(score, 6)`; the goldens compare them within 1e-6, which a wrong rounding
+  /// passes, so the rounding is pinned here to the 6-decimal text of the exact value (as Python rounds):
+  /// half-even ties (0.0078125 -> 0.007812), the ends of [0, 1] and a seeded sweep of float32 scores.
+  @Test func scoresRoundAsPython() {
+    var values: [Float] = [0, 1, 0.5, 0.0078125, 0.0234375, 0.9999995, 0.9999996, 1e-7, 4.9999997e-7, 5e-7, -0.0078125]
+    var state: UInt64 = 0x9E3779B97F4A7C15
+    for _ in 0..<200_000 {
+      state = state &* 6364136223846793005 &+ 1442695040888963407
+      values.append(Float(bitPattern: UInt32(truncatingIfNeeded: state >> 33) % 0x3F80_0001))   // [0, 1]
+    }
+    var mismatches = 0
+    for x in values where roundScore(x) != Double(String(format: "%.6f", Double(x)))! { mismatches += 1 }
+    #expect(mismatches == 0)
+    #expect(roundScore(0.0078125) == 0.007812)
+  }
+
   @Test func goldensExerciseSegments() {
     // A guard against goldens that test nothing: segments of every task, fused ones, and both topk paths.
     for all in [PostProcessGolden.all, PostProcessGolden.mask2Former] {

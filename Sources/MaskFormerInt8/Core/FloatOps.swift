@@ -20,7 +20,7 @@ extension Linear {
       }
       // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
       let y = ctx.floats(rows * n) { yb in
-        F32GEMMProblem(m: rows, n: n, segments: [l.view], aRow: { i, _ in x + i * xStride }, bias: l.bias?.pointer,
+        F32GEMMProblem(m: rows, n: n, segments: [l.view], a: x, aStride: xStride, bias: l.bias?.pointer,
                        activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n).run(in: ctx)
       }
       if ctx.releaseWeightsAfterUse { l.weight?.release() }

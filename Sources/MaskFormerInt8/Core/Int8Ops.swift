@@ -91,8 +91,7 @@ extension QuantizedWeights {
     precondition(a.params == input, "int8 input quantized with \(a.params), layer expects \(input)")
     guard !ctx.isDryRun else { return }
     a.data.withUnsafeBufferPointer { ab in
-      let ap = ab.baseAddress!, stride = a.stride
-      Int8GEMM.run(Int8GEMMProblem(m: a.rows, weights: weights, segments: linearSegments, aRow: { i, _ in ap + i * stride },
+      Int8GEMM.run(Int8GEMMProblem(m: a.rows, weights: weights, segments: linearSegments, a: ab.baseAddress!, aStride: a.stride,
                                    aZeroPoint: input.zeroPoint, output: output),
                    kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
     }

@@ -132,9 +132,8 @@ public struct MaskDecoder {
     // Pixels are the GEMM's rows and the queries its few columns (their embeddings packed once, 100x256),
     // written transposed: packing the pixel map as the "weight" cost 16 MB of strided copies per image.
     e.withUnsafeBufferPointer { eb in pixels.data.withUnsafeBufferPointer { pb in
-      let pp = pb.baseAddress!
       F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1)],
-                     aRow: { i, _ in pp + i * m }, bias: nil, c: out, ldc: ldc, transposedOutput: true).run(in: ctx)
+                     a: pb.baseAddress!, aStride: m, bias: nil, c: out, ldc: ldc, transposedOutput: true).run(in: ctx)
     }}
   }
 
@@ -160,9 +159,8 @@ public struct MaskDecoder {
     }
     let wq = ctx.floats(nq * k) { c in
       e.withUnsafeBufferPointer { eb in wt.withUnsafeBufferPointer { tb in
-        let tp = tb.baseAddress!
         F32GEMMProblem(m: k, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1)],
-                       aRow: { i, _ in tp + i * m }, bias: nil, c: c.baseAddress!, ldc: k, transposedOutput: true).run(in: ctx)
+                       a: tb.baseAddress!, aStride: m, bias: nil, c: c.baseAddress!, ldc: k, transposedOutput: true).run(in: ctx)
       }}
     }
     let packed = ArenaArray<UInt8>(unsafeUninitializedCount: QGEMMPanelLayout.byteCount(n: nq, k: k)!, in: ctx.arena) { out in

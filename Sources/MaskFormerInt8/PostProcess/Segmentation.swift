@@ -141,13 +141,12 @@ public struct MaskLogits: Sendable {
 
 @inline(__always) func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 
-/// Python's `round(x, 6)` of a float32 value promoted to double: correctly rounded, half to even.
-func roundScore(_ x: Float) -> Double {
-  let d = Double(x)
-  // Python rounds the exact decimal value; formatting with 6 decimals does the same for doubles.
-  var buffer = [CChar](repeating: 0, count: 64)
-  _ = withVaList([d]) { vsnprintf(&buffer, 64, "%.6f", $0) }
-  return Double(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self))!
+/// Python's `round(x, 6)` of a float32 value promoted to double: correctly rounded, half to even. Exact in
+/// double arithmetic: a float32's 24-bit significand times 10^6 (= 2^6 · 15625, 14 bits) fits in 53 bits, so
+/// the product is the exact decimal value scaled, its half-even rounding is Python's, and the division by
+/// 10^6 is correctly rounded as Python's conversion of the 6-decimal string is (no formatting: no allocation).
+public func roundScore(_ x: Float) -> Double {
+  (Double(x) * 1e6).rounded(.toNearestOrEven) / 1e6
 }
 
 /// The mask planes of `MaskLogits` as post-processing reads them: at `postprocessSize` when it is set (each row

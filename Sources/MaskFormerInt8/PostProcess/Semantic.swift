@@ -31,7 +31,7 @@ extension Segmentation {
       }
       probs.withUnsafeBufferPointer { pb in sigT.withUnsafeBufferPointer { sb in
         let a = sb.baseAddress!, v = F32MatrixView(base: pb.baseAddress!, rows: k, cols: nq, rowStride: 1, colStride: m.classes)
-        let problem = F32GEMMProblem(m: w, n: k, segments: [v], aRow: { i, _ in a + i * nq }, bias: nil, c: s, ldc: w, transposedOutput: true)
+        let problem = F32GEMMProblem(m: w, n: k, segments: [v], a: a, aStride: nq, bias: nil, c: s, ldc: w, transposedOutput: true)
         let bytes = Swift.max(F32GEMM.scratchBytes(problem, kernel: kernel, threads: 1), 64)
         if bytes > scratchBytes {   // the same size for every row: allocated once
           scratch?.deallocate()
