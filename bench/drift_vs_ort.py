@@ -5,7 +5,8 @@
 
 Prints, per photo, the cosine similarity and SQNR of int8 mask logits (and class logits) against the
 float32 ones: edge-seg int8 (int8 window attention, and with --float-attention) vs edge-seg float32, ONNX
-Runtime int8 (static QDQ, U8S8 and S8S8) vs ONNX Runtime fp32.
+Runtime int8 (static QDQ, U8S8 and S8S8, and both with MatMul/Conv/Gemm only: bench/e2e.py's configurations)
+vs ONNX Runtime fp32. Works on a Mask2Former directory as well (work/m2t512: its ONNX files are 512x512).
 """
 import subprocess
 import sys
@@ -35,12 +36,14 @@ def main():
     d = Path(sys.argv[1])
     proc = MaskFormerImageProcessor.from_pretrained(d)
     sessions = {k: ort.InferenceSession(str(d / f"model.{k}.onnx"), providers=["CPUExecutionProvider"])
-                for k in ("fp32", "int8-u8s8", "int8-s8s8")}
+                for k in ("fp32", "int8-u8s8", "int8-s8s8", "int8-u8s8-matmul", "int8-s8s8-matmul")
+                if (d / f"model.{k}.onnx").exists()}
     tmp = Path(tempfile.mkdtemp())
     binary = REPO / ".build/release/edge-seg"
     print("| photo | edge-seg int8 vs float32: mask cosine | SQNR dB | class cosine | the same, float attention: mask cosine | SQNR dB "
-          "| ORT int8 U8S8 vs fp32: mask cosine | SQNR dB | class cosine | ORT int8 S8S8: mask cosine | SQNR dB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| ORT int8 U8S8 vs fp32: mask cosine | SQNR dB | class cosine | ORT int8 S8S8: mask cosine | SQNR dB "
+          "| ORT U8S8 MatMul/Conv/Gemm only: mask cosine | class cosine | ORT S8S8 MatMul/Conv/Gemm only: mask cosine |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, load in PHOTOS.items():
         img = load()
         img = np.stack([img] * 3, -1) if img.ndim == 2 else img[..., :3]
@@ -60,8 +63,11 @@ def main():
         fm = metrics(outs["es-int8-fa"][1], outs["es-f32"][1])
         om, oc = metrics(outs["ort-int8-u8s8"][1], outs["ort-fp32"][1]), metrics(outs["ort-int8-u8s8"][0], outs["ort-fp32"][0])
         sm = metrics(outs["ort-int8-s8s8"][1], outs["ort-fp32"][1])
+        mm = {k: (metrics(outs[k][1], outs["ort-fp32"][1])[0], metrics(outs[k][0], outs["ort-fp32"][0])[0]) if k in outs else (float("nan"),) * 2
+              for k in ("ort-int8-u8s8-matmul", "ort-int8-s8s8-matmul")}
         print(f"| {name} | {em[0]:.5f} | {em[1]:.1f} | {ec[0]:.5f} | {fm[0]:.5f} | {fm[1]:.1f} | {om[0]:.5f} | {om[1]:.1f} | {oc[0]:.5f} "
-              f"| {sm[0]:.5f} | {sm[1]:.1f} |", flush=True)
+              f"| {sm[0]:.5f} | {sm[1]:.1f} | {mm['ort-int8-u8s8-matmul'][0]:.5f} | {mm['ort-int8-u8s8-matmul'][1]:.5f} "
+              f"| {mm['ort-int8-s8s8-matmul'][0]:.5f} |", flush=True)
 
 
 if __name__ == "__main__":

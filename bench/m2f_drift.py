@@ -1,7 +1,9 @@
 """int8 drift of a Mask2Former model file against its float32 checkpoint (issue 21), on drift_vs_ort.py's
 photos (four outside the calibration set, one inside), at SIZE x SIZE:
 
-    ~/hfref/bin/python bench/m2f_drift.py work/m2t [SIZE]     # needs work/m2t/model.int8.eseg (edge-seg convert)
+    ~/hfref/bin/python bench/m2f_drift.py work/m2t [SIZE] [RUN OPTIONS...]   # needs work/m2t/model.int8.eseg (edge-seg convert)
+
+RUN OPTIONS go to the int8 run (e.g. --float-attention).
 
 Prints per photo the cosine similarity and SQNR of the int8 mask and class logits against float32.
 """
@@ -24,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 def main():
     d = Path(sys.argv[1])
     size = int(sys.argv[2]) if len(sys.argv) > 2 else 384
+    extra = sys.argv[3:]
     proc = Mask2FormerImageProcessor.from_pretrained(d)
     tmp = Path(tempfile.mkdtemp())
     binary = REPO / ".build/release/edge-seg"
@@ -36,9 +39,9 @@ def main():
                   size={"height": size, "width": size})["pixel_values"].astype(np.float32)
         save_file({"pixel_values": pv}, str(tmp / "pv.safetensors"))
         outs = {}
-        for key, model in [("int8", d / "model.int8.eseg"), ("f32", d)]:
+        for key, model, opts in [("int8", d / "model.int8.eseg", extra), ("f32", d, [])]:
             subprocess.run([str(binary), "run", str(model), "--pixel-values", str(tmp / "pv.safetensors"), "--raw",
-                            str(tmp / f"{key}.safetensors")], check=True, capture_output=True)
+                            str(tmp / f"{key}.safetensors"), *opts], check=True, capture_output=True)
             o = load_file(str(tmp / f"{key}.safetensors"))
             outs[key] = (o["class_queries_logits"], o["masks_queries_logits"])
         m, c = metrics(outs["int8"][1], outs["f32"][1]), metrics(outs["int8"][0], outs["f32"][0])
