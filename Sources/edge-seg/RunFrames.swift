@@ -90,12 +90,12 @@ struct FrameLineWriter {
 
   private mutating func append(_ v: Int) {
     if v < 0 { bytes.append(UInt8(ascii: "-")) }
-    var m = v.magnitude, digits = 1
-    while m >= 10 { m /= 10; digits += 1 }
-    m = v.magnitude
-    let end = bytes.count + digits
-    for _ in 0..<digits { bytes.append(0) }
-    for i in stride(from: end - 1, through: end - digits, by: -1) { bytes[i] = UInt8(ascii: "0") + UInt8(m % 10); m /= 10 }
+    // The digits last to first into a tuple on the stack, then appended in order.
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0), n = 0, m = v.magnitude
+    withUnsafeMutableBytes(of: &digits) { d in
+      repeat { d[n] = UInt8(ascii: "0") + UInt8(m % 10); m /= 10; n += 1 } while m > 0
+      for i in stride(from: n - 1, through: 0, by: -1) { bytes.append(d[i]) }
+    }
   }
 
   /// The shortest text that reads back as `v` (Swift's description, as JSONEncoder writes doubles; a whole
