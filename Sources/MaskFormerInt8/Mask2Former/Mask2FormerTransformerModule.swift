@@ -68,9 +68,10 @@ public struct Mask2FormerTransformerModule {
     let (th, tw) = (target.height, target.width), s = th * tw
     let ys = LinearAxis(inSize: mh, outSize: th), xs = LinearAxis(inSize: mw, outSize: tw)
     let rows = ys.sources, cols = xs.sources
-    // Halving reads every row and column: the features as they are (a copy of all of them cost ~3 ms a prediction).
-    let gathered = rows.count == mh && cols.count == mw ? copy maskFeatures
-      : FeatureMap(height: rows.count, width: cols.count, channels: d, in: ctx.arena) { g in
+    if rows.count == mh && cols.count == mw {
+      return (nil, halvedAttentionMask(e, queries: nq, maskFeatures, ys: ys, xs: xs, in: ctx))
+    }
+    let gathered = FeatureMap(height: rows.count, width: cols.count, channels: d, in: ctx.arena) { g in
         guard !ctx.isDryRun else { return }
         maskFeatures.data.withUnsafeBufferPointer { f in
           parallelFor(rows.count, threads: ctx.threads) { r in
@@ -82,26 +83,83 @@ public struct Mask2FormerTransformerModule {
     let sub = gathered.pixels
     let masks = ctx.floats(nq * sub) { MaskDecoder.einsum(e, queries: nq, gathered, into: $0.baseAddress!, ldc: sub, in: ctx) }
     let resample = BilinearRows(ys: ys.reading(rows), xs: xs.reading(cols), w: cols.count)
-    // torch's float32 sigmoid(x) = 1/(1 + exp(−x)) is below 0.5 exactly when 1 + exp(−x) rounds above 2,
-    // i.e. x < −1.5·2⁻²³ (mask2former-spec.md §4.2), not x < 0.
-    let threshold: Float = -0x1.8p-23
     let attentionMask = ctx.floats(nq * s) { out in
       guard !ctx.isDryRun else { return }
       masks.withUnsafeBufferPointer { mb in
         parallelFor(nq, threads: ctx.threads) { q in
           let row = out.baseAddress! + q * s
           for y in 0..<th { resample.row(y, of: mb.baseAddress! + q * sub, into: row + y * tw) }
-          var open = false
-          for t in 0..<s {
-            let blocked = row[t] < threshold
-            open = open || !blocked
-            row[t] = blocked ? -.infinity : 0
-          }
-          if !open { row.update(repeating: 0, count: s) }
+          if !Self.block(row, count: s) { row.update(repeating: 0, count: s) }
         }
       }
     }
     return (nil, attentionMask)
+  }
+
+  /// torch's float32 sigmoid(x) = 1/(1 + exp(−x)) is below 0.5 exactly when 1 + exp(−x) rounds above 2,
+  /// i.e. x < −1.5·2⁻²³ (mask2former-spec.md §4.2), not x < 0.
+  static let maskThreshold: Float = -0x1.8p-23
+
+  /// Resampled mask logits to an attention mask in place: −∞ where blocked, 0 elsewhere. Returns whether any
+  /// position stays open (a row all −∞ is opened whole by the caller, as transformers does).
+  static func block(_ row: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+    var open = false
+    for t in 0..<count {
+      let blocked = row[t] < maskThreshold
+      open = open || !blocked
+      row[t] = blocked ? -.infinity : 0
+    }
+    return open
+  }
+
+  /// The attention mask for a level half the mask features' size, which reads every row and column of M:
+  /// M is made a band of rows at a time (the rows a band of mask rows reads), resampled and thresholded from
+  /// there, so the whole `Q × H4·W4` logits never exist (100 MiB at a 2048×2048 input). Each logit is the
+  /// same dot product as in the whole einsum (the GEMM's per-element order does not depend on its rows), so
+  /// the mask is the same.
+  private func halvedAttentionMask(_ e: ArenaArray<Float>, queries nq: Int, _ maskFeatures: borrowing FeatureMap,
+                                   ys: LinearAxis, xs: LinearAxis, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let (mh, mw, d) = (maskFeatures.height, maskFeatures.width, maskFeatures.channels)
+    let (th, tw) = (ys.i0.count, xs.i0.count), s = th * tw
+    precondition(e.count == nq * d, "mask embedder width \(e.count / nq) != mask feature width \(d)")
+    let resample = BilinearRows(ys: ys, xs: xs, w: mw)
+    // Bands of 8 mask rows (16 or 17 feature rows when halving): 100 queries x 17 x 512 pixels = 3.5 MB at 2048.
+    let bandRows = 8, maxSource = Swift.min(mh, 2 * bandRows + 2)
+    let info = ctx.info(OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * mh * mw * d,
+                               bytes: 4 * (nq * d + mh * mw * d + nq * s), precision: "f32"))
+    ctx.observer?.begin(info!, map: maskFeatures)
+    var open = [Bool](repeating: false, count: nq)
+    var logits = ctx.floats(nq * maxSource * mw) { _ in }
+    let attentionMask = ctx.floats(nq * s) { out in
+      e.withUnsafeBufferPointer { eb in maskFeatures.data.withUnsafeBufferPointer { fb in logits.withUnsafeMutableBufferPointer { lb in
+        open.withUnsafeMutableBufferPointer { ob in
+          var y0 = 0
+          while y0 < th {
+            let y1 = Swift.min(th, y0 + bandRows)
+            let r0 = ys.i0[y0], r1 = ys.i1[y1 - 1] + 1, n = (r1 - r0) * mw
+            precondition(r1 - r0 <= maxSource, "halved attention mask: band of \(r1 - r0) rows > \(maxSource)")
+            F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: d, rowStride: d, colStride: 1)],
+                           a: fb.baseAddress! + r0 * mw * d, aStride: d, bias: nil, c: lb.baseAddress!, ldc: n,
+                           transposedOutput: true).run(in: ctx)
+            if !ctx.isDryRun {
+              parallelFor(nq, threads: ctx.threads) { q in
+                let plane = UnsafePointer(lb.baseAddress! + q * n), row = out.baseAddress! + q * s
+                for y in y0..<y1 {
+                  resample.row(y, r0: plane + (ys.i0[y] - r0) * mw, r1: plane + (ys.i1[y] - r0) * mw, into: row + y * tw)
+                  if Self.block(row + y * tw, count: tw) { ob[q] = true }
+                }
+              }
+            }
+            y0 = y1
+          }
+        }
+      }}}
+      guard !ctx.isDryRun else { return }
+      for q in 0..<nq where !open[q] { (out.baseAddress! + q * s).update(repeating: 0, count: s) }
+    }
+    _ = consume logits
+    attentionMask.withUnsafeBufferPointer { ctx.observer?.end(info!, output: TensorView(.float($0.baseAddress!), rows: nq, columns: s, stride: s), shape: [nq, th, tw]) }
+    return attentionMask
   }
 }
 
