@@ -28,6 +28,37 @@ extension Linear {
     }
   }
 
+  /// `x·Wᵀ + b` for `rows` input rows that `fill(t0, count, into)` writes `chunk` rows at a time into a buffer:
+  /// the whole input never exists (Mask2Former's keys: a level's features plus their position, 64 MiB each at
+  /// stride 8 of a 2048×2048 input). Rows are independent in either GEMM and the int8 input is quantized row by
+  /// row with the layer's fixed parameters, so the result is the same as on the whole input. Not seen by an
+  /// observer (callers run the whole input op by op when one is attached).
+  func rowsInChunks(_ rows: Int, chunk: Int, in ctx: InferenceContext,
+                    fill: (_ t0: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void) -> ArenaArray<Float> {
+    let l = self, (k, n) = (inFeatures, outFeatures), chunk = Swift.max(1, Swift.min(chunk, rows))
+    var buffer = ctx.floats(chunk * k) { _ in }
+    let y = ctx.floats(rows * n) { yb in buffer.withUnsafeMutableBufferPointer { xb in
+      var t0 = 0
+      while t0 < rows {
+        let count = Swift.min(chunk, rows - t0), x = xb.baseAddress!, out = yb.baseAddress! + t0 * n
+        if !ctx.isDryRun { fill(t0, count, x) }
+        if let q = l.quantized {
+          q.gemm(QuantizedRows(x, rows: count, k: k, xStride: k, q.input, in: ctx),
+                 output: .float(out, ldc: n, inputScale: q.input.scale, activation: .identity, residual: nil, residualStride: n),
+                 release: false, in: ctx)
+        } else {
+          F32GEMMProblem(m: count, n: n, segments: [l.view], a: x, aStride: k, bias: l.bias?.pointer, c: out, ldc: n).run(in: ctx)
+        }
+        t0 += count
+      }
+    }}
+    _ = consume buffer
+    if ctx.releaseWeightsAfterUse {
+      if let q = l.quantized { q.releaseIfAsked(ctx) } else { l.weight?.release() }
+    }
+    return y
+  }
+
   /// On every row of a contiguous `rows × in` array.
   func callAsFunction(_ x: ArenaArray<Float>, rows: Int, activation: Activation = .identity, residual: ArenaArray<Float>? = nil,
                       in ctx: InferenceContext) -> ArenaArray<Float> {

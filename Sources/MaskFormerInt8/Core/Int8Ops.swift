@@ -87,7 +87,8 @@ struct QuantizedMap {
 }
 
 extension QuantizedWeights {
-  func gemm(_ a: QuantizedRows, output: Int8GEMMOutput, in ctx: InferenceContext) {
+  /// `release`: drop the weights' pages afterwards when the context asks (not between the chunks of one layer).
+  func gemm(_ a: QuantizedRows, output: Int8GEMMOutput, release: Bool = true, in ctx: InferenceContext) {
     precondition(a.params == input, "int8 input quantized with \(a.params), layer expects \(input)")
     guard !ctx.isDryRun else { return }
     a.data.withUnsafeBufferPointer { ab in
@@ -95,7 +96,7 @@ extension QuantizedWeights {
                                    aZeroPoint: input.zeroPoint, output: output),
                    kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
     }
-    releaseIfAsked(ctx)
+    if release { releaseIfAsked(ctx) }
   }
 
   /// Drops the packed weights' pages after use when asked (they stay in the page cache).

@@ -36,7 +36,7 @@ public struct Mask2FormerTransformerModule {
         for t in 0..<(m.count / d) { for c in 0..<d { m[t * d + c] = m[t * d + c] + e[c] } }
       }
     }
-    let positions = sizes.map { SinePositionEmbedding.embedding(height: $0.height, width: $0.width, features: d / 2, in: ctx.arena) }
+    let positions = sizes.map { SinePositionEmbedding.Tables(height: $0.height, width: $0.width, features: d / 2) }
     let queryPos = ArenaArray(UnsafeBufferPointer(start: queryEmbeddings.pointer, count: nq * d), in: ctx.arena)
     var h = ArenaArray(UnsafeBufferPointer(start: queryFeatures.pointer, count: nq * d), in: ctx.arena)
     ctx.record("transformer.layer0", FeatureMap(height: 1, width: nq, channels: d, data: h))

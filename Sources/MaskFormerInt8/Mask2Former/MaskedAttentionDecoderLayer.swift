@@ -15,13 +15,30 @@ public struct MaskedAttentionDecoderLayer {
   public let finalNorm: LayerNorm
   public let activation: Activation
 
-  /// h `Q × D` (un-normed state), queryPos `Q × D`; memory (level features plus the level embedding) and
-  /// memoryPos (sine) `S_l × D`; mask `Q × S_l` (0 or −∞, no row all −∞).
-  func callAsFunction(_ h: ArenaArray<Float>, queryPos: ArenaArray<Float>, memory: ArenaArray<Float>, memoryPos: ArenaArray<Float>,
+  /// h `Q × D` (un-normed state), queryPos `Q × D`; memory (level features plus the level embedding) `S_l × D`
+  /// and its sine position (as tables); mask `Q × S_l` (0 or −∞, no row all −∞).
+  func callAsFunction(_ h: ArenaArray<Float>, queryPos: ArenaArray<Float>, memory: ArenaArray<Float>, memoryPos: SinePositionEmbedding.Tables,
                       mask: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = crossAttention.qProj.inFeatures, nq = h.count / d, nk = memory.count / d
-    let q = DetrDecoderLayer.sum(h, queryPos, in: ctx), k = DetrDecoderLayer.sum(memory, memoryPos, in: ctx)
-    var x = crossAttentionNorm(crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx), rows: nq, in: ctx)
+    let q = DetrDecoderLayer.sum(h, queryPos, in: ctx)
+    let attended: ArenaArray<Float>
+    if ctx.observer == nil {
+      // The keys' input (features + position, S_l × D) made 1024 tokens at a time, never whole: at stride 8 of a
+      // 2048x2048 input it and the position map were 128 MiB at the decoder's peak. The same values.
+      let k = memory.withUnsafeBufferPointer { mb in
+        crossAttention.kProj.rowsInChunks(nk, chunk: 1024, in: ctx) { t0, count, x in
+          memoryPos.tokens(t0, count: count, into: x)
+          let m = mb.baseAddress! + t0 * d
+          for i in 0..<(count * d) { x[i] = m[i] + x[i] }
+        }
+      }
+      attended = crossAttention(qIn: q, nq: nq, keys: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx)
+    } else {
+      // Op by op, every layer's input whole, for the observer (the same values).
+      let k = DetrDecoderLayer.sum(memory, memoryPos.embedding(in: ctx.arena), in: ctx)
+      attended = crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx)
+    }
+    var x = crossAttentionNorm(attended, rows: nq, in: ctx)
     let withPos = DetrDecoderLayer.sum(x, queryPos, in: ctx)
     x = selfAttentionNorm(selfAttention(qIn: withPos, nq: nq, kIn: withPos, vIn: x, nk: nq, residual: x, in: ctx), rows: nq, in: ctx)
     let y = x.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, x, rows: nq, activation: activation, residual: $0.baseAddress!, in: ctx) }

@@ -27,8 +27,20 @@ public struct DetrAttention {
   /// all −∞): Mask2Former's masked cross-attention.
   func callAsFunction(qIn: ArenaArray<Float>, nq: Int, kIn: ArenaArray<Float>, vIn: ArenaArray<Float>, nk: Int,
                       residual: ArenaArray<Float>, mask: ArenaArray<Float>? = nil, in ctx: InferenceContext) -> ArenaArray<Float> {
-    let d = qProj.outFeatures, hd = d / heads
     let q = qProj(qIn, rows: nq, in: ctx), k = kProj(kIn, rows: nk, in: ctx), v = vProj(vIn, rows: nk, in: ctx)
+    return attend(q: q, nq: nq, k: k, v: v, nk: nk, residual: residual, mask: mask, in: ctx)
+  }
+
+  /// As above with the keys projected by the caller (`kProj` of kIn: Mask2Former makes them in chunks).
+  func callAsFunction(qIn: ArenaArray<Float>, nq: Int, keys k: ArenaArray<Float>, vIn: ArenaArray<Float>, nk: Int,
+                      residual: ArenaArray<Float>, mask: ArenaArray<Float>? = nil, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let q = qProj(qIn, rows: nq, in: ctx), v = vProj(vIn, rows: nk, in: ctx)
+    return attend(q: q, nq: nq, k: k, v: v, nk: nk, residual: residual, mask: mask, in: ctx)
+  }
+
+  private func attend(q: ArenaArray<Float>, nq: Int, k: ArenaArray<Float>, v: ArenaArray<Float>, nk: Int,
+                      residual: ArenaArray<Float>, mask: ArenaArray<Float>?, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let d = qProj.outFeatures, hd = d / heads
     let scale = 1 / Float(hd).squareRoot()
     var context = ctx.zeros(nq * d)
     let info = ctx.info(OpInfo(name: name.key("softmax_attention"), kind: "attention",
