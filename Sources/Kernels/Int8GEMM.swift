@@ -82,24 +82,21 @@ public struct Int8GEMMProblem {
 
   public init(m: Int, weights: QGEMMWeights, segments: [Int]? = nil, aRow: @escaping (Int, Int) -> UnsafePointer<Int8>,
               aZeroPoint: Int32, output: Int8GEMMOutput) {
-    self.m = m
-    self.weights = weights
-    self.segments = segments ?? [weights.k]
-    self.aRow = .indexed(aRow)
-    self.aZeroPoint = aZeroPoint
-    self.output = output
+    self.init(m: m, weights: weights, segments: segments ?? [weights.k], rows: .indexed(aRow), aZeroPoint: aZeroPoint, output: output)
   }
-}
 
-extension Int8GEMMProblem {
   /// A problem whose row i is `a + i·aStride` (one segment, or all segments read from the row's start):
   /// no closure, so no allocation per call (issue 19).
   public init(m: Int, weights: QGEMMWeights, segments: [Int], a: UnsafePointer<Int8>, aStride: Int, aZeroPoint: Int32,
               output: Int8GEMMOutput) {
+    self.init(m: m, weights: weights, segments: segments, rows: .strided(a, aStride), aZeroPoint: aZeroPoint, output: output)
+  }
+
+  init(m: Int, weights: QGEMMWeights, segments: [Int], rows: GEMMRows<Int8>, aZeroPoint: Int32, output: Int8GEMMOutput) {
     self.m = m
     self.weights = weights
     self.segments = segments
-    self.aRow = .strided(a, aStride)
+    self.aRow = rows
     self.aZeroPoint = aZeroPoint
     self.output = output
   }

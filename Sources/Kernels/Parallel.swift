@@ -17,7 +17,6 @@ public func parallelWorkers(_ count: Int, threads: Int) -> Int { Swift.max(1, Sw
 
 /// As `parallelFor`, also passing the worker (`0 ..< parallelWorkers(count, threads)`) that runs item i:
 /// one worker runs its items one after another, so per-worker scratch needs no lock.
-@inline(never)
 public func parallelForWorkers(_ count: Int, threads: Int, _ body: (_ i: Int, _ worker: Int) -> Void) {
   let workers = parallelWorkers(count, threads: threads)
   if workers == 1 {

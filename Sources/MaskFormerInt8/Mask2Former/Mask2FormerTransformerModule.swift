@@ -138,9 +138,8 @@ public struct Mask2FormerTransformerModule {
             let y1 = Swift.min(th, y0 + bandRows)
             let r0 = ys.i0[y0], r1 = ys.i1[y1 - 1] + 1, n = (r1 - r0) * mw
             precondition(r1 - r0 <= maxSource, "halved attention mask: band of \(r1 - r0) rows > \(maxSource)")
-            F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: d, rowStride: d, colStride: 1)],
-                           a: fb.baseAddress! + r0 * mw * d, aStride: d, bias: nil, c: lb.baseAddress!, ldc: n,
-                           transposedOutput: true).run(in: ctx)
+            MaskDecoder.logits(eb.baseAddress!, queries: nq, pixels: fb.baseAddress! + r0 * mw * d, count: n, channels: d,
+                               into: lb.baseAddress!, ldc: n, in: ctx)
             if !ctx.isDryRun {
               parallelFor(nq, threads: ctx.threads) { q in
                 let plane = UnsafePointer(lb.baseAddress! + q * n), row = out.baseAddress! + q * s

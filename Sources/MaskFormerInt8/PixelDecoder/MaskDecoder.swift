@@ -129,12 +129,19 @@ public struct MaskDecoder {
     let info = ctx.info(OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * n * m, bytes: 4 * (nq * m + n * m + nq * n), precision: "f32"))
     ctx.observer?.begin(info!, map: pixels)
     defer { ctx.observer?.end(info!, output: TensorView(.float(out), rows: nq, columns: n, stride: ldc), shape: [nq, pixels.height, pixels.width]) }
-    // Pixels are the GEMM's rows and the queries its few columns (their embeddings packed once, 100x256),
-    // written transposed: packing the pixel map as the "weight" cost 16 MB of strided copies per image.
     e.withUnsafeBufferPointer { eb in pixels.data.withUnsafeBufferPointer { pb in
-      F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1)],
-                     a: pb.baseAddress!, aStride: m, bias: nil, c: out, ldc: ldc, transposedOutput: true).run(in: ctx)
+      logits(eb.baseAddress!, queries: nq, pixels: pb.baseAddress!, count: n, channels: m, into: out, ldc: ldc, in: ctx)
     }}
+  }
+
+  /// The einsum's GEMM, unobserved: `out[q·ldc + p] = Σ_c e[q][c]·pixels[p][c]` for `count` pixels of
+  /// `channels` values. Pixels are the GEMM's rows and the queries its few columns (their embeddings packed
+  /// once, 100x256), written transposed: packing the pixel map as the "weight" cost 16 MB of strided copies
+  /// per image. Each logit's sum runs in the same order whatever `count` is (so bands give the whole map's values).
+  static func logits(_ e: UnsafePointer<Float>, queries nq: Int, pixels: UnsafePointer<Float>, count n: Int, channels m: Int,
+                     into out: UnsafeMutablePointer<Float>, ldc: Int, in ctx: InferenceContext) {
+    F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: e, rows: nq, cols: m, rowStride: m, colStride: 1)],
+                   a: pixels, aStride: m, bias: nil, c: out, ldc: ldc, transposedOutput: true).run(in: ctx)
   }
 
   /// int8: the mask projection and the einsum as one int8 3×3 conv whose output channels are the queries.
