@@ -1,7 +1,7 @@
 // Mask2Former (issue 21) through `convert` to an int8 model file and back: the configuration round-trips,
 // the family's precision policy holds (sampling offsets and heads float, everything else int8), the int8
 // graph tracks the float one within a budget a real bug breaks, and its outputs do not depend on the int8
-// kernel tier, the thread count or the token chunking.
+// kernel tier, the thread count, the token chunking or the streaming.
 import Converter
 import Foundation
 import ImageCodecs
@@ -34,9 +34,9 @@ import _TestSupport
     let image = try ImageDecoder.decode(try readBytes(Fixtures.path("jpeg", "s120x77_q90_sub2_base.jpg"))).oriented().rgb()
     let pv = ImageProcessor.pixelValues(image, config: try file.preprocessor())
     let features = CPUFeatures.detect(), best = KernelTable.best(for: features)
-    func run(_ m: Mask2Former, _ kernels: KernelTable, threads: Int = 2, tokenChunk: Int = 4096) -> MaskLogits {
+    func run(_ m: Mask2Former, _ kernels: KernelTable, threads: Int = 2, tokenChunk: Int = 4096, bandRows: Int = .max) -> MaskLogits {
       var ctx = InferenceContext(kernels: kernels, threads: threads)
-      ctx.tokenChunk = tokenChunk
+      (ctx.tokenChunk, ctx.bandRows) = (tokenChunk, bandRows)
       return m(pixelValues: pv.data, height: pv.height, width: pv.width, in: ctx)
     }
     let int8 = run(model, best), float = run(checkpoint.model, best)
@@ -50,6 +50,14 @@ import _TestSupport
     // Streamed in chunks of 5 tokens (Swin windows, the deformable encoder's queries): the same bits.
     let chunked = run(model, best, tokenChunk: 5)
     #expect(chunked.maskLogits == int8.maskLogits && chunked.classLogits == int8.classLogits, "token chunks of 5")
+    // Streamed for a memory budget (the stride-4 level in bands, the mask features kept as the projection's int8
+    // or float input and projected per prediction, the cross-attention head by head): the same bits, int8 and float.
+    for (m, whole, what) in [(model, int8, "int8"), (checkpoint.model, float, "float")] {
+      for (band, threads) in [(2, 2), (5, 1)] {
+        let streamed = run(m, best, threads: threads, bandRows: band)
+        #expect(streamed.maskLogits == whole.maskLogits && streamed.classLogits == whole.classLogits, "\(what): bands of \(band), \(threads) threads")
+      }
+    }
     for qs8 in QS8GEMMKernel.allCases where qs8.isSupported(on: features) && qs8 != .reference {
       for threads in [1, 3] {
         let other = run(model, KernelTable(f32GEMM: best.f32GEMM, qs8GEMM: qs8), threads: threads)

@@ -88,9 +88,15 @@ public protocol GraphObserver: AnyObject {
   /// A named intermediate (`encoder.stage0`, `pixel_decoder.fpn1`, ...), as it is produced (possibly in
   /// pieces, when streamed).
   func tensor(_ name: String, _ view: TensorView, shape: [Int])
+  /// Whether it reads the values ops produce (calibration, drift, a recorder): blocks that fuse ops or
+  /// stream a tensor in pieces (never writing it whole) then compute the same values op by op, so that
+  /// each op's input and output can be seen. An observer of phases or times only says no and sees the
+  /// graph as it runs unobserved.
+  var readsValues: Bool { get }
 }
 
 extension GraphObserver {
+  public var readsValues: Bool { true }
   public func begin(_ op: OpInfo, input: TensorView?) {}
   public func end(_ op: OpInfo, output: TensorView?, shape: [Int]) {}
   public func tensor(_ name: String, _ view: TensorView, shape: [Int]) {}
@@ -103,6 +109,7 @@ public final class ObserverGroup: GraphObserver {
   public func begin(_ op: OpInfo, input: TensorView?) { for m in members { m.begin(op, input: input) } }
   public func end(_ op: OpInfo, output: TensorView?, shape: [Int]) { for m in members { m.end(op, output: output, shape: shape) } }
   public func tensor(_ name: String, _ view: TensorView, shape: [Int]) { for m in members { m.tensor(name, view, shape: shape) } }
+  public var readsValues: Bool { members.contains { $0.readsValues } }
 }
 
 /// Which side of a layer a layer observer sees.
@@ -188,6 +195,10 @@ extension InferenceContext {
   /// strings, and building them for every op was ~10 % of a frame's heap allocations (issue 19).
   /// Use sites unwrap it inside `observer?.…` calls, which do not evaluate their arguments without one.
   func info(_ make: @autoclosure () -> OpInfo) -> OpInfo? { observer == nil ? nil : make() }
+
+  /// An observer that reads op values is attached (`GraphObserver.readsValues`): fused and streamed paths
+  /// give way to op-by-op ones.
+  var observesValues: Bool { observer?.readsValues ?? false }
 
   func span<T>(_ name: @autoclosure () -> String, _ kind: String, shape: (T) -> [Int] = { _ in [] }, _ body: () -> T) -> T {
     op(OpInfo(name: name(), kind: kind), shape: shape, body)

@@ -113,6 +113,9 @@ public final class MemoryPhases: GraphObserver {
     arena.resetStatistics()
   }
 
+  /// Live bytes only: the graph runs as it does unobserved (fused, streamed), so the plan is of that run.
+  public var readsValues: Bool { false }
+
   public static func isPhase(_ op: OpInfo) -> Bool {
     op.kind == "stage" || op.name == "encoder.embeddings" || op.name.hasSuffix(".downsample")
   }

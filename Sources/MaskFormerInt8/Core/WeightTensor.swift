@@ -103,6 +103,28 @@ public struct Linear: WeightedLayer {
     self.weights = .int8(quantized)
   }
 
+  /// Whether `outputs(range)` can take these output features: any for a float layer, whole panels of
+  /// `QGEMMPanelLayout.channels` for an int8 one.
+  public func canSlice(_ r: Range<Int>) -> Bool {
+    let p = QGEMMPanelLayout.channels
+    return quantized == nil || (r.lowerBound % p == 0 && (r.count % p == 0 || r.upperBound == outFeatures))
+  }
+
+  /// The layer restricted to output features `r` (rows of W and b, or the int8 panels holding them, with
+  /// their scales and folded bias), read in place: its outputs are the same values as those of the whole layer.
+  public func outputs(_ r: Range<Int>) -> Linear {
+    precondition(r.lowerBound >= 0 && r.upperBound <= outFeatures && canSlice(r), "\(name): cannot take outputs \(r) of \(outFeatures)")
+    switch weights {
+    case .float(let w, let b):
+      return Linear(name: name, weight: WeightTensor(storage: w.storage, pointer: w.pointer + r.lowerBound * inFeatures, shape: [r.count, inFeatures], name: w.name),
+                    bias: b.map { WeightTensor(storage: $0.storage, pointer: $0.pointer + r.lowerBound, shape: [r.count], name: $0.name) })
+    case .int8(let q):
+      let w = q.weights
+      return Linear(name: name, quantized: QuantizedWeights(storage: q.storage, weights: QGEMMWeights(
+        base: w.base + r.lowerBound / QGEMMPanelLayout.channels * w.panelBytes, n: r.count, k: w.k), input: q.input, output: q.output))
+    }
+  }
+
   var view: F32MatrixView {
     guard let weight else { preconditionFailure("\(name): float view of an int8 layer") }
     return F32MatrixView(base: weight.pointer, rows: outFeatures, cols: inFeatures, rowStride: inFeatures, colStride: 1)

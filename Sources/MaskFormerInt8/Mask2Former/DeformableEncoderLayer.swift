@@ -21,6 +21,38 @@ public struct DeformableLevels: Sendable, Equatable {
   var shapes: [(height: Int, width: Int)] { zip(heights, widths).map { (height: $0, width: $1) } }
 }
 
+/// The encoder's position of every token: each level's sine embedding plus its level embedding
+/// (`pos + level_embed[l]`), made a chunk of tokens at a time: the whole `S × D` array (84 MiB at a 2048x2048
+/// input) never exists. The same expressions as the whole embedding (`SinePositionEmbedding.Tables`), the same bits.
+struct DeformablePositions {
+  let levels: DeformableLevels
+  let tables: [SinePositionEmbedding.Tables]
+  let features: Int
+  /// `level_embed` `[levels, D]`.
+  let levelEmbed: UnsafePointer<Float>
+
+  init(levels: DeformableLevels, features d: Int, levelEmbed: UnsafePointer<Float>) {
+    self.levels = levels
+    tables = (0..<levels.count).map { SinePositionEmbedding.Tables(height: levels.heights[$0], width: levels.widths[$0], features: d / 2) }
+    features = d
+    self.levelEmbed = levelEmbed
+  }
+
+  /// Tokens `first ..< first + count` of the sequence (any levels) into `out` (`count × D`).
+  func tokens(_ first: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+    let d = features
+    var t = first
+    while t < first + count {
+      let l = (0..<levels.count).last { levels.start($0) <= t }!, start = levels.start(l)
+      let n = Swift.min(first + count, start + levels.heights[l] * levels.widths[l]) - t, row = out + (t - first) * d
+      tables[l].tokens(t - start, count: n, into: row)
+      let embed = levelEmbed + l * d
+      for i in 0..<n { for c in 0..<d { row[i * d + c] = row[i * d + c] + embed[c] } }
+      t += n
+    }
+  }
+}
+
 /// `MultiscaleDeformableAttention` of the pixel decoder's encoder: value, sampling offsets, attention
 /// weights and output projections.
 public struct MultiscaleDeformableAttention {
@@ -129,23 +161,22 @@ public struct DeformableEncoderLayer {
   /// query samples any of them), then the queries in chunks of `ctx.tokenChunk` tokens, each chunk's result
   /// written over its own rows of x (which nothing else reads afterwards), so that the attention's and the
   /// FFN's transient buffers are a chunk's, not the map's.
-  func callAsFunction(_ x: inout ArenaArray<Float>, position: ArenaArray<Float>, levels: DeformableLevels, in ctx: InferenceContext) {
+  func callAsFunction(_ x: inout ArenaArray<Float>, position: DeformablePositions, levels: DeformableLevels, in ctx: InferenceContext) {
     let s = levels.tokens, d = attention.valueProjection.inFeatures, chunk = Swift.max(1, Swift.min(ctx.tokenChunk, s))
     let value = attention.values(x, rows: s, in: ctx)
     for first in stride(from: 0, to: s, by: chunk) {
-      let rows = Swift.min(chunk, s - first), range = first * d..<(first + rows) * d
+      let rows = Swift.min(chunk, s - first)
       let z: ArenaArray<Float> = x.withUnsafeBufferPointer { xb in
-        position.withUnsafeBufferPointer { pb in
-          let residual = xb.baseAddress! + first * d
-          let queries = ctx.floats(rows * d) { q in
-            guard !ctx.isDryRun else { return }
-            for i in 0..<(rows * d) { q[i] = residual[i] + pb[range.lowerBound + i] }
-          }
-          let a = attention(value: value, queries: queries, residual: residual, first: first, rows: rows, levels: levels, in: ctx)
-          let y = attentionNorm(a, rows: rows, in: ctx)
-          let f = y.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, y, rows: rows, activation: .relu, residual: $0.baseAddress!, in: ctx) }
-          return finalNorm(f, rows: rows, in: ctx)
+        let residual = xb.baseAddress! + first * d
+        let queries = ctx.floats(rows * d) { q in
+          guard !ctx.isDryRun else { return }
+          position.tokens(first, count: rows, into: q.baseAddress!)
+          for i in 0..<(rows * d) { q[i] = residual[i] + q[i] }
         }
+        let a = attention(value: value, queries: queries, residual: residual, first: first, rows: rows, levels: levels, in: ctx)
+        let y = attentionNorm(a, rows: rows, in: ctx)
+        let f = y.withUnsafeBufferPointer { Linear.mlp(fc1, fc2, y, rows: rows, activation: .relu, residual: $0.baseAddress!, in: ctx) }
+        return finalNorm(f, rows: rows, in: ctx)
       }
       if !ctx.isDryRun {
         z.withUnsafeBufferPointer { zb in x.withUnsafeMutableBufferPointer { (xb) in (xb.baseAddress! + first * d).update(from: zb.baseAddress!, count: rows * d) } }

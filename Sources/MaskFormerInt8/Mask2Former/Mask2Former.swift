@@ -85,8 +85,11 @@ extension Mask2Former: SegmentationNetwork {
   }
 
   /// pixelValues `[3, H, W]` → the multi-scale maps (strides 32, 16, 8) and the stride-4 mask features.
+  /// Stage maps read by int8 convs (the input projections, the stride-4 lateral) come out of the backbone in int8.
   public func pixelLevel(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext)
-    -> (levels: [FeatureMap], maskFeatures: FeatureMap) {
-    pixelDecoder(backbone(pixelValues: pixelValues, height: height, width: width, in: ctx), in: ctx)
+    -> (levels: [FeatureMap], maskFeatures: MaskFeatures) {
+    let readers = [pixelDecoder.lateral.conv] + pixelDecoder.inputProjections.reversed().map(\.conv)
+    let features = backbone(pixelValues: pixelValues, height: height, width: width, quantizeFor: readers.map { $0.quantized?.input }, in: ctx)
+    return pixelDecoder(features, in: ctx)
   }
 }

@@ -3,6 +3,8 @@
 // MaskFormer's copy, ../shared/mask2former-spec.md §2), read from a Mask2Former checkpoint's names. The
 // pixel decoder, the masked-attention decoder and the heads follow in later increments.
 
+import Quant
+
 /// The backbone of a Mask2Former checkpoint (`model.pixel_level_module.encoder`).
 public struct Mask2FormerBackbone {
   let swin: SwinBackbone
@@ -12,11 +14,10 @@ public struct Mask2FormerBackbone {
   }
 
   /// pixelValues `[3, H, W]` → the normed stage maps at strides 4, 8, 16, 32 (`H_s × W_s × C_s`), which an
-  /// observer also sees as `encoder.stage{s}`.
-  public func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> [FeatureMap] {
-    swin(pixelValues, height: height, width: width, in: ctx).map {
-      guard case .float(let f) = $0 else { preconditionFailure("a float backbone gives float stage maps") }
-      return f
-    }
+  /// observer also sees as `encoder.stage{s}`. `quantizeFor[s]`: stage s's map comes out in int8 for the int8
+  /// conv that reads it (`SwinBackbone`: the float map never exists whole).
+  func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, quantizeFor: [QuantParams?],
+                      in ctx: InferenceContext) -> [StageFeature] {
+    swin(pixelValues, height: height, width: width, quantizeFor: quantizeFor, in: ctx)
   }
 }

@@ -21,7 +21,7 @@ public struct Mask2FormerTransformerModule {
 
   /// The level maps (strides 32, 16, 8) and the mask features → class logits `Q × (K+1)` and mask logits
   /// `Q × (H4·W4)`. An observer sees the carried states as `transformer.layer{j}` (`1 × Q × D`).
-  func callAsFunction(levels: consuming [FeatureMap], maskFeatures: borrowing FeatureMap, in ctx: InferenceContext)
+  func callAsFunction(levels: consuming [FeatureMap], maskFeatures: borrowing MaskFeatures, in ctx: InferenceContext)
     -> (classes: ArenaArray<Float>, masks: ArenaArray<Float>) {
     let (nq, d) = (queryFeatures.shape[0], queryFeatures.shape[1]), nl = levels.count
     let sizes = levels.map { (height: $0.height, width: $0.width) }
@@ -41,11 +41,17 @@ public struct Mask2FormerTransformerModule {
     var h = ArenaArray(UnsafeBufferPointer(start: queryFeatures.pointer, count: nq * d), in: ctx.arena)
     ctx.record("transformer.layer0", FeatureMap(height: 1, width: nq, channels: d, data: h))
     var (masks, attentionMask) = predict(h, maskFeatures: maskFeatures, target: layers.isEmpty ? nil : sizes[0], in: ctx)
+    // Deferred mask features mean a memory budget: the cross-attention then goes head by head too.
+    let streamed = maskFeatures.isDeferred
     for (j, layer) in layers.enumerated() {
       let l = j % nl
       h = ctx.span("transformer.decoder.layers.\(j)", "block", shape: { [$0.count / d, d] }) {
-        layer(h, queryPos: queryPos, memory: memory[l], memoryPos: positions[l], mask: attentionMask!, in: ctx)
+        layer(h, queryPos: queryPos, memory: memory[l], memoryPos: positions[l], mask: attentionMask!, headByHead: streamed, in: ctx)
       }
+      // Neither the mask nor (after the last layer) the levels are read again: freed before the next prediction,
+      // the last of which makes the whole logits.
+      attentionMask = nil
+      if j == layers.count - 1 { memory.removeAll() }
       ctx.record("transformer.layer\(j + 1)", FeatureMap(height: 1, width: nq, channels: d, data: h))
       (masks, attentionMask) = predict(h, maskFeatures: maskFeatures, target: j + 1 < layers.count ? sizes[(j + 1) % nl] : nil, in: ctx)
     }
@@ -58,12 +64,12 @@ public struct Mask2FormerTransformerModule {
   /// level's size, −∞ where `sigmoid(M) < 0.5`, 0 elsewhere and on rows that would be all −∞. The resize reads
   /// few of M's pixels when it shrinks by 4 or 8 (rows and columns 4d+1, 4d+2; 8d+3, 8d+4): only those are
   /// computed, each as the same dot product as in the whole M, so the mask is the same.
-  private func predict(_ h: ArenaArray<Float>, maskFeatures: borrowing FeatureMap, target: (height: Int, width: Int)?, in ctx: InferenceContext)
+  private func predict(_ h: ArenaArray<Float>, maskFeatures: borrowing MaskFeatures, target: (height: Int, width: Int)?, in ctx: InferenceContext)
     -> (masks: ArenaArray<Float>?, attentionMask: ArenaArray<Float>?) {
     let d = layernorm.channels, nq = h.count / d, (mh, mw) = (maskFeatures.height, maskFeatures.width)
     let e = heads.embeddings(layernorm(h, rows: nq, in: ctx), in: ctx)
     guard let target else {
-      return (ctx.floats(nq * mh * mw) { MaskDecoder.einsum(e, queries: nq, maskFeatures, into: $0.baseAddress!, ldc: mh * mw, in: ctx) }, nil)
+      return (ctx.floats(nq * mh * mw) { maskFeatures.logits(e, queries: nq, into: $0.baseAddress!, in: ctx) }, nil)
     }
     let (th, tw) = (target.height, target.width), s = th * tw
     let ys = LinearAxis(inSize: mh, outSize: th), xs = LinearAxis(inSize: mw, outSize: tw)
@@ -71,17 +77,10 @@ public struct Mask2FormerTransformerModule {
     if rows.count == mh && cols.count == mw {
       return (nil, halvedAttentionMask(e, queries: nq, maskFeatures, ys: ys, xs: xs, in: ctx))
     }
-    let gathered = FeatureMap(height: rows.count, width: cols.count, channels: d, in: ctx.arena) { g in
-        guard !ctx.isDryRun else { return }
-        maskFeatures.data.withUnsafeBufferPointer { f in
-          parallelFor(rows.count, threads: ctx.threads) { r in
-            let y = rows[r]
-            for (c, x) in cols.enumerated() { (g.baseAddress! + (r * cols.count + c) * d).update(from: f.baseAddress! + (y * mw + x) * d, count: d) }
-          }
-        }
-      }
+    let gathered = maskFeatures.gathered(rows: rows, cols: cols, in: ctx)
     let sub = gathered.pixels
     let masks = ctx.floats(nq * sub) { MaskDecoder.einsum(e, queries: nq, gathered, into: $0.baseAddress!, ldc: sub, in: ctx) }
+    _ = consume gathered
     let resample = BilinearRows(ys: ys.reading(rows), xs: xs.reading(cols), w: cols.count)
     let attentionMask = ctx.floats(nq * s) { out in
       guard !ctx.isDryRun else { return }
@@ -117,7 +116,7 @@ public struct Mask2FormerTransformerModule {
   /// there, so the whole `Q × H4·W4` logits never exist (100 MiB at a 2048×2048 input). Each logit is the
   /// same dot product as in the whole einsum (the GEMM's per-element order does not depend on its rows), so
   /// the mask is the same.
-  private func halvedAttentionMask(_ e: ArenaArray<Float>, queries nq: Int, _ maskFeatures: borrowing FeatureMap,
+  private func halvedAttentionMask(_ e: ArenaArray<Float>, queries nq: Int, _ maskFeatures: borrowing MaskFeatures,
                                    ys: LinearAxis, xs: LinearAxis, in ctx: InferenceContext) -> ArenaArray<Float> {
     let (mh, mw, d) = (maskFeatures.height, maskFeatures.width, maskFeatures.channels)
     let (th, tw) = (ys.i0.count, xs.i0.count), s = th * tw
@@ -127,19 +126,22 @@ public struct Mask2FormerTransformerModule {
     let bandRows = 8, maxSource = Swift.min(mh, 2 * bandRows + 2)
     let info = ctx.info(OpInfo(name: "mask_logits.einsum", kind: "matmul", macs: nq * mh * mw * d,
                                bytes: 4 * (nq * d + mh * mw * d + nq * s), precision: "f32"))
-    ctx.observer?.begin(info!, map: maskFeatures)
+    if let observer = ctx.observer {
+      if case .whole(let f) = maskFeatures.storage { observer.begin(info!, map: f) } else { observer.begin(info!, input: nil) }
+    }
     var open = [Bool](repeating: false, count: nq)
     var logits = ctx.floats(nq * maxSource * mw) { _ in }
     let attentionMask = ctx.floats(nq * s) { out in
-      e.withUnsafeBufferPointer { eb in maskFeatures.data.withUnsafeBufferPointer { fb in logits.withUnsafeMutableBufferPointer { lb in
+      e.withUnsafeBufferPointer { eb in logits.withUnsafeMutableBufferPointer { lb in
         open.withUnsafeMutableBufferPointer { ob in
           var y0 = 0
           while y0 < th {
             let y1 = Swift.min(th, y0 + bandRows)
             let r0 = ys.i0[y0], r1 = ys.i1[y1 - 1] + 1, n = (r1 - r0) * mw
             precondition(r1 - r0 <= maxSource, "halved attention mask: band of \(r1 - r0) rows > \(maxSource)")
-            MaskDecoder.logits(eb.baseAddress!, queries: nq, pixels: fb.baseAddress! + r0 * mw * d, count: n, channels: d,
-                               into: lb.baseAddress!, ldc: n, in: ctx)
+            maskFeatures.withRows(r0..<r1, in: ctx) {
+              MaskDecoder.logits(eb.baseAddress!, queries: nq, pixels: $0, count: n, channels: d, into: lb.baseAddress!, ldc: n, in: ctx)
+            }
             if !ctx.isDryRun {
               parallelFor(nq, threads: ctx.threads) { q in
                 let plane = UnsafePointer(lb.baseAddress! + q * n), row = out.baseAddress! + q * s
@@ -152,7 +154,7 @@ public struct Mask2FormerTransformerModule {
             y0 = y1
           }
         }
-      }}}
+      }}
       guard !ctx.isDryRun else { return }
       for q in 0..<nq where !open[q] { (out.baseAddress! + q * s).update(repeating: 0, count: s) }
     }

@@ -16,27 +16,34 @@ public struct MaskedAttentionDecoderLayer {
   public let activation: Activation
 
   /// h `Q × D` (un-normed state), queryPos `Q × D`; memory (level features plus the level embedding) `S_l × D`
-  /// and its sine position (as tables); mask `Q × S_l` (0 or −∞, no row all −∞).
+  /// and its sine position (as tables); mask `Q × S_l` (0 or −∞, no row all −∞). `headByHead`: the cross-attention's
+  /// keys and values made and attended one head at a time (`DetrAttention.headByHead`), for a memory budget.
   func callAsFunction(_ h: ArenaArray<Float>, queryPos: ArenaArray<Float>, memory: ArenaArray<Float>, memoryPos: SinePositionEmbedding.Tables,
-                      mask: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+                      mask: ArenaArray<Float>, headByHead: Bool = false, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = crossAttention.qProj.inFeatures, nq = h.count / d, nk = memory.count / d
     let q = DetrDecoderLayer.sum(h, queryPos, in: ctx)
     let attended: ArenaArray<Float>
-    if ctx.observer == nil {
+    if ctx.observesValues {
+      // Op by op, every layer's input whole, for the observer (the same values).
+      let k = DetrDecoderLayer.sum(memory, memoryPos.embedding(in: ctx.arena), in: ctx)
+      attended = crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx)
+    } else {
       // The keys' input (features + position, S_l × D) made 1024 tokens at a time, never whole: at stride 8 of a
       // 2048x2048 input it and the position map were 128 MiB at the decoder's peak. The same values.
-      let k = memory.withUnsafeBufferPointer { mb in
-        crossAttention.kProj.rowsInChunks(nk, chunk: 1024, in: ctx) { t0, count, x in
+      attended = memory.withUnsafeBufferPointer { mb in
+        let keyInput = { (t0: Int, count: Int, x: UnsafeMutablePointer<Float>) in
           memoryPos.tokens(t0, count: count, into: x)
           let m = mb.baseAddress! + t0 * d
           for i in 0..<(count * d) { x[i] = m[i] + x[i] }
         }
+        if headByHead {
+          return crossAttention.headByHead(qIn: q, nq: nq, nk: nk, chunk: 1024, keyInput: keyInput,
+                                           valueInput: { t0, count, x in x.update(from: mb.baseAddress! + t0 * d, count: count * d) },
+                                           residual: h, mask: mask, in: ctx)
+        }
+        let k = crossAttention.kProj.rowsInChunks(nk, chunk: 1024, in: ctx, fill: keyInput)
+        return crossAttention(qIn: q, nq: nq, keys: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx)
       }
-      attended = crossAttention(qIn: q, nq: nq, keys: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx)
-    } else {
-      // Op by op, every layer's input whole, for the observer (the same values).
-      let k = DetrDecoderLayer.sum(memory, memoryPos.embedding(in: ctx.arena), in: ctx)
-      attended = crossAttention(qIn: q, nq: nq, kIn: k, vIn: memory, nk: nk, residual: h, mask: mask, in: ctx)
     }
     var x = crossAttentionNorm(attended, rows: nq, in: ctx)
     let withPos = DetrDecoderLayer.sum(x, queryPos, in: ctx)

@@ -78,9 +78,9 @@ func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow
 }
 
 extension FPNLayer {
-  /// Whether the int8 hand-overs run: an int8 block conv and no observer (which would see the float maps
-  /// that the hand-overs never write; with one, the same values are computed op by op).
-  func handsOverInt8(_ ctx: InferenceContext) -> Bool { ctx.observer == nil && block.conv.quantized != nil }
+  /// Whether the int8 hand-overs run: an int8 block conv and no observer reading values (which would see the
+  /// float maps that the hand-overs never write; with one, the same values are computed op by op).
+  func handsOverInt8(_ ctx: InferenceContext) -> Bool { !ctx.observesValues && block.conv.quantized != nil }
 
   /// The lateral conv, its GroupNorm and the top-down add quantized in one pass for the block's int8 conv
   /// (`GroupNorm.quantized`). Only where `handsOverInt8`. Each input dies at its last use, as in the float form.
@@ -119,17 +119,19 @@ extension FPNLayer {
 
 /// `x += bilinear(down)` resized to the map's size with `align_corners=False` (torch's generic CPU
 /// kernel: source `max(in/out·(d + 0.5) − 0.5, 0)`, upper neighbour clamped; along x first, then y), without
-/// materializing the resized map. Mask2Former's FPN level (mask2former-spec.md §3.6).
-func addBilinear(_ down: borrowing FeatureMap, into x: inout FeatureMap) {
+/// materializing the resized map. Mask2Former's FPN level (mask2former-spec.md §3.6). x holds rows
+/// `firstRow ..< firstRow + x.height` of a map `mapHeight` rows tall (nil: x is the whole map).
+func addBilinear(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow: Int = 0, mapHeight: Int? = nil) {
   precondition(down.channels == x.channels, "addBilinear: \(down.channels) vs \(x.channels) channels")
   let (height, width, c) = (x.height, x.width, x.channels), dw = down.width
   guard !x.data.isDryRun else { return }
-  let ys = LinearAxis(inSize: down.height, outSize: height), xs = LinearAxis(inSize: dw, outSize: width)
+  let ys = LinearAxis(inSize: down.height, outSize: mapHeight ?? height), xs = LinearAxis(inSize: dw, outSize: width)
   down.data.withUnsafeBufferPointer { db in
     x.data.withUnsafeMutableBufferPointer { xb in
       let dp = db.baseAddress!, xp = xb.baseAddress!
       for y in 0..<height {
-        let r0 = dp + ys.i0[y] * dw * c, r1 = dp + ys.i1[y] * dw * c, a0 = ys.l0[y], a1 = ys.l1[y]
+        let sy = firstRow + y
+        let r0 = dp + ys.i0[sy] * dw * c, r1 = dp + ys.i1[sy] * dw * c, a0 = ys.l0[sy], a1 = ys.l1[sy]
         for xx in 0..<width {
           let p0 = xs.i0[xx] * c, p1 = xs.i1[xx] * c, b0 = xs.l0[xx], b1 = xs.l1[xx], dst = xp + (y * width + xx) * c
           for ch in 0..<c {

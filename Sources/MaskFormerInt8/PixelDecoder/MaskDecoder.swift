@@ -60,34 +60,12 @@ public struct MaskDecoder {
       let masks = ctx.floats(nq * h * w) { Self.einsum(e, queries: nq, embeddings, into: $0.baseAddress!, ldc: h * w, in: ctx) }
       return (masks, h, w)
     }
-    let band = Swift.max(1, ctx.bandRows)
-    let bands = stride(from: 0, to: h, by: band).map { $0..<Swift.min(h, $0 + band) }
+    let bands = MaskFormerInt8.bands(height: h, rows: ctx.bandRows)
     // The stride-4 feature, quantized once when the lateral conv is int8 (it would be anyway).
-    let source: StageFeature
-    switch consume left {
-    case .float(let f): source = layer.projection.quantized.map { .quantized(QuantizedMap(f, $0.input, in: ctx)) } ?? .float(f)
-    case .quantized(let a): source = .quantized(a)
-    }
+    let source = (consume left).quantized(for: layer.projection, in: ctx)
     let down = consume down
-    func lateral(_ rows: Range<Int>) -> FeatureMap {
-      switch source {
-      case .quantized: layer.projection(source, window: RowWindow(first: 0, mapHeight: h, output: rows), in: ctx)
-      case .float(let f): layer.projection(f.rows(rows), window: RowWindow(first: rows.lowerBound, mapHeight: h, output: rows), in: ctx)
-      }
-    }
-    // A statistics pass recomputes what the production pass makes again: observed as a "recompute"
-    // span (timed; calibration and drift skip the layers inside it).
-    func statistics(_ norm: GroupNorm, _ produce: (Range<Int>) -> FeatureMap) -> (scale: [Float], shift: [Float]) {
-      ctx.span(norm.name.key("statistics"), "recompute") {
-        var stats = GroupNormStatistics(channels: norm.weight.count, groups: norm.groups)
-        for rows in bands {
-          let y = produce(rows)
-          if !ctx.isDryRun { y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: w, threads: ctx.threads, kernel: ctx.kernels.norm) } }
-        }
-        return stats.affine(gamma: norm.weight.pointer, beta: norm.bias.pointer, eps: 1e-5)
-      }
-    }
-    let lateralNorm = statistics(layer.projectionNorm, lateral)
+    func lateral(_ rows: Range<Int>) -> FeatureMap { layer.projection.rows(rows, of: source, in: ctx) }
+    let lateralNorm = layer.projectionNorm.statistics(over: bands, in: ctx, lateral)
     func merged(_ rows: Range<Int>) -> FeatureMap {
       var m = lateral(rows)
       layer.projectionNorm.apply(lateralNorm, to: &m, relu: false, in: ctx)
@@ -101,7 +79,7 @@ public struct MaskDecoder {
       let input = RowWindow.inputRows(for: rows, kernel: layer.block.conv.kernelSize, mapHeight: h)
       return layer.block.conv(merged(input), window: RowWindow(first: input.lowerBound, mapHeight: h, output: rows), in: ctx)
     }
-    let blockNorm = statistics(layer.block.norm, blockConv)
+    let blockNorm = layer.block.norm.statistics(over: bands, in: ctx, blockConv)
     let masks = ctx.floats(nq * h * w) { mb in
       for rows in bands {
         let input = RowWindow.inputRows(for: rows, kernel: maskProjection.kernelSize, mapHeight: h)

@@ -38,6 +38,57 @@ public struct DetrAttention {
     return attend(q: q, nq: nq, k: k, v: v, nk: nk, residual: residual, mask: mask, in: ctx)
   }
 
+  /// The same attention with the keys and values made one head at a time (Mask2Former's cross-attention under
+  /// a memory budget): for each head, its `hd` output features of `k_proj` and `v_proj` (`Linear.outputs`) on the
+  /// inputs `keyInput` and `valueInput` write `chunk` rows at a time, then that head's attention, its queries
+  /// split between the threads. One head's keys and values (`nk × hd` each) exist at a time instead of all
+  /// (`nk × D`: 128 MiB at stride 8 of a 2048x2048 input), for making the projections' inputs once per head.
+  /// The same values: a GEMM's output does not depend on its other columns, nor a head's attention (a query
+  /// row's) on the other heads (rows). An int8 layer whose heads are not whole panels goes the usual way.
+  func headByHead(qIn: ArenaArray<Float>, nq: Int, nk: Int, chunk: Int,
+                  keyInput: (_ t0: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void,
+                  valueInput: (_ t0: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void,
+                  residual: ArenaArray<Float>, mask: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+    let d = qProj.outFeatures, hd = d / heads, scale = 1 / Float(hd).squareRoot()
+    let columns = (0..<heads).map { $0 * hd..<($0 + 1) * hd }
+    guard columns.allSatisfy({ kProj.canSlice($0) && vProj.canSlice($0) }) else {
+      let k = kProj.rowsInChunks(nk, chunk: chunk, in: ctx, fill: keyInput), v = vProj.rowsInChunks(nk, chunk: chunk, in: ctx, fill: valueInput)
+      return attend(q: qProj(qIn, rows: nq, in: ctx), nq: nq, k: k, v: v, nk: nk, residual: residual, mask: mask, in: ctx)
+    }
+    precondition(mask.count == nq * nk, "attention mask: \(mask.count) values for \(nq)x\(nk)")
+    let q = qProj(qIn, rows: nq, in: ctx)
+    var context = ctx.floats(nq * d) { _ in }
+    let info = ctx.info(OpInfo(name: name.key("softmax_attention"), kind: "attention",
+                      macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32"))
+    ctx.observer?.begin(info!, input: nil)
+    let workers = Swift.min(ctx.threads, nq), perWorker = Attention.denseScratchCount(keys: nk, headDim: hd)
+    var workspace = ctx.floats(workers * perWorker) { _ in }
+    var qh = ctx.floats(nq * hd) { _ in }, oh = ctx.floats(nq * hd) { _ in }
+    for cols in columns {
+      let k = kProj.outputs(cols).rowsInChunks(nk, chunk: chunk, in: ctx, fill: keyInput)
+      let v = vProj.outputs(cols).rowsInChunks(nk, chunk: chunk, in: ctx, fill: valueInput)
+      guard !ctx.isDryRun else { continue }
+      q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in mask.withUnsafeBufferPointer { mb in
+      context.withUnsafeMutableBufferPointer { cb in qh.withUnsafeMutableBufferPointer { qhb in oh.withUnsafeMutableBufferPointer { ohb in
+      workspace.withUnsafeMutableBufferPointer { wb in
+        for i in 0..<nq { (qhb.baseAddress! + i * hd).update(from: qb.baseAddress! + i * d + cols.lowerBound, count: hd) }
+        ohb.update(repeating: 0)
+        parallelFor(workers, threads: ctx.threads) { w in
+          let i0 = w * nq / workers, i1 = (w + 1) * nq / workers
+          Attention.dense(q: qhb.baseAddress! + i0 * hd, queries: i1 - i0, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: hd, heads: 1,
+                          scale: scale, mask: mb.baseAddress! + i0 * nk, out: ohb.baseAddress! + i0 * hd, scratch: wb.baseAddress! + w * perWorker,
+                          threads: 1, kernel: ctx.kernels.attention)
+        }
+        for i in 0..<nq { (cb.baseAddress! + i * d + cols.lowerBound).update(from: ohb.baseAddress! + i * hd, count: hd) }
+      }}}}}}}}
+    }
+    _ = consume workspace
+    _ = consume qh
+    _ = consume oh
+    context.withUnsafeBufferPointer { ctx.observer?.end(info!, output: .floats($0, columns: d), shape: [nq, d]) }
+    return outProj(context, rows: nq, residual: residual, in: ctx)
+  }
+
   private func attend(q: ArenaArray<Float>, nq: Int, k: ArenaArray<Float>, v: ArenaArray<Float>, nk: Int,
                       residual: ArenaArray<Float>, mask: ArenaArray<Float>?, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = qProj.outFeatures, hd = d / heads
