@@ -40,6 +40,9 @@ public final class Profiler: GraphObserver, @unchecked Sendable {  // used from 
 
   public init() { t0 = Self.nanos() }
 
+  /// Times and memory only: the graph runs as it does unprofiled (int8 hand-overs, streamed decoders).
+  public var readsValues: Bool { false }
+
   static func nanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -35,13 +35,30 @@ extension Linear {
   /// observer (callers run the whole input op by op when one is attached).
   func rowsInChunks(_ rows: Int, chunk: Int, in ctx: InferenceContext,
                     fill: (_ t0: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void) -> ArenaArray<Float> {
-    let l = self, (k, n) = (inFeatures, outFeatures), chunk = Swift.max(1, Swift.min(chunk, rows))
-    var buffer = ctx.floats(chunk * k) { _ in }
-    let y = ctx.floats(rows * n) { yb in buffer.withUnsafeMutableBufferPointer { xb in
+    let chunk = Swift.max(1, Swift.min(chunk, rows))
+    var buffer = ctx.floats(chunk * inFeatures) { _ in }
+    let y = buffer.withUnsafeMutableBufferPointer { xb in
+      rowsInChunks(rows, chunk: chunk, in: ctx) { t0, count in
+        if !ctx.isDryRun { fill(t0, count, xb.baseAddress!) }
+        return UnsafePointer(xb.baseAddress!)
+      }
+    }
+    _ = consume buffer
+    return y
+  }
+
+  /// The same on `rows × in` floats already in memory at x: only the int8 input is made a chunk at a time.
+  func rowsInChunks(_ rows: Int, chunk: Int, of x: UnsafePointer<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+    rowsInChunks(rows, chunk: Swift.max(1, Swift.min(chunk, rows)), in: ctx) { t0, _ in x + t0 * inFeatures }
+  }
+
+  private func rowsInChunks(_ rows: Int, chunk: Int, in ctx: InferenceContext, input: (_ t0: Int, _ count: Int) -> UnsafePointer<Float>)
+    -> ArenaArray<Float> {
+    let l = self, (k, n) = (inFeatures, outFeatures)
+    let y = ctx.floats(rows * n) { yb in
       var t0 = 0
       while t0 < rows {
-        let count = Swift.min(chunk, rows - t0), x = xb.baseAddress!, out = yb.baseAddress! + t0 * n
-        if !ctx.isDryRun { fill(t0, count, x) }
+        let count = Swift.min(chunk, rows - t0), x = input(t0, count), out = yb.baseAddress! + t0 * n
         if let q = l.quantized {
           q.gemm(QuantizedRows(x, rows: count, k: k, xStride: k, q.input, in: ctx),
                  output: .float(out, ldc: n, inputScale: q.input.scale, activation: .identity, residual: nil, residualStride: n),
@@ -51,8 +68,7 @@ extension Linear {
         }
         t0 += count
       }
-    }}
-    _ = consume buffer
+    }
     if ctx.releaseWeightsAfterUse {
       if let q = l.quantized { q.releaseIfAsked(ctx) } else { l.weight?.release() }
     }

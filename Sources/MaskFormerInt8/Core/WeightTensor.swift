@@ -105,7 +105,7 @@ public struct Linear: WeightedLayer {
 
   /// Whether `outputs(range)` can take these output features: any for a float layer, whole panels of
   /// `QGEMMPanelLayout.channels` for an int8 one.
-  public func canSlice(_ r: Range<Int>) -> Bool {
+  func canSlice(_ r: Range<Int>) -> Bool {
     let p = QGEMMPanelLayout.channels
     return quantized == nil || (r.lowerBound % p == 0 && (r.count % p == 0 || r.upperBound == outFeatures))
   }

@@ -38,7 +38,7 @@ public struct MaskedAttentionDecoderLayer {
         }
         if headByHead {
           return crossAttention.headByHead(qIn: q, nq: nq, nk: nk, chunk: 1024, keyInput: keyInput,
-                                           valueInput: { t0, count, x in x.update(from: mb.baseAddress! + t0 * d, count: count * d) },
+                                           values: mb.baseAddress!,
                                            residual: h, mask: mask, in: ctx)
         }
         let k = crossAttention.kProj.rowsInChunks(nk, chunk: 1024, in: ctx, fill: keyInput)

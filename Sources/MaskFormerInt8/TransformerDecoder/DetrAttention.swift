@@ -40,21 +40,20 @@ public struct DetrAttention {
 
   /// The same attention with the keys and values made one head at a time (Mask2Former's cross-attention under
   /// a memory budget): for each head, its `hd` output features of `k_proj` and `v_proj` (`Linear.outputs`) on the
-  /// inputs `keyInput` and `valueInput` write `chunk` rows at a time, then that head's attention, its queries
-  /// split between the threads. One head's keys and values (`nk × hd` each) exist at a time instead of all
-  /// (`nk × D`: 128 MiB at stride 8 of a 2048x2048 input), for making the projections' inputs once per head.
-  /// The same values: a GEMM's output does not depend on its other columns, nor a head's attention (a query
-  /// row's) on the other heads (rows). An int8 layer whose heads are not whole panels goes the usual way.
+  /// keys' input that `keyInput` writes `chunk` rows at a time and on the values' input vIn (`nk × D`), then that
+  /// head's attention, its queries split between the threads. One head's keys and values (`nk × hd` each) exist
+  /// at a time instead of all (`nk × D`: 128 MiB at stride 8 of a 2048x2048 input), for making the projections'
+  /// inputs once per head. An int8 layer is sliced by whole panels of 16 output channels, so heads narrower than
+  /// that go in groups (hd 8: two at a time). The same values: a GEMM's output does not depend on its other
+  /// columns, nor a head's attention (a query row's) on the other heads (rows).
   func headByHead(qIn: ArenaArray<Float>, nq: Int, nk: Int, chunk: Int,
                   keyInput: (_ t0: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void,
-                  valueInput: (_ t0: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void,
-                  residual: ArenaArray<Float>, mask: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
+                  values vIn: UnsafePointer<Float>, residual: ArenaArray<Float>, mask: ArenaArray<Float>, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = qProj.outFeatures, hd = d / heads, scale = 1 / Float(hd).squareRoot()
-    let columns = (0..<heads).map { $0 * hd..<($0 + 1) * hd }
-    guard columns.allSatisfy({ kProj.canSlice($0) && vProj.canSlice($0) }) else {
-      let k = kProj.rowsInChunks(nk, chunk: chunk, in: ctx, fill: keyInput), v = vProj.rowsInChunks(nk, chunk: chunk, in: ctx, fill: valueInput)
-      return attend(q: qProj(qIn, rows: nq, in: ctx), nq: nq, k: k, v: v, nk: nk, residual: residual, mask: mask, in: ctx)
-    }
+    // Heads per group: the fewest whose width is whole panels when a projection is int8.
+    let panel = QGEMMPanelLayout.channels
+    let per = kProj.quantized == nil && vProj.quantized == nil ? 1 : (1...heads).first { $0 * hd % panel == 0 && heads % $0 == 0 } ?? heads
+    let width = per * hd, groups = (0..<(heads / per)).map { $0 * width..<($0 + 1) * width }
     precondition(mask.count == nq * nk, "attention mask: \(mask.count) values for \(nq)x\(nk)")
     let q = qProj(qIn, rows: nq, in: ctx)
     var context = ctx.floats(nq * d) { _ in }
@@ -63,28 +62,28 @@ public struct DetrAttention {
     ctx.observer?.begin(info!, input: nil)
     let workers = Swift.min(ctx.threads, nq), perWorker = Attention.denseScratchCount(keys: nk, headDim: hd)
     var workspace = ctx.floats(workers * perWorker) { _ in }
-    var qh = ctx.floats(nq * hd) { _ in }, oh = ctx.floats(nq * hd) { _ in }
-    for cols in columns {
+    var qg = ctx.floats(nq * width) { _ in }, og = ctx.floats(nq * width) { _ in }
+    for cols in groups {
       let k = kProj.outputs(cols).rowsInChunks(nk, chunk: chunk, in: ctx, fill: keyInput)
-      let v = vProj.outputs(cols).rowsInChunks(nk, chunk: chunk, in: ctx, fill: valueInput)
+      let v = vProj.outputs(cols).rowsInChunks(nk, chunk: chunk, of: vIn, in: ctx)
       guard !ctx.isDryRun else { continue }
       q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in mask.withUnsafeBufferPointer { mb in
-      context.withUnsafeMutableBufferPointer { cb in qh.withUnsafeMutableBufferPointer { qhb in oh.withUnsafeMutableBufferPointer { ohb in
+      context.withUnsafeMutableBufferPointer { cb in qg.withUnsafeMutableBufferPointer { qgb in og.withUnsafeMutableBufferPointer { ogb in
       workspace.withUnsafeMutableBufferPointer { wb in
-        for i in 0..<nq { (qhb.baseAddress! + i * hd).update(from: qb.baseAddress! + i * d + cols.lowerBound, count: hd) }
-        ohb.update(repeating: 0)
+        for i in 0..<nq { (qgb.baseAddress! + i * width).update(from: qb.baseAddress! + i * d + cols.lowerBound, count: width) }
+        ogb.update(repeating: 0)
         parallelFor(workers, threads: ctx.threads) { w in
           let i0 = w * nq / workers, i1 = (w + 1) * nq / workers
-          Attention.dense(q: qhb.baseAddress! + i0 * hd, queries: i1 - i0, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: hd, heads: 1,
-                          scale: scale, mask: mb.baseAddress! + i0 * nk, out: ohb.baseAddress! + i0 * hd, scratch: wb.baseAddress! + w * perWorker,
-                          threads: 1, kernel: ctx.kernels.attention)
+          Attention.dense(q: qgb.baseAddress! + i0 * width, queries: i1 - i0, k: kb.baseAddress!, v: vb.baseAddress!, keys: nk, width: width,
+                          heads: per, scale: scale, mask: mb.baseAddress! + i0 * nk, out: ogb.baseAddress! + i0 * width,
+                          scratch: wb.baseAddress! + w * perWorker, threads: 1, kernel: ctx.kernels.attention)
         }
-        for i in 0..<nq { (cb.baseAddress! + i * d + cols.lowerBound).update(from: ohb.baseAddress! + i * hd, count: hd) }
+        for i in 0..<nq { (cb.baseAddress! + i * d + cols.lowerBound).update(from: ogb.baseAddress! + i * width, count: width) }
       }}}}}}}}
     }
     _ = consume workspace
-    _ = consume qh
-    _ = consume oh
+    _ = consume qg
+    _ = consume og
     context.withUnsafeBufferPointer { ctx.observer?.end(info!, output: .floats($0, columns: d), shape: [nq, d]) }
     return outProj(context, rows: nq, residual: residual, in: ctx)
   }
