@@ -12,7 +12,8 @@ import ProcessStats
 public enum MemoryPolicy: Sendable, Equatable {
   /// Bounded by default: whole maps while the process is predicted to stay within
   /// `automaticWholeMapBytes` (or half the machine's physical memory, if less); beyond that, the
-  /// fastest streaming predicted to fit `automaticBytes` (or the leanest). Streaming is chosen only
+  /// fastest streaming predicted to fit `automaticBytes` (or, where none does, the fastest predicted within
+  /// `MemoryPlan.nearLeanest` of the leanest). Streaming is chosen only
   /// where it is measured to cost nothing (BENCHMARKS.md: the cost curve).
   case automatic
   /// The process's peak resident memory must stay within `bytes` (program, weights and activations):
@@ -182,7 +183,7 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
           if let limit, e.leanest.predictedBytes + overheadBytes > limit {
             throw .memoryLimit(limit: limit, image: imageSize, input: input, leanest: e.leanest, overhead: overheadBytes)
           }
-          plan = e.leanest
+          plan = e.nearLeanest
         }
       }
     }

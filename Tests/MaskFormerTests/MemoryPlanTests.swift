@@ -92,5 +92,9 @@ import _TestSupport
       Issue.record("a budget below the leanest prediction must be refused"); return
     }
     #expect(e.leanest.predictedBytes == predictions.last!)
+    // Where none fits, the automatic policy takes the fastest candidate predicted within 1/32 of the leanest.
+    let near = predictions.firstIndex { Double($0) <= Double(predictions.last!) * (1 + MemoryPlan.nearLeanest) }!
+    #expect(e.nearLeanest.predictedBytes == predictions[near])
+    #expect(e.nearLeanest.tokenChunk == MemoryPlan.candidates[near].tokenChunk && e.nearLeanest.bandRows == MemoryPlan.candidates[near].bandRows)
   }
 }

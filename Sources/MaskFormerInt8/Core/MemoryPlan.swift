@@ -57,14 +57,21 @@ public struct MemoryPlan: Sendable, Equatable {
   /// The fastest candidate whose predicted activations, plus `margin`, fit `budget` bytes, or an
   /// error with the leanest plan's prediction when none does. `plan` makes the plan of one candidate.
   public static func choose(budget: Int, _ plan: (_ tokenChunk: Int, _ bandRows: Int) -> MemoryPlan) -> Result<MemoryPlan, MemoryPlanError> {
-    var leanest: MemoryPlan?
+    var tried: [MemoryPlan] = []
     for c in candidates {
       let p = plan(c.tokenChunk, c.bandRows)
       if Double(p.predictedBytes) * (1 + margin) <= Double(budget) { return .success(p) }
-      leanest = p
+      tried.append(p)
     }
-    return .failure(MemoryPlanError(budget: budget, leanest: leanest!))
+    let leanest = tried.last!
+    let near = tried.first { Double($0.predictedBytes) <= Double(leanest.predictedBytes) * (1 + nearLeanest) }!
+    return .failure(MemoryPlanError(budget: budget, leanest: leanest, nearLeanest: near))
   }
+
+  /// How close to the leanest prediction a faster plan may come to stand in for it where no plan fits a soft
+  /// target (`.automatic`): leaner candidates' smaller chunks and bands cost time and often save little
+  /// (Mask2Former at 2048x2048: bands of 64 rows within 1 % of bands of 4).
+  public static let nearLeanest = 1.0 / 32
 
   /// One image through a dry-run arena: `preprocess` allocates the model input, `forward` runs the
   /// network on it, `postprocess` takes the scratch that post-processing takes from the logits' arena.
@@ -153,6 +160,8 @@ public final class MemoryPhases: GraphObserver {
 public struct MemoryPlanError: Error, Sendable, CustomStringConvertible {
   public var budget: Int
   public var leanest: MemoryPlan
+  /// The fastest plan predicted within `MemoryPlan.nearLeanest` of the leanest.
+  public var nearLeanest: MemoryPlan
 
   public var description: String {
     "needs at least \(leanest.predictedBytes >> 20) MiB for activations (streamed as far as edge-seg can, peak in \(leanest.phase)); "
