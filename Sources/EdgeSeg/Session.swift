@@ -13,8 +13,9 @@ public enum MemoryPolicy: Sendable, Equatable {
   /// Bounded by default: whole maps while the process is predicted to stay within
   /// `automaticWholeMapBytes` (or half the machine's physical memory, if less); beyond that, the
   /// fastest streaming predicted to fit `automaticBytes` (or, where none does, the fastest predicted within
-  /// `MemoryPlan.nearLeanest` of the leanest). Streaming is chosen only
-  /// where it is measured to cost nothing (BENCHMARKS.md: the cost curve).
+  /// `MemoryPlan.nearLeanest` of the leanest). MaskFormer streams only where that was measured to cost
+  /// nothing; Mask2Former streams from 2048x2048 (half the memory for ~15-19 % more time: its keys and values
+  /// made head by head, its mask features projected per prediction). BENCHMARKS.md has the cost curves.
   case automatic
   /// The process's peak resident memory must stay within `bytes` (program, weights and activations):
   /// the fastest streaming predicted to fit, or `SessionError.budget`.
