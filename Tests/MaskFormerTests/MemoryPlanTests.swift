@@ -1,5 +1,6 @@
 // MemoryPlan: the dry run against a real run, phase by phase; the streaming a budget picks, and
 // refusals below the leanest plan.
+import Converter
 import EdgeSeg
 import Foundation
 import Kernels
@@ -27,6 +28,13 @@ import _TestSupport
     models.append(("shapes int8", try SegmentationModel(path: Fixtures.repository + "/Models/shapes/model.int8.eseg")))
     // Mask2Former (issue 21): its pixel decoder's token chunks, int8 values and masked decoder, at a 64-pixel edge.
     models.append(("mask2former/tiny", try SegmentationModel(path: Fixtures.path("mask2former/tiny")).resized(shortestEdge: 64)))
+    // Its int8 file too: streamed, the stride-4 level keeps the mask projection's int8 input.
+    let m2f = NSTemporaryDirectory() + "edge-seg-plan-m2f-\(UUID().uuidString).eseg"
+    defer { try? FileManager.default.removeItem(atPath: m2f) }
+    var options = ConvertOptions()
+    (options.calibrationDirectory, options.samples) = (Fixtures.repository + "/Calibration", 1)
+    try ModelConverter.convert(try Mask2FormerCheckpoint(directory: Fixtures.path("mask2former/tiny")), options: options, to: m2f) { _, _, _ in }
+    models.append(("mask2former/tiny int8", try SegmentationModel(path: m2f).resized(shortestEdge: 64)))
     var compared = 0
     for (name, model) in models {
       do {
