@@ -18,6 +18,15 @@ public struct DeformableLevels: Sendable, Equatable {
   public var count: Int { heights.count }
   public var tokens: Int { zip(heights, widths).reduce(0) { $0 + $1.0 * $1.1 } }
   public func start(_ l: Int) -> Int { (0..<l).reduce(0) { $0 + heights[$1] * widths[$1] } }
+  /// The level whose tokens include token t of the sequence.
+  public func level(of t: Int) -> Int {
+    var end = 0
+    for l in 0..<count {
+      end += heights[l] * widths[l]
+      if t < end { return l }
+    }
+    preconditionFailure("token \(t) past the \(end) tokens of the levels")
+  }
   var shapes: [(height: Int, width: Int)] { zip(heights, widths).map { (height: $0, width: $1) } }
 }
 
@@ -43,7 +52,7 @@ struct DeformablePositions {
     let d = features
     var t = first
     while t < first + count {
-      let l = (0..<levels.count).last { levels.start($0) <= t }!, start = levels.start(l)
+      let l = levels.level(of: t), start = levels.start(l)
       let n = Swift.min(first + count, start + levels.heights[l] * levels.widths[l]) - t, row = out + (t - first) * d
       tables[l].tokens(t - start, count: n, into: row)
       let embed = levelEmbed + l * d
@@ -99,7 +108,7 @@ public struct MultiscaleDeformableAttention {
         let loc = lb.baseAddress!, perToken = nh * nl * np * 2
         parallelFor((rows + 63) / 64, threads: ctx.threads) { c in
           for r in c * 64..<Swift.min(rows, (c + 1) * 64) {
-            let t = first + r, own = (0..<nl).last { starts[$0] <= t }!
+            let t = first + r, own = levels.level(of: t)
             let (h, w) = (levels.heights[own], levels.widths[own]), i = (t - starts[own]) / w, j = (t - starts[own]) % w
             let refX = (Float(j) + 0.5) / Float(w), refY = (Float(i) + 0.5) / Float(h), row = loc + r * perToken
             for m in 0..<nh {

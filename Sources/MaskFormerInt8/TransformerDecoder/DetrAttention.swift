@@ -57,8 +57,7 @@ public struct DetrAttention {
     precondition(mask.count == nq * nk, "attention mask: \(mask.count) values for \(nq)x\(nk)")
     let q = qProj(qIn, rows: nq, in: ctx)
     var context = ctx.floats(nq * d) { _ in }
-    let info = ctx.info(OpInfo(name: name.key("softmax_attention"), kind: "attention",
-                      macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32"))
+    let info = ctx.info(attentionInfo(nq: nq, nk: nk))
     ctx.observer?.begin(info!, input: nil)
     let workers = Swift.min(ctx.threads, nq), perWorker = Attention.denseScratchCount(keys: nk, headDim: hd)
     var workspace = ctx.floats(workers * perWorker) { _ in }
@@ -88,13 +87,18 @@ public struct DetrAttention {
     return outProj(context, rows: nq, residual: residual, in: ctx)
   }
 
+  /// The softmax attention as an observer sees it (either form).
+  private func attentionInfo(nq: Int, nk: Int) -> OpInfo {
+    let d = qProj.outFeatures
+    return OpInfo(name: name.key("softmax_attention"), kind: "attention", macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32")
+  }
+
   private func attend(q: ArenaArray<Float>, nq: Int, k: ArenaArray<Float>, v: ArenaArray<Float>, nk: Int,
                       residual: ArenaArray<Float>, mask: ArenaArray<Float>?, in ctx: InferenceContext) -> ArenaArray<Float> {
     let d = qProj.outFeatures, hd = d / heads
     let scale = 1 / Float(hd).squareRoot()
     var context = ctx.zeros(nq * d)
-    let info = ctx.info(OpInfo(name: name.key("softmax_attention"), kind: "attention",
-                      macs: 2 * nq * nk * d, bytes: 4 * (2 * nq + 2 * nk) * d, precision: "f32"))
+    let info = ctx.info(attentionInfo(nq: nq, nk: nk))
     ctx.observer?.begin(info!, input: nil)
     defer { context.withUnsafeBufferPointer { ctx.observer?.end(info!, output: .floats($0, columns: d), shape: [nq, d]) } }
     // Per worker: one head's keys transposed and a row of scores.
