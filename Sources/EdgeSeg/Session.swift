@@ -125,6 +125,8 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
   /// The process's predicted peak resident memory for one image: the plan's activations and the overhead.
   public var predictedPeakBytes: Int { plan.predictedBytes + overheadBytes }
   public let arena: Arena
+  /// The preprocessing's resize coefficients for this image size (made once, not per image).
+  private let resize: PillowResize.Plan
   public let configuration: SessionConfiguration
   /// Sees every op of the forward pass (profiler, drift); never changes what is computed.
   public var observer: (any GraphObserver)?
@@ -135,6 +137,7 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
     configuration = c
     let input = ImageProcessor.outputSize(height: imageSize.height, width: imageSize.width, config: model.preprocessor)
     inputSize = input
+    resize = PillowResize.Plan(from: imageSize, to: input)
     let baseline = c.baselineBytes ?? model.baselineBytes
     // A single image drops each weight's pages after use: about one layer's weights are resident.
     let weights = model.heapWeightBytes + (c.singleImage ? Swift.min(model.mappedWeightBytes, 8 << 20) : model.mappedWeightBytes)
@@ -212,7 +215,7 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
     func done(_ name: String, _ shape: [Int]) { observer?.end(OpInfo(name: name, kind: "stage"), output: nil, shape: shape) }
     var clock = Stopwatch()
     step("preprocess")
-    let pv = ImageProcessor.modelInput(image, config: model.preprocessor, in: arena)
+    let pv = ImageProcessor.modelInput(image, config: model.preprocessor, resize: resize, in: arena)
     done("preprocess", [3, pv.height, pv.width])
     let preprocess = clock.lap()
     step("model")
@@ -232,7 +235,7 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
   public func logits(_ image: Image) throws(SessionError) -> MaskLogits {
     let size = image.orientedSize
     guard size == imageSize else { throw .imageSize(expected: imageSize, got: size) }
-    return logits(ImageProcessor.modelInput(image, config: model.preprocessor, in: arena))
+    return logits(ImageProcessor.modelInput(image, config: model.preprocessor, resize: resize, in: arena))
   }
 
   /// The model's logits for preprocessed `pixel_values` (handed over: freed once embedded).

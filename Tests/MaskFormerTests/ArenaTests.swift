@@ -63,6 +63,20 @@ import _TestSupport
     #expect(arena.statistics.fallbacks == 0)
   }
 
+  /// A block's storage object goes back to the arena's pool when its last array goes and is handed out again:
+  /// no heap allocation for it (issue 19); the arena's own reference does not count as a copy.
+  @Test func storageObjectsArePooled() {
+    let arena = Arena(capacity: 1 << 16)
+    for round in 0..<3 {
+      var a = ArenaArray<Float>(repeating: Float(round), count: 100, in: arena)
+      let b = ArenaArray<Int8>(repeating: 1, count: 10, in: arena)
+      a[0] = 7   // a unique array is written in place: no copy, no new block
+      #expect(a[0] == 7 && a[1] == Float(round) && b[9] == 1)
+      #expect(arena.statistics.allocations == 2 * (round + 1), "round \(round): \(arena.statistics)")
+    }
+    #expect(arena.statistics.newBlocks == 2 && arena.statistics.inUse == 0, "\(arena.statistics)")
+  }
+
   @Test func copiesAreValues() {
     let arena = Arena(capacity: 1 << 16)
     let a = ArenaArray<Float>([1, 2, 3], in: arena)
@@ -102,6 +116,7 @@ import _TestSupport
     #expect(arena.statistics.inUse == 0, "every buffer went back")
     #expect(runs[0].fallbacks == 0 && runs[1].fallbacks == 0, "MemoryPlan's size holds the run: \(runs)")
     #expect(runs[1].allocations == runs[0].allocations && runs[0].allocations > 100, "\(runs)")
+    #expect(runs[0].newBlocks > 0 && runs[1].newBlocks == 0, "the second run reuses the first's storage objects: \(runs)")
     #expect(runs[1].highWater == runs[0].highWater && runs[0].highWater <= arena.capacity)
     print("arena: \(arena.capacity >> 10) KiB reserved, \(runs[0].highWater >> 10) KiB touched, peak in use \(runs[0].peakInUse >> 10) KiB, \(runs[0].allocations) buffers per run")
   }

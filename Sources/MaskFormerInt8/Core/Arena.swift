@@ -8,6 +8,11 @@
 // 16 MiB or more (a whole map) gives its pages back to the OS at once, and `trim` gives back all free
 // pages between phases, so that resident memory follows the live buffers (as malloc's mmap threshold
 // does) while the chunk buffers of a phase are reused without faulting their pages in again.
+// The blocks' storage objects (`ArenaBlock`) are pooled as well: the arena keeps every block it handed
+// out; one whose only reference is the arena's (its last ArenaArray went) is swept at the next request,
+// `trim` or `statistics` (its memory freed as above, the object kept for the next request), so the free
+// list any request sees is the one an immediate free would have left, and a steady-state run makes no
+// heap allocation for its buffers at all.
 // A dry-run arena (`Arena.dryRun()`) hands out the same blocks by the same first fit from address space
 // that is never backed (no access allowed): a forward pass run on it with `InferenceContext.isDryRun`
 // makes every request the real one makes, touches nothing, and its statistics are the real run's.
@@ -31,6 +36,8 @@ public final class Arena: @unchecked Sendable {
     public var peakInUse = 0
     /// The highest region offset ever handed out: the pages a run has touched.
     public var highWater = 0
+    /// Storage objects (`ArenaBlock`) made on the heap because none was free in the pool: 0 in a steady state.
+    public var newBlocks = 0
   }
 
   /// Bytes of the region.
@@ -45,6 +52,10 @@ public final class Arena: @unchecked Sendable {
   /// Free blocks `(offset, size)`, sorted by offset, never adjacent (coalesced).
   private var free: [(offset: Int, size: Int)]
   private var stats = Statistics()
+  /// Blocks handed out (an ArenaArray may hold them; the arena's reference is a retain of its own, so that
+  /// copy-on-write can discount it) and blocks ready to hand out again.
+  private var live: [Unmanaged<ArenaBlock>] = []
+  private var spare: [ArenaBlock] = []
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
   /// Reserves `capacity` bytes of address space (an anonymous mapping). The OS commits a page when
@@ -82,13 +93,19 @@ public final class Arena: @unchecked Sendable {
   }
 
   deinit {
+    sweep()   // no ArenaArray holds a block now (each holds the arena): frees the heap fallbacks' memory
     precondition(stats.inUse == 0, "arena released with \(stats.inUse) bytes still in use")
     pthread_mutex_destroy(mutex)
     mutex.deallocate()
     if mappedBytes > 0 { munmap(region, mappedBytes) } else if !isDryRun { region.deallocate() }
   }
 
-  public var statistics: Statistics { locked { stats } }
+  public var statistics: Statistics {
+    locked {
+      sweep()
+      return stats
+    }
+  }
 
   /// Starts counting allocations, fallbacks and the peak afresh (the high-water mark stays: pages once
   /// touched stay resident).
@@ -96,10 +113,56 @@ public final class Arena: @unchecked Sendable {
     locked { stats = Statistics(inUse: stats.inUse, peakInUse: stats.inUse, highWater: stats.highWater) }
   }
 
-  /// `byteCount` bytes aligned to `alignment`: the lowest free block that fits, or the heap.
-  func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+  /// A block of `byteCount` bytes for an ArenaArray: a pooled storage object (new ones only while the pool
+  /// grows) with memory from `allocate`.
+  func block(byteCount: Int) -> ArenaBlock {
+    locked {
+      sweep()
+      let base = allocate(byteCount: byteCount)
+      let block: ArenaBlock
+      if let reused = spare.popLast() {
+        reused.assign(base, byteCount: byteCount)
+        block = reused
+      } else {
+        block = ArenaBlock(base: base, byteCount: byteCount, ownsMemory: false)
+        stats.newBlocks += 1
+      }
+      live.append(.passRetained(block))
+      return block
+    }
+  }
+
+  /// Frees the memory of every block no ArenaArray holds any more and moves it to the spares (under the lock).
+  private func sweep() {
+    var i = 0
+    while i < live.count {
+      var block = live[i].takeRetainedValue()   // the arena's own reference, now this variable's
+      if isKnownUniquelyReferenced(&block) {
+        deallocate(block.base, byteCount: block.byteCount)
+        spare.append(block)
+        live.swapAt(i, live.count - 1)
+        live.removeLast()
+      } else {
+        _ = Unmanaged.passRetained(block)   // the arena keeps its reference
+        i += 1
+      }
+    }
+  }
+
+  /// Copy-on-write's test for a block of this arena: held by the one ArenaArray that asks. The arena's own
+  /// reference is set aside for the test (under the lock, so that no sweep runs meanwhile).
+  func isUniquelyReferenced(_ block: inout ArenaBlock) -> Bool {
+    locked {
+      Unmanaged.passUnretained(block).release()
+      defer { _ = Unmanaged.passUnretained(block).retain() }
+      return isKnownUniquelyReferenced(&block)
+    }
+  }
+
+  /// `byteCount` bytes aligned to `alignment`: the lowest free block that fits, or the heap (under the lock).
+  private func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
     let size = Self.blockSize(byteCount)
-    let offset: Int? = locked {
+    let offset: Int? = {
       guard let i = free.firstIndex(where: { $0.size >= size }) else {
         stats.fallbacks += 1
         stats.fallbackBytes += size
@@ -112,20 +175,20 @@ public final class Arena: @unchecked Sendable {
       stats.peakInUse = Swift.max(stats.peakInUse, stats.inUse)
       stats.highWater = Swift.max(stats.highWater, block.offset + size)
       return block.offset
-    }
+    }()
     if let offset { return region + offset }
     return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: Self.alignment)
   }
 
-  /// Returns a block from `allocate` with the same `byteCount`.
-  func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+  /// Returns memory from `allocate` with the same `byteCount` (under the lock).
+  private func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
     let offset = pointer - region
     guard offset >= 0 && offset < capacity else {
       pointer.deallocate()
       return
     }
     let size = Self.blockSize(byteCount)
-    locked {
+    do {
       stats.inUse -= size
       // Insert sorted, then merge with the free neighbours.
       var lo = 0, hi = free.count
@@ -159,7 +222,10 @@ public final class Arena: @unchecked Sendable {
   /// phases of the model, where the buffers of the phase before are gone).
   public func trim() {
     guard returnsFreedPages else { return }
-    locked { for block in free { returnPages(of: block) } }
+    locked {
+      sweep()
+      for block in free { returnPages(of: block) }
+    }
   }
 
   /// The whole pages inside a free block (its edges may share a page with a live block).

@@ -2,27 +2,14 @@
 // there is none) and goes back to it when the last copy is dropped. Value semantics as Array: a write
 // to a shared copy copies first (into the same arena). Hot loops use the unsafe-pointer accessors, as
 // with Array.
+// The storage object (`ArenaBlock`, a class: its reference count is what tells that the last copy went)
+// comes from the arena's pool too, so that a steady-state run allocates nothing on the heap: the arena
+// finds a block whose only reference is its own pool at its next request (`Arena.sweep`) and reuses it.
 
 public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, MutableCollection {
-  final class Storage: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let byteCount: Int
-    let arena: Arena?
-
-    init(byteCount: Int, arena: Arena?) {
-      self.byteCount = byteCount
-      self.arena = arena
-      // 64-byte aligned with or without an arena: F32GEMM's packed B is read with aligned loads.
-      base = arena?.allocate(byteCount: byteCount)
-        ?? UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, byteCount), alignment: Arena.alignment)
-    }
-
-    deinit {
-      if let arena { arena.deallocate(base, byteCount: byteCount) } else { base.deallocate() }
-    }
-  }
-
-  private var storage: Storage
+  private var storage: ArenaBlock
+  /// The arena is kept alive by its arrays (its blocks do not hold it: it holds them).
+  public let arena: Arena?
   public let count: Int
 
   /// `count` elements left for `initialize` to write, every one of them. From a dry-run arena
@@ -31,7 +18,8 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
               initializingWith initialize: (UnsafeMutableBufferPointer<Element>) throws -> Void) rethrows {
     precondition(count >= 0, "ArenaArray count \(count)")
     self.count = count
-    storage = Storage(byteCount: count * MemoryLayout<Element>.stride, arena: arena)
+    self.arena = arena
+    storage = ArenaBlock.make(byteCount: count * MemoryLayout<Element>.stride, in: arena)
     try initialize(UnsafeMutableBufferPointer(start: storage.base.assumingMemoryBound(to: Element.self), count: count))
   }
 
@@ -62,10 +50,8 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
 
   public var startIndex: Int { 0 }
   public var endIndex: Int { count }
-  /// The arena the storage came from (nil: the heap).
-  public var arena: Arena? { storage.arena }
   /// The storage is a dry-run arena's block: sized and placed, not backed.
-  public var isDryRun: Bool { storage.arena?.isDryRun == true }
+  public var isDryRun: Bool { arena?.isDryRun == true }
 
   public subscript(i: Int) -> Element {
     get {
@@ -89,8 +75,12 @@ public struct ArenaArray<Element: BitwiseCopyable>: RandomAccessCollection, Muta
   }
 
   private mutating func makeUnique() {
-    if isKnownUniquelyReferenced(&storage) { return }
-    let copy = Storage(byteCount: storage.byteCount, arena: storage.arena)
+    if let arena {
+      if arena.isUniquelyReferenced(&storage) { return }
+    } else if isKnownUniquelyReferenced(&storage) {
+      return
+    }
+    let copy = ArenaBlock.make(byteCount: storage.byteCount, in: arena)
     if isDryRun { storage = copy; return }
     copy.base.copyMemory(from: storage.base, byteCount: count * MemoryLayout<Element>.stride)
     storage = copy
@@ -105,4 +95,30 @@ extension ArenaArray: @unchecked Sendable where Element: Sendable {}
 
 extension ArenaArray: CustomStringConvertible {
   public var description: String { "ArenaArray(\(Array(self)))" }
+}
+
+/// The memory of one ArenaArray: `byteCount` bytes at `base`, from an arena's region (or the heap where it
+/// did not fit), or from the heap without an arena.
+final class ArenaBlock: @unchecked Sendable {
+  private(set) var base: UnsafeMutableRawPointer
+  private(set) var byteCount: Int
+  /// Without an arena the block owns heap memory and frees it when it goes; an arena's blocks live in
+  /// its pool and are handed out again (`assign`), their memory freed by the arena's sweep.
+  private let ownsMemory: Bool
+
+  static func make(byteCount: Int, in arena: Arena?) -> ArenaBlock {
+    if let arena { return arena.block(byteCount: byteCount) }
+    // 64-byte aligned with or without an arena: F32GEMM's packed B is read with aligned loads.
+    return ArenaBlock(base: .allocate(byteCount: Swift.max(1, byteCount), alignment: Arena.alignment), byteCount: byteCount, ownsMemory: true)
+  }
+
+  init(base: UnsafeMutableRawPointer, byteCount: Int, ownsMemory: Bool) {
+    (self.base, self.byteCount, self.ownsMemory) = (base, byteCount, ownsMemory)
+  }
+
+  /// A pooled block takes new memory (under the arena's lock).
+  func assign(_ base: UnsafeMutableRawPointer, byteCount: Int) { (self.base, self.byteCount) = (base, byteCount) }
+
+  deinit { if ownsMemory { base.deallocate() } }
+
 }

@@ -145,9 +145,10 @@ extension Linear {
 
   /// The input parameters all of `layers` quantize with, if they are all int8 and agree.
   static func sharedInput(_ layers: [Linear]) -> QuantParams? {
-    let qs = layers.compactMap(\.quantized)
-    guard qs.count == layers.count, let first = qs.first, qs.allSatisfy({ $0.input == first.input }) else { return nil }
-    return first.input
+    // A loop, not compactMap: this runs per chunk of every Swin block (an array per call, issue 19).
+    guard let first = layers.first?.quantized?.input else { return nil }
+    for l in layers where l.quantized?.input != first { return nil }
+    return first
   }
 
   private static func fused(_ layers: [Linear], rows: Int, input: (_ emit: (TensorView) -> Void) -> Void, in ctx: InferenceContext,

@@ -67,15 +67,25 @@ public enum ImageProcessor {
 
   /// The model's input for any image as decoded: EXIF orientation applied, RGB, resized and
   /// normalized. The one preprocessing chain every caller (pipeline, calibration, eval, drift) uses.
-  public static func modelInput(_ image: Image, config: PreprocessorConfig, in arena: Arena? = nil) -> PixelValues {
-    pixelValues(image.orientedRGB(), config: config, in: arena)
+  /// `resize`: the resize's coefficients made once for this image size (a session's), else made here.
+  public static func modelInput(_ image: Image, config: PreprocessorConfig, resize: PillowResize.Plan? = nil,
+                                in arena: Arena? = nil) -> PixelValues {
+    pixelValues(image.orientedRGB(), config: config, resize: resize, in: arena)
   }
 
   /// `pixel_values` of an RGB image, oriented already (`Image.orientedRGB()`).
-  public static func pixelValues(_ image: Image, config: PreprocessorConfig, in arena: Arena? = nil) -> PixelValues {
+  public static func pixelValues(_ image: Image, config: PreprocessorConfig, resize: PillowResize.Plan? = nil,
+                                 in arena: Arena? = nil) -> PixelValues {
     precondition(image.layout == .rgb, "ImageProcessor expects RGB, got \(image.layout)")
     let (oh, ow) = outputSize(height: image.height, width: image.width, config: config)
-    let resized = oh == image.height && ow == image.width ? image : PillowResize.bilinear(image, width: ow, height: oh)
+    let resized: Image
+    if oh == image.height && ow == image.width {
+      resized = image
+    } else if let resize, resize.matches(from: (image.height, image.width), to: (oh, ow)) {
+      resized = PillowResize.bilinear(image, resize)
+    } else {
+      resized = PillowResize.bilinear(image, width: ow, height: oh)
+    }
     let plane = oh * ow
     let out = PixelValues.buffer(height: oh, width: ow, in: arena) { out in
       for c in 0..<3 {
@@ -99,7 +109,7 @@ public enum PillowResize {
   static let precisionBits = 22
 
   /// Per output index: first input index, tap count and the fixed-point weights (`ksize` each).
-  struct Coefficients {
+  struct Coefficients: Sendable {
     var bounds: [(start: Int, count: Int)]
     var weights: [Int32]
     var ksize: Int
@@ -111,6 +121,7 @@ public enum PillowResize {
     let support = 1.0 * filterScale
     let ksize = Int(support.rounded(.up)) * 2 + 1
     var bounds: [(Int, Int)] = []
+    bounds.reserveCapacity(outSize)
     var weights = [Int32](repeating: 0, count: outSize * ksize)
     var k = [Double](repeating: 0, count: ksize)
     for xx in 0..<outSize {
@@ -142,11 +153,30 @@ public enum PillowResize {
     return UInt8(v >> Int32(precisionBits))
   }
 
+  /// The coefficients of one resize, `from` → `to` (height, width), made once (a session's images share them).
+  public struct Plan: Sendable {
+    let from: (height: Int, width: Int), to: (height: Int, width: Int)
+    let horizontal: Coefficients?, vertical: Coefficients?
+
+    public init(from: (height: Int, width: Int), to: (height: Int, width: Int)) {
+      (self.from, self.to) = (from, to)
+      horizontal = to.width != from.width ? coefficients(inSize: from.width, outSize: to.width) : nil
+      vertical = to.height != from.height ? coefficients(inSize: from.height, outSize: to.height) : nil
+    }
+
+    func matches(from f: (height: Int, width: Int), to t: (height: Int, width: Int)) -> Bool { f == from && t == to }
+  }
+
   public static func bilinear(_ image: Image, width ow: Int, height oh: Int) -> Image {
+    bilinear(image, Plan(from: (image.height, image.width), to: (oh, ow)))
+  }
+
+  static func bilinear(_ image: Image, _ plan: Plan) -> Image {
+    precondition(plan.matches(from: (image.height, image.width), to: plan.to), "resize plan for \(plan.from), image \(image.height)x\(image.width)")
+    let (oh, ow) = plan.to
     let ch = image.layout.channels
     var cur = image
-    if ow != cur.width {
-      let co = coefficients(inSize: cur.width, outSize: ow)
+    if let co = plan.horizontal {
       var out = [UInt8](repeating: 0, count: cur.height * ow * ch)
       for y in 0..<cur.height {
         for x in 0..<ow {
@@ -162,8 +192,7 @@ public enum PillowResize {
       }
       cur = Image(width: ow, height: cur.height, layout: cur.layout, pixels: out)
     }
-    if oh != cur.height {
-      let co = coefficients(inSize: cur.height, outSize: oh)
+    if let co = plan.vertical {
       var out = [UInt8](repeating: 0, count: oh * cur.width * ch)
       for y in 0..<oh {
         let (start, count) = co.bounds[y]
