@@ -49,7 +49,8 @@ public enum ActivationQuantizer {
   /// `rows` rows of `k` floats (row stride `xStride`) into rows of stride `qStride`, 256 rows per task.
   public static func quantizeRows(_ x: UnsafePointer<Float>, rows: Int, k: Int, xStride: Int, _ p: QuantParams,
                                   into q: UnsafeMutablePointer<Int8>, qStride: Int, threads: Int, kernel: QuantizeKernel = .portable) {
-    parallelFor((rows + 255) / 256, threads: threads) { blk in
+    parallelFor((rows + 255) / 256, threads: threads, sharing: (x, rows, k, xStride, p, q, qStride, kernel)) { s, blk in
+      let (x, rows, k, xStride, p, q, qStride, kernel) = s
       for i in (blk * 256)..<Swift.min(rows, blk * 256 + 256) { quantize(x + i * xStride, count: k, p, into: q + i * qStride, kernel: kernel) }
     }
   }

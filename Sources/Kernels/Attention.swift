@@ -233,7 +233,8 @@ public enum Attention {
                            width d: Int, heads: Int, scale: Float, mask: UnsafePointer<Float>? = nil, out: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Float>, threads: Int, kernel: AttentionKernel) {
     let hd = d / heads, perWorker = denseScratchCount(keys: nk, headDim: hd)
-    parallelForWorkers(heads, threads: threads) { head, worker in
+    parallelForWorkers(heads, threads: threads, sharing: (q, nq, k, v, nk, d, hd, scale, mask, out, scratch, perWorker, kernel)) { st, head, worker in
+      let (q, nq, k, v, nk, d, hd, scale, mask, out, scratch, perWorker, kernel) = st
       let off = head * hd
       switch kernel {
       case .avx512:

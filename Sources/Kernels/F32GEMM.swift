@@ -178,12 +178,14 @@ public enum F32GEMM {
     let b = packed.bindMemory(to: Float.self, capacity: panels * kTotal * nr)
     let blocksArea = packed + panels * kTotal * nr * 4, blockBytes = p.transposedOutput ? blockBytes(p, kernel: kernel, threads: threads) : 0
     let segments = p.segments
-    parallelFor(panels, threads: threads) { panel in
-      pack(segments, n: p.n, nr: nr, kTotal: kTotal, panel: panel, into: b)
+    parallelFor(panels, threads: threads, sharing: (segments, p.n, nr, kTotal, b)) { s, panel in
+      pack(s.0, n: s.1, nr: s.2, kTotal: s.3, panel: panel, into: s.4)
     }
 
     let (blockRows, blocks, groups, panelsPerGroup) = tasks(p, kernel: kernel, threads: threads)
-    parallelForWorkers(blocks * groups, threads: threads) { task, worker in
+    parallelForWorkers(blocks * groups, threads: threads,
+                       sharing: (p, kernel, b, blocksArea, blockBytes, blockRows, groups, panelsPerGroup, panels, kTotal, mr, nr)) { st, task, worker in
+      let (p, kernel, b, blocksArea, blockBytes, blockRows, groups, panelsPerGroup, panels, kTotal, mr, nr) = st
       let blk = task / groups, group = task % groups
       let m0 = blk * blockRows, m1 = Swift.min(p.m, m0 + blockRows)
       let p0 = group * panelsPerGroup, p1 = Swift.min(panels, p0 + panelsPerGroup)

@@ -27,7 +27,9 @@ public enum Norms {
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                into y: UnsafeMutablePointer<Float>, yStride: Int, threads: Int, kernel: NormKernel = .portable) {
     let chunk = 64
-    parallelFor((rows + chunk - 1) / chunk, threads: threads) { blk in
+    parallelFor((rows + chunk - 1) / chunk, threads: threads,
+                sharing: (x, xStride, rows, channels, gamma, beta, eps, y, yStride, kernel, chunk)) { s, blk in
+      let (x, xStride, rows, channels, gamma, beta, eps, y, yStride, kernel, chunk) = s
       for i in (blk * chunk)..<Swift.min(rows, blk * chunk + chunk) {
         let xi = x + i * xStride, yi = y + i * yStride
         switch kernel {
@@ -58,7 +60,9 @@ public enum Norms {
                                         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, _ params: QuantParams,
                                         into q: UnsafeMutablePointer<Int8>, qStride: Int, threads: Int, kernel: NormKernel) {
     let chunk = 64
-    parallelFor((rows + chunk - 1) / chunk, threads: threads) { blk in
+    parallelFor((rows + chunk - 1) / chunk, threads: threads,
+                sharing: (x, xStride, rows, channels, gamma, beta, eps, params, q, qStride, kernel, chunk)) { s, blk in
+      let (x, xStride, rows, channels, gamma, beta, eps, params, q, qStride, kernel, chunk) = s
       withUnsafeTemporaryAllocation(of: Float.self, capacity: kernel != .portable ? 1 : channels) { rowBuf in
         for i in (blk * chunk)..<Swift.min(rows, blk * chunk + chunk) {
           let xi = x + i * xStride, qi = q + i * qStride
@@ -88,25 +92,25 @@ public enum Norms {
   public static func groupNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, width: Int, channels: Int, groups: Int,
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                relu: Bool, threads: Int, kernel: NormKernel = .portable) {
-    var stats = GroupNormStatistics(channels: channels, groups: groups)
-    stats.add(x, rows: rows, width: width, threads: threads, kernel: kernel)
-    let (scale, shift) = stats.affine(gamma: gamma, beta: beta, eps: eps)
-    applyAffine(x, pixels: rows * width, channels: channels, scale: scale, shift: shift, relu: relu, threads: threads, kernel: kernel)
+    ThreadScratch.with(.affine, bytes: 2 * channels * MemoryLayout<Float>.stride) { raw in
+      let scale = raw.bindMemory(to: Float.self, capacity: 2 * channels), shift = scale + channels
+      GroupNormStatistics.gather(channels: channels, groups: groups) { stats in
+        stats.add(x, rows: rows, width: width, threads: threads, kernel: kernel)
+        stats.affine(gamma: gamma, beta: beta, eps: eps, scale: scale, shift: shift)
+      }
+      applyAffine(x, pixels: rows * width, channels: channels, scale: scale, shift: shift, relu: relu, threads: threads, kernel: kernel)
+    }
   }
 
   /// `x = x·scale[c] + shift[c]` (then max(·, 0) if relu) for every pixel of an NHWC map, in place.
   /// `kernel`: .avx512 and .avx2 run the C twins (es_affine_rows), the others the Swift loop (`affineRows`).
-  public static func applyAffine(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, scale: [Float], shift: [Float],
-                                 relu: Bool, threads: Int, kernel: NormKernel = .portable) {
+  public static func applyAffine(_ x: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, scale: UnsafePointer<Float>,
+                                 shift: UnsafePointer<Float>, relu: Bool, threads: Int, kernel: NormKernel = .portable) {
     let chunk = 256
-    scale.withUnsafeBufferPointer { a in
-      shift.withUnsafeBufferPointer { b in
-        let a = a.baseAddress!, b = b.baseAddress!
-        parallelFor((pixels + chunk - 1) / chunk, threads: threads) { blk in
-          let p0 = blk * chunk, n = Swift.min(pixels, p0 + chunk) - p0
-          affineRows(x + p0 * channels, pixels: n, channels: channels, scale: a, shift: b, relu: relu, into: x + p0 * channels, kernel: kernel)
-        }
-      }
+    parallelFor((pixels + chunk - 1) / chunk, threads: threads, sharing: (x, pixels, channels, scale, shift, relu, kernel, chunk)) { s, blk in
+      let (x, pixels, channels, a, b, relu, kernel, chunk) = s
+      let p0 = blk * chunk, n = Swift.min(pixels, p0 + chunk) - p0
+      affineRows(x + p0 * channels, pixels: n, channels: channels, scale: a, shift: b, relu: relu, into: x + p0 * channels, kernel: kernel)
     }
   }
 
@@ -179,19 +183,26 @@ import Darwin
 /// order, whole or in bands: per row and group a two-pass mean and centred sum of squares in float64,
 /// merged into the running totals in row order (Chan et al.'s pairwise update). The result depends
 /// only on the map, not on how its rows were banded or on the thread count.
-public struct GroupNormStatistics: Sendable {
+/// The running totals live in `gather`'s scope (on the stack: no heap allocation per GroupNorm, issue 19).
+public struct GroupNormStatistics {
   public let channels: Int
   public let groups: Int
   public private(set) var count: Double = 0
-  private var mean: [Double]
-  private var m2: [Double]
+  private let mean: UnsafeMutablePointer<Double>
+  private let m2: UnsafeMutablePointer<Double>
 
-  public init(channels: Int, groups: Int) {
+  /// Statistics gathered by `body` (`add`, then `affine`), over storage that lives for the call.
+  public static func gather<R>(channels: Int, groups: Int, _ body: (inout GroupNormStatistics) -> R) -> R {
     precondition(channels % groups == 0, "groupNorm: \(channels) channels not divisible by \(groups) groups")
-    self.channels = channels
-    self.groups = groups
-    mean = [Double](repeating: 0, count: groups)
-    m2 = [Double](repeating: 0, count: groups)
+    return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * groups) { storage in
+      storage.initialize(repeating: 0)
+      var stats = GroupNormStatistics(channels: channels, groups: groups, mean: storage.baseAddress!, m2: storage.baseAddress! + groups)
+      return body(&stats)
+    }
+  }
+
+  private init(channels: Int, groups: Int, mean: UnsafeMutablePointer<Double>, m2: UnsafeMutablePointer<Double>) {
+    (self.channels, self.groups, self.mean, self.m2) = (channels, groups, mean, m2)
   }
 
   /// Adds `rows` consecutive map rows of `width` pixels (`rows·width·channels` floats).
@@ -199,10 +210,10 @@ public struct GroupNormStatistics: Sendable {
   public mutating func add(_ x: UnsafePointer<Float>, rows: Int, width: Int, threads: Int, kernel: NormKernel = .portable) {
     let (channels, groups) = (self.channels, self.groups), per = channels / groups
     // Per row and group: (mean, M2) of its width·per values.
-    var partial = [Double](repeating: 0, count: rows * groups * 2)
-    partial.withUnsafeMutableBufferPointer { pb in
-      let pp = pb.baseAddress!
-      parallelFor(rows, threads: threads) { r in
+    ThreadScratch.with(.statistics, bytes: rows * groups * 2 * MemoryLayout<Double>.stride) { raw in
+      let pp = raw.bindMemory(to: Double.self, capacity: rows * groups * 2), partial = pp
+      parallelFor(rows, threads: threads, sharing: (x, pp, width, channels, groups, per, kernel)) { s, r in
+        let (x, pp, width, channels, groups, per, kernel) = s
         ThreadScratch.with(.rows, bytes: 2 * channels * MemoryLayout<Double>.stride) { raw in
           let acc = raw.assumingMemoryBound(to: Double.self), meanOf = acc + channels, row = x + r * width * channels, out = pp + r * groups * 2
           let n = Double(width * per)
@@ -225,17 +236,17 @@ public struct GroupNormStatistics: Sendable {
           }
         }
       }
-    }
-    let nb = Double(width * per)
-    for r in 0..<rows {
-      let na = count, total = na + nb
-      for g in 0..<groups {
-        let mb = partial[(r * groups + g) * 2], m2b = partial[(r * groups + g) * 2 + 1]
-        let delta = mb - mean[g]
-        mean[g] += delta * (nb / total)
-        m2[g] += m2b + delta * delta * (na * nb / total)
+      let nb = Double(width * per)
+      for r in 0..<rows {
+        let na = count, total = na + nb
+        for g in 0..<groups {
+          let mb = partial[(r * groups + g) * 2], m2b = partial[(r * groups + g) * 2 + 1]
+          let delta = mb - mean[g]
+          mean[g] += delta * (nb / total)
+          m2[g] += m2b + delta * delta * (na * nb / total)
+        }
+        count = total
       }
-      count = total
     }
   }
 
@@ -265,16 +276,16 @@ public struct GroupNormStatistics: Sendable {
     }
   }
 
-  /// Per channel `(scale, shift)` with `y = x·scale + shift = (x − μ)/√(σ² + eps)·γ + β` (biased variance).
-  public func affine(gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float) -> (scale: [Float], shift: [Float]) {
+  /// Per channel `(scale, shift)` with `y = x·scale + shift = (x − μ)/√(σ² + eps)·γ + β` (biased variance),
+  /// `channels` floats each.
+  public func affine(gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float, scale: UnsafeMutablePointer<Float>,
+                     shift: UnsafeMutablePointer<Float>) {
     let per = channels / groups
-    var scale = [Float](repeating: 0, count: channels), shift = [Float](repeating: 0, count: channels)
     for c in 0..<channels {
       let g = c / per
       let r = Float(1 / (m2[g] / count + Double(eps)).squareRoot()), m = Float(mean[g])
       scale[c] = r * gamma[c]
       shift[c] = beta[c] - m * r * gamma[c]
     }
-    return (scale, shift)
   }
 }

@@ -86,6 +86,33 @@ public func parallelForWorkers<T: ParallelTask>(_ count: Int, threads: Int, _ ta
   if !pooled { parallelForWorkers(count, threads: threads) { i, w in task.run(i, worker: w) } }
 }
 
+/// As `parallelFor`, with what the body reads handed over as `state` and the body capturing nothing: the pool
+/// gets a `ParallelTask` and no heap allocation is made (a closure that captures has its context boxed
+/// when it is made escaping for the pool: one malloc per loop, issue 19). Write the body's captures as a
+/// tuple: `parallelFor(n, threads: t, sharing: (x, y)) { s, i in let (x, y) = s; ... }`.
+public func parallelFor<State>(_ count: Int, threads: Int, sharing state: State, _ body: @escaping (State, Int) -> Void) {
+  parallelForWorkers(count, threads: threads, StatefulItemTask(state: state, body: body))
+}
+
+/// As `parallelForWorkers` (the worker passed too), with `state` as `parallelFor(_:threads:sharing:_:)`.
+public func parallelForWorkers<State>(_ count: Int, threads: Int, sharing state: State, _ body: @escaping (State, Int, Int) -> Void) {
+  parallelForWorkers(count, threads: threads, StatefulTask(state: state, body: body))
+}
+
+/// A loop body that captures nothing and the values it reads: a task without a closure context.
+private struct StatefulTask<State>: ParallelTask {
+  let state: State
+  let body: (State, Int, Int) -> Void
+  func run(_ i: Int, worker: Int) { body(state, i, worker) }
+}
+
+/// As `StatefulTask` for a body that does not ask for its worker (wrapping it in a closure would capture it).
+private struct StatefulItemTask<State>: ParallelTask {
+  let state: State
+  let body: (State, Int) -> Void
+  func run(_ i: Int, worker: Int) { body(state, i) }
+}
+
 /// Tells the worker pool that no parallel loop follows soon (the end of a forward pass): its threads sleep
 /// at once instead of spinning ~0.1 ms for the next loop, which would take the cores from other threads
 /// (a batch's output writer, an app's UI). The next loop wakes them.
@@ -110,7 +137,8 @@ public enum ThreadScratch {
   /// The slots: Int8GEMM's correction/scale tables, its packed activations, Winograd's tile buffers, and the
   /// row buffers of the norm passes (GroupNorm's per-channel sums, the GroupNorm-to-int8 hand-over).
   /// (`withUnsafeTemporaryAllocation` is on the stack only up to ~1 KB; larger, it is a malloc per call.)
-  public enum Slot: CInt { case gemmTables = 0, gemmPacking = 1, winograd = 2, rows = 3 }
+  /// `statistics`: GroupNorm's per-row partial statistics; `affine`: a whole-map GroupNorm's scale and shift.
+  public enum Slot: CInt { case gemmTables = 0, gemmPacking = 1, winograd = 2, rows = 3, statistics = 4, affine = 5 }
 
   public static func with<R>(_ slot: Slot, bytes: Int, _ body: (UnsafeMutableRawPointer) -> R) -> R {
     guard let p = es_thread_scratch(slot.rawValue, bytes) else {

@@ -136,7 +136,7 @@ void es_pool_rest(void) { __atomic_store_n(&es_pool_resting, 1, __ATOMIC_RELAXED
 // slot and thread, freed when the thread ends; so a GEMM's tables and packing buffers are not a malloc per call.
 #include <stdlib.h>
 
-#define ES_SCRATCH_SLOTS 4
+#define ES_SCRATCH_SLOTS 6
 typedef struct { void *p[ES_SCRATCH_SLOTS]; size_t n[ES_SCRATCH_SLOTS]; } es_scratch_set;
 static pthread_key_t es_scratch_key;
 static pthread_once_t es_scratch_once = PTHREAD_ONCE_INIT;

@@ -97,9 +97,9 @@ import _TestSupport
       var rng = SplitMix64(seed: UInt64(channels))
       let x = rng.floats(rows * width * channels).map { $0 * 5 - 2 }, g = rng.floats(channels), b = rng.floats(channels).map { $0 - 0.5 }
       func run(_ k: NormKernel, relu: Bool) -> (scale: [Float], shift: [Float], y: [UInt32]) {
-        var stats = GroupNormStatistics(channels: channels, groups: groups)
-        x.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: rows, width: width, threads: 2, kernel: k) }
-        let (scale, shift) = g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in stats.affine(gamma: gp.baseAddress!, beta: bp.baseAddress!, eps: 1e-5) } }
+        let (scale, shift) = groupNormAffine(channels: channels, groups: groups, gamma: g, beta: b) { stats in
+          x.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: rows, width: width, threads: 2, kernel: k) }
+        }
         var y = x
         y.withUnsafeMutableBufferPointer {
           Norms.applyAffine($0.baseAddress!, pixels: rows * width, channels: channels, scale: scale, shift: shift, relu: relu, threads: 2, kernel: k)
@@ -123,16 +123,17 @@ import _TestSupport
     var rng = SplitMix64(seed: 7)
     let x = rng.floats(rows * width * channels).map { $0 * 6 + 3 }, g = rng.floats(channels), b = rng.floats(channels)
     func affine(bands: [Int], threads: Int) -> ([Float], [Float]) {
-      var stats = GroupNormStatistics(channels: channels, groups: groups)
       var r0 = 0
-      x.withUnsafeBufferPointer { xp in
-        for n in bands {
-          stats.add(xp.baseAddress! + r0 * width * channels, rows: n, width: width, threads: threads)
-          r0 += n
+      let affine = groupNormAffine(channels: channels, groups: groups, gamma: g, beta: b) { stats in
+        x.withUnsafeBufferPointer { xp in
+          for n in bands {
+            stats.add(xp.baseAddress! + r0 * width * channels, rows: n, width: width, threads: threads)
+            r0 += n
+          }
         }
       }
       #expect(r0 == rows)
-      return g.withUnsafeBufferPointer { gp in b.withUnsafeBufferPointer { bp in stats.affine(gamma: gp.baseAddress!, beta: bp.baseAddress!, eps: 1e-5) } }
+      return affine
     }
     let whole = affine(bands: [rows], threads: 1)
     for (bands, threads) in [([1, 22], 2), ([5, 5, 5, 5, 3], 3), (Array(repeating: 1, count: rows), 1)] {
@@ -151,4 +152,19 @@ import _TestSupport
       #expect(abs(Double(whole.1[ch]) - shift) <= 1e-5 * max(1, abs(shift)), "group \(grp) shift")
     }
   }
+}
+
+/// `GroupNormStatistics.gather` with its result as arrays: `add` what `gather` adds, then the affine.
+func groupNormAffine(channels: Int, groups: Int, gamma: [Float], beta: [Float],
+                     _ add: (inout GroupNormStatistics) -> Void) -> (scale: [Float], shift: [Float]) {
+  var scale = [Float](repeating: 0, count: channels), shift = scale
+  GroupNormStatistics.gather(channels: channels, groups: groups) { stats in
+    add(&stats)
+    gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
+      scale.withUnsafeMutableBufferPointer { sp in shift.withUnsafeMutableBufferPointer { tp in
+        stats.affine(gamma: gp.baseAddress!, beta: bp.baseAddress!, eps: 1e-5, scale: sp.baseAddress!, shift: tp.baseAddress!)
+      }}
+    }}
+  }
+  return (scale, shift)
 }

@@ -39,6 +39,7 @@ public struct SwinBackbone {
     ctx.end("encoder.embeddings", "block", shape: [x.height, x.width, x.channels])
     ctx.arena?.trim()   // between phases (a single run's arena only): the freed buffers' pages go back
     var features: [StageFeature] = []
+    features.reserveCapacity(stages.count)
     for (s, stage) in stages.enumerated() {
       ctx.begin("encoder.stage\(s)", "stage")
       for block in stage.blocks { block(&x, in: ctx) }

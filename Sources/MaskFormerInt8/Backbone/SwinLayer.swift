@@ -38,8 +38,8 @@ public struct SwinLayer {
   /// chunk only. Each token belongs to exactly one window and every op is row-wise or per window,
   /// so the result does not depend on the chunk size.
   func callAsFunction(_ x: inout FeatureMap, in ctx: InferenceContext) {
-    let shape = [x.height, x.width, x.channels]
-    ctx.span(name.description, "block", shape: { _ in shape }) { forward(&x, in: ctx) }
+    let (h, w, c) = (x.height, x.width, x.channels)   // the shape's array is made only when observed
+    ctx.span(name.description, "block", shape: { _ in [h, w, c] }) { forward(&x, in: ctx) }
   }
 
   private func forward(_ x: inout FeatureMap, in ctx: InferenceContext) {
@@ -75,8 +75,9 @@ public struct SwinLayer {
         let xs = tokens.withUnsafeBufferPointer { tb in
           ctx.floats(rows * c) { b in
             guard !ctx.isDryRun else { return }
-            parallelFor((rows + 511) / 512, threads: ctx.threads) { blk in
-              for r in (blk * 512)..<Swift.min(rows, blk * 512 + 512) { (b.baseAddress! + r * c).update(from: xp + tb[r] * c, count: c) }
+            parallelFor((rows + 511) / 512, threads: ctx.threads, sharing: (rows, b.baseAddress!, xp, tb.baseAddress!, c)) { s, blk in
+              let (rows, b, xp, tb, c) = s
+              for r in (blk * 512)..<Swift.min(rows, blk * 512 + 512) { (b + r * c).update(from: xp + tb[r] * c, count: c) }
             }
           }
         }
@@ -90,8 +91,9 @@ public struct SwinLayer {
         let y = attentionOutput(context, rows: rows, residual: xs, in: ctx)
         if !ctx.isDryRun { y.withUnsafeBufferPointer { yb in
           tokens.withUnsafeBufferPointer { tb in
-            parallelFor((rows + 511) / 512, threads: ctx.threads) { blk in
-              for r in (blk * 512)..<Swift.min(rows, blk * 512 + 512) { (xp + tb[r] * c).update(from: yb.baseAddress! + r * c, count: c) }
+            parallelFor((rows + 511) / 512, threads: ctx.threads, sharing: (rows, yb.baseAddress!, xp, tb.baseAddress!, c)) { s, blk in
+              let (rows, yb, xp, tb, c) = s
+              for r in (blk * 512)..<Swift.min(rows, blk * 512 + 512) { (xp + tb[r] * c).update(from: yb + r * c, count: c) }
             }
           }
         }}

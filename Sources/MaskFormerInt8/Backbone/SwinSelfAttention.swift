@@ -106,9 +106,8 @@ public struct SwinSelfAttention {
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     var padQKV = ctx.zeros(3 * c)
     if !ctx.isDryRun { padQKV.withUnsafeMutableBufferPointer { pb in
-      for (m, l) in [query, key, value].enumerated() {
-        if let b = l.bias { (pb.baseAddress! + m * c).update(from: b.pointer, count: c) }
-      }
+      func copyBias(_ l: Linear, _ m: Int) { if let b = l.bias { (pb.baseAddress! + m * c).update(from: b.pointer, count: c) } }
+      copyBias(query, 0); copyBias(key, 1); copyBias(value, 2)
     }}
     // A model file's gathered bias is read in place; a checkpoint's is gathered here.
     let gathered = gatheredBias == nil ? relativePositionBias() : []
@@ -118,7 +117,7 @@ public struct SwinSelfAttention {
     q.withUnsafeBufferPointer { qb in k.withUnsafeBufferPointer { kb in v.withUnsafeBufferPointer { vb in
     padQKV.withUnsafeBufferPointer { pb in gathered.withUnsafeBufferPointer { gb in out.withUnsafeMutableBufferPointer { ob in
     slotRow.withUnsafeBufferPointer { sb in
-      let qkv = [qb.baseAddress!, kb.baseAddress!, vb.baseAddress!], pad = pb.baseAddress!
+      let qkv = (qb.baseAddress!, kb.baseAddress!, vb.baseAddress!), pad = pb.baseAddress!
       let bp = gatheredBias?.pointer ?? gb.baseAddress!, op = ob.baseAddress!, slots = sb.baseAddress!
       // int8 attention where q, k and v are int8 layers, on the window shapes it has (and the kernel table has it).
       let int8 = sharedInput != nil && Attention.int8WindowSupported(n: n, headDim: hd) ? ctx.kernels.int8Attention : nil
@@ -133,9 +132,13 @@ public struct SwinSelfAttention {
       let perWorker = labelBytes + rowBytes + outBytes + aligned((n * n + scratchCount) * 4)
       var workspace = ArenaArray<UInt8>(unsafeUninitializedCount: parallelWorkers(count, threads: ctx.threads) * perWorker, in: ctx.arena) { _ in }
       if !ctx.isDryRun { workspace.withUnsafeMutableBufferPointer { wb in
-      parallelForWorkers(count, threads: ctx.threads) { local, worker in
+      let shared = (first, wb.baseAddress!, perWorker, labelBytes, rowBytes, outBytes, n, c, hd, numHeads, shift, scratchCount,
+                    windows, slots, qkv, pad, op, bp, int8, ctx.kernels.attention)
+      parallelForWorkers(count, threads: ctx.threads, sharing: shared) { s, local, worker in
+        let (first, wb, perWorker, labelBytes, rowBytes, outBytes, n, c, hd, numHeads, shift, scratchCount,
+             windows, slots, qkv, pad, op, bp, int8, attentionKernel) = s
         let win = first + local
-        let base = UnsafeMutableRawPointer(wb.baseAddress!) + worker * perWorker
+        let base = UnsafeMutableRawPointer(wb) + worker * perWorker
         let label = base.bindMemory(to: Int.self, capacity: n)
         let rq = (base + labelBytes).bindMemory(to: UnsafePointer<Float>.self, capacity: 6 * n), rk = rq + n, rv = rk + n  // q/k/v rows of each slot, read in place
         let hq = rv + n, hk = hq + n, hv = hk + n                                                                        // the same, offset to one head
@@ -144,7 +147,9 @@ public struct SwinSelfAttention {
         for i in 0..<n {
           let row = Int(slots[local * n + i])
           label[i] = windows.label(win, i)
-          for m in 0..<3 { (rq + m * n)[i] = row >= 0 ? qkv[m] + row * c : pad + m * c }
+          rq[i] = row >= 0 ? qkv.0 + row * c : pad
+          rk[i] = row >= 0 ? qkv.1 + row * c : pad + c
+          rv[i] = row >= 0 ? qkv.2 + row * c : pad + 2 * c
           ro[i] = row >= 0 ? op + row * c : nil
         }
         if shift > 0 {
@@ -163,7 +168,7 @@ public struct SwinSelfAttention {
                                  out: ho, scratch: UnsafeMutableRawPointer(scratch), kernel: int8)
           } else {
             Attention.window(n: n, headDim: hd, q: hq, k: hk, v: hv, bias: bp + head * n * n, mask: shift > 0 ? mask : nil,
-                             out: ho, scratch: scratch, kernel: ctx.kernels.attention)
+                             out: ho, scratch: scratch, kernel: attentionKernel)
           }
         }
       }

@@ -36,16 +36,16 @@ extension GroupNorm {
   /// This GroupNorm's `(scale, shift)` over a map that `produce` makes band by band (`bands` in map order), the
   /// same as `affine(of:)` of the whole map. The pass recomputes what the production pass makes again: observed
   /// as a "recompute" span (timed; calibration and drift skip the layers inside it).
-  func statistics(over bands: [Range<Int>], in ctx: InferenceContext, _ produce: (Range<Int>) -> FeatureMap) -> (scale: [Float], shift: [Float]) {
+  func statistics(over bands: [Range<Int>], in ctx: InferenceContext, _ produce: (Range<Int>) -> FeatureMap) -> ArenaArray<Float> {
     ctx.span(name.key("statistics"), "recompute") {
-      var stats = GroupNormStatistics(channels: weight.count, groups: groups)
-      for rows in bands {
-        let y = produce(rows)
-        if !ctx.isDryRun {
-          y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: y.width, threads: ctx.threads, kernel: ctx.kernels.norm) }
+      affine(in: ctx) { stats in
+        for rows in bands {
+          let y = produce(rows)
+          if !ctx.isDryRun {
+            y.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: y.height, width: y.width, threads: ctx.threads, kernel: ctx.kernels.norm) }
+          }
         }
       }
-      return stats.affine(gamma: weight.pointer, beta: bias.pointer, eps: 1e-5)
     }
   }
 }

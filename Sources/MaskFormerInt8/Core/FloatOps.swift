@@ -205,13 +205,26 @@ extension GroupNorm {
     ctx.observer?.end(info!, map: x)
   }
 
-  /// This GroupNorm's `(scale, shift)` from the statistics of the whole map x.
-  func affine(of x: borrowing FeatureMap, in ctx: InferenceContext) -> (scale: [Float], shift: [Float]) {
-    var stats = GroupNormStatistics(channels: weight.count, groups: groups)
-    if !ctx.isDryRun {
+  /// This GroupNorm's per-channel scale (elements `0 ..< C`) and shift (`C ..< 2C`) from the statistics of the
+  /// whole map x.
+  func affine(of x: borrowing FeatureMap, in ctx: InferenceContext) -> ArenaArray<Float> {
+    affine(in: ctx) { stats in
+      guard !ctx.isDryRun else { return }
       x.data.withUnsafeBufferPointer { stats.add($0.baseAddress!, rows: x.height, width: x.width, threads: ctx.threads, kernel: ctx.kernels.norm) }
     }
-    return stats.affine(gamma: weight.pointer, beta: bias.pointer, eps: 1e-5)
+  }
+
+  /// The scale and shift (as `affine(of:in:)`) from the statistics `gather` adds up. `gather` runs in a dry run
+  /// too (its buffers' requests are the real run's, in the same order) and must not read values there.
+  func affine(in ctx: InferenceContext, _ gather: (inout GroupNormStatistics) -> Void) -> ArenaArray<Float> {
+    let c = weight.count
+    return ArenaArray(unsafeUninitializedCount: 2 * c, in: ctx.arena) { b in
+      GroupNormStatistics.gather(channels: c, groups: groups) { stats in
+        gather(&stats)
+        guard !ctx.isDryRun else { return }
+        stats.affine(gamma: weight.pointer, beta: bias.pointer, eps: 1e-5, scale: b.baseAddress!, shift: b.baseAddress! + c)
+      }
+    }
   }
 
   /// The int8 hand-over: this GroupNorm (+ ReLU) of the whole map x, plus `nearest(down)` when given (the FPN
@@ -220,41 +233,43 @@ extension GroupNorm {
   /// float map is never written and read back. The same operations as `callAsFunction(_:relu:in:)`, then
   /// `addNearest`, then `QuantizedMap.init` (same bits); an observer sees none of the floats, so callers
   /// take this path only without one. x is handed over (freed once quantized, as `QuantizedMap.init` does).
-  func quantized(_ x: consuming FeatureMap, _ affine: (scale: [Float], shift: [Float]), relu: Bool, adding down: FeatureMap?,
+  func quantized(_ x: consuming FeatureMap, _ affine: ArenaArray<Float>, relu: Bool, adding down: FeatureMap?,
                  _ params: QuantParams, in ctx: InferenceContext) -> QuantizedMap {
     let (h, w, c) = (x.height, x.width, x.channels), stride = (c + 3) / 4 * 4
     precondition(weight.count == c, "groupNorm: \(weight.count) weights for \(c) channels")
     let chunk = Swift.max(1, Swift.min(w, 16_384 / Swift.max(1, c)))   // pixels per buffer: 64 KB of floats
-    let srcX = down.map { d in (0..<w).map { nearestIndex($0, inSize: d.width, outSize: w) } } ?? []
     let downData = down?.data, downHeight = down?.height ?? 0, downWidth = down?.width ?? 0
     let a = x.data.withUnsafeBufferPointer { xb in
       ArenaArray(rows: h * w, k: c, stride: stride, extra: stride, fill: Int8(clamping: params.zeroPoint), in: ctx) { q in
         guard !ctx.isDryRun else { return }
         let xp = xb.baseAddress!
         func run(_ dp: UnsafePointer<Float>?) {
-          affine.scale.withUnsafeBufferPointer { sb in affine.shift.withUnsafeBufferPointer { tb in
-            let scale = sb.baseAddress!, shift = tb.baseAddress!
-            parallelFor(h, threads: ctx.threads) { y in
+          affine.withUnsafeBufferPointer { ab in
+            let scale = ab.baseAddress!, shift = scale + c
+            let shared = (xp, q, dp, scale, shift, relu, params, h, w, c, stride, chunk, downHeight, downWidth, ctx.kernels)
+            parallelFor(h, threads: ctx.threads, sharing: shared) { s, y in
+              let (xp, q, dp, scale, shift, relu, params, h, w, c, stride, chunk, downHeight, downWidth, kernels) = s
               ThreadScratch.with(.rows, bytes: chunk * c * MemoryLayout<Float>.stride) { raw in
                 let t = raw.assumingMemoryBound(to: Float.self)
                 let sy = dp == nil ? 0 : nearestIndex(y, inSize: downHeight, outSize: h)
                 var x0 = 0
                 while x0 < w {
                   let n = Swift.min(chunk, w - x0), p0 = y * w + x0
-                  Norms.affineRows(xp + p0 * c, pixels: n, channels: c, scale: scale, shift: shift, relu: relu, into: t, kernel: ctx.kernels.norm)
+                  Norms.affineRows(xp + p0 * c, pixels: n, channels: c, scale: scale, shift: shift, relu: relu, into: t, kernel: kernels.norm)
                   if let dp {
                     for i in 0..<n {
-                      let src = dp + (sy * downWidth + srcX[x0 + i]) * c, dst = t + i * c
+                      let sx = nearestIndex(x0 + i, inSize: downWidth, outSize: w)
+                      let src = dp + (sy * downWidth + sx) * c, dst = t + i * c
                       for ch in 0..<c { dst[ch] += src[ch] }
                     }
                   }
                   ActivationQuantizer.quantizeRows(t, rows: n, k: c, xStride: c, params, into: q + p0 * stride, qStride: stride, threads: 1,
-                                                   kernel: ctx.kernels.quantize)
+                                                   kernel: kernels.quantize)
                   x0 += n
                 }
               }
             }
-          }}
+          }
         }
         if let downData { downData.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
       }
@@ -264,14 +279,14 @@ extension GroupNorm {
   }
 
   /// This GroupNorm with statistics gathered beforehand (`GroupNormStatistics.affine`), on a band.
-  func apply(_ affine: (scale: [Float], shift: [Float]), to x: inout FeatureMap, relu: Bool, in ctx: InferenceContext) {
+  func apply(_ affine: ArenaArray<Float>, to x: inout FeatureMap, relu: Bool, in ctx: InferenceContext) {
     let (pixels, channels) = (x.pixels, x.channels)
     let info = ctx.info(OpInfo(name: name.description, kind: "groupnorm", bytes: 8 * pixels * channels))
     ctx.observer?.begin(info!, map: x)
-    if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in
-      Norms.applyAffine(xb.baseAddress!, pixels: pixels, channels: channels, scale: affine.scale, shift: affine.shift,
+    if !ctx.isDryRun { x.data.withUnsafeMutableBufferPointer { xb in affine.withUnsafeBufferPointer { ab in
+      Norms.applyAffine(xb.baseAddress!, pixels: pixels, channels: channels, scale: ab.baseAddress!, shift: ab.baseAddress! + channels,
                         relu: relu, threads: ctx.threads, kernel: ctx.kernels.norm)
-    }}
+    }}}
     ctx.observer?.end(info!, map: x)
   }
 }

@@ -208,8 +208,8 @@ extension InferenceContext {
     observer?.begin(OpInfo(name: name(), kind: kind), input: nil)
   }
 
-  func end(_ name: @autoclosure () -> String, _ kind: String, shape: [Int] = []) {
-    observer?.end(OpInfo(name: name(), kind: kind), output: nil, shape: shape)
+  func end(_ name: @autoclosure () -> String, _ kind: String, shape: @autoclosure () -> [Int] = []) {
+    observer?.end(OpInfo(name: name(), kind: kind), output: nil, shape: shape())
   }
 
   /// Reports a named intermediate.

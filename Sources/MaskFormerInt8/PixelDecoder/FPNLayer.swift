@@ -66,12 +66,15 @@ func addNearest(_ down: borrowing FeatureMap, into x: inout FeatureMap, firstRow
   down.data.withUnsafeBufferPointer { db in
     x.data.withUnsafeMutableBufferPointer { xb in
       let dp = db.baseAddress!, xp = xb.baseAddress!
-      parallelFor(height, threads: threads) { y in
-        let sy = nearestIndex(firstRow + y, inSize: down.height, outSize: mapHeight)
+      srcX.withUnsafeBufferPointer { sx in
+      parallelFor(height, threads: threads, sharing: (dp, xp, sx.baseAddress!, firstRow, down.height, down.width, mapHeight, width, c)) { s, y in
+        let (dp, xp, srcX, firstRow, downHeight, downWidth, mapHeight, width, c) = s
+        let sy = nearestIndex(firstRow + y, inSize: downHeight, outSize: mapHeight)
         for xx in 0..<width {
-          let src = dp + (sy * down.width + srcX[xx]) * c, dst = xp + (y * width + xx) * c
+          let src = dp + (sy * downWidth + srcX[xx]) * c, dst = xp + (y * width + xx) * c
           for ch in 0..<c { dst[ch] += src[ch] }
         }
+      }
       }
     }
   }

@@ -138,8 +138,8 @@ public struct MaskDecoder {
     // s_w[c]·W[c][k] transposed (rows of k), then W' = e·that, k as the GEMM's rows and written transposed (query rows).
     let wt = ctx.floats(k * m) { b in
       guard !ctx.isDryRun else { return }
-      parallelFor(w.panels, threads: ctx.threads) { p in
-        w.dequantizeTransposed(channels: (p * 16)..<Swift.min(m, p * 16 + 16), into: b.baseAddress!, ldo: m)
+      parallelFor(w.panels, threads: ctx.threads, sharing: (w, b.baseAddress!, m)) { s, p in
+        s.0.dequantizeTransposed(channels: (p * 16)..<Swift.min(s.2, p * 16 + 16), into: s.1, ldo: s.2)
       }
     }
     let wq = ctx.floats(nq * k) { c in
