@@ -107,6 +107,13 @@ public struct F32GEMMProblem {
               residualStride: residualStride, c: c, ldc: ldc, transposedOutput: transposedOutput)
   }
 
+  /// A convolution's problem (`segments`: one per tap): no closure, so no allocation per call.
+  public init(m: Int, n: Int, segments: [F32MatrixView], conv: ConvRows<Float>, bias: UnsafePointer<Float>?, activation: Activation = .identity,
+              c: UnsafeMutablePointer<Float>, ldc: Int) {
+    self.init(m: m, n: n, segments: segments, rows: .conv(conv), bias: bias, activation: activation, residual: nil, residualStride: 0,
+              c: c, ldc: ldc, transposedOutput: false)
+  }
+
   init(m: Int, n: Int, segments: [F32MatrixView], rows: GEMMRows<Float>, bias: UnsafePointer<Float>?, activation: Activation,
        residual: UnsafePointer<Float>?, residualStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool) {
     self.m = m

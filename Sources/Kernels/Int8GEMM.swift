@@ -92,6 +92,11 @@ public struct Int8GEMMProblem {
     self.init(m: m, weights: weights, segments: segments, rows: .strided(a, aStride), aZeroPoint: aZeroPoint, output: output)
   }
 
+  /// A convolution's problem (`segments`: one per tap): no closure, so no allocation per call.
+  public init(m: Int, weights: QGEMMWeights, segments: [Int], conv: ConvRows<Int8>, aZeroPoint: Int32, output: Int8GEMMOutput) {
+    self.init(m: m, weights: weights, segments: segments, rows: .conv(conv), aZeroPoint: aZeroPoint, output: output)
+  }
+
   init(m: Int, weights: QGEMMWeights, segments: [Int], rows: GEMMRows<Int8>, aZeroPoint: Int32, output: Int8GEMMOutput) {
     self.m = m
     self.weights = weights

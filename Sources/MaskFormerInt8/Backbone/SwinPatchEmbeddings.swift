@@ -8,9 +8,16 @@ public struct SwinPatchEmbeddings {
   /// `embeddings.norm`: LayerNorm(C), eps 1e-5.
   public let norm: LayerNorm
 
+  /// The projection as a Linear over patch vectors (`C × 3·p·p`), made once.
+  private let linear: Linear
+
   public init(projection: Conv2d, norm: LayerNorm) {
     self.projection = projection
     self.norm = norm
+    guard let w = projection.weight else { preconditionFailure("patch embedding must be float (its input is the image)") }
+    let c = projection.outChannels, k = projection.inChannels * projection.kernelSize * projection.kernelSize
+    linear = Linear(name: projection.name, weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name),
+                    bias: projection.bias)
   }
 
   /// pixelValues: `[3, H, W]` NCHW → tokens `(ceil(H/p)·ceil(W/p)) × C`. H, W are zero-padded at the
@@ -22,8 +29,7 @@ public struct SwinPatchEmbeddings {
     precondition(pixelValues.count == cin * height * width, "pixel_values: \(pixelValues.count) floats for \(cin)x\(height)x\(width)")
     let gh = (height + p - 1) / p, gw = (width + p - 1) / p, k = cin * p * p
     let c = projection.outChannels
-    guard let w = projection.weight else { preconditionFailure("patch embedding must be float (its input is the image)") }
-    let weight = Linear(name: projection.name, weight: WeightTensor(storage: w.storage, pointer: w.pointer, shape: [c, k], name: w.name), bias: projection.bias)
+    let weight = linear
     var out = FeatureMap(height: gh, width: gw, channels: c, in: ctx.arena)
     let bandRows = Swift.max(1, Swift.min(gh, ctx.tokenChunk / gw))
     pixelValues.withUnsafeBufferPointer { pb in

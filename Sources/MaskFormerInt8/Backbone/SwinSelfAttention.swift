@@ -29,7 +29,8 @@ public struct SwinSelfAttention {
     self.gatheredBias = gatheredBias
     self.numHeads = numHeads
     self.windowSize = windowSize
-    sharedInput = Linear.sharedInput([query, key, value])
+    qkv = [query, key, value]
+    sharedInput = Linear.sharedInput(qkv)
   }
 
   /// The bias `[heads, w², w²]`: the model file's gathered tensor, or the checkpoint's table gathered.
@@ -85,24 +86,26 @@ public struct SwinSelfAttention {
   /// `w²` tokens of the shifted, padded map. Padded tokens have q, k, v = the projection biases.
   func callAsFunction(_ normed: ArenaArray<Float>, rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
                       in ctx: InferenceContext) -> ArenaArray<Float> {
-    attend(Linear.fused([query, key, value], normed, rows: rows, in: ctx), rows: rows, channels: c, windows: windows, first: first,
+    attend(Linear.fused(qkv, normed, rows: rows, in: ctx), rows: rows, channels: c, windows: windows, first: first,
            slotRow: slotRow, in: ctx)
   }
 
   /// The same from the LayerNorm output already in int8 with `sharedInput` (q, k and v read it in place).
   func callAsFunction(quantized a: QuantizedRows, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
                       in ctx: InferenceContext) -> ArenaArray<Float> {
-    attend(Linear.fused([query, key, value], a, in: ctx), rows: a.rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
+    attend(Linear.fused(qkv, a, in: ctx), rows: a.rows, channels: c, windows: windows, first: first, slotRow: slotRow, in: ctx)
   }
 
   /// The input parameters q, k and v share when all three are int8 (the LayerNorm before can write them).
   /// (Set once: worked out per chunk it made two arrays, issue 19.)
   public let sharedInput: QuantParams?
+  /// [query, key, value], made once (not per chunk).
+  private let qkv: [Linear]
 
-  private func attend(_ qkv: [ArenaArray<Float>], rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
+  private func attend(_ qkv: Linear.Fused3, rows: Int, channels c: Int, windows: Windows, first: Int, slotRow: ArenaArray<Int32>,
                       in ctx: InferenceContext) -> ArenaArray<Float> {
     let n = windows.tokens, hd = c / numHeads, shift = windows.shift
-    let (q, k, v) = (qkv[0], qkv[1], qkv[2])
+    let (q, k, v) = qkv
     // Padded positions are zeros after the LayerNorm, so their projections are the biases.
     var padQKV = ctx.zeros(3 * c)
     if !ctx.isDryRun { padQKV.withUnsafeMutableBufferPointer { pb in

@@ -20,7 +20,7 @@ extension Linear {
       }
       // The GEMM writes every element (its first K chunk stores, not accumulates): no zero fill.
       let y = ctx.floats(rows * n) { yb in
-        F32GEMMProblem(m: rows, n: n, segments: [l.view], a: x, aStride: xStride, bias: l.bias?.pointer,
+        F32GEMMProblem(m: rows, n: n, segments: l.f32Segments, a: x, aStride: xStride, bias: l.bias?.pointer,
                        activation: activation, residual: residual, residualStride: n, c: yb.baseAddress!, ldc: n).run(in: ctx)
       }
       if ctx.releaseWeightsAfterUse { l.weight?.release() }
@@ -64,7 +64,7 @@ extension Linear {
                  output: .float(out, ldc: n, inputScale: q.input.scale, activation: .identity, residual: nil, residualStride: n),
                  release: false, in: ctx)
         } else {
-          F32GEMMProblem(m: count, n: n, segments: [l.view], a: x, aStride: k, bias: l.bias?.pointer, c: out, ldc: n).run(in: ctx)
+          F32GEMMProblem(m: count, n: n, segments: l.f32Segments, a: x, aStride: k, bias: l.bias?.pointer, c: out, ldc: n).run(in: ctx)
         }
         t0 += count
       }
@@ -164,11 +164,9 @@ extension Conv2d {
 
   private func float(_ x: consuming FeatureMap, activation: Activation, window: RowWindow, in ctx: InferenceContext) -> FeatureMap {
     guard let weight else { preconditionFailure("\(name): no weights") }
-    let k = kernelSize, taps = k * k, pad = k / 2, cin = inChannels, cout = outChannels
-    let segments = (0..<taps).map { t in
-      F32MatrixView(base: weight.pointer + t, rows: cout, cols: cin, rowStride: cin * taps, colStride: taps)
-    }
-    let w = x.width, first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
+    let k = kernelSize, cin = inChannels, cout = outChannels
+    let segments = f32TapSegments
+    let w = x.width
     var out = FeatureMap(height: window.output.count, width: w, channels: cout, in: ctx.arena)
     let outPixels = out.pixels, biasPointer = self.bias?.pointer
     let zeros = ctx.zeros(cin)
@@ -176,13 +174,10 @@ extension Conv2d {
       zeros.withUnsafeBufferPointer { zb in
         out.data.withUnsafeMutableBufferPointer { ob in
           let base = xb.baseAddress!, zero = zb.baseAddress!
-          F32GEMMProblem(
-            m: outPixels, n: cout, segments: segments,
-            aRow: { i, t in
-              let sy = y0 + i / w + t / k - pad, sx = i % w + t % k - pad
-              return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? base + ((sy - first) * w + sx) * cin : zero
-            },
-            bias: biasPointer, activation: activation, c: ob.baseAddress!, ldc: cout).run(in: ctx)
+          let rows = ConvRows(base: base, zero: zero, pixelStride: cin, width: w, mapHeight: window.mapHeight, first: window.first,
+                              y0: window.output.lowerBound, kernel: k)
+          F32GEMMProblem(m: outPixels, n: cout, segments: segments, conv: rows, bias: biasPointer, activation: activation, c: ob.baseAddress!,
+                         ldc: cout).run(in: ctx)
         }
       }
     }

@@ -124,35 +124,39 @@ extension QuantizedWeights {
 }
 
 extension Linear {
-  /// Several layers reading the same float input: quantized once when their input parameters agree
-  /// (q, k and v of a Swin block are calibrated on identical data). Observed as a group (the shared
-  /// quantization) holding one op per layer, each with the float input it reads.
-  static func fused(_ layers: [Linear], _ x: ArenaArray<Float>, rows: Int, in ctx: InferenceContext) -> [ArenaArray<Float>] {
-    guard let input = sharedInput(layers) else { return layers.map { $0(x, rows: rows, in: ctx) } }
+  /// Three layers reading the same float input (a Swin block's q, k and v; `layers`: three): quantized once
+  /// when their input parameters agree (they are calibrated on identical data). Observed as a group (the
+  /// shared quantization) holding one op per layer, each with the float input it reads. (Three outputs as a
+  /// tuple: an array of them was a heap allocation per call, issue 19.)
+  static func fused(_ layers: [Linear], _ x: ArenaArray<Float>, rows: Int, in ctx: InferenceContext) -> Fused3 {
+    precondition(layers.count == 3, "fused: \(layers.count) layers")
+    guard let input = sharedInput(layers) else { return (layers[0](x, rows: rows, in: ctx), layers[1](x, rows: rows, in: ctx), layers[2](x, rows: rows, in: ctx)) }
     let k = layers[0].inFeatures
     return fused(layers, rows: rows, input: { emit in x.withUnsafeBufferPointer { emit(.floats($0, columns: k)) } }, in: ctx) {
       x.withUnsafeBufferPointer { QuantizedRows($0.baseAddress!, rows: rows, k: k, xStride: k, input, in: ctx) }
     }
   }
 
+  typealias Fused3 = (ArenaArray<Float>, ArenaArray<Float>, ArenaArray<Float>)
+
   /// The same layers over rows already quantized with their shared input parameters (a LayerNorm that
   /// wrote int8, `LayerNorm.quantizedRows`); each op observed with that int8 input.
-  static func fused(_ layers: [Linear], _ a: QuantizedRows, in ctx: InferenceContext) -> [ArenaArray<Float>] {
-    precondition(sharedInput(layers) == a.params, "fused int8 input quantized with \(a.params), layers expect \(String(describing: sharedInput(layers)))")
+  static func fused(_ layers: [Linear], _ a: QuantizedRows, in ctx: InferenceContext) -> Fused3 {
+    precondition(layers.count == 3 && sharedInput(layers) == a.params,
+                 "fused int8 input quantized with \(a.params), layers expect \(String(describing: sharedInput(layers)))")
     let k = layers[0].inFeatures
     return fused(layers, rows: a.rows, input: { emit in a.withView(columns: k, emit) }, in: ctx) { a }
   }
 
   /// The input parameters all of `layers` quantize with, if they are all int8 and agree.
   static func sharedInput(_ layers: [Linear]) -> QuantParams? {
-    // A loop, not compactMap: this runs per chunk of every Swin block (an array per call, issue 19).
     guard let first = layers.first?.quantized?.input else { return nil }
     for l in layers where l.quantized?.input != first { return nil }
     return first
   }
 
   private static func fused(_ layers: [Linear], rows: Int, input: (_ emit: (TensorView) -> Void) -> Void, in ctx: InferenceContext,
-                            quantizedInput: () -> QuantizedRows) -> [ArenaArray<Float>] {
+                            quantizedInput: () -> QuantizedRows) -> Fused3 {
     let k = layers[0].inFeatures
     // The group's name is built only when observed (this runs per chunk of every Swin block).
     func groupName() -> String {
@@ -167,7 +171,7 @@ extension Linear {
     }
     return ctx.span(groupName(), "group") {
       let a = quantizedInput()
-      return layers.map { l in
+      func run(_ l: Linear) -> ArenaArray<Float> {
         ctx.op(OpInfo(name: l.name.description, kind: "linear", macs: rows * k * l.outFeatures,
                       bytes: rows * (k + 4 * l.outFeatures) + k * l.outFeatures, precision: "int8"),
                input: input,
@@ -176,6 +180,7 @@ extension Linear {
           l.quantized!.linear(a, n: l.outFeatures, activation: .identity, residual: nil, in: ctx)
         }
       }
+      return (run(layers[0]), run(layers[1]), run(layers[2]))
     }
   }
 
@@ -294,16 +299,11 @@ extension Conv2d {
   /// per tap; out-of-image taps read the row of zero points) into any output.
   func implicitGEMM(_ ap: UnsafePointer<Int8>, _ a: borrowing QuantizedMap, weights: QGEMMWeights, window: RowWindow, output: Int8GEMMOutput,
                     in ctx: InferenceContext) {
-    let k = kernelSize, taps = k * k, pad = k / 2
-    let (h, w, stride) = (a.height, a.width, a.stride), zero = ap + h * w * stride
-    let first = window.first, mapHeight = window.mapHeight, y0 = window.output.lowerBound
-    let p = Int8GEMMProblem(
-      m: window.output.count * w, weights: weights, segments: [Int](repeating: inChannels, count: taps),
-      aRow: { i, t in
-        let sy = y0 + i / w + t / k - pad, sx = i % w + t % k - pad
-        return sy >= 0 && sy < mapHeight && sx >= 0 && sx < w ? ap + ((sy - first) * w + sx) * stride : zero
-      },
-      aZeroPoint: a.params.zeroPoint, output: output)
+    let (h, w, stride) = (a.height, a.width, a.stride)
+    let rows = ConvRows(base: ap, zero: ap + h * w * stride, pixelStride: stride, width: w, mapHeight: window.mapHeight, first: window.first,
+                        y0: window.output.lowerBound, kernel: kernelSize)
+    let p = Int8GEMMProblem(m: window.output.count * w, weights: weights, segments: tapSegments, conv: rows, aZeroPoint: a.params.zeroPoint,
+                            output: output)
     Int8GEMM.run(p, kernel: ctx.kernels.qs8GEMM, threads: ctx.threads)
   }
 }

@@ -94,6 +94,7 @@ public struct Linear: WeightedLayer {
     self.outFeatures = weight.shape[0]
     self.inFeatures = weight.shape[1]
     self.weights = .float(weight: weight, bias: bias)
+    f32Segments = [F32MatrixView(base: weight.pointer, rows: outFeatures, cols: inFeatures, rowStride: inFeatures, colStride: 1)]
   }
 
   public init(name: ModulePath, quantized: QuantizedWeights) {
@@ -101,7 +102,11 @@ public struct Linear: WeightedLayer {
     self.outFeatures = quantized.weights.n
     self.inFeatures = quantized.weights.k
     self.weights = .int8(quantized)
+    f32Segments = []
   }
+
+  /// A float layer's weight as the F32 GEMM's one segment (made once: an array per call was a heap allocation).
+  let f32Segments: [F32MatrixView]
 
   /// Whether `outputs(range)` can take these output features: any for a float layer, whole panels of
   /// `QGEMMPanelLayout.channels` for an int8 one.
@@ -125,10 +130,6 @@ public struct Linear: WeightedLayer {
     }
   }
 
-  var view: F32MatrixView {
-    guard let weight else { preconditionFailure("\(name): float view of an int8 layer") }
-    return F32MatrixView(base: weight.pointer, rows: outFeatures, cols: inFeatures, rowStride: inFeatures, colStride: 1)
-  }
 }
 
 /// LayerNorm over the last dimension (HF `nn.LayerNorm`, biased variance, affine).
@@ -167,6 +168,11 @@ public struct Conv2d: WeightedLayer {
     self.kernelSize = weight.shape[2]
     self.weights = .float(weight: weight, bias: bias)
     self.winograd = nil
+    tapSegments = [Int](repeating: inChannels, count: kernelSize * kernelSize)
+    let (taps, cin, cout) = (kernelSize * kernelSize, inChannels, outChannels)
+    f32TapSegments = (0..<taps).map { t in
+      F32MatrixView(base: weight.pointer + t, rows: cout, cols: cin, rowStride: cin * taps, colStride: taps)
+    }
   }
 
   public init(name: ModulePath, inChannels: Int, kernelSize: Int, quantized: QuantizedWeights) {
@@ -177,7 +183,14 @@ public struct Conv2d: WeightedLayer {
     self.kernelSize = kernelSize
     self.weights = .int8(quantized)
     self.winograd = kernelSize == 3 && inChannels % 4 == 0 ? WinogradCache() : nil
+    tapSegments = [Int](repeating: inChannels, count: kernelSize * kernelSize)
+    f32TapSegments = []
   }
+
+  /// K of the int8 implicit GEMM, one segment per tap (made once: an array per call was a heap allocation).
+  let tapSegments: [Int]
+  /// A float conv's weight as the F32 GEMM's segments, one per tap (made once).
+  let f32TapSegments: [F32MatrixView]
 
   /// The Winograd-transformed weights of an int8 3×3 conv, made on first use by a kernel table that runs
   /// Winograd (`KernelTable.winograd`) and kept with the layer (2 MiB for 256 → 256 channels).

@@ -16,11 +16,22 @@ enum SinePositionEmbedding {
     let py: [Float], px: [Float]
 
     init(height: Int, width: Int, features f: Int, temperature: Float = 10000) {
+      var py = [Float](repeating: 0, count: height * f), px = [Float](repeating: 0, count: width * f)
+      py.withUnsafeMutableBufferPointer { yb in px.withUnsafeMutableBufferPointer { xb in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: f) { dimT in
+          Self.fill(height: height, width: width, features: f, temperature: temperature, dimT: dimT.baseAddress!, py: yb.baseAddress!,
+                    px: xb.baseAddress!)
+        }
+      }}
+      (self.height, self.width, features, self.py, self.px) = (height, width, f, py, px)
+    }
+
+    /// The tables into `py` (H·F floats) and `px` (W·F), with `dimT` (F floats) for τ.
+    static func fill(height: Int, width: Int, features f: Int, temperature: Float, dimT: UnsafeMutablePointer<Float>,
+                     py: UnsafeMutablePointer<Float>, px: UnsafeMutablePointer<Float>) {
       let scale = 2 * Float.pi, eps: Float = 1e-6
-      var dimT = [Float](repeating: 0, count: f)
       for k in 0..<f { dimT[k] = powf(temperature, Float(2 * (k / 2)) / Float(f)) }
-      func table(_ n: Int) -> [Float] {
-        var t = [Float](repeating: 0, count: n * f)
+      func table(_ n: Int, _ t: UnsafeMutablePointer<Float>) {
         for i in 0..<n {
           let y = Float(i + 1) / (Float(n) + eps) * scale
           for k in 0..<f {
@@ -28,22 +39,26 @@ enum SinePositionEmbedding {
             t[i * f + k] = k % 2 == 0 ? sinf(v) : cosf(v)
           }
         }
-        return t
       }
-      (self.height, self.width, features) = (height, width, f)
-      (py, px) = (table(height), table(width))
+      table(height, py)
+      table(width, px)
     }
 
     /// Tokens `t0 ..< t0 + count` (row-major, 2F floats each) into `out`.
     func tokens(_ t0: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
-      let f = features
       py.withUnsafeBufferPointer { yb in px.withUnsafeBufferPointer { xb in
-        for t in t0..<(t0 + count) {
-          let row = out + (t - t0) * 2 * f
-          row.update(from: yb.baseAddress! + (t / width) * f, count: f)
-          (row + f).update(from: xb.baseAddress! + (t % width) * f, count: f)
-        }
+        Self.tokens(t0, count: count, py: yb.baseAddress!, px: xb.baseAddress!, width: width, features: features, into: out)
       }}
+    }
+
+    /// Tokens `t0 ..< t0 + count` of the tables `py` and `px` of a map `width` tokens wide into `out`.
+    static func tokens(_ t0: Int, count: Int, py: UnsafePointer<Float>, px: UnsafePointer<Float>, width: Int, features f: Int,
+                       into out: UnsafeMutablePointer<Float>) {
+      for t in t0..<(t0 + count) {
+        let row = out + (t - t0) * 2 * f
+        row.update(from: py + (t / width) * f, count: f)
+        (row + f).update(from: px + (t % width) * f, count: f)
+      }
     }
 
     /// The whole `(H·W) × 2F` embedding.
@@ -58,9 +73,15 @@ enum SinePositionEmbedding {
   /// `(H·W) × 2F` row-major tokens: `[PY_0..PY_{F−1}, PX_0..PX_{F−1}]` with
   /// `ŷ = (i+1)/(H + 1e-6)·2π`, `τ_k = 10000^(2⌊k/2⌋/F)`, `PY_k = sin(ŷ/τ_k)` (k even) or `cos` (k odd).
   static func embedding(height: Int, width: Int, features f: Int, temperature: Float = 10000, in arena: Arena? = nil) -> ArenaArray<Float> {
-    if arena?.isDryRun == true {
-      return ArenaArray<Float>(unsafeUninitializedCount: height * width * 2 * f, in: arena) { _ in }
+    // The tables in the arena (their arrays were heap allocations per forward, issue 19), made in a dry run too.
+    ArenaArray<Float>(unsafeUninitializedCount: height * width * 2 * f, in: arena) { out in
+      var tables = ArenaArray<Float>(unsafeUninitializedCount: (1 + height + width) * f, in: arena) { _ in }
+      guard arena?.isDryRun != true else { return }
+      tables.withUnsafeMutableBufferPointer { tb in
+        let dimT = tb.baseAddress!, py = dimT + f, px = py + height * f
+        Tables.fill(height: height, width: width, features: f, temperature: temperature, dimT: dimT, py: py, px: px)
+        Tables.tokens(0, count: height * width, py: py, px: px, width: width, features: f, into: out.baseAddress!)
+      }
     }
-    return Tables(height: height, width: width, features: f, temperature: temperature).embedding(in: arena)
   }
 }
