@@ -98,7 +98,11 @@ public struct SegmentationResult: Sendable {
   /// Label of each segment's `labelId`, from the model's id2label.
   public var labels: [String]
   /// Seconds per step, measured inside: "preprocess", "model", "postprocess".
-  public var timings: [(step: String, seconds: Double)]
+  public var timings: [(step: String, seconds: Double)] {
+    [("preprocess", stepSeconds.preprocess), ("model", stepSeconds.model), ("postprocess", stepSeconds.postprocess)]
+  }
+  /// The same as values (no array is made per image).
+  public var stepSeconds: (preprocess: Double, model: Double, postprocess: Double)
   /// The preprocessed input size.
   public var inputHeight: Int
   public var inputWidth: Int
@@ -127,6 +131,9 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
   public let arena: Arena
   /// The preprocessing's resize coefficients for this image size (made once, not per image).
   private let resize: PillowResize.Plan
+  /// The resize's and post-processing's arrays, reused image after image.
+  private let resizeBuffers = PillowResize.Buffers()
+  private let postprocessBuffers = PostprocessBuffers()
   public let configuration: SessionConfiguration
   /// Sees every op of the forward pass (profiler, drift); never changes what is computed.
   public var observer: (any GraphObserver)?
@@ -212,10 +219,10 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
     guard size == imageSize else { throw .imageSize(expected: imageSize, got: size) }
     // The pipeline's steps are stages for an observer (the profiler's preprocess / model / postprocess).
     func step(_ name: String) { observer?.begin(OpInfo(name: name, kind: "stage"), input: nil) }
-    func done(_ name: String, _ shape: [Int]) { observer?.end(OpInfo(name: name, kind: "stage"), output: nil, shape: shape) }
+    func done(_ name: String, _ shape: @autoclosure () -> [Int]) { observer?.end(OpInfo(name: name, kind: "stage"), output: nil, shape: shape()) }
     var clock = Stopwatch()
     step("preprocess")
-    let pv = ImageProcessor.modelInput(image, config: model.preprocessor, resize: resize, in: arena)
+    let pv = ImageProcessor.modelInput(image, config: model.preprocessor, resize: resize, reusing: resizeBuffers, in: arena)
     done("preprocess", [3, pv.height, pv.width])
     let preprocess = clock.lap()
     step("model")
@@ -223,11 +230,11 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
     done("model", [])
     let forward = clock.lap()
     step("postprocess")
-    let seg = model.network.postprocess(logits, options: options, target: size)
+    let seg = model.network.postprocess(logits, options: options, target: size, reusing: postprocessBuffers)
     done("postprocess", [seg.height, seg.width])
     let post = clock.lap()
     return SegmentationResult(segmentation: seg, labels: model.labels,
-                              timings: [("preprocess", preprocess), ("model", forward), ("postprocess", post)],
+                              stepSeconds: (preprocess, forward, post),
                               inputHeight: inputSize.height, inputWidth: inputSize.width)
   }
 
@@ -235,7 +242,7 @@ public final class Session: @unchecked Sendable {  // one thread at a time: a se
   public func logits(_ image: Image) throws(SessionError) -> MaskLogits {
     let size = image.orientedSize
     guard size == imageSize else { throw .imageSize(expected: imageSize, got: size) }
-    return logits(ImageProcessor.modelInput(image, config: model.preprocessor, resize: resize, in: arena))
+    return logits(ImageProcessor.modelInput(image, config: model.preprocessor, resize: resize, reusing: resizeBuffers, in: arena))
   }
 
   /// The model's logits for preprocessed `pixel_values` (handed over: freed once embedded).

@@ -72,12 +72,25 @@ public enum Activation: String, Sendable, Equatable {
 
 /// One f32 GEMM: `C[i][j] = act(Σ_s Σ_k A_s[i][k]·B_s[j][k] + bias[j]) + residual[i][j]`, i < m, j < n.
 ///
+/// The K segments of an F32 GEMM's B: one held inline (a Linear: no array to allocate per call) or an array.
+public struct F32Segments: RandomAccessCollection {
+  private let single: F32MatrixView?
+  private let list: [F32MatrixView]
+
+  public init(_ one: F32MatrixView) { (single, list) = (one, []) }
+  public init(_ list: [F32MatrixView]) { (single, self.list) = (nil, list) }
+
+  public var startIndex: Int { 0 }
+  public var endIndex: Int { single == nil ? list.count : 1 }
+  public subscript(i: Int) -> F32MatrixView { single ?? list[i] }
+}
+
 /// K is split into segments (one for a Linear, one per tap for a conv); segment s of row i of A is
 /// `aRow(i, s)`, `segments[s].cols` contiguous floats; B's segment s is `segments[s]` (n × k_s).
 public struct F32GEMMProblem {
   public var m: Int
   public var n: Int
-  public var segments: [F32MatrixView]
+  public var segments: F32Segments
   public var aRow: GEMMRows<Float>
   public var bias: UnsafePointer<Float>?
   public var activation: Activation
@@ -114,7 +127,20 @@ public struct F32GEMMProblem {
               c: c, ldc: ldc, transposedOutput: false)
   }
 
+  /// As above with one segment (`b`, n × k): no array is made for it, so no allocation per call.
+  public init(m: Int, n: Int, b: F32MatrixView, a: UnsafePointer<Float>, aStride: Int, bias: UnsafePointer<Float>?,
+              activation: Activation = .identity, c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool = false) {
+    self.init(m: m, n: n, segments: F32Segments(b), rows: .strided(a, aStride), bias: bias, activation: activation, residual: nil,
+              residualStride: 0, c: c, ldc: ldc, transposedOutput: transposedOutput)
+  }
+
   init(m: Int, n: Int, segments: [F32MatrixView], rows: GEMMRows<Float>, bias: UnsafePointer<Float>?, activation: Activation,
+       residual: UnsafePointer<Float>?, residualStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool) {
+    self.init(m: m, n: n, segments: F32Segments(segments), rows: rows, bias: bias, activation: activation, residual: residual,
+              residualStride: residualStride, c: c, ldc: ldc, transposedOutput: transposedOutput)
+  }
+
+  init(m: Int, n: Int, segments: F32Segments, rows: GEMMRows<Float>, bias: UnsafePointer<Float>?, activation: Activation,
        residual: UnsafePointer<Float>?, residualStride: Int, c: UnsafeMutablePointer<Float>, ldc: Int, transposedOutput: Bool) {
     self.m = m
     self.n = n
@@ -242,7 +268,7 @@ public enum F32GEMM {
 
   /// Packs one panel of B: `b[panel][k][j]` = column `panel·nr + j` over the concatenated segments,
   /// zero past n.
-  static func pack(_ segments: [F32MatrixView], n: Int, nr: Int, kTotal: Int, panel: Int,
+  static func pack(_ segments: F32Segments, n: Int, nr: Int, kTotal: Int, panel: Int,
                    into b: UnsafeMutablePointer<Float>) {
     var kOffset = 0
     for seg in segments {

@@ -63,15 +63,17 @@ extension QGEMMWeights {
 }
 
 extension QGEMMPacking {
-  /// Quantizes n rows of k float weights (`row(c)`: k contiguous floats) as `PerChannelWeights` does
-  /// (symmetric per row, max |w| to 127, round to nearest even) and packs them at `out` with the int32
-  /// biases `bias(c, s_w[c])`: `QGEMMPanelLayout.byteCount(n:k:)` bytes, padding zeroed.
-  public static func quantize(n: Int, k: Int, row: (Int) -> UnsafePointer<Float>, bias: (Int, Float) -> Int32,
+  /// Quantizes n rows of k float weights (`weights`: n × k, row-major) as `PerChannelWeights` does (symmetric
+  /// per row, max |w| to 127, round to nearest even) and packs them at `out` with the int32 biases
+  /// `quantizeBias(bias[c], inputScale:, weightScale: s_w[c])`: `QGEMMPanelLayout.byteCount(n:k:)` bytes,
+  /// padding zeroed. (Data, not closures: nothing is allocated per call, issue 19.)
+  public static func quantize(n: Int, k: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, inputScale: Float,
                               into out: UnsafeMutableRawPointer, threads: Int) {
     let L = QGEMMPanelLayout.self, panelBytes = L.panelBytes(k: k)
     out.initializeMemory(as: UInt8.self, repeating: 0, count: L.panels(n: n) * panelBytes)
-    parallelFor(n, threads: threads) { c in
-      let x = row(c), panel = out + (c / L.channels) * panelBytes, j = c % L.channels
+    parallelFor(n, threads: threads, sharing: (weights, bias, inputScale, out, k, panelBytes)) { st, c in
+      let (weights, bias, inputScale, out, k, panelBytes) = st
+      let x = weights + c * k, panel = out + (c / L.channels) * panelBytes, j = c % L.channels
       var m: Float = 0
       for kk in 0..<k { m = Swift.max(m, abs(x[kk])) }
       let s: Float = m > 0 ? m / 127 : 1
@@ -81,7 +83,7 @@ extension QGEMMPacking {
         sum += Int32(q)
         panel.storeBytes(of: q, toByteOffset: L.weightOffset(channel: j, k: kk), as: Int8.self)
       }
-      panel.storeBytes(of: bias(c, s), toByteOffset: L.biasOffset + 4 * j, as: Int32.self)
+      panel.storeBytes(of: quantizeBias(bias[c], inputScale: inputScale, weightScale: s), toByteOffset: L.biasOffset + 4 * j, as: Int32.self)
       panel.storeBytes(of: sum, toByteOffset: L.columnSumOffset + 4 * j, as: Int32.self)
       panel.storeBytes(of: s, toByteOffset: L.scaleOffset + 4 * j, as: Float.self)
     }

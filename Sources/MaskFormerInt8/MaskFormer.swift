@@ -1,6 +1,7 @@
 // MaskFormer: MaskFormerForInstanceSegmentation as a composition of its blocks, in the order memory
 // wants: pixel level module (Swin encoder, coarse FPN levels) -> transformer module -> heads -> mask
 // decoder (stride-4 level, mask projection, mask logits). No math here.
+import Quant
 
 /// What the model returns: `class_queries_logits [Q, K+1]` and `masks_queries_logits [Q, h, w]`
 /// with h, w = ceil(H/4), ceil(W/4) of the input.
@@ -31,7 +32,11 @@ public struct MaskFormer {
     self.heads = heads
     maskDecoder = MaskDecoder(level: pixelDecoder.layers[pixelDecoder.layers.count - 1], index: pixelDecoder.layers.count - 1,
                               maskProjection: pixelDecoder.maskProjection)
+    laterals = pixelDecoder.layers.reversed().map { $0.projection.quantized?.input } + [nil]
   }
+
+  /// Per backbone stage, the input parameters of the int8 lateral conv that reads it (nil: read in float).
+  private let laterals: [QuantParams?]
 
   /// Whether the Swin blocks run in int8 (a model file from `convert`), as MemoryPlan needs to know.
   public var isQuantized: Bool { backbone.stages.first?.blocks.first?.intermediate.quantized != nil }
@@ -46,10 +51,9 @@ public struct MaskFormer {
   public func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, in ctx: InferenceContext) -> MaskFormerOutput {
     ctx.begin("backbone", "stage")
     // Features read by int8 lateral convs come out of the backbone already quantized for them.
-    let laterals = pixelDecoder.layers.reversed().map { $0.projection.quantized?.input } + [nil]
     let features = backbone(consume pixelValues, height: height, width: width, quantizeFor: laterals, in: ctx)
     ctx.end("backbone", "stage")
-    guard case .float(let top) = features[features.count - 1] else { preconditionFailure("the coarsest feature is read in float") }
+    guard case .float(let top) = features.last else { preconditionFailure("the coarsest feature is read in float") }
     // The pixel decoder owns the features from here and frees each after its FPN level.
     ctx.begin("pixel_decoder", "stage")
     let (down, left) = pixelDecoder.coarseLevels(consume features, in: ctx)

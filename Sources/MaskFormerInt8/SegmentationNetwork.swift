@@ -51,11 +51,17 @@ public protocol SegmentationNetwork {
   /// Heap bytes the kernels keep with the layers beside the weights (Winograd-transformed conv weights, made
   /// on first use), at most: part of a session's overhead.
   func kernelHeapBytes(kernels: KernelTable) -> Int
-  /// The segmentation at `target` size.
-  func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation
+  /// The segmentation at `target` size, worked out in `buffers` (reused from image to image by a session).
+  func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int),
+                   reusing buffers: PostprocessBuffers) -> Segmentation
 }
 
 extension SegmentationNetwork {
+  /// The segmentation at `target` size.
+  public func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
+    postprocess(logits, options: options, target: target, reusing: PostprocessBuffers())
+  }
+
   /// The fastest streaming candidate whose predicted activations fit `budget` bytes, or why none does.
   public func memoryPlan(input: (height: Int, width: Int), image: (height: Int, width: Int), budget: Int, kernels: KernelTable,
                          threads: Int) -> Result<MemoryPlan, MemoryPlanError> {
@@ -102,7 +108,8 @@ extension MaskFormer: SegmentationNetwork {
   }
 
   /// MaskFormerImageProcessor's post-processing for the task (instance: the scores' threshold only).
-  public func postprocess(_ logits: MaskLogits, options o: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
-    Segmentation.postprocess(logits, options: o, target: target)
+  public func postprocess(_ logits: MaskLogits, options o: SegmentationOptions, target: (height: Int, width: Int),
+                          reusing buffers: PostprocessBuffers) -> Segmentation {
+    Segmentation.postprocess(logits, options: o, target: target, reusing: buffers)
   }
 }

@@ -111,12 +111,11 @@ struct QGEMMData {
       let b = rng.floats(n)
       let want = QGEMMPacking.pack(n: n, k: k, weight: { w[$0 * k + $1] }, bias: { b[$0] }, inputScale: 0.02).bytes
       var got = [UInt8](repeating: 0xAB, count: QGEMMPanelLayout.byteCount(n: n, k: k)!)
-      w.withUnsafeBufferPointer { wb in
+      w.withUnsafeBufferPointer { wb in b.withUnsafeBufferPointer { bb in
         got.withUnsafeMutableBytes { out in
-          QGEMMPacking.quantize(n: n, k: k, row: { wb.baseAddress! + $0 * k }, bias: { quantizeBias(b[$0], inputScale: 0.02, weightScale: $1) },
-                                into: out.baseAddress!, threads: 2)
+          QGEMMPacking.quantize(n: n, k: k, weights: wb.baseAddress!, bias: bb.baseAddress!, inputScale: 0.02, into: out.baseAddress!, threads: 2)
         }
-      }
+      }}
       #expect(got == want, "\(n)x\(k)")
     }
   }

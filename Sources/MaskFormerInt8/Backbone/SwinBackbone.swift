@@ -33,13 +33,12 @@ public struct SwinBackbone {
   /// parameters, chunk by chunk, for the int8 FPN lateral conv that reads it (and would quantize it
   /// anyway): the float feature never exists whole (an observer sees it as int8).
   func callAsFunction(_ pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, quantizeFor: [QuantParams?] = [],
-                      in ctx: InferenceContext) -> [StageFeature] {
+                      in ctx: InferenceContext) -> StageFeatures {
     ctx.begin("encoder.embeddings", "block")
     var x = embeddings(consume pixelValues, height: height, width: width, in: ctx)
     ctx.end("encoder.embeddings", "block", shape: [x.height, x.width, x.channels])
     ctx.arena?.trim()   // between phases (a single run's arena only): the freed buffers' pages go back
-    var features: [StageFeature] = []
-    features.reserveCapacity(stages.count)
+    var features = StageFeatures()
     for (s, stage) in stages.enumerated() {
       ctx.begin("encoder.stage\(s)", "stage")
       for block in stage.blocks { block(&x, in: ctx) }
@@ -60,6 +59,49 @@ public struct SwinBackbone {
       ctx.arena?.trim()
     }
     return features
+  }
+}
+
+/// The backbone's features in stage order (strides 4, 8, ...), taken from the end by the pixel decoder. Up to
+/// four are held inline (an array of them per image was a heap allocation, issue 19); more go to an array.
+struct StageFeatures {
+  private var inline: (StageFeature?, StageFeature?, StageFeature?, StageFeature?) = (nil, nil, nil, nil)
+  private var more: [StageFeature] = []
+  private(set) var count = 0
+
+  mutating func append(_ f: consuming StageFeature) {
+    switch count {
+    case 0: inline.0 = f
+    case 1: inline.1 = f
+    case 2: inline.2 = f
+    case 3: inline.3 = f
+    default: more.append(f)
+    }
+    count += 1
+  }
+
+  /// The last feature, removed (so that it is freed when its reader is done with it).
+  mutating func removeLast() -> StageFeature {
+    precondition(count > 0, "StageFeatures: none left")
+    count -= 1
+    switch count {
+    case 0: defer { inline.0 = nil }; return inline.0!
+    case 1: defer { inline.1 = nil }; return inline.1!
+    case 2: defer { inline.2 = nil }; return inline.2!
+    case 3: defer { inline.3 = nil }; return inline.3!
+    default: return more.removeLast()
+    }
+  }
+
+  var last: StageFeature? {
+    switch count {
+    case 0: nil
+    case 1: inline.0
+    case 2: inline.1
+    case 3: inline.2
+    case 4: inline.3
+    default: more.last
+    }
   }
 }
 

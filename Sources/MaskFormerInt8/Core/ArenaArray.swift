@@ -108,9 +108,13 @@ final class ArenaBlock: @unchecked Sendable {
 
   static func make(byteCount: Int, in arena: Arena?) -> ArenaBlock {
     if let arena { return arena.block(byteCount: byteCount) }
+    if byteCount == 0 { return empty }   // nothing to hold: one shared block (no allocation per empty array)
     // 64-byte aligned with or without an arena: F32GEMM's packed B is read with aligned loads.
     return ArenaBlock(base: .allocate(byteCount: Swift.max(1, byteCount), alignment: Arena.alignment), byteCount: byteCount, ownsMemory: true)
   }
+
+  /// The block of every empty array off an arena (never freed; an array writes nothing into it).
+  private static let empty = ArenaBlock(base: .allocate(byteCount: Arena.alignment, alignment: Arena.alignment), byteCount: 0, ownsMemory: false)
 
   init(base: UnsafeMutableRawPointer, byteCount: Int, ownsMemory: Bool) {
     (self.base, self.byteCount, self.ownsMemory) = (base, byteCount, ownsMemory)

@@ -50,15 +50,17 @@ extension Mask2Former: SegmentationNetwork {
 
   /// Mask2FormerImageProcessor's post-processing: the mask logits resized to 384 × 384 first (all three
   /// tasks), then MaskFormer's code (mask2former-spec.md §6).
-  public func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
-    Self.postprocess(logits, options: options, target: target)
+  public func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int),
+                          reusing buffers: PostprocessBuffers) -> Segmentation {
+    Self.postprocess(logits, options: options, target: target, reusing: buffers)
   }
 
   /// The same without a model (target nil: the 384 × 384 maps transformers gives without `target_sizes`).
-  public static func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)?) -> Segmentation {
+  public static func postprocess(_ logits: MaskLogits, options: SegmentationOptions, target: (height: Int, width: Int)?,
+                                 reusing buffers: PostprocessBuffers = PostprocessBuffers()) -> Segmentation {
     var m = logits
     m.postprocessSize = (postprocessSize, postprocessSize)
-    return Segmentation.postprocess(m, options: options, target: target ?? (postprocessSize, postprocessSize))
+    return Segmentation.postprocess(m, options: options, target: target ?? (postprocessSize, postprocessSize), reusing: buffers)
   }
 
   /// The fixed size Mask2Former's post-processing resizes mask logits to.

@@ -17,7 +17,7 @@ public struct Mask2FormerBackbone {
   /// observer also sees as `encoder.stage{s}`. `quantizeFor[s]`: stage s's map comes out in int8 for the int8
   /// conv that reads it (`SwinBackbone`: the float map never exists whole).
   func callAsFunction(pixelValues: consuming ArenaArray<Float>, height: Int, width: Int, quantizeFor: [QuantParams?],
-                      in ctx: InferenceContext) -> [StageFeature] {
+                      in ctx: InferenceContext) -> StageFeatures {
     swin(pixelValues, height: height, width: width, quantizeFor: quantizeFor, in: ctx)
   }
 }

@@ -23,7 +23,7 @@ public struct Mask2FormerPixelDecoder {
   /// features, from the backbone's maps at strides 4, 8, 16, 32 (taken and freed as they are used). An
   /// observer sees them as `pixel_decoder.level{l}` and `pixel_decoder.mask_features` (whole maps only).
   /// With `ctx.bandRows` below the stride-4 height, that level is streamed in bands (`streamedMaskFeatures`).
-  func callAsFunction(_ features: consuming [StageFeature], in ctx: InferenceContext) -> (levels: [FeatureMap], maskFeatures: MaskFeatures) {
+  func callAsFunction(_ features: consuming StageFeatures, in ctx: InferenceContext) -> (levels: [FeatureMap], maskFeatures: MaskFeatures) {
     var pending = consume features
     precondition(pending.count == 4, "Mask2Former pixel decoder: \(pending.count) backbone maps, expected 4")
     let d = levelEmbed.shape[1], nl = inputProjections.count

@@ -118,7 +118,7 @@ public struct MaskDecoder {
   /// per image. Each logit's sum runs in the same order whatever `count` is (so bands give the whole map's values).
   static func logits(_ e: UnsafePointer<Float>, queries nq: Int, pixels: UnsafePointer<Float>, count n: Int, channels m: Int,
                      into out: UnsafeMutablePointer<Float>, ldc: Int, in ctx: InferenceContext) {
-    F32GEMMProblem(m: n, n: nq, segments: [F32MatrixView(base: e, rows: nq, cols: m, rowStride: m, colStride: 1)],
+    F32GEMMProblem(m: n, n: nq, b: F32MatrixView(base: e, rows: nq, cols: m, rowStride: m, colStride: 1),
                    a: pixels, aStride: m, bias: nil, c: out, ldc: ldc, transposedOutput: true).run(in: ctx)
   }
 
@@ -144,19 +144,26 @@ public struct MaskDecoder {
     }
     let wq = ctx.floats(nq * k) { c in
       e.withUnsafeBufferPointer { eb in wt.withUnsafeBufferPointer { tb in
-        F32GEMMProblem(m: k, n: nq, segments: [F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1)],
+        F32GEMMProblem(m: k, n: nq, b: F32MatrixView(base: eb.baseAddress!, rows: nq, cols: m, rowStride: m, colStride: 1),
                        a: tb.baseAddress!, aStride: m, bias: nil, c: c.baseAddress!, ldc: k, transposedOutput: true).run(in: ctx)
       }}
     }
+    // B'[q] in input units (quantized with each query's weight scale by the packing).
+    let folded = ctx.floats(nq) { b in
+      guard !ctx.isDryRun else { return }
+      e.withUnsafeBufferPointer { eb in
+        for query in 0..<nq {
+          var sum = 0.0
+          for c in 0..<m { sum += Double(eb[query * m + c]) * w.biasInInputUnits(c) }
+          b[query] = Float(sum)
+        }
+      }
+    }
     let packed = ArenaArray<UInt8>(unsafeUninitializedCount: QGEMMPanelLayout.byteCount(n: nq, k: k)!, in: ctx.arena) { out in
       guard !ctx.isDryRun else { return }
-      e.withUnsafeBufferPointer { eb in wq.withUnsafeBufferPointer { wb in
-        let ep = eb.baseAddress!, wp = wb.baseAddress!
-        QGEMMPacking.quantize(n: nq, k: k, row: { wp + $0 * k }, bias: { query, scale in
-          var b = 0.0
-          for c in 0..<m { b += Double(ep[query * m + c]) * w.biasInInputUnits(c) }
-          return quantizeBias(Float(b), inputScale: 1, weightScale: scale)
-        }, into: UnsafeMutableRawPointer(out.baseAddress!), threads: ctx.threads)
+      wq.withUnsafeBufferPointer { wb in folded.withUnsafeBufferPointer { bb in
+        QGEMMPacking.quantize(n: nq, k: k, weights: wb.baseAddress!, bias: bb.baseAddress!, inputScale: 1,
+                              into: UnsafeMutableRawPointer(out.baseAddress!), threads: ctx.threads)
       }}
     }
     ctx.observer?.end(info!, output: nil, shape: [nq, k])

@@ -20,7 +20,7 @@ public struct PixelDecoder {
 
   /// The FPN levels at strides 32, 16 and 8 (all but the last layer, which `MaskDecoder` runs). Takes the features (strides 4,
   /// 8, 16, 32) and frees each after its level; returns the stride-8 map and the stride-4 feature.
-  func coarseLevels(_ features: consuming [StageFeature], in ctx: InferenceContext) -> (down: FeatureMap, left: StageFeature) {
+  func coarseLevels(_ features: consuming StageFeatures, in ctx: InferenceContext) -> (down: FeatureMap, left: StageFeature) {
     precondition(features.count == layers.count + 1, "PixelDecoder: \(features.count) features for \(layers.count) layers")
     var pending = consume features
     ctx.begin("pixel_decoder.fpn.stem", "block")

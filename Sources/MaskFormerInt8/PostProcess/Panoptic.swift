@@ -10,47 +10,59 @@ extension Segmentation {
     ArenaArray(repeating: 0, count: pixels, in: arena)
   }
 
-  /// Defaults are the processor's (0.5 / 0.5 / 0.8); the pipeline passes 0.9 / 0.5 / 0.5.
+  /// Defaults are the processor's (0.5 / 0.5 / 0.8); the pipeline passes 0.9 / 0.5 / 0.5. `buffers`: the scratch
+  /// and result arrays to reuse (a session's: no heap allocation in a steady state).
   public static func panoptic(_ m: MaskLogits, threshold: Double = 0.5, maskThreshold: Double = 0.5,
                               overlapMaskAreaThreshold: Double = 0.8, labelIdsToFuse: Set<Int> = [],
-                              target: (height: Int, width: Int)? = nil) -> Segmentation {
+                              target: (height: Int, width: Int)? = nil, reusing buffers: PostprocessBuffers = PostprocessBuffers()) -> Segmentation {
+    let b = buffers
     let planes = MaskPlaneReader(m), numLabels = m.classes - 1, w = planes.width
-    let probs = m.classProbabilities()
+    m.classProbabilities(into: &b.probs)
     // Score and label of each query: max over all K+1 classes (first index on ties).
-    var kept: [(query: Int, score: Float, label: Int)] = []
-    for q in 0..<m.queries {
-      var best = 0
-      for c in 1..<m.classes where probs[q * m.classes + c] > probs[q * m.classes + best] { best = c }
-      let score = probs[q * m.classes + best]
-      if best != numLabels && Double(score) > threshold { kept.append((q, score, best)) }
+    b.kept.removeAll(keepingCapacity: true)
+    b.probs.withUnsafeBufferPointer { probs in
+      for q in 0..<m.queries {
+        var best = 0
+        for c in 1..<m.classes where probs[q * m.classes + c] > probs[q * m.classes + best] { best = c }
+        let score = probs[q * m.classes + best]
+        if best != numLabels && Double(score) > threshold { b.kept.append((q, score, best)) }
+      }
     }
+    let kept = b.kept.count
     let (oh, ow) = target ?? (planes.height, w)
-    guard !kept.isEmpty else {
-      return Segmentation(task: .panoptic, width: ow, height: oh, map: [Int32](repeating: -1, count: oh * ow), segments: [])
+    guard kept > 0 else {
+      PostprocessBuffers.reset(&b.map, oh * ow, -1)
+      b.segments.removeAll(keepingCapacity: true)
+      return Segmentation(task: .panoptic, width: ow, height: oh, map: b.map, segments: b.segments)
     }
     // Pass over target rows: owner = argmax_i(score_i · prob_i), and per query the owned area and the
     // "original" area (score-weighted prob >= mask_threshold: transformers tests the weighted value).
     // The kept queries' probabilities are computed per mask row, two rows at a time. The owner map is
     // scratch: it comes from the logits' arena.
     var owner = ownerMap(pixels: oh * ow, in: m.maskLogits.arena)
-    var area = [Int](repeating: 0, count: kept.count), original = [Int](repeating: 0, count: kept.count)
-    let resample = BilinearRows(h: planes.height, w: w, outH: oh, outW: ow)
-    var cache = MaskRowCache(planes: kept.count, w: w)
+    PostprocessBuffers.reset(&b.area, kept, 0)
+    PostprocessBuffers.reset(&b.original, kept, 0)
+    let resample = b.bilinear(h: planes.height, w: w, outH: oh, outW: ow)
+    var cache = MaskRowCache(planes: kept, w: w, storage: b.takeRowSlots())
     func probabilityRow(_ r: Int, _ out: UnsafeMutablePointer<Float>) {
-      for (i, k) in kept.enumerated() {
+      for i in 0..<kept {
         let dst = out + i * w
-        planes.row(k.query, r, into: dst)
+        planes.row(b.kept[i].query, r, into: dst)
         for x in 0..<w { dst[x] = sigmoid(dst[x]) }
       }
     }
-    var best = [Float](repeating: 0, count: ow), row = [Float](repeating: 0, count: ow)
+    PostprocessBuffers.reset(&b.best, ow, 0)
+    PostprocessBuffers.reset(&b.row, ow, 0)
     owner.withUnsafeMutableBufferPointer { owner in
+    b.best.withUnsafeMutableBufferPointer { best in b.row.withUnsafeMutableBufferPointer { row in
+    b.original.withUnsafeMutableBufferPointer { original in
     for y in 0..<oh {
       cache.rows(y, of: resample, compute: probabilityRow) { r0, r1 in
-        for (i, k) in kept.enumerated() {
-          row.withUnsafeMutableBufferPointer { resample.row(y, r0: r0 + i * w, r1: r1 + i * w, into: $0.baseAddress!) }
+        for i in 0..<kept {
+          resample.row(y, r0: r0 + i * w, r1: r1 + i * w, into: row.baseAddress!)
+          let score = b.kept[i].score
           for x in 0..<ow {
-            let v = row[x] * k.score
+            let v = row[x] * score
             if Double(v) >= maskThreshold { original[i] += 1 }
             if i == 0 || v > best[x] {
               best[x] = v
@@ -60,35 +72,35 @@ extension Segmentation {
         }
       }
     }
+    }}}
     }
-    for o in owner { area[Int(o)] += 1 }
+    b.returnRowSlots(cache.storage)
+    owner.withUnsafeBufferPointer { owner in b.area.withUnsafeMutableBufferPointer { area in for o in owner { area[Int(o)] += 1 } } }
     // Segment ids in query order; fused labels reuse their first id (and reset the counter to it, as
     // transformers does, so a later new segment can collide with an existing id).
-    var idOf = [Int32](repeating: 0, count: kept.count)
-    var segments: [Segment] = []
+    PostprocessBuffers.reset(&b.idOf, kept, 0)
+    b.segments.removeAll(keepingCapacity: true)
+    b.stuff.removeAll(keepingCapacity: true)
     var current = 0
-    var stuff: [Int: Int] = [:]
-    for (i, k) in kept.enumerated() {
+    for i in 0..<kept {
+      let k = b.kept[i]
       let fuse = labelIdsToFuse.contains(k.label)
-      guard area[i] > 0 && original[i] > 0 else { continue }
-      let ratio = Float(area[i]) / Float(original[i])
+      guard b.area[i] > 0 && b.original[i] > 0 else { continue }
+      let ratio = Float(b.area[i]) / Float(b.original[i])
       guard Double(ratio) > overlapMaskAreaThreshold else { continue }
-      if let id = stuff[k.label] { current = id } else { current += 1 }
-      idOf[i] = Int32(current)
-      segments.append(Segment(id: current, labelId: k.label, score: roundScore(k.score), wasFused: fuse))
-      if fuse { stuff[k.label] = current }
+      if let id = b.stuff[k.label] { current = id } else { current += 1 }
+      b.idOf[i] = Int32(current)
+      b.segments.append(Segment(id: current, labelId: k.label, score: roundScore(k.score), wasFused: fuse))
+      if fuse { b.stuff[k.label] = current }
     }
     // Pixels of rejected queries stay 0; accepted queries paint in query order (later ids win, as
     // `segmentation[mask_k] = id` is applied in order, but each pixel has exactly one owner anyway).
-    var accepted = [Bool](repeating: false, count: kept.count)
-    for (i, _) in kept.enumerated() where idOf[i] != 0 { accepted[i] = true }
-    var map = [Int32](repeating: 0, count: oh * ow)
-    for p in 0..<(oh * ow) {
-      let o = Int(owner[p])
-      if accepted[o] { map[p] = idOf[o] }
-    }
-    var out = Segmentation(task: .panoptic, width: ow, height: oh, map: map, segments: segments)
-    out.measureSegments()
-    return out
+    // (An owner's id is 0 exactly when it was rejected.)
+    PostprocessBuffers.reset(&b.map, oh * ow, 0)
+    owner.withUnsafeBufferPointer { owner in b.idOf.withUnsafeBufferPointer { idOf in b.map.withUnsafeMutableBufferPointer { map in
+      for p in 0..<(oh * ow) { map[p] = idOf[Int(owner[p])] }
+    }}}
+    b.measureSegments(&b.segments, map: b.map, width: ow, height: oh)
+    return Segmentation(task: .panoptic, width: ow, height: oh, map: b.map, segments: b.segments)
   }
 }

@@ -51,35 +51,84 @@ public struct Segmentation: Sendable, Equatable {
   }
 
   /// The task's post-processing with these options (instance: the scores' threshold only), at `target`.
-  public static func postprocess(_ m: MaskLogits, options o: SegmentationOptions, target: (height: Int, width: Int)) -> Segmentation {
+  /// `buffers`: the arrays to work in (a session's, reused image after image; panoptic so far).
+  public static func postprocess(_ m: MaskLogits, options o: SegmentationOptions, target: (height: Int, width: Int),
+                                 reusing buffers: PostprocessBuffers = PostprocessBuffers()) -> Segmentation {
     switch o.task {
     case .semantic: .semantic(m, target: target)
     case .instance: .instance(m, threshold: o.threshold, target: target)
     case .panoptic:
       .panoptic(m, threshold: o.threshold, maskThreshold: o.maskThreshold, overlapMaskAreaThreshold: o.overlapMaskAreaThreshold,
-                labelIdsToFuse: o.labelIdsToFuse, target: target)
+                labelIdsToFuse: o.labelIdsToFuse, target: target, reusing: buffers)
     }
   }
 
   /// Fills each segment's area and bounding box from the map.
   mutating func measureSegments() {
-    var index: [Int32: Int] = [:]
+    PostprocessBuffers().measureSegments(&segments, map: map, width: width, height: height)
+  }
+}
+
+/// The arrays post-processing works in, reused from image to image (a session keeps one): each keeps its
+/// capacity, so a steady state makes no heap allocation (issue 19). A result shares the map and segment
+/// arrays copy-on-write: a caller that keeps a result makes the next image's writes copy, never change it.
+public final class PostprocessBuffers: @unchecked Sendable {   // used by one post-processing at a time
+  var probs: [Float] = []
+  var kept: [(query: Int, score: Float, label: Int)] = []
+  var area: [Int] = [], original: [Int] = [], idOf: [Int32] = []
+  var best: [Float] = [], row: [Float] = []
+  var stuff: [Int: Int] = [:]
+  var map: [Int32] = []
+  var segments: [Segment] = []
+  private var rowSlots: [Float] = []
+  private var index: [Int32: Int] = [:]
+  private var boxes: [(minX: Int, minY: Int, maxX: Int, maxY: Int, area: Int)] = []
+  private var resample: (key: (Int, Int, Int, Int), rows: BilinearRows)?
+
+  public init() {}
+
+  /// `a` as `count` copies of `value`, in its own storage when it has the capacity.
+  static func reset<T>(_ a: inout [T], _ count: Int, _ value: T) {
+    a.removeAll(keepingCapacity: true)
+    a.append(contentsOf: repeatElement(value, count: count))
+  }
+
+  /// The bilinear resize `h × w → outH × outW` (the last one made is kept).
+  func bilinear(h: Int, w: Int, outH: Int, outW: Int) -> BilinearRows {
+    if let r = resample, r.key == (h, w, outH, outW) { return r.rows }
+    let rows = BilinearRows(h: h, w: w, outH: outH, outW: outW)
+    resample = ((h, w, outH, outW), rows)
+    return rows
+  }
+
+  /// The storage of a `MaskRowCache`, lent out (and given back with `returnRowSlots`).
+  func takeRowSlots() -> [Float] {
+    var slots: [Float] = []
+    swap(&slots, &rowSlots)
+    return slots
+  }
+
+  func returnRowSlots(_ slots: [Float]) { rowSlots = slots }
+
+  /// Fills each segment's area and bounding box from the map.
+  func measureSegments(_ segments: inout [Segment], map: [Int32], width: Int, height: Int) {
+    index.removeAll(keepingCapacity: true)
     for (i, s) in segments.enumerated() where index[Int32(s.id)] == nil { index[Int32(s.id)] = i }
-    var minX = [Int](repeating: Int.max, count: segments.count), minY = minX
-    var maxX = [Int](repeating: -1, count: segments.count), maxY = maxX
-    var area = [Int](repeating: 0, count: segments.count)
-    for y in 0..<height {
-      for x in 0..<width {
-        guard let i = index[map[y * width + x]] else { continue }
-        area[i] += 1
-        minX[i] = min(minX[i], x); maxX[i] = max(maxX[i], x)
-        minY[i] = min(minY[i], y); maxY[i] = max(maxY[i], y)
+    Self.reset(&boxes, segments.count, (Int.max, Int.max, -1, -1, 0))
+    map.withUnsafeBufferPointer { map in
+      for y in 0..<height {
+        for x in 0..<width {
+          guard let i = index[map[y * width + x]] else { continue }
+          boxes[i].area += 1
+          boxes[i].minX = min(boxes[i].minX, x); boxes[i].maxX = max(boxes[i].maxX, x)
+          boxes[i].minY = min(boxes[i].minY, y); boxes[i].maxY = max(boxes[i].maxY, y)
+        }
       }
     }
     for i in segments.indices {
-      let j = index[Int32(segments[i].id)]!   // fused duplicates share the first entry's figures
-      segments[i].area = area[j]
-      segments[i].box = area[j] > 0 ? (minX[j], minY[j], maxX[j] - minX[j] + 1, maxY[j] - minY[j] + 1) : (0, 0, 0, 0)
+      let b = boxes[index[Int32(segments[i].id)]!]   // fused duplicates share the first entry's figures
+      segments[i].area = b.area
+      segments[i].box = b.area > 0 ? (b.minX, b.minY, b.maxX - b.minX + 1, b.maxY - b.minY + 1) : (0, 0, 0, 0)
     }
   }
 }
@@ -123,7 +172,15 @@ public struct MaskLogits: Sendable {
 
   /// softmax over the K+1 classes of each query, in float32 (max-subtracted, as torch).
   func classProbabilities() -> [Float] {
-    var p = Array(classLogits)
+    var p: [Float] = []
+    classProbabilities(into: &p)
+    return p
+  }
+
+  /// The same into `p` (its storage reused when it has the capacity).
+  func classProbabilities(into p: inout [Float]) {
+    p.removeAll(keepingCapacity: true)
+    classLogits.withUnsafeBufferPointer { p.append(contentsOf: $0) }
     for q in 0..<queries {
       let row = q * classes
       var m = -Float.infinity
@@ -135,7 +192,6 @@ public struct MaskLogits: Sendable {
       }
       for k in 0..<classes { p[row + k] /= s }
     }
-    return p
   }
 }
 
@@ -256,28 +312,32 @@ struct BilinearRows {
 /// `p·w`; `compute(r, into)` fills all planes of mask row r.
 struct MaskRowCache {
   let planes: Int, w: Int
-  private var index = [-1, -1]
-  private var slots: [[Float]]
+  private var index = (-1, -1)
+  /// The two slots, `planes × w` floats each, one after the other (`storage`: an array to reuse).
+  private(set) var storage: [Float]
 
-  init(planes: Int, w: Int) {
+  init(planes: Int, w: Int, storage: [Float] = []) {
     self.planes = planes
     self.w = w
-    slots = [[Float](repeating: 0, count: planes * w), [Float](repeating: 0, count: planes * w)]
+    self.storage = storage
+    PostprocessBuffers.reset(&self.storage, 2 * planes * w, 0)
   }
 
   /// Source rows `ys.i0[y]` and `ys.i1[y]` of output row y, each as planes × w floats.
   mutating func rows(_ y: Int, of resample: BilinearRows, compute: (Int, UnsafeMutablePointer<Float>) -> Void,
                      _ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> Void) {
     let a = resample.ys.i0[y], b = resample.ys.i1[y]
-    let sa = slot(a, keep: b, compute), sb = slot(b, keep: a, compute)
-    slots[sa].withUnsafeBufferPointer { pa in slots[sb].withUnsafeBufferPointer { pb in body(pa.baseAddress!, pb.baseAddress!) } }
+    let sa = slot(a, keep: b, compute), sb = slot(b, keep: a, compute), n = planes * w
+    storage.withUnsafeBufferPointer { body($0.baseAddress! + sa * n, $0.baseAddress! + sb * n) }
   }
 
   private mutating func slot(_ r: Int, keep other: Int, _ compute: (Int, UnsafeMutablePointer<Float>) -> Void) -> Int {
-    if let s = index.firstIndex(of: r) { return s }
-    let s = index[0] == other ? 1 : 0
-    index[s] = r
-    slots[s].withUnsafeMutableBufferPointer { compute(r, $0.baseAddress!) }
+    if index.0 == r { return 0 }
+    if index.1 == r { return 1 }
+    let s = index.0 == other ? 1 : 0
+    if s == 0 { index.0 = r } else { index.1 = r }
+    let n = planes * w
+    storage.withUnsafeMutableBufferPointer { compute(r, $0.baseAddress! + s * n) }
     return s
   }
 }

@@ -69,20 +69,20 @@ public enum ImageProcessor {
   /// normalized. The one preprocessing chain every caller (pipeline, calibration, eval, drift) uses.
   /// `resize`: the resize's coefficients made once for this image size (a session's), else made here.
   public static func modelInput(_ image: Image, config: PreprocessorConfig, resize: PillowResize.Plan? = nil,
-                                in arena: Arena? = nil) -> PixelValues {
-    pixelValues(image.orientedRGB(), config: config, resize: resize, in: arena)
+                                reusing buffers: PillowResize.Buffers? = nil, in arena: Arena? = nil) -> PixelValues {
+    pixelValues(image.orientedRGB(), config: config, resize: resize, reusing: buffers, in: arena)
   }
 
   /// `pixel_values` of an RGB image, oriented already (`Image.orientedRGB()`).
   public static func pixelValues(_ image: Image, config: PreprocessorConfig, resize: PillowResize.Plan? = nil,
-                                 in arena: Arena? = nil) -> PixelValues {
+                                 reusing buffers: PillowResize.Buffers? = nil, in arena: Arena? = nil) -> PixelValues {
     precondition(image.layout == .rgb, "ImageProcessor expects RGB, got \(image.layout)")
     let (oh, ow) = outputSize(height: image.height, width: image.width, config: config)
     let resized: Image
     if oh == image.height && ow == image.width {
       resized = image
     } else if let resize, resize.matches(from: (image.height, image.width), to: (oh, ow)) {
-      resized = PillowResize.bilinear(image, resize)
+      resized = PillowResize.bilinear(image, resize, reusing: buffers ?? PillowResize.Buffers())
     } else {
       resized = PillowResize.bilinear(image, width: ow, height: oh)
     }
@@ -171,13 +171,22 @@ public enum PillowResize {
     bilinear(image, Plan(from: (image.height, image.width), to: (oh, ow)))
   }
 
-  static func bilinear(_ image: Image, _ plan: Plan) -> Image {
+  /// The two passes' pixel arrays, reused from image to image (a session's): no heap allocation per image.
+  public final class Buffers: @unchecked Sendable {   // one resize at a time
+    var horizontal: [UInt8] = [], vertical: [UInt8] = []
+    public init() {}
+  }
+
+  static func bilinear(_ image: Image, _ plan: Plan, reusing buffers: Buffers = Buffers()) -> Image {
     precondition(plan.matches(from: (image.height, image.width), to: plan.to), "resize plan for \(plan.from), image \(image.height)x\(image.width)")
     let (oh, ow) = plan.to
     let ch = image.layout.channels
     var cur = image
     if let co = plan.horizontal {
-      var out = [UInt8](repeating: 0, count: cur.height * ow * ch)
+      PostprocessBuffers.reset(&buffers.horizontal, cur.height * ow * ch, 0)
+      var out: [UInt8] = []
+      swap(&out, &buffers.horizontal)
+      defer { buffers.horizontal = out }
       for y in 0..<cur.height {
         for x in 0..<ow {
           let (start, count) = co.bounds[x]
@@ -193,7 +202,10 @@ public enum PillowResize {
       cur = Image(width: ow, height: cur.height, layout: cur.layout, pixels: out)
     }
     if let co = plan.vertical {
-      var out = [UInt8](repeating: 0, count: oh * cur.width * ch)
+      PostprocessBuffers.reset(&buffers.vertical, oh * cur.width * ch, 0)
+      var out: [UInt8] = []
+      swap(&out, &buffers.vertical)
+      defer { buffers.vertical = out }
       for y in 0..<oh {
         let (start, count) = co.bounds[y]
         for x in 0..<cur.width {
