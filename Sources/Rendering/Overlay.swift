@@ -28,10 +28,23 @@ public enum Overlay {
   /// without, the photo's size (video frames).
   public static func render(photo: Image, segmentation s: Segmentation, labels: [String], alpha: Double = 0.5,
                             legend: Bool = true) -> Image {
+    var px: [UInt8] = [], colors = Colors()
+    paint(photo: photo, segmentation: s, alpha: alpha, into: &px, colors: &colors)
+    let (w, h) = (s.width, s.height)
+    guard legend else { return Image(width: w, height: h, layout: .rgb, pixels: px) }
+    return withLegend(px, width: w, height: h, segmentation: s, labels: labels)
+  }
+
+  /// Segment id → colour (by label, so one class keeps one colour); unlisted ids stay unpainted.
+  public typealias Colors = [Int32: (UInt8, UInt8, UInt8)]
+
+  /// The blended photo (`render` without a legend) into `px`, with `colors` as its id → colour table: both
+  /// keep their storage from call to call (a video's frames: no heap allocation per frame).
+  public static func paint(photo: Image, segmentation s: Segmentation, alpha: Double = 0.5, into px: inout [UInt8], colors colorOf: inout Colors) {
     precondition(photo.layout == .rgb && photo.width == s.width && photo.height == s.height, "overlay: photo and map sizes differ")
-    var px = photo.pixels
-    // Segment id → colour (by label, so one class keeps one colour); unlisted ids stay unpainted.
-    var colorOf: [Int32: (UInt8, UInt8, UInt8)] = [:]
+    px.removeAll(keepingCapacity: true)
+    px.append(contentsOf: photo.pixels)
+    colorOf.removeAll(keepingCapacity: true)
     for seg in s.segments where colorOf[Int32(seg.id)] == nil { colorOf[Int32(seg.id)] = color(label: seg.labelId) }
     let (w, h) = (s.width, s.height)
     for y in 0..<h {
@@ -48,7 +61,10 @@ public enum Overlay {
         px[o + 2] = UInt8(Double(px[o + 2]) * (1 - a) + Double(cc.2) * a)
       }
     }
-    guard legend else { return Image(width: w, height: h, layout: .rgb, pixels: px) }
+  }
+
+  /// The blended photo `px` (`width × height`) with the legend band below it.
+  private static func withLegend(_ px: [UInt8], width w: Int, height h: Int, segmentation s: Segmentation, labels: [String]) -> Image {
     // Legend: one entry per segment (first entry per id) in a dark band below the photo, never over it,
     // as many columns as fit; text scaled with the image's width (5x7 glyphs, 1 px each up to 400 px).
     var lines: [(String, (UInt8, UInt8, UInt8))] = []

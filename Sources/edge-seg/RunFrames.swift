@@ -149,6 +149,7 @@ func runFrames(_ opts: OptionParser, model modelPath: String, sizeText: String, 
   let frameBytes = size.width * size.height * 3
   var frame = [UInt8](repeating: 0, count: frameBytes)
   var line = FrameLineWriter()
+  var overlayPixels: [UInt8] = [], overlayColors = Overlay.Colors()   // reused frame after frame
   var count = 0
   let start = ContinuousClock.now
   var status: Int32 = 0
@@ -174,8 +175,8 @@ func runFrames(_ opts: OptionParser, model modelPath: String, sizeText: String, 
       let result = try session.segment(image, options: options)
       let modelMs = Double((ContinuousClock.now - t0).components.attoseconds) / 1e15 + Double((ContinuousClock.now - t0).components.seconds) * 1000
       if overlay {
-        let out = Overlay.render(photo: image, segmentation: result.segmentation, labels: labels, legend: false)
-        let ok = out.pixels.withUnsafeBytes { writeFully(1, $0.baseAddress!, $0.count) }
+        Overlay.paint(photo: image, segmentation: result.segmentation, into: &overlayPixels, colors: &overlayColors)
+        let ok = overlayPixels.withUnsafeBytes { writeFully(1, $0.baseAddress!, $0.count) }
         guard ok else {
           printError("standard output: cannot write overlay frame \(count) (the reader closed the pipe?)")
           status = 73

@@ -5,54 +5,57 @@
 extension Segmentation {
   /// Defaults are the processor's (threshold 0.5); the pipeline passes 0.9. `mask_threshold` and
   /// `overlap_mask_area_threshold` are accepted and ignored, as in transformers.
-  public static func instance(_ m: MaskLogits, threshold: Double = 0.5, target: (height: Int, width: Int)? = nil) -> Segmentation {
+  public static func instance(_ m: MaskLogits, threshold: Double = 0.5, target: (height: Int, width: Int)? = nil,
+                              reusing buffers: PostprocessBuffers = PostprocessBuffers()) -> Segmentation {
+    let b = buffers
     let planes = MaskPlaneReader(m), k = m.classes - 1, (h, w) = (planes.height, planes.width)
-    let probs = m.classProbabilities()
+    m.classProbabilities(into: &b.probs)
     // Flattened scores[q·K + c] (no-object column dropped), top Q in torch's topk(sorted=False) order.
-    var pairs: [(value: Float, index: Int)] = []
-    pairs.reserveCapacity(m.queries * k)
+    b.pairs.removeAll(keepingCapacity: true)
     for q in 0..<m.queries {
-      for c in 0..<k { pairs.append((probs[q * m.classes + c], q * k + c)) }
+      for c in 0..<k { b.pairs.append((b.probs[q * m.classes + c], q * k + c)) }
     }
-    let top = TorchTopK.largest(pairs, k: m.queries)
+    let top = TorchTopK.largest(in: &b.pairs, k: m.queries)
     let (oh, ow) = target ?? (h, w)
-    var map = [Int32](repeating: -1, count: oh * ow)
-    var segments: [Segment] = []
+    PostprocessBuffers.reset(&b.map, oh * ow, -1)
+    b.segments.removeAll(keepingCapacity: true)
     var nextId = 0
-    let ys = (0..<oh).map { nearestIndex($0, inSize: h, outSize: oh) }
-    let xs = (0..<ow).map { nearestIndex($0, inSize: w, outSize: ow) }
-    var logits = [Float](repeating: 0, count: h * w)
-    for (value, index) in top {
+    b.ys.removeAll(keepingCapacity: true)
+    for y in 0..<oh { b.ys.append(nearestIndex(y, inSize: h, outSize: oh)) }
+    b.xs.removeAll(keepingCapacity: true)
+    for x in 0..<ow { b.xs.append(nearestIndex(x, inSize: w, outSize: ow)) }
+    PostprocessBuffers.reset(&b.plane, h * w, 0)
+    for t in 0..<top {
+      let (value, index) = b.pairs[t]
       let q = index / k, label = index % k
-      logits.withUnsafeMutableBufferPointer { planes.plane(q, into: $0.baseAddress!) }
+      b.plane.withUnsafeMutableBufferPointer { planes.plane(q, into: $0.baseAddress!) }
       // torch sums the masked probabilities with a cascade (pairwise) sum: near the exact sum, which a float64
       // accumulator gives too (a float32 running sum over 384² values drifts by ~1e-5 relative).
       var inside = 0.0, count = 0
-      for v in logits where v > 0 {
+      for v in b.plane where v > 0 {
         inside += Double(sigmoid(v))
         count += 1
       }
       let score = value * (Float(inside) / (Float(count) + 1e-6))
       // Any pixel of the resized mask set? (A mask can vanish when nearest resizing skips its pixels.)
       var any = false
-      for y in ys where !any {
-        for x in xs where logits[y * w + x] > 0 {
+      for y in b.ys where !any {
+        for x in b.xs where b.plane[y * w + x] > 0 {
           any = true
           break
         }
       }
       guard any && Double(score) >= threshold else { continue }
-      for (oy, y) in ys.enumerated() {
-        for (ox, x) in xs.enumerated() where logits[y * w + x] > 0 {
-          map[oy * ow + ox] = Int32(nextId)
+      for (oy, y) in b.ys.enumerated() {
+        for (ox, x) in b.xs.enumerated() where b.plane[y * w + x] > 0 {
+          b.map[oy * ow + ox] = Int32(nextId)
         }
       }
-      segments.append(Segment(id: nextId, labelId: label, score: roundScore(score), wasFused: false))
+      b.segments.append(Segment(id: nextId, labelId: label, score: roundScore(score), wasFused: false))
       nextId += 1
     }
-    var out = Segmentation(task: .instance, width: ow, height: oh, map: map, segments: segments)
-    out.measureSegments()
-    return out
+    b.measureSegments(&b.segments, map: b.map, width: ow, height: oh)
+    return Segmentation(task: .instance, width: ow, height: oh, map: b.map, segments: b.segments)
   }
 }
 
@@ -69,14 +72,20 @@ enum TorchTopK {
 
   static func largest(_ input: [Elem], k: Int) -> [Elem] {
     var a = input
+    return Array(a.prefix(largest(in: &a, k: k)))
+  }
+
+  /// The same in place: the top k are left at the front of `a` (in torch's order); returns how many.
+  static func largest(in a: inout [Elem], k: Int) -> Int {
     let n = a.count
-    guard k > 0 && n > 0 else { return [] }
+    guard k > 0 && n > 0 else { return 0 }
     if k * 64 <= n {
       // partial_sort yields the k best in comparator order; ties keep an unspecified order (rare in float).
-      return Array(a.sorted { before($0, $1) }.prefix(k))
+      a.sort { before($0, $1) }
+      return k
     }
     if k < n { nthElement(&a, nth: k - 1) }
-    return Array(a.prefix(k))
+    return Swift.min(k, n)
   }
 
   /// libstdc++ `std::nth_element` (introselect: median-of-three pivot, unguarded partition, insertion

@@ -51,12 +51,12 @@ public struct Segmentation: Sendable, Equatable {
   }
 
   /// The task's post-processing with these options (instance: the scores' threshold only), at `target`.
-  /// `buffers`: the arrays to work in (a session's, reused image after image; panoptic so far).
+  /// `buffers`: the arrays to work in (a session's, reused image after image).
   public static func postprocess(_ m: MaskLogits, options o: SegmentationOptions, target: (height: Int, width: Int),
                                  reusing buffers: PostprocessBuffers = PostprocessBuffers()) -> Segmentation {
     switch o.task {
-    case .semantic: .semantic(m, target: target)
-    case .instance: .instance(m, threshold: o.threshold, target: target)
+    case .semantic: .semantic(m, target: target, reusing: buffers)
+    case .instance: .instance(m, threshold: o.threshold, target: target, reusing: buffers)
     case .panoptic:
       .panoptic(m, threshold: o.threshold, maskThreshold: o.maskThreshold, overlapMaskAreaThreshold: o.overlapMaskAreaThreshold,
                 labelIdsToFuse: o.labelIdsToFuse, target: target, reusing: buffers)
@@ -80,12 +80,27 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
   var stuff: [Int: Int] = [:]
   var map: [Int32] = []
   var segments: [Segment] = []
+  var sigT: [Float] = [], present: [Bool] = []
+  var pairs: [TorchTopK.Elem] = [], ys: [Int] = [], xs: [Int] = [], plane: [Float] = []
   private var rowSlots: [Float] = []
+  private var scratchBase: UnsafeMutableRawPointer?, scratchBytes = 0
   private var index: [Int32: Int] = [:]
   private var boxes: [(minX: Int, minY: Int, maxX: Int, maxY: Int, area: Int)] = []
   private var resample: (key: (Int, Int, Int, Int), rows: BilinearRows)?
 
   public init() {}
+
+  deinit { scratchBase?.deallocate() }
+
+  /// At least `bytes` bytes, 64-byte aligned (an F32 GEMM's scratch), kept for the next call.
+  func scratch(bytes: Int) -> UnsafeMutableRawPointer {
+    if let scratchBase, scratchBytes >= bytes { return scratchBase }
+    scratchBase?.deallocate()
+    scratchBytes = Swift.max(bytes, 64)
+    let p = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+    scratchBase = p
+    return p
+  }
 
   /// `a` as `count` copies of `value`, in its own storage when it has the capacity.
   static func reset<T>(_ a: inout [T], _ count: Int, _ value: T) {
