@@ -19,6 +19,7 @@ extension Segmentation {
     let (oh, ow) = target ?? (h, w)
     PostprocessBuffers.reset(&b.map, oh * ow, -1)
     b.segments.removeAll(keepingCapacity: true)
+    b.segments.reserveCapacity(top)   // at most one per query: capacity never grows after the first image
     var nextId = 0
     b.ys.removeAll(keepingCapacity: true)
     for y in 0..<oh { b.ys.append(nearestIndex(y, inSize: h, outSize: oh)) }

@@ -20,6 +20,7 @@ extension Segmentation {
     m.classProbabilities(into: &b.probs)
     // Score and label of each query: max over all K+1 classes (first index on ties).
     b.kept.removeAll(keepingCapacity: true)
+    b.kept.reserveCapacity(m.queries)
     b.probs.withUnsafeBufferPointer { probs in
       for q in 0..<m.queries {
         var best = 0
@@ -81,6 +82,8 @@ extension Segmentation {
     PostprocessBuffers.reset(&b.idOf, kept, 0)
     b.segments.removeAll(keepingCapacity: true)
     b.stuff.removeAll(keepingCapacity: true)
+    b.segments.reserveCapacity(m.queries)   // at most one per query: capacity never grows after the first image
+    b.stuff.reserveCapacity(m.queries)
     var current = 0
     for i in 0..<kept {
       let k = b.kept[i]

@@ -128,6 +128,7 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
   /// Fills each segment's area and bounding box from the map.
   func measureSegments(_ segments: inout [Segment], map: [Int32], width: Int, height: Int) {
     index.removeAll(keepingCapacity: true)
+    index.reserveCapacity(segments.capacity)
     for (i, s) in segments.enumerated() where index[Int32(s.id)] == nil { index[Int32(s.id)] = i }
     Self.reset(&boxes, segments.count, (Int.max, Int.max, -1, -1, 0))
     map.withUnsafeBufferPointer { map in

@@ -58,6 +58,7 @@ extension Segmentation {
     PostprocessBuffers.reset(&b.present, k, false)
     for v in b.map { b.present[Int(v)] = true }
     b.segments.removeAll(keepingCapacity: true)
+    b.segments.reserveCapacity(k)   // at most one per class: capacity never grows after the first image
     for c in 0..<k where b.present[c] { b.segments.append(Segment(id: c, labelId: c, score: nil, wasFused: false)) }
     b.measureSegments(&b.segments, map: b.map, width: ow, height: oh)
     return Segmentation(task: .semantic, width: ow, height: oh, map: b.map, segments: b.segments)
