@@ -84,7 +84,7 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
   var pairs: [TorchTopK.Elem] = [], ys: [Int] = [], xs: [Int] = [], plane: [Float] = []
   private var rowSlots: [Float] = []
   private var scratchBase: UnsafeMutableRawPointer?, scratchBytes = 0
-  private var index: [Int32: Int] = [:]
+  private var firstOfId: [Int] = []
   private var boxes: [(minX: Int, minY: Int, maxX: Int, maxY: Int, area: Int)] = []
   private var resample: (key: (Int, Int, Int, Int), rows: BilinearRows)?
 
@@ -125,27 +125,42 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
 
   func returnRowSlots(_ slots: [Float]) { rowSlots = slots }
 
-  /// Fills each segment's area and bounding box from the map.
+  /// Fills each segment's area and bounding box from the map. Segment ids are small (panoptic 1..., instance
+  /// 0..., semantic the class): the first segment of each id is found through a table by id, and the pixel
+  /// loop works on local arrays (a class's stored arrays are checked for exclusive access at every use).
   func measureSegments(_ segments: inout [Segment], map: [Int32], width: Int, height: Int) {
-    index.removeAll(keepingCapacity: true)
-    index.reserveCapacity(segments.capacity)
-    for (i, s) in segments.enumerated() where index[Int32(s.id)] == nil { index[Int32(s.id)] = i }
+    var maxId = -1
+    for s in segments { maxId = Swift.max(maxId, s.id) }
+    var first = Self.take(&firstOfId), boxes = Self.take(&self.boxes)
+    defer { (firstOfId, self.boxes) = (first, boxes) }
+    Self.reset(&first, maxId + 1, -1)
+    for (i, s) in segments.enumerated() where s.id >= 0 && first[s.id] < 0 { first[s.id] = i }
     Self.reset(&boxes, segments.count, (Int.max, Int.max, -1, -1, 0))
-    map.withUnsafeBufferPointer { map in
+    map.withUnsafeBufferPointer { map in first.withUnsafeBufferPointer { first in boxes.withUnsafeMutableBufferPointer { boxes in
       for y in 0..<height {
         for x in 0..<width {
-          guard let i = index[map[y * width + x]] else { continue }
+          let v = Int(map[y * width + x])
+          guard v >= 0 && v <= maxId else { continue }
+          let i = first[v]
+          guard i >= 0 else { continue }
           boxes[i].area += 1
-          boxes[i].minX = min(boxes[i].minX, x); boxes[i].maxX = max(boxes[i].maxX, x)
-          boxes[i].minY = min(boxes[i].minY, y); boxes[i].maxY = max(boxes[i].maxY, y)
+          boxes[i].minX = Swift.min(boxes[i].minX, x); boxes[i].maxX = Swift.max(boxes[i].maxX, x)
+          boxes[i].minY = Swift.min(boxes[i].minY, y); boxes[i].maxY = Swift.max(boxes[i].maxY, y)
         }
       }
-    }
+    }}}
     for i in segments.indices {
-      let b = boxes[index[Int32(segments[i].id)]!]   // fused duplicates share the first entry's figures
+      let b = boxes[first[segments[i].id]]   // fused duplicates share the first entry's figures
       segments[i].area = b.area
       segments[i].box = b.area > 0 ? (b.minX, b.minY, b.maxX - b.minX + 1, b.maxY - b.minY + 1) : (0, 0, 0, 0)
     }
+  }
+
+  /// The array moved out of `a` (left empty): a hot loop then works on a local.
+  static func take<T>(_ a: inout [T]) -> [T] {
+    var t: [T] = []
+    swap(&t, &a)
+    return t
   }
 }
 
