@@ -17,7 +17,7 @@ extension Segmentation {
     }
     let top = TorchTopK.largest(in: &b.pairs, k: m.queries)
     let (oh, ow) = target ?? (h, w)
-    PostprocessBuffers.reset(&b.map, oh * ow, -1)
+    b.map.reuse(count: oh * ow, repeating: -1)
     b.segments.removeAll(keepingCapacity: true)
     b.segments.reserveCapacity(top)   // at most one per query: capacity never grows after the first image
     var nextId = 0
@@ -25,36 +25,40 @@ extension Segmentation {
     for y in 0..<oh { b.ys.append(nearestIndex(y, inSize: h, outSize: oh)) }
     b.xs.removeAll(keepingCapacity: true)
     for x in 0..<ow { b.xs.append(nearestIndex(x, inSize: w, outSize: ow)) }
-    PostprocessBuffers.reset(&b.plane, h * w, 0)
+    // The pixel loops work on locals (a class's stored arrays are checked for exclusive access at every use).
+    var plane = b.plane.takeAll(), map = b.map.takeAll()
+    let ys = b.ys, xs = b.xs
+    plane.reuse(count: h * w, repeating: 0)
     for t in 0..<top {
       let (value, index) = b.pairs[t]
       let q = index / k, label = index % k
-      b.plane.withUnsafeMutableBufferPointer { planes.plane(q, into: $0.baseAddress!) }
+      plane.withUnsafeMutableBufferPointer { planes.plane(q, into: $0.baseAddress!) }
       // torch sums the masked probabilities with a cascade (pairwise) sum: near the exact sum, which a float64
       // accumulator gives too (a float32 running sum over 384² values drifts by ~1e-5 relative).
       var inside = 0.0, count = 0
-      for v in b.plane where v > 0 {
+      for v in plane where v > 0 {
         inside += Double(sigmoid(v))
         count += 1
       }
       let score = value * (Float(inside) / (Float(count) + 1e-6))
       // Any pixel of the resized mask set? (A mask can vanish when nearest resizing skips its pixels.)
       var any = false
-      for y in b.ys where !any {
-        for x in b.xs where b.plane[y * w + x] > 0 {
+      for y in ys where !any {
+        for x in xs where plane[y * w + x] > 0 {
           any = true
           break
         }
       }
       guard any && Double(score) >= threshold else { continue }
-      for (oy, y) in b.ys.enumerated() {
-        for (ox, x) in b.xs.enumerated() where b.plane[y * w + x] > 0 {
-          b.map[oy * ow + ox] = Int32(nextId)
+      for (oy, y) in ys.enumerated() {
+        for (ox, x) in xs.enumerated() where plane[y * w + x] > 0 {
+          map[oy * ow + ox] = Int32(nextId)
         }
       }
       b.segments.append(Segment(id: nextId, labelId: label, score: roundScore(score), wasFused: false))
       nextId += 1
     }
+    (b.plane, b.map) = (plane, map)
     b.measureSegments(&b.segments, map: b.map, width: ow, height: oh)
     return Segmentation(task: .instance, width: ow, height: oh, map: b.map, segments: b.segments)
   }

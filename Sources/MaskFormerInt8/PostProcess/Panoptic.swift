@@ -32,7 +32,7 @@ extension Segmentation {
     let kept = b.kept.count
     let (oh, ow) = target ?? (planes.height, w)
     guard kept > 0 else {
-      PostprocessBuffers.reset(&b.map, oh * ow, -1)
+      b.map.reuse(count: oh * ow, repeating: -1)
       b.segments.removeAll(keepingCapacity: true)
       return Segmentation(task: .panoptic, width: ow, height: oh, map: b.map, segments: b.segments)
     }
@@ -41,10 +41,10 @@ extension Segmentation {
     // The kept queries' probabilities are computed per mask row, two rows at a time. The owner map is
     // scratch: it comes from the logits' arena.
     var owner = ownerMap(pixels: oh * ow, in: m.maskLogits.arena)
-    PostprocessBuffers.reset(&b.area, kept, 0)
-    PostprocessBuffers.reset(&b.original, kept, 0)
+    b.area.reuse(count: kept, repeating: 0)
+    b.original.reuse(count: kept, repeating: 0)
     let resample = b.bilinear(h: planes.height, w: w, outH: oh, outW: ow)
-    var cache = MaskRowCache(planes: kept, w: w, storage: b.takeRowSlots())
+    var cache = MaskRowCache(planes: kept, w: w, storage: b.rowSlots.takeAll())
     func probabilityRow(_ r: Int, _ out: UnsafeMutablePointer<Float>) {
       for i in 0..<kept {
         let dst = out + i * w
@@ -52,8 +52,8 @@ extension Segmentation {
         for x in 0..<w { dst[x] = sigmoid(dst[x]) }
       }
     }
-    PostprocessBuffers.reset(&b.best, ow, 0)
-    PostprocessBuffers.reset(&b.row, ow, 0)
+    b.best.reuse(count: ow, repeating: 0)
+    b.row.reuse(count: ow, repeating: 0)
     owner.withUnsafeMutableBufferPointer { owner in
     b.best.withUnsafeMutableBufferPointer { best in b.row.withUnsafeMutableBufferPointer { row in
     b.original.withUnsafeMutableBufferPointer { original in
@@ -75,11 +75,11 @@ extension Segmentation {
     }
     }}}
     }
-    b.returnRowSlots(cache.storage)
+    b.rowSlots = cache.storage
     owner.withUnsafeBufferPointer { owner in b.area.withUnsafeMutableBufferPointer { area in for o in owner { area[Int(o)] += 1 } } }
     // Segment ids in query order; fused labels reuse their first id (and reset the counter to it, as
     // transformers does, so a later new segment can collide with an existing id).
-    PostprocessBuffers.reset(&b.idOf, kept, 0)
+    b.idOf.reuse(count: kept, repeating: 0)
     b.segments.removeAll(keepingCapacity: true)
     b.stuff.removeAll(keepingCapacity: true)
     b.segments.reserveCapacity(m.queries)   // at most one per query: capacity never grows after the first image
@@ -99,7 +99,7 @@ extension Segmentation {
     // Pixels of rejected queries stay 0; accepted queries paint in query order (later ids win, as
     // `segmentation[mask_k] = id` is applied in order, but each pixel has exactly one owner anyway).
     // (An owner's id is 0 exactly when it was rejected.)
-    PostprocessBuffers.reset(&b.map, oh * ow, 0)
+    b.map.reuse(count: oh * ow, repeating: 0)
     owner.withUnsafeBufferPointer { owner in b.idOf.withUnsafeBufferPointer { idOf in b.map.withUnsafeMutableBufferPointer { map in
       for p in 0..<(oh * ow) { map[p] = idOf[Int(owner[p])] }
     }}}

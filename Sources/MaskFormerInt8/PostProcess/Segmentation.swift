@@ -82,7 +82,8 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
   var segments: [Segment] = []
   var sigT: [Float] = [], present: [Bool] = []
   var pairs: [TorchTopK.Elem] = [], ys: [Int] = [], xs: [Int] = [], plane: [Float] = []
-  private var rowSlots: [Float] = []
+  /// A `MaskRowCache`'s storage between images.
+  var rowSlots: [Float] = []
   private var scratchBase: UnsafeMutableRawPointer?, scratchBytes = 0
   private var firstOfId: [Int] = []
   private var boxes: [(minX: Int, minY: Int, maxX: Int, maxY: Int, area: Int)] = []
@@ -102,12 +103,6 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
     return p
   }
 
-  /// `a` as `count` copies of `value`, in its own storage when it has the capacity.
-  static func reset<T>(_ a: inout [T], _ count: Int, _ value: T) {
-    a.removeAll(keepingCapacity: true)
-    a.append(contentsOf: repeatElement(value, count: count))
-  }
-
   /// The bilinear resize `h × w → outH × outW` (the last one made is kept).
   func bilinear(h: Int, w: Int, outH: Int, outW: Int) -> BilinearRows {
     if let r = resample, r.key == (h, w, outH, outW) { return r.rows }
@@ -116,14 +111,6 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
     return rows
   }
 
-  /// The storage of a `MaskRowCache`, lent out (and given back with `returnRowSlots`).
-  func takeRowSlots() -> [Float] {
-    var slots: [Float] = []
-    swap(&slots, &rowSlots)
-    return slots
-  }
-
-  func returnRowSlots(_ slots: [Float]) { rowSlots = slots }
 
   /// Fills each segment's area and bounding box from the map. Segment ids are small (panoptic 1..., instance
   /// 0..., semantic the class): the first segment of each id is found through a table by id, and the pixel
@@ -131,11 +118,11 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
   func measureSegments(_ segments: inout [Segment], map: [Int32], width: Int, height: Int) {
     var maxId = -1
     for s in segments { maxId = Swift.max(maxId, s.id) }
-    var first = Self.take(&firstOfId), boxes = Self.take(&self.boxes)
+    var first = firstOfId.takeAll(), boxes = self.boxes.takeAll()
     defer { (firstOfId, self.boxes) = (first, boxes) }
-    Self.reset(&first, maxId + 1, -1)
+    first.reuse(count: maxId + 1, repeating: -1)
     for (i, s) in segments.enumerated() where s.id >= 0 && first[s.id] < 0 { first[s.id] = i }
-    Self.reset(&boxes, segments.count, (Int.max, Int.max, -1, -1, 0))
+    boxes.reuse(count: segments.count, repeating: (Int.max, Int.max, -1, -1, 0))
     map.withUnsafeBufferPointer { map in first.withUnsafeBufferPointer { first in boxes.withUnsafeMutableBufferPointer { boxes in
       for y in 0..<height {
         for x in 0..<width {
@@ -156,12 +143,6 @@ public final class PostprocessBuffers: @unchecked Sendable {   // used by one po
     }
   }
 
-  /// The array moved out of `a` (left empty): a hot loop then works on a local.
-  static func take<T>(_ a: inout [T]) -> [T] {
-    var t: [T] = []
-    swap(&t, &a)
-    return t
-  }
 }
 
 /// Model outputs for one image, as post-processing reads them.
@@ -351,7 +332,7 @@ struct MaskRowCache {
     self.planes = planes
     self.w = w
     self.storage = storage
-    PostprocessBuffers.reset(&self.storage, 2 * planes * w, 0)
+    self.storage.reuse(count: 2 * planes * w, repeating: 0)
   }
 
   /// Source rows `ys.i0[y]` and `ys.i1[y]` of output row y, each as planes × w floats.
@@ -377,4 +358,21 @@ struct MaskRowCache {
 func nearestIndex(_ dst: Int, inSize: Int, outSize: Int) -> Int {
   let scale = Float(inSize) / Float(outSize)
   return min(Int((Float(dst) * scale).rounded(.down)), inSize - 1)
+}
+
+extension Array {
+  /// `count` copies of `value`, in this array's own storage when it is unique and large enough (arrays reused
+  /// image after image: no heap allocation in a steady state).
+  mutating func reuse(count: Int, repeating value: Element) {
+    removeAll(keepingCapacity: true)
+    append(contentsOf: repeatElement(value, count: count))
+  }
+
+  /// The elements moved out (this array left empty): a hot loop then works on a local, not on a class's
+  /// stored array (whose every access is checked for exclusivity).
+  mutating func takeAll() -> [Element] {
+    var taken: [Element] = []
+    swap(&taken, &self)
+    return taken
+  }
 }

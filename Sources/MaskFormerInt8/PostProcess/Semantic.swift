@@ -15,15 +15,15 @@ extension Segmentation {
     let planes = MaskPlaneReader(m), k = m.classes - 1, w = planes.width
     m.classProbabilities(into: &b.probs)
     let (oh, ow) = target ?? (planes.height, planes.width)
-    PostprocessBuffers.reset(&b.map, oh * ow, 0)
+    b.map.reuse(count: oh * ow, repeating: 0)
     let resample = b.bilinear(h: planes.height, w: w, outH: oh, outW: ow)
     // Row r of S = Pᵀ·sigmoid(masks) (K planes, K × w): a GEMM with the mask row's pixels as rows (their Q
     // sigmoids gathered), the class probabilities as the Q × K weight, written transposed (plane by plane).
     // 2 GFLOP for Mask2Former's 100 queries × 150 classes at 384 × 384.
-    var cache = MaskRowCache(planes: k, w: w, storage: b.takeRowSlots())
+    var cache = MaskRowCache(planes: k, w: w, storage: b.rowSlots.takeAll())
     let kernel = KernelTable.best(for: .detect()).f32GEMM, nq = m.queries
-    PostprocessBuffers.reset(&b.sigT, w * nq, 0)
-    PostprocessBuffers.reset(&b.row, w, 0)
+    b.sigT.reuse(count: w * nq, repeating: 0)
+    b.row.reuse(count: w, repeating: 0)
     func scoreRow(_ r: Int, _ s: UnsafeMutablePointer<Float>) {
       b.row.withUnsafeMutableBufferPointer { src in b.sigT.withUnsafeMutableBufferPointer { sigT in
         for q in 0..<nq {
@@ -37,8 +37,8 @@ extension Segmentation {
         F32GEMM.run(problem, kernel: kernel, threads: 1, scratch: b.scratch(bytes: F32GEMM.scratchBytes(problem, kernel: kernel, threads: 1)))
       }}
     }
-    PostprocessBuffers.reset(&b.best, ow, 0)
-    PostprocessBuffers.reset(&b.row, Swift.max(ow, w), 0)
+    b.best.reuse(count: ow, repeating: 0)
+    b.row.reuse(count: Swift.max(ow, w), repeating: 0)
     b.map.withUnsafeMutableBufferPointer { map in b.best.withUnsafeMutableBufferPointer { best in
     for y in 0..<oh {
       cache.rows(y, of: resample, compute: scoreRow) { r0, r1 in
@@ -54,8 +54,8 @@ extension Segmentation {
       }
     }
     }}
-    b.returnRowSlots(cache.storage)
-    PostprocessBuffers.reset(&b.present, k, false)
+    b.rowSlots = cache.storage
+    b.present.reuse(count: k, repeating: false)
     for v in b.map { b.present[Int(v)] = true }
     b.segments.removeAll(keepingCapacity: true)
     b.segments.reserveCapacity(k)   // at most one per class: capacity never grows after the first image

@@ -183,9 +183,8 @@ public enum PillowResize {
     let ch = image.layout.channels
     var cur = image
     if let co = plan.horizontal {
-      PostprocessBuffers.reset(&buffers.horizontal, cur.height * ow * ch, 0)
-      var out: [UInt8] = []
-      swap(&out, &buffers.horizontal)
+      var out = buffers.horizontal.takeAll()
+      out.reuse(count: cur.height * ow * ch, repeating: 0)
       defer { buffers.horizontal = out }
       for y in 0..<cur.height {
         for x in 0..<ow {
@@ -202,9 +201,8 @@ public enum PillowResize {
       cur = Image(width: ow, height: cur.height, layout: cur.layout, pixels: out)
     }
     if let co = plan.vertical {
-      PostprocessBuffers.reset(&buffers.vertical, oh * cur.width * ch, 0)
-      var out: [UInt8] = []
-      swap(&out, &buffers.vertical)
+      var out = buffers.vertical.takeAll()
+      out.reuse(count: oh * cur.width * ch, repeating: 0)
       defer { buffers.vertical = out }
       for y in 0..<oh {
         let (start, count) = co.bounds[y]
